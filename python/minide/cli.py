@@ -68,8 +68,17 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+# Engine packages register their subcommands when imported; order = order in `minide --help`.
+ENGINE_CLIS = ("minide.columnar.cli", "minide.sql.cli", "minide.kv.cli", "minide.stream.cli")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     from minide import _core
+
+    for mod in ENGINE_CLIS:
+        importlib.import_module(mod)
 
     parser = argparse.ArgumentParser(
         prog="minide",

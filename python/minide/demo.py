@@ -98,7 +98,15 @@ def _hash(ctx: Context) -> None:
     )
 
 
+# Engine chapters register themselves on import; the order here is the order of the tour.
+ENGINE_DEMOS = ("minide.columnar.demo", "minide.sql.demo", "minide.kv.demo", "minide.stream.demo")
+
+
 def run(rows: int = 1_000_000, seed: int = 42) -> int:
+    import importlib
+
+    for mod in ENGINE_DEMOS:
+        importlib.import_module(mod)
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="minide-demo-") as tmp:
         ctx = Context(rows=rows, seed=seed, workdir=Path(tmp), rng=np.random.default_rng(seed))

@@ -1,0 +1,1 @@
+"""minide.columnar: see docs/columnar.md."""

@@ -1,0 +1,1 @@
+"""`minide columnar ...` subcommands, registered with minide.cli.command."""

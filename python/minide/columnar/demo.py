@@ -1,0 +1,1 @@
+"""The columnar chapter of `minide demo`, registered with minide.demo.chapter."""

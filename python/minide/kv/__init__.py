@@ -1,0 +1,1 @@
+"""minide.kv: see docs/kv.md."""

@@ -1,0 +1,1 @@
+"""`minide kv ...` subcommands, registered with minide.cli.command."""

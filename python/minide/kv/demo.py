@@ -1,0 +1,1 @@
+"""The kv chapter of `minide demo`, registered with minide.demo.chapter."""

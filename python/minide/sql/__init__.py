@@ -1,0 +1,1 @@
+"""minide.sql: see docs/sql.md."""

@@ -1,0 +1,1 @@
+"""`minide sql ...` subcommands, registered with minide.cli.command."""

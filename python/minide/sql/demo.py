@@ -1,0 +1,1 @@
+"""The sql chapter of `minide demo`, registered with minide.demo.chapter."""

@@ -1,0 +1,1 @@
+"""minide.stream: see docs/stream.md."""

@@ -1,0 +1,1 @@
+"""`minide stream ...` subcommands, registered with minide.cli.command."""

@@ -1,0 +1,1 @@
+"""The stream chapter of `minide demo`, registered with minide.demo.chapter."""

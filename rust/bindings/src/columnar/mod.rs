@@ -1,0 +1,12 @@
+//! Bindings for the columnar engine, one file per part (Parquet, CSV).
+
+use pyo3::prelude::*;
+
+mod csv;
+mod parquet;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    parquet::register(m)?;
+    csv::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! minide's columnar engine (issue: columnar). See `docs/columnar.md`.
+//!
+//! - [`parquet`]: Thrift compact codec, encodings, pages, writer and reader of Parquet files.
+//! - [`csv`]: a streaming CSV reader with type inference that produces Arrow batches.
+
+pub mod csv;
+pub mod parquet;
