@@ -153,7 +153,8 @@ def print_table(results: list[Result]) -> None:
             f"[{style}]{r.ratio:.2f}x[/{style}]",
             f"{r.minide_per_s:,.0f}" if r.minide_per_s else "",
         )
-    Console().print(table)
+    # Wide enough for the table when stdout is a file or a pipe (CI logs, make bench | tee).
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     for r in results:
         if r.extra:
             extras = ", ".join(f"{k}={v:,.4g}" for k, v in r.extra.items())

@@ -2,7 +2,8 @@
 
 use arrow_array::{Array, make_array};
 use arrow_data::ArrayData;
-use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use arrow_pyarrow::{FromPyArrowUnchecked, ToPyArrow};
+use arrow_schema::DataType;
 use pyo3::prelude::*;
 
 use crate::errors::detach;
@@ -13,7 +14,16 @@ use crate::errors::detach;
 /// hashing. Returns a `pyarrow.UInt64Array` with the input's nulls.
 #[pyfunction]
 fn hash_array<'py>(py: Python<'py>, array: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let data = ArrayData::from_pyarrow_bound(array)?;
+    // Structural validation only (buffer sizes, O(1) per buffer): the kernel bounds-checks every
+    // offset itself, so the O(n) UTF-8 scan of `validate_full` would buy nothing here.
+    // SAFETY: `validate()` below checks the invariants the kernel relies on beyond offsets.
+    let data = unsafe { ArrayData::from_pyarrow_bound_unchecked(array)? };
+    let checked = match data.data_type() {
+        // Views index other buffers from inside the data: only a full check makes them safe.
+        DataType::Utf8View | DataType::BinaryView => data.validate_full(),
+        _ => data.validate(),
+    };
+    checked.map_err(|e| crate::errors::to_py(minide_common::Error::invalid(e.to_string())))?;
     let hashed = detach(py, move || {
         let array = make_array(data);
         minide_common::hash::hash_array(array.as_ref())

@@ -51,19 +51,19 @@ pub fn hash_array(array: &dyn Array) -> Result<UInt64Array> {
         D::Utf8 => bytes_like::<i32>(
             array.as_string::<i32>().offsets(),
             array.as_string::<i32>().values(),
-        ),
+        )?,
         D::LargeUtf8 => bytes_like::<i64>(
             array.as_string::<i64>().offsets(),
             array.as_string::<i64>().values(),
-        ),
+        )?,
         D::Binary => bytes_like::<i32>(
             array.as_binary::<i32>().offsets(),
             array.as_binary::<i32>().values(),
-        ),
+        )?,
         D::LargeBinary => bytes_like::<i64>(
             array.as_binary::<i64>().offsets(),
             array.as_binary::<i64>().values(),
-        ),
+        )?,
         D::Utf8View => {
             let a = array.as_string_view();
             (0..a.len())
@@ -145,11 +145,16 @@ fn hash_chunks(bytes: &[u8], width: usize) -> Vec<u64> {
     }
 }
 
-fn bytes_like<O: OffsetSizeTrait>(offsets: &[O], data: &[u8]) -> Vec<u64> {
-    offsets
-        .windows(2)
-        .map(|w| xxh3_64(&data[w[0].as_usize()..w[1].as_usize()]))
-        .collect()
+/// Offsets come from a foreign producer: a bad pair is an error, never an out-of-bounds slice.
+fn bytes_like<O: OffsetSizeTrait>(offsets: &[O], data: &[u8]) -> Result<Vec<u64>> {
+    let mut out = Vec::with_capacity(offsets.len().saturating_sub(1));
+    for w in offsets.windows(2) {
+        let value = data
+            .get(w[0].as_usize()..w[1].as_usize())
+            .ok_or_else(|| Error::invalid("string/binary offsets out of bounds"))?;
+        out.push(xxh3_64(value));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
