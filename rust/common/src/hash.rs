@@ -219,6 +219,15 @@ mod tests {
     }
 
     #[test]
+    fn bad_offsets_are_an_error_not_a_panic() {
+        // Foreign producers can hand us offsets past the data; pyarrow itself refuses to build
+        // such arrays, so the check is exercised here.
+        assert!(bytes_like::<i32>(&[0, 5, 100], b"hello").is_err());
+        assert!(bytes_like::<i32>(&[3, 1], b"hello").is_err());
+        assert_eq!(bytes_like::<i32>(&[0, 5], b"hello").unwrap(), vec![xxh3_64(b"hello")]);
+    }
+
+    #[test]
     fn empty_and_all_null_dictionaries() {
         let d: DictionaryArray<Int32Type> = vec![None::<&str>, None].into_iter().collect();
         let h = hash_array(&d).unwrap();
