@@ -112,4 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under `python -m minide.cli` this file runs as `__main__`, a second copy of the module;
+    # engine packages register their commands on the importable `minide.cli`, so dispatch there.
+    from minide.cli import main as _main
+
+    sys.exit(_main())
