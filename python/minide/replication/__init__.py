@@ -1,0 +1,1 @@
+"""minide.replication: see docs/replication.md."""

@@ -1,0 +1,1 @@
+"""`minide replication ...` subcommands, registered with minide.cli.command."""

@@ -1,0 +1,1 @@
+"""The replication chapter of `minide demo`, registered with minide.demo.chapter."""
