@@ -1,0 +1,263 @@
+"""One region's replication logic, written sans-IO: it never touches a socket or a clock.
+
+A :class:`Replica` takes client operations (:meth:`Replica.put`, :meth:`Replica.get`) and
+peer messages (:meth:`Replica.handle`) and appends the messages it wants to send to its
+outbox; whoever drives it (the deterministic :class:`~minide.replication.sim.Simulator`, or a
+network loop) delivers them. The same code therefore runs in property tests and on a wire.
+
+Per-key work is in Rust (``Object.update`` / ``Object.sync`` for dotted version vectors,
+``MerkleTree`` for anti-entropy hashing); this file is the protocol:
+
+``put``   client write at this region (the coordinator): ``Object.update`` with the client's
+          context, store, push to every peer, keep a *hint* per peer until it acks.
+``ack``   a peer stored our push: drop the hint. Unacked hints are re-sent by
+          :meth:`retry_hints` when the peer is reachable again (hinted handoff).
+``read``  read repair: after a client read, ask peers for their copy (with our digest);
+          a peer whose copy differs replies, we merge, and send back the merge if it lags.
+``ae_*``  anti-entropy: compare Merkle trees level by level, exchange the keys of the
+          differing segments, push/fetch the objects that differ.
+``sync``  an object to merge in (read repair, anti-entropy).
+
+Every incoming object is merged with ``Object.sync``, which is commutative, associative and
+idempotent: duplicated, reordered or late messages cannot make replicas diverge.
+"""
+
+from __future__ import annotations
+
+import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from minide._core import ReplicationMerkleTree as MerkleTree
+from minide._core import ReplicationObject as Object
+from minide._core import ReplicationVectorClock as VectorClock
+from minide.errors import InvalidArgumentError
+from minide.replication.storage import MemoryStorage, Storage
+
+Resolver = Literal["siblings", "lww"] | Callable[[list[bytes]], bytes]
+Body = dict[str, Any]
+Outgoing = tuple[str, str, Body]  # (destination, kind, body)
+
+
+@dataclass(frozen=True)
+class GetResult:
+    """A read: the sibling values (``[]`` if absent) and the context to pass to the next write."""
+
+    values: list[bytes]
+    context: VectorClock
+
+
+@dataclass
+class ReplicaStats:
+    conflicts: int = 0  # merges that left more than one live sibling
+    merges: int = 0  # incoming objects that changed local state
+    repairs_sent: int = 0
+    ae_rounds: int = 0
+
+
+def _pack(xs: list[int]) -> bytes:
+    return array.array("Q", xs).tobytes()
+
+
+def _unpack(b: bytes) -> list[int]:
+    a = array.array("Q")
+    a.frombytes(b)
+    return a.tolist()
+
+
+def as_key(key: str | bytes) -> bytes:
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        return key.encode()
+    raise InvalidArgumentError(f"keys are str or bytes, got {type(key).__name__}")
+
+
+@dataclass
+class Replica:
+    """The replication state machine of one region (see the module docstring)."""
+
+    name: str
+    peers: list[str]
+    storage: Storage = field(default_factory=MemoryStorage)
+    epoch: int = 1
+    merkle_depth: int = 3
+    resolver: Resolver = "siblings"
+    #: False reproduces Riak's kv679 bug: a wiped region reuses its old actor id.
+    new_epoch_on_wipe: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.resolver in ("siblings", "lww") or callable(self.resolver)):
+            raise InvalidArgumentError(
+                f"resolver must be 'siblings', 'lww' or a callable, got {self.resolver!r}"
+            )
+        self.outbox: list[Outgoing] = []
+        #: peer -> key -> sequence number of the last push not yet acked (hinted handoff)
+        self.hints: dict[str, dict[bytes, int]] = {p: {} for p in self.peers}
+        self.stats = ReplicaStats()
+        self._seq = 0
+        self.tree = MerkleTree(self.merkle_depth)
+        for key, raw in self.storage.items():
+            self.tree.insert(key, Object.from_bytes(raw).digest())
+
+    @property
+    def actor(self) -> str:
+        """This region's actor id in clocks: name plus epoch, e.g. ``"eu#2"``."""
+        return f"{self.name}#{self.epoch}"
+
+    # -- local state -------------------------------------------------------------------------
+
+    def load(self, key: bytes) -> Object:
+        raw = self.storage.get(key)
+        return Object() if raw is None else Object.from_bytes(raw)
+
+    def _store(self, key: bytes, obj: Object) -> None:
+        self.storage.put(key, obj.to_bytes())
+        self.tree.insert(key, obj.digest())
+
+    def merge_in(self, key: bytes, remote: Object) -> Object:
+        local = self.load(key)
+        merged = local.sync(remote)
+        if merged != local:
+            self._store(key, merged)
+            self.stats.merges += 1
+            if len(merged.values) > 1:
+                self.stats.conflicts += 1
+        return merged
+
+    def keys(self) -> list[bytes]:
+        return [k for k, _ in self.storage.items()]
+
+    # -- client operations -------------------------------------------------------------------
+
+    def put(
+        self, key: bytes, value: bytes | None, context: VectorClock | None, ts: int
+    ) -> VectorClock:
+        """Coordinate a client write (``value=None`` deletes); returns the new context."""
+        obj, _dot = self.load(key).update(self.actor, context or VectorClock(), value, ts)
+        self._store(key, obj)
+        for peer in self.peers:
+            self._push(peer, key, obj)
+        return obj.context
+
+    def _push(self, peer: str, key: bytes, obj: Object) -> None:
+        self._seq += 1
+        self.hints[peer][key] = self._seq
+        self.outbox.append((peer, "put", {"k": key, "o": obj.to_bytes(), "s": self._seq}))
+
+    def get(self, key: bytes, read_repair: bool = False) -> GetResult:
+        obj = self.load(key)
+        if read_repair:
+            d = obj.digest()
+            for peer in self.peers:
+                self.outbox.append((peer, "read", {"k": key, "d": d}))
+        return GetResult(self.resolve(obj), obj.context)
+
+    def resolve(self, obj: Object) -> list[bytes]:
+        """The values a client sees, after the configured resolver."""
+        if self.resolver == "siblings" or len(obj.values) <= 1:
+            return obj.values
+        if self.resolver == "lww":
+            live = [s for s in obj.siblings if s[3] is not None]
+            # (timestamp, actor, counter): every region picks the same winner
+            win = max(live, key=lambda s: (s[2], s[0], s[1]))
+            return [win[3]] if win[3] is not None else []
+        assert callable(self.resolver)
+        return [self.resolver(obj.values)]
+
+    # -- background work ---------------------------------------------------------------------
+
+    def retry_hints(self, reachable: Callable[[str], bool]) -> int:
+        """Re-push every unacked key to peers that are reachable now; returns pushes sent."""
+        sent = 0
+        for peer, keys in self.hints.items():
+            if keys and reachable(peer):
+                for key in list(keys):
+                    self._push(peer, key, self.load(key))
+                    sent += 1
+        return sent
+
+    def hints_pending(self) -> int:
+        return sum(len(k) for k in self.hints.values())
+
+    def start_anti_entropy(self, peer: str) -> None:
+        """Begin a Merkle exchange with ``peer``: send our root hash."""
+        self.stats.ae_rounds += 1
+        root = self.tree.root()
+        self.outbox.append((peer, "ae_hashes", {"l": 0, "n": [0], "h": _pack([root])}))
+
+    def wipe(self) -> None:
+        """Lose every byte (disk replaced), restart with a new epoch (or not: kv679)."""
+        for key in self.keys():
+            self.storage.delete(key)
+        self.tree = MerkleTree(self.merkle_depth)
+        self.hints = {p: {} for p in self.peers}
+        self.outbox.clear()
+        if self.new_epoch_on_wipe:
+            self.epoch += 1
+
+    # -- peer messages -----------------------------------------------------------------------
+
+    def handle(self, src: str, kind: str, body: Body) -> None:
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is None:
+            raise InvalidArgumentError(f"{self.name}: unknown message kind {kind!r} from {src}")
+        handler(src, body)
+
+    def _on_put(self, src: str, body: Body) -> None:
+        self.merge_in(body["k"], Object.from_bytes(body["o"]))
+        self.outbox.append((src, "ack", {"k": body["k"], "s": body["s"]}))
+
+    def _on_ack(self, src: str, body: Body) -> None:
+        hints = self.hints.get(src, {})
+        if hints.get(body["k"]) == body["s"]:
+            del hints[body["k"]]
+
+    def _on_read(self, src: str, body: Body) -> None:
+        obj = self.load(body["k"])
+        if obj.digest() != body["d"]:
+            self.outbox.append((src, "read_reply", {"k": body["k"], "o": obj.to_bytes()}))
+
+    def _on_read_reply(self, src: str, body: Body) -> None:
+        theirs = Object.from_bytes(body["o"])
+        merged = self.merge_in(body["k"], theirs)
+        if merged != theirs:  # the peer lags: repair it
+            self.stats.repairs_sent += 1
+            self.outbox.append((src, "sync", {"k": body["k"], "o": merged.to_bytes()}))
+
+    def _on_sync(self, src: str, body: Body) -> None:
+        self.merge_in(body["k"], Object.from_bytes(body["o"]))
+
+    def _on_ae_hashes(self, src: str, body: Body) -> None:
+        level: int = body["l"]
+        theirs = list(zip(body["n"], _unpack(body["h"]), strict=True))
+        differ = self.tree.differing_nodes(level, theirs)
+        if not differ:
+            return
+        if level == self.tree.depth:
+            entries = self.tree.segment_entries(differ)
+            body = {
+                "n": differ,
+                "k": [k for k, _ in entries],
+                "d": _pack([d for _, d in entries]),
+            }
+            self.outbox.append((src, "ae_keys", body))
+        else:
+            kids = self.tree.children(level, differ)
+            body = {"l": level + 1, "n": [i for i, _ in kids], "h": _pack([h for _, h in kids])}
+            self.outbox.append((src, "ae_hashes", body))
+
+    def _on_ae_keys(self, src: str, body: Body) -> None:
+        theirs = dict(zip(body["k"], _unpack(body["d"]), strict=True))
+        mine = dict(self.tree.segment_entries(body["n"]))
+        for key, digest in mine.items():
+            if theirs.get(key) != digest:
+                self.outbox.append((src, "sync", {"k": key, "o": self.load(key).to_bytes()}))
+        want = [k for k, d in theirs.items() if mine.get(k) != d]
+        if want:
+            self.outbox.append((src, "ae_fetch", {"k": want}))
+
+    def _on_ae_fetch(self, src: str, body: Body) -> None:
+        for key in body["k"]:
+            self.outbox.append((src, "sync", {"k": key, "o": self.load(key).to_bytes()}))
