@@ -16,7 +16,9 @@ Per-key work is in Rust (``Object.update`` / ``Object.sync`` for dotted version 
           a peer whose copy differs replies, we merge, and send back the merge if it lags.
 ``ae_*``  anti-entropy: compare Merkle trees level by level, exchange the keys of the
           differing segments, push/fetch the objects that differ.
-``sync``  an object to merge in (read repair, anti-entropy).
+``sync``  an object to merge in (read repair).
+``objs``  a batch of objects to merge (anti-entropy, full sync); with ``"r": True`` the
+          receiver sends back its merge of every key where it knew more than the sender.
 
 Every incoming object is merged with ``Object.sync``, which is commutative, associative and
 idempotent: duplicated, reordered or late messages cannot make replicas diverge.
@@ -38,6 +40,7 @@ from minide.replication.storage import MemoryStorage, Storage
 Resolver = Literal["siblings", "lww"] | Callable[[list[bytes]], bytes]
 Body = dict[str, Any]
 Outgoing = tuple[str, str, Body]  # (destination, kind, body)
+BATCH = 512  # objects per anti-entropy message
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,7 @@ class Replica:
         self.stats = ReplicaStats()
         self._seq = 0
         self.tree = MerkleTree(self.merkle_depth)
-        for key, raw in self.storage.items():
-            self.tree.insert(key, Object.from_bytes(raw).digest())
+        self.tree.insert_many([(k, Object.from_bytes(v).digest()) for k, v in self.storage.items()])
 
     @property
     def actor(self) -> str:
@@ -185,7 +187,7 @@ class Replica:
         """Begin a Merkle exchange with ``peer``: send our root hash."""
         self.stats.ae_rounds += 1
         root = self.tree.root()
-        self.outbox.append((peer, "ae_hashes", {"l": 0, "n": [0], "h": _pack([root])}))
+        self.outbox.append((peer, "ae_hashes", {"l": 0, "p": [], "h": _pack([root])}))
 
     def wipe(self) -> None:
         """Lose every byte (disk replaced), restart with a new epoch (or not: kv679)."""
@@ -229,35 +231,53 @@ class Replica:
     def _on_sync(self, src: str, body: Body) -> None:
         self.merge_in(body["k"], Object.from_bytes(body["o"]))
 
+    def send_objects(self, dst: str, keys: list[bytes], reply: bool) -> None:
+        """Send our objects for ``keys`` in batches of :data:`BATCH`."""
+        for i in range(0, len(keys), BATCH):
+            chunk = keys[i : i + BATCH]
+            objs = [self.storage.get(k) or Object().to_bytes() for k in chunk]
+            self.outbox.append((dst, "objs", {"k": chunk, "o": objs, "r": reply}))
+
+    def _on_objs(self, src: str, body: Body) -> None:
+        back = []
+        for key, raw in zip(body["k"], body["o"], strict=True):
+            theirs = Object.from_bytes(raw)
+            if self.merge_in(key, theirs) != theirs:
+                back.append(key)
+        if body["r"] and back:
+            self.send_objects(src, back, reply=False)
+
+    # Anti-entropy, one exchange: A sends its root; then the two sides alternate, each sending
+    # the hashes of all children of the nodes that differed on the previous level ("p" names
+    # those parents; children are implied, 16 per parent, in order). At the segment level the
+    # side that found differences lists its keys and digests there ("ae_keys"); the other side
+    # pushes its objects for keys whose digest differs (asking for merges back) and fetches the
+    # keys it lacks.
+
     def _on_ae_hashes(self, src: str, body: Body) -> None:
         level: int = body["l"]
-        theirs = list(zip(body["n"], _unpack(body["h"]), strict=True))
-        differ = self.tree.differing_nodes(level, theirs)
+        parents: list[int] = body["p"]
+        nodes = [c for p in parents for c in range(p * 16, p * 16 + 16)] if level else [0]
+        differ = self.tree.differing_nodes(level, list(zip(nodes, _unpack(body["h"]), strict=True)))
         if not differ:
             return
         if level == self.tree.depth:
             entries = self.tree.segment_entries(differ)
-            body = {
-                "n": differ,
-                "k": [k for k, _ in entries],
-                "d": _pack([d for _, d in entries]),
-            }
+            body = {"n": differ, "k": [k for k, _ in entries], "d": _pack([d for _, d in entries])}
             self.outbox.append((src, "ae_keys", body))
         else:
             kids = self.tree.children(level, differ)
-            body = {"l": level + 1, "n": [i for i, _ in kids], "h": _pack([h for _, h in kids])}
+            body = {"l": level + 1, "p": differ, "h": _pack([h for _, h in kids])}
             self.outbox.append((src, "ae_hashes", body))
 
     def _on_ae_keys(self, src: str, body: Body) -> None:
         theirs = dict(zip(body["k"], _unpack(body["d"]), strict=True))
         mine = dict(self.tree.segment_entries(body["n"]))
-        for key, digest in mine.items():
-            if theirs.get(key) != digest:
-                self.outbox.append((src, "sync", {"k": key, "o": self.load(key).to_bytes()}))
-        want = [k for k, d in theirs.items() if mine.get(k) != d]
+        push = [k for k, d in mine.items() if theirs.get(k) != d]
+        self.send_objects(src, push, reply=True)
+        want = [k for k in theirs if k not in mine]
         if want:
             self.outbox.append((src, "ae_fetch", {"k": want}))
 
     def _on_ae_fetch(self, src: str, body: Body) -> None:
-        for key in body["k"]:
-            self.outbox.append((src, "sync", {"k": key, "o": self.load(key).to_bytes()}))
+        self.send_objects(src, body["k"], reply=False)

@@ -296,8 +296,7 @@ class Simulator:
         """The naive alternative to anti-entropy: each side sends every object to the other."""
         for x, y in ((a, b), (b, a)):
             rx = self.replicas[x]
-            for key, raw in rx.storage.items():
-                rx.outbox.append((y, "sync", {"k": key, "o": raw}))
+            rx.send_objects(y, rx.keys(), reply=False)
             self._flush(rx)
 
     def settle(self, max_rounds: int = 100) -> int:
@@ -378,7 +377,9 @@ class Simulator:
         if kind == "read":
             return f"read {body['k']!r}"
         if kind == "ae_hashes":
-            return f"ae_hashes level {body['l']}: {len(body['n'])} node hashes"
+            return f"ae_hashes level {body['l']}: {len(body['h']) // 8} node hashes"
+        if kind == "objs":
+            return f"objs {len(body['k'])} objects" + (" (send back merges)" if body["r"] else "")
         if kind == "ae_keys":
             return f"ae_keys {len(body['n'])} segments differ, {len(body['k'])} key digests"
         if kind == "ae_fetch":
