@@ -413,15 +413,11 @@ impl PyMerkleTree {
         self.0.insert(key, digest);
     }
 
-    /// Insert many `(key, digest)` pairs in one call (the GIL is released while hashing).
-    fn insert_many(&mut self, py: Python<'_>, items: Vec<(Vec<u8>, u64)>) -> PyResult<()> {
-        let tree = &mut self.0;
-        detach(py, move || {
-            for (k, d) in &items {
-                tree.insert(k, *d);
-            }
-            Ok(())
-        })
+    /// Insert many `(key, digest)` pairs in one call.
+    fn insert_many(&mut self, items: Vec<(Bound<'_, PyBytes>, u64)>) {
+        for (k, d) in &items {
+            self.0.insert(k.as_bytes(), *d);
+        }
     }
 
     fn remove(&mut self, key: &[u8]) -> bool {

@@ -19,8 +19,6 @@
 //! segments are exchanged ([`MerkleTree::diff`] does the walk locally, the simulator does it
 //! with messages using [`MerkleTree::node_hashes`] and [`MerkleTree::differing_children`]).
 
-use std::collections::BTreeMap;
-
 use minide_common::{Error, Result};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -30,8 +28,10 @@ pub const MAX_DEPTH: u32 = 6;
 #[derive(Debug, Clone)]
 pub struct MerkleTree {
     depth: u32,
-    /// per segment: key -> digest of its current object
-    segments: Vec<BTreeMap<Vec<u8>, u64>>,
+    /// per segment: (key, digest of its current object), sorted by key. A sorted Vec, not a
+    /// BTreeMap: segments hold a handful of keys, and 16^depth empty maps' first node
+    /// allocations cost more than all the hashing.
+    segments: Vec<Vec<(Vec<u8>, u64)>>,
     /// levels[0] = [root], levels[depth] = segment hashes
     levels: Vec<Vec<u64>>,
     dirty: bool,
@@ -52,7 +52,7 @@ impl MerkleTree {
         let levels = (0..=depth).map(|l| vec![0u64; FANOUT.pow(l)]).collect();
         Ok(MerkleTree {
             depth,
-            segments: vec![BTreeMap::new(); FANOUT.pow(depth)],
+            segments: vec![Vec::new(); FANOUT.pow(depth)],
             levels,
             dirty: false,
         })
@@ -79,11 +79,11 @@ impl MerkleTree {
     }
 
     pub fn len(&self) -> usize {
-        self.segments.iter().map(BTreeMap::len).sum()
+        self.segments.iter().map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.segments.iter().all(BTreeMap::is_empty)
+        self.segments.iter().all(Vec::is_empty)
     }
 
     /// The segment (hash range) a key belongs to.
@@ -102,8 +102,13 @@ impl MerkleTree {
     pub fn insert(&mut self, key: &[u8], digest: u64) {
         let seg = self.segment_of(key);
         let leaf = &mut self.levels[self.depth as usize][seg];
-        if let Some(old) = self.segments[seg].insert(key.to_vec(), digest) {
-            *leaf ^= contribution(key, old);
+        let entries = &mut self.segments[seg];
+        match entries.binary_search_by(|e| e.0.as_slice().cmp(key)) {
+            Ok(i) => {
+                *leaf ^= contribution(key, entries[i].1);
+                entries[i].1 = digest;
+            }
+            Err(i) => entries.insert(i, (key.to_vec(), digest)),
         }
         *leaf ^= contribution(key, digest);
         self.dirty = true;
@@ -111,18 +116,24 @@ impl MerkleTree {
 
     pub fn remove(&mut self, key: &[u8]) -> bool {
         let seg = self.segment_of(key);
-        match self.segments[seg].remove(key) {
-            Some(old) => {
+        let entries = &mut self.segments[seg];
+        match entries.binary_search_by(|e| e.0.as_slice().cmp(key)) {
+            Ok(i) => {
+                let (_, old) = entries.remove(i);
                 self.levels[self.depth as usize][seg] ^= contribution(key, old);
                 self.dirty = true;
                 true
             }
-            None => false,
+            Err(_) => false,
         }
     }
 
     pub fn get(&self, key: &[u8]) -> Option<u64> {
-        self.segments[self.segment_of(key)].get(key).copied()
+        let entries = &self.segments[self.segment_of(key)];
+        entries
+            .binary_search_by(|e| e.0.as_slice().cmp(key))
+            .ok()
+            .map(|i| entries[i].1)
     }
 
     fn rehash(&mut self) {
