@@ -11,6 +11,9 @@
 - :class:`Replica`: the sans-IO region state machine the simulator drives;
   :class:`Storage` / :class:`MemoryStorage`: what a region stores its objects in.
 
+- :class:`Region`: a region over TCP (asyncio + uvloop, msgpack frames), :class:`Client`, and
+  :class:`LocalCluster`: one process per region with a fault-injecting proxy on every link.
+
 Every clock, object and CRDT serializes with ``to_bytes()`` / ``from_bytes()``.
 """
 
@@ -21,19 +24,25 @@ from minide._core import ReplicationObject as Object
 from minide._core import ReplicationORSet as ORSet
 from minide._core import ReplicationPNCounter as PNCounter
 from minide._core import ReplicationVectorClock as VectorClock
+from minide.replication.client import Client
+from minide.replication.cluster import LocalCluster
+from minide.replication.region import Region
 from minide.replication.replica import GetResult, Replica, Resolver
 from minide.replication.sim import Simulator
 from minide.replication.storage import MemoryStorage, Storage
 
 __all__ = [
+    "Client",
     "GCounter",
     "GetResult",
     "LWWRegister",
+    "LocalCluster",
     "MemoryStorage",
     "MerkleTree",
     "ORSet",
     "Object",
     "PNCounter",
+    "Region",
     "Replica",
     "Resolver",
     "Simulator",

@@ -84,7 +84,8 @@ class Replica:
     name: str
     peers: list[str]
     storage: Storage = field(default_factory=MemoryStorage)
-    epoch: int = 1
+    #: sequential in the simulator; a random token for network regions (see filestore.py)
+    epoch: int | str = 1
     merkle_depth: int = 3
     resolver: Resolver = "siblings"
     #: False reproduces Riak's kv679 bug: a wiped region reuses its old actor id.
@@ -96,10 +97,11 @@ class Replica:
                 f"resolver must be 'siblings', 'lww' or a callable, got {self.resolver!r}"
             )
         self.outbox: list[Outgoing] = []
-        #: peer -> key -> sequence number of the last push not yet acked (hinted handoff)
-        self.hints: dict[str, dict[bytes, int]] = {p: {} for p in self.peers}
+        #: peer -> key -> (digest of the object last pushed, retry round it was pushed in):
+        #: writes not yet acked by that peer (hinted handoff)
+        self.hints: dict[str, dict[bytes, tuple[int, int]]] = {p: {} for p in self.peers}
         self.stats = ReplicaStats()
-        self._seq = 0
+        self._round = 0
         self.tree = MerkleTree(self.merkle_depth)
         self.tree.insert_many([(k, Object.from_bytes(v).digest()) for k, v in self.storage.items()])
 
@@ -144,9 +146,10 @@ class Replica:
         return obj.context
 
     def _push(self, peer: str, key: bytes, obj: Object) -> None:
-        self._seq += 1
-        self.hints[peer][key] = self._seq
-        self.outbox.append((peer, "put", {"k": key, "o": obj.to_bytes(), "s": self._seq}))
+        # The ack echoes the digest: an ack for an older version of the key leaves the hint.
+        digest = obj.digest()
+        self.hints[peer][key] = (digest, self._round)
+        self.outbox.append((peer, "put", {"k": key, "o": obj.to_bytes(), "d": digest}))
 
     def get(self, key: bytes, read_repair: bool = False) -> GetResult:
         obj = self.load(key)
@@ -170,14 +173,19 @@ class Replica:
 
     # -- background work ---------------------------------------------------------------------
 
-    def retry_hints(self, reachable: Callable[[str], bool]) -> int:
-        """Re-push every unacked key to peers that are reachable now; returns pushes sent."""
+    def retry_hints(self, reachable: Callable[[str], bool], min_age: int = 0) -> int:
+        """Re-push unacked keys to peers that are reachable now; returns pushes sent.
+
+        Each call is one retry round; a hint pushed fewer than ``min_age`` rounds ago is left
+        alone (its ack may be on the way), so a slow link is not flooded with duplicates."""
+        self._round += 1
         sent = 0
         for peer, keys in self.hints.items():
             if keys and reachable(peer):
-                for key in list(keys):
-                    self._push(peer, key, self.load(key))
-                    sent += 1
+                for key, (_, pushed) in list(keys.items()):
+                    if self._round - pushed > min_age:
+                        self._push(peer, key, self.load(key))
+                        sent += 1
         return sent
 
     def hints_pending(self) -> int:
@@ -197,7 +205,7 @@ class Replica:
         self.hints = {p: {} for p in self.peers}
         self.outbox.clear()
         if self.new_epoch_on_wipe:
-            self.epoch += 1
+            self.epoch = self.epoch + 1 if isinstance(self.epoch, int) else f"{self.epoch}+"
 
     # -- peer messages -----------------------------------------------------------------------
 
@@ -209,11 +217,12 @@ class Replica:
 
     def _on_put(self, src: str, body: Body) -> None:
         self.merge_in(body["k"], Object.from_bytes(body["o"]))
-        self.outbox.append((src, "ack", {"k": body["k"], "s": body["s"]}))
+        self.outbox.append((src, "ack", {"k": body["k"], "d": body["d"]}))
 
     def _on_ack(self, src: str, body: Body) -> None:
         hints = self.hints.get(src, {})
-        if hints.get(body["k"]) == body["s"]:
+        hint = hints.get(body["k"])
+        if hint is not None and hint[0] == body["d"]:
             del hints[body["k"]]
 
     def _on_read(self, src: str, body: Body) -> None:
