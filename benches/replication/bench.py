@@ -237,3 +237,73 @@ def merkle_case(size: str) -> Case:
 
 def cases(size: str) -> list[Case]:
     return [anti_entropy_case(size), clock_case(size), merkle_case(size)]
+
+
+# -- loopback cluster (not a baseline comparison: `python benches/replication/bench.py`) -----
+
+
+def loopback(rate: int = 1_000, seconds: float = 5.0, divergent: int = 10_000) -> dict:
+    """3 region processes on loopback: max writes/s per region (one client each), replication
+    lag p50/p99 per link at ``rate`` writes/s in total, then convergence time and bytes after a
+    partition during which ``divergent`` keys were written on both sides."""
+    import tempfile
+    import threading
+    import time
+
+    names = ["us", "eu", "ap"]
+    out: dict = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="minide-repl-bench-") as tmp,
+        mr.LocalCluster(regions=names, base_dir=tmp, merkle_depth=4) as cluster,
+    ):
+        counts = dict.fromkeys(names, 0)
+
+        def writer(region: str, stop_at: float, per_s: float | None) -> None:
+            with cluster.client(region) as c:
+                n = 0
+                t0 = time.monotonic()
+                while (now := time.monotonic()) < stop_at:
+                    if per_s is not None and n > (now - t0) * per_s:
+                        time.sleep(0.001)
+                        continue
+                    c.put(f"{region}:{n}", b"x" * 100)
+                    n += 1
+                counts[region] = n
+
+        def phase(per_s: float | None) -> None:
+            stop_at = time.monotonic() + seconds
+            threads = [threading.Thread(target=writer, args=(r, stop_at, per_s)) for r in names]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        phase(None)
+        out["max_writes_per_s_per_region"] = {r: counts[r] / seconds for r in names}
+        cluster.wait_converged(timeout=60)
+        cluster.metrics(reset=True)  # lag samples of the paced phase only
+        phase(rate / len(names))
+        cluster.wait_converged(timeout=60)
+        out["lag_at_rate"] = {
+            k: (v["lag_p50_ms"], v["lag_p99_ms"]) for k, v in cluster.metrics()["links"].items()
+        }
+        out["writes_per_s_achieved"] = sum(counts.values()) / seconds
+        cluster.partition({"us"}, {"eu", "ap"})
+        t0 = time.monotonic()
+        with cluster.client("us") as us, cluster.client("eu") as eu:
+            for i in range(divergent):
+                (us if i % 2 else eu).put(f"div:{i}", b"y" * 100)
+        out["partition_s"] = time.monotonic() - t0
+        before = cluster.metrics()["bytes_sent"]
+        cluster.heal()
+        out["converge_s"] = cluster.wait_converged(timeout=120)
+        out["heal_bytes_sent"] = cluster.metrics()["bytes_sent"] - before
+    return out
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    secs = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+    print(json.dumps(loopback(seconds=secs), indent=2))

@@ -61,8 +61,10 @@ class Client:
         """The region's actor, Merkle root, key count, pending hints, connected peers."""
         return self._call("c_state", {})
 
-    def metrics(self) -> dict[str, Any]:
-        return self._call("c_metrics", {})
+    def metrics(self, reset: bool = False) -> dict[str, Any]:
+        """Lag percentiles per peer, hints pending, conflicts, bytes sent per link; ``reset``
+        clears the lag samples after reading them."""
+        return self._call("c_metrics", {"reset": reset})
 
     def close(self) -> None:
         if self._sock is not None:

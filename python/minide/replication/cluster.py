@@ -257,13 +257,13 @@ class LocalCluster:
             time.sleep(0.05)
         raise MinideError(f"regions did not converge within {timeout} s: {last}")
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self, reset: bool = False) -> dict[str, Any]:
         """``links``: per link ``"us->eu"``, replication lag p50/p99 in ms (push sent -> pushed
         object received) and bytes sent; totals of hints pending and conflicts; raw per region."""
         regions = {}
         for n in self.names:
             with self.client(n) as c:
-                regions[n] = c.metrics()
+                regions[n] = c.metrics(reset=reset)
         links: dict[str, dict[str, float]] = {}
         for dst, m in regions.items():
             for src, lag in m["lag_ms"].items():

@@ -223,13 +223,16 @@ class Region:
                 "connected": [p for p, link in self.links.items() if link.connected],
             }
         if kind == "c_metrics":
-            return {
+            out = {
                 "actor": r.actor,
                 "hints_pending": r.hints_pending(),
                 "conflicts": r.stats.conflicts,
                 "bytes_sent": {p: link.bytes_sent for p, link in self.links.items()},
                 "lag_ms": {p: _percentiles(s) for p, s in self.lag.items()},
             }
+            if body.get("reset"):
+                self.lag = {p: [] for p in self.peers}
+            return out
         raise InvalidArgumentError(f"unknown client request {kind!r}")
 
 
