@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from minide.cli import command
+
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["demo", "sim"], help="demo: real processes; sim: simulator")
@@ -16,20 +18,14 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", type=int, default=2_000, help="keys written before the partition")
 
 
-def _register() -> None:
-    from minide.cli import command
+@command("replication", "replication: `demo` (3 local processes) or `sim` (simulator)", _args)
+def _replication(args: argparse.Namespace) -> int:
+    if args.what == "sim":
+        from minide.replication.demo import tour
 
-    @command("replication", "replication: `demo` (3 local processes) or `sim` (simulator)", _args)
-    def _replication(args: argparse.Namespace) -> int:
-        if args.what == "sim":
-            from minide.replication.demo import tour
+        tour(seed=args.seed, keys=args.keys)
+    else:
+        from minide.replication.demo import cluster_tour
 
-            tour(seed=args.seed, keys=args.keys)
-        else:
-            from minide.replication.demo import cluster_tour
-
-            cluster_tour(keys=args.keys)
-        return 0
-
-
-_register()
+        cluster_tour(keys=args.keys)
+    return 0
