@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import random
 from array import array
+from collections.abc import Callable
+from typing import Any
 
 import minide.replication as mr
 import xxhash
@@ -22,6 +24,14 @@ from minide.bench import Case
 
 SIZES = {"tiny": (2_000, 200, 2), "small": (100_000, 10_000, 4), "large": (1_000_000, 100_000, 5)}
 EMPTY = mr.VectorClock()
+
+
+def _must_equal(what: str) -> Callable[[Any, Any], None]:
+    def check(a: Any, b: Any) -> None:
+        if a != b:
+            raise AssertionError(f"{what} disagree between minide and the baseline")
+
+    return check
 
 
 # -- 1. anti-entropy vs full sync ------------------------------------------------------------
@@ -159,17 +169,13 @@ def clock_case(size: str) -> Case:
             a.merge(b).descends(b)
         return out
 
-    def same(a: list[str], b: list[str]) -> None:
-        if a != b:
-            raise AssertionError("clock comparisons disagree")
-
     return Case(
         name=f"compare+merge+descends x{n:,} (5 actors)",
         minide=rust,
         baseline=python,
         baseline_name="pure-Python dict clock",
         items=n,
-        verify=same,
+        verify=_must_equal("clock comparisons"),
     )
 
 
@@ -220,10 +226,6 @@ def merkle_case(size: str) -> Case:
     def python() -> list[int]:
         return py_diff(py_merkle(a, depth), py_merkle(b, depth))
 
-    def same(x: list[int], y: list[int]) -> None:
-        if x != y:
-            raise AssertionError("Merkle diffs disagree")
-
     return Case(
         name=f"build 2 trees of {total:,} keys + diff (16^{depth} segments)",
         minide=rust,
@@ -231,7 +233,7 @@ def merkle_case(size: str) -> Case:
         baseline_name="pure Python + xxhash",
         repeat=3,
         items=2 * total,
-        verify=same,
+        verify=_must_equal("Merkle diffs"),
     )
 
 

@@ -94,7 +94,8 @@ def test_anti_entropy_alone_repairs() -> None:
     assert syncs < 300, "anti-entropy sends the differing keys, not everything"
 
 
-def test_read_repair_fixes_a_stale_peer() -> None:
+def stale_eu() -> mr.Simulator:
+    """us took a write while isolated and then forgot its hints: eu lags, nobody will push."""
     sim = mr.Simulator(["us", "eu"], seed=1)
     sim.isolate("us")
     sim.put("us", "k", b"v")
@@ -102,18 +103,18 @@ def test_read_repair_fixes_a_stale_peer() -> None:
     sim.heal()
     sim.replicas["us"].hints = {"eu": {}}
     assert sim.get("eu", "k").values == []
+    return sim
+
+
+def test_read_repair_fixes_a_stale_peer() -> None:
+    sim = stale_eu()
     sim.get("eu", "k", read_repair=True)  # eu asks us, us's copy differs: eu merges it
     sim.run()
     assert sim.get("eu", "k").values == [b"v"]
-    sim2 = mr.Simulator(["us", "eu"], seed=1)
-    sim2.isolate("us")
-    sim2.put("us", "k", b"v")
-    sim2.run()
-    sim2.heal()
-    sim2.replicas["us"].hints = {"eu": {}}
-    sim2.get("us", "k", read_repair=True)  # us asks eu, eu lags: us sends a repair
-    sim2.run()
-    assert sim2.get("eu", "k").values == [b"v"] and sim2.metrics()["repairs_sent"] == 1
+    sim = stale_eu()
+    sim.get("us", "k", read_repair=True)  # us asks eu, eu lags: us sends a repair
+    sim.run()
+    assert sim.get("eu", "k").values == [b"v"] and sim.metrics()["repairs_sent"] == 1
 
 
 def kv679(new_epoch: bool) -> tuple[mr.Simulator, Ledger]:
