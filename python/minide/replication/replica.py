@@ -10,8 +10,9 @@ Per-key work is in Rust (``Object.update`` / ``Object.sync`` for dotted version 
 
 ``put``   client write at this region (the coordinator): ``Object.update`` with the client's
           context, store, push to every peer, keep a *hint* per peer until it acks.
-``ack``   a peer stored our push: drop the hint. Unacked hints are re-sent by
-          :meth:`retry_hints` when the peer is reachable again (hinted handoff).
+``ack``   a peer stored our push: drop the hint. Unacked hints are re-sent in batches
+          (``put_batch`` / ``ack_batch``) by :meth:`retry_hints` when the peer is reachable
+          again (hinted handoff).
 ``read``  read repair: after a client read, ask peers for their copy (with our digest);
           a peer whose copy differs replies, we merge, and send back the merge if it lags.
 ``ae_*``  anti-entropy: compare Merkle trees level by level, exchange the keys of the
@@ -174,18 +175,26 @@ class Replica:
     # -- background work ---------------------------------------------------------------------
 
     def retry_hints(self, reachable: Callable[[str], bool], min_age: int = 0) -> int:
-        """Re-push unacked keys to peers that are reachable now; returns pushes sent.
+        """Re-push unacked keys to peers that are reachable now, in batches; returns the number
+        of keys re-pushed.
 
         Each call is one retry round; a hint pushed fewer than ``min_age`` rounds ago is left
         alone (its ack may be on the way), so a slow link is not flooded with duplicates."""
         self._round += 1
         sent = 0
         for peer, keys in self.hints.items():
-            if keys and reachable(peer):
-                for key, (_, pushed) in list(keys.items()):
-                    if self._round - pushed > min_age:
-                        self._push(peer, key, self.load(key))
-                        sent += 1
+            if not keys or not reachable(peer):
+                continue
+            due = [k for k, (_, pushed) in keys.items() if self._round - pushed > min_age]
+            for i in range(0, len(due), BATCH):
+                chunk = due[i : i + BATCH]
+                objs = [self.load(k) for k in chunk]
+                digests = [o.digest() for o in objs]
+                for k, d in zip(chunk, digests, strict=True):
+                    keys[k] = (d, self._round)
+                body = {"k": chunk, "o": [o.to_bytes() for o in objs], "d": _pack(digests)}
+                self.outbox.append((peer, "put_batch", body))
+            sent += len(due)
         return sent
 
     def hints_pending(self) -> int:
@@ -218,6 +227,15 @@ class Replica:
     def _on_put(self, src: str, body: Body) -> None:
         self.merge_in(body["k"], Object.from_bytes(body["o"]))
         self.outbox.append((src, "ack", {"k": body["k"], "d": body["d"]}))
+
+    def _on_put_batch(self, src: str, body: Body) -> None:
+        for key, raw in zip(body["k"], body["o"], strict=True):
+            self.merge_in(key, Object.from_bytes(raw))
+        self.outbox.append((src, "ack_batch", {"k": body["k"], "d": body["d"]}))
+
+    def _on_ack_batch(self, src: str, body: Body) -> None:
+        for key, digest in zip(body["k"], _unpack(body["d"]), strict=True):
+            self._on_ack(src, {"k": key, "d": digest})
 
     def _on_ack(self, src: str, body: Body) -> None:
         hints = self.hints.get(src, {})

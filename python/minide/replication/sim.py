@@ -374,6 +374,17 @@ class Simulator:
             return f"{kind} {body['k']!r} {self._obj_str(Object.from_bytes(body['o']))}"
         if kind == "ack":
             return f"ack {body['k']!r}"
+        if kind == "put_batch":
+            return (
+                f"put_batch {len(body['k'])} objects: "
+                + ", ".join(
+                    f"{k!r} {self._obj_str(Object.from_bytes(o))}"
+                    for k, o in zip(body["k"][:3], body["o"][:3], strict=True)
+                )
+                + (" ..." if len(body["k"]) > 3 else "")
+            )
+        if kind == "ack_batch":
+            return f"ack_batch {len(body['k'])} keys"
         if kind == "read":
             return f"read {body['k']!r}"
         if kind == "ae_hashes":
