@@ -57,6 +57,20 @@ def test_partition_siblings_heal(tmp_path: Path) -> None:
             c.close()
 
 
+def test_delay_slows_one_link(tmp_path: Path) -> None:
+    with mr.LocalCluster(regions=["us", "eu"], base_dir=tmp_path) as cluster:
+        cluster.wait_converged(timeout=10)
+        cluster.metrics(reset=True)
+        cluster.delay("us", "eu", ms=300)
+        with cluster.client("us") as us, cluster.client("eu") as eu:
+            us.put("k", b"slow")
+            assert eu.get("k").values == [], "the push is still held by the proxy"
+            cluster.wait_converged(timeout=10)
+            assert eu.get("k").values == [b"slow"]
+        assert cluster.metrics()["links"]["us->eu"]["lag_p50_ms"] >= 300
+        cluster.heal()  # clears delays
+
+
 def test_kill9_keeps_acknowledged_writes_and_epoch(tmp_path: Path) -> None:
     with mr.LocalCluster(regions=["us", "eu"], base_dir=tmp_path) as cluster:
         cluster.partition({"us"}, {"eu"})  # nothing replicates: eu's disk is the only copy

@@ -146,10 +146,17 @@ class LocalCluster:
             p.wait()
         self.procs.clear()
         if self._thread.is_alive():
-            for proxy in self.proxies.values():
-                self._run(proxy.block())
+            self._run(self._shutdown())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+
+    async def _shutdown(self) -> None:
+        for proxy in self.proxies.values():
+            await proxy.block()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def data_dir(self, name: str) -> Path:
         return self.base / name
@@ -244,15 +251,19 @@ class LocalCluster:
         return out
 
     def wait_converged(self, timeout: float = 10.0) -> float:
-        """Block until all regions hold identical keys and objects (equal Merkle roots and key
-        counts, no pending hints); returns the seconds it took."""
+        """Block until all regions are connected to each other and hold identical keys and
+        objects (equal Merkle roots and key counts, no pending hints); returns the seconds it
+        took. A partitioned or dead region never converges: heal or restart it first."""
         t0 = time.monotonic()
         last: dict[str, dict[str, Any]] = {}
         while time.monotonic() - t0 < timeout:
             with contextlib.suppress(MinideIOError):
                 last = self._states()
                 roots = {(s["root"], s["keys"]) for s in last.values()}
-                if len(roots) == 1 and all(s["hints"] == 0 for s in last.values()):
+                peers = len(self.names) - 1
+                if len(roots) == 1 and all(
+                    s["hints"] == 0 and len(s["connected"]) == peers for s in last.values()
+                ):
                     return time.monotonic() - t0
             time.sleep(0.05)
         raise MinideError(f"regions did not converge within {timeout} s: {last}")

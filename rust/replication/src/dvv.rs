@@ -262,6 +262,44 @@ mod tests {
         assert_eq!(o2.values().len(), 2);
     }
 
+    /// Three replicas after a random history of client writes (with contexts read anywhere),
+    /// blind writes and syncs.
+    fn history(ops: &[(u8, usize, usize)]) -> Vec<Object> {
+        let mut objs = vec![Object::new(), Object::new(), Object::new()];
+        for (n, &(kind, i, j)) in ops.iter().enumerate() {
+            let actor = format!("r{i}");
+            objs[i] = match kind % 3 {
+                0 => {
+                    let ctx = objs[j].context().clone();
+                    put(&objs[i], &actor, &ctx, &format!("v{n}"))
+                }
+                1 => put(&objs[i], &actor, &VectorClock::new(), &format!("b{n}")),
+                _ => objs[i].sync(&objs[j]),
+            };
+        }
+        objs
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sync_laws(ops in proptest::collection::vec((0u8..3, 0usize..3, 0usize..3), 0..20)) {
+            let o = history(&ops);
+            let (a, b, c) = (&o[0], &o[1], &o[2]);
+            proptest::prop_assert_eq!(a.sync(b), b.sync(a));
+            proptest::prop_assert_eq!(a.sync(b).sync(c), a.sync(&b.sync(c)));
+            proptest::prop_assert_eq!(&a.sync(a), a);
+            let m = a.sync(b);
+            for (x, y) in [(a, b), (b, a)] {
+                for s in x.siblings() {
+                    let kept = m.siblings().contains(s);
+                    let replaced = y.context().covers(&s.dot) && !y.siblings().contains(s);
+                    proptest::prop_assert!(kept || replaced, "sync dropped a live sibling");
+                }
+            }
+            proptest::prop_assert_eq!(Object::from_bytes(&m.to_bytes()).unwrap(), m);
+        }
+    }
+
     #[test]
     fn decode_rejects_garbage() {
         let o = put(&Object::new(), "a", &VectorClock::new(), "x");
