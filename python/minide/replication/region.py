@@ -185,6 +185,11 @@ class Region:
                     self._flush()
         except (OSError, ConnectionError, asyncio.IncompleteReadError, MinideError) as e:
             print(f"{self.name}: connection dropped: {e}", file=sys.stderr)
+        except (KeyError, TypeError, ValueError) as e:  # a frame with a malformed body
+            print(
+                f"{self.name}: dropping a connection that sent a bad message: {e!r}",
+                file=sys.stderr,
+            )
         finally:
             writer.close()
 
