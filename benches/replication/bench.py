@@ -7,8 +7,9 @@
    counted; ``extra`` reports the bytes each sent and their ratio.
 2. Vector clocks: compare + merge + descends of 5-actor clocks, ``mr.VectorClock`` (Rust) vs a
    pure-Python dict clock.
-3. Merkle tree build + diff over ``total`` keys: Rust vs the same algorithm in Python with the
-   ``xxhash`` package (same hashes, so the differing segments are checked to be identical).
+3. Merkle tree build (with its per-segment key index) + diff over ``total`` keys: Rust vs the
+   same algorithm in Python with the ``xxhash`` package (same hashes, so the differing segments
+   are checked to be identical).
 """
 
 from __future__ import annotations
@@ -183,10 +184,15 @@ def clock_case(size: str) -> Case:
 
 
 def py_merkle(items: dict[bytes, int], depth: int) -> list[list[int]]:
+    """Same tree as MerkleTree: XOR leaves, xxh3 inner nodes, and the per-segment key index the
+    anti-entropy exchange needs (which keys are in a differing segment)."""
     leaves = [0] * 16**depth
+    index: list[dict[bytes, int]] = [{} for _ in leaves]
     shift = 64 - 4 * depth
     for k, d in items.items():
-        leaves[xxhash.xxh3_64_intdigest(k) >> shift] ^= xxhash.xxh3_64_intdigest(k, seed=d)
+        seg = xxhash.xxh3_64_intdigest(k) >> shift
+        leaves[seg] ^= xxhash.xxh3_64_intdigest(k, seed=d)
+        index[seg][k] = d
     levels = [leaves]
     while len(levels[0]) > 1:
         kids = levels[0]

@@ -163,7 +163,10 @@ def test_set_check_under_nemesis(tmp_path: Path) -> None:
         for t in threads:
             t.join()
         cluster.heal()
-        cluster.wait_converged(timeout=10)
+        took = cluster.wait_converged(timeout=10)
+        print(
+            f"set check: {len(attempted)} attempted, {len(acked)} acked, converged in {took:.2f} s"
+        )
         assert len(acked) > 100
         for region in names:
             with cluster.client(region) as c:
