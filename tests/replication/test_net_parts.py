@@ -41,6 +41,21 @@ def test_filestore_replays_and_cuts_a_torn_tail(tmp_path: Path) -> None:
     s.close()
 
 
+def test_filestore_compacts_at_open(tmp_path: Path) -> None:
+    s = FileStorage(tmp_path)
+    for i in range(3000):
+        s.put(b"hot", b"x" * 1000 + str(i).encode())
+    s.put(b"cold", b"c")
+    s.close()
+    big = (tmp_path / "data.log").stat().st_size
+    s = FileStorage(tmp_path)
+    assert (tmp_path / "data.log").stat().st_size < big // 100
+    assert s.get(b"hot") == b"x" * 1000 + b"2999" and s.get(b"cold") == b"c"
+    s.put(b"new", b"n")
+    s.close()
+    assert FileStorage(tmp_path).get(b"new") == b"n"
+
+
 def test_frames_reject_garbage() -> None:
     kind, src, body = wire.decode(wire.encode("put", "us", {"k": b"x"})[4:])
     assert (kind, src, body) == ("put", "us", {"k": b"x"})
@@ -73,3 +88,44 @@ def test_cli_sim_story() -> None:
     assert r.returncode == 0, r.stderr
     assert "siblings ['milk,bread', 'milk,eggs']" in r.stdout
     assert "converged = True" in r.stdout and "PARTITION {us} | {ap,eu}" in r.stdout
+
+
+def test_regions_in_process_with_a_callable_resolver(tmp_path: Path) -> None:
+    """mr.Region used directly in one event loop; the resolver merges siblings on read."""
+    import asyncio
+    import socket
+
+    import minide.replication as mr
+
+    def port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    pa, pb = port(), port()
+
+    def union(values: list[bytes]) -> bytes:
+        return b",".join(sorted(values))
+
+    async def main() -> list[bytes]:
+        a = mr.Region("a", str(tmp_path / "a"), f"127.0.0.1:{pa}", [f"b@127.0.0.1:{pb}"], union)
+        b = mr.Region("b", str(tmp_path / "b"), f"127.0.0.1:{pb}", {"a": f"127.0.0.1:{pa}"}, union)
+        await a.start()
+        await b.start()
+        try:
+            ca, cb = mr.Client(a.address), mr.Client(b.address)
+            await asyncio.to_thread(ca.put, "k", b"x")
+            await asyncio.to_thread(cb.put, "k", b"y")  # concurrent with x (b had not seen it)
+            for _ in range(200):
+                got = (await asyncio.to_thread(ca.get, "k")).values
+                if got == [b"x,y"]:
+                    break
+                await asyncio.sleep(0.02)
+            ca.close()
+            cb.close()
+            return got
+        finally:
+            await a.stop()
+            await b.stop()
+
+    assert asyncio.run(main()) == [b"x,y"]

@@ -4,11 +4,14 @@ is plugged in: an append-only log replayed into a dict at start.
 Record: ``[u32 length][u32 crc32][msgpack [key, value or nil]]``. A put is written to the log
 (and, with ``fsync=True``, synced) before the region acknowledges it, so a region killed with
 SIGKILL keeps every acknowledged write (the OS keeps written pages). A torn last record (crash
-mid-write) is detected by its length/CRC and cut off at start. The log is never compacted yet.
+mid-write) is detected by its length/CRC and cut off at start.
 
 The data directory also holds ``EPOCH``: the region's actor epoch. If the log is gone (the disk
 was lost or replaced) the region cannot know which dots it had issued, so it takes a fresh
 random epoch: its new writes can never reuse a dot (kv679).
+
+At open, a log more than twice the size of its live records (plus 1 MiB) is compacted: the live
+records are written to ``data.log.tmp``, synced, and renamed over the log (atomic on POSIX).
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ class FileStorage:
         if self._f.tell() != good:
             self._f.truncate(good)  # drop a torn tail
             self._f.seek(good)
+        live = sum(len(k) + len(v) + 16 for k, v in self._data.items())
+        if good > 2 * live + (1 << 20):
+            self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the log with only the live records."""
+        tmp = self.path.with_suffix(".log.tmp")
+        with open(tmp, "wb") as f:
+            for key, value in self._data.items():
+                f.write(self._record(key, value))
+            f.flush()
+            os.fsync(f.fileno())
+        self._f.close()
+        os.replace(tmp, self.path)
+        self._f = open(self.path, "ab")  # noqa: SIM115
 
     def _replay(self) -> int:
         raw = self.path.read_bytes()
@@ -65,9 +83,13 @@ class FileStorage:
         self.lost_data = False
         return value
 
-    def _append(self, key: bytes, value: bytes | None) -> None:
+    @staticmethod
+    def _record(key: bytes, value: bytes | None) -> bytes:
         body = msgpack.packb([key, value], use_bin_type=True)
-        self._f.write(_HEAD.pack(len(body), zlib.crc32(body)) + body)
+        return _HEAD.pack(len(body), zlib.crc32(body)) + body
+
+    def _append(self, key: bytes, value: bytes | None) -> None:
+        self._f.write(self._record(key, value))
         self._f.flush()
         if self.fsync:
             os.fsync(self._f.fileno())
