@@ -179,3 +179,28 @@ def test_bad_arguments() -> None:
         mr.Simulator(0)
     with pytest.raises(InvalidArgumentError, match="two partition groups"):
         mr.Simulator(3).partition({"us"}, {"us", "eu"})
+
+
+@pytest.mark.parametrize("regions", [("us", "us"), ("us", "eu")])
+def test_sibling_explosion_two_clients(regions: tuple[str, str]) -> None:
+    """100 rounds: client A reads, client B reads, A writes the union of what it read plus its
+    item, B does the same; then the round's messages are delivered. Never more than 2 siblings,
+    and the final siblings together hold all 200 items."""
+    sim = mr.Simulator(["us", "eu"], seed=4, duplicate=0.1)
+    items: set[str] = set()
+    most = 0
+    for rnd in range(100):
+        reads = [
+            (name, region, sim.get(region, "k")) for name, region in zip("AB", regions, strict=True)
+        ]
+        for name, region, read in reads:
+            mine = f"{name}{rnd}"
+            items.add(mine)
+            union = {x for v in read.values for x in v.decode().split(",")} | {mine}
+            sim.put(region, "k", ",".join(sorted(union)).encode(), read.context)
+            most = max(most, len(sim.get(region, "k").values))
+        sim.run()
+    sim.settle()
+    final = sim.get("eu", "k").values
+    assert most <= 2 and len(final) <= 2
+    assert {x for v in final for x in v.decode().split(",")} == items
