@@ -61,11 +61,19 @@ def random_run(
     keys: int = 25,
     drop: float = 0.05,
     duplicate: float = 0.05,
+    new_epoch_on_wipe: bool = True,
 ) -> tuple[mr.Simulator, Ledger]:
-    """Random reads, read-modify-writes, blind writes, deletes, partitions, heals, anti-entropy
-    and partial delivery; then heal and settle."""
+    """Random reads, read-modify-writes, blind writes, deletes, partitions, heals, anti-entropy,
+    disk losses (kv679) and partial delivery; then heal and settle."""
     rng = random.Random(seed)
-    sim = mr.Simulator(regions, seed=seed, drop=drop, duplicate=duplicate, trace_limit=0)
+    sim = mr.Simulator(
+        regions,
+        seed=seed,
+        drop=drop,
+        duplicate=duplicate,
+        trace_limit=0,
+        new_epoch_on_wipe=new_epoch_on_wipe,
+    )
     ledger = Ledger()
     names = sim.names
     keyspace = [f"key-{i}".encode() for i in range(keys)]
@@ -97,6 +105,12 @@ def random_run(
             sim.anti_entropy(a, b)
         elif r < 0.93:
             sim.retry_hints()
+        elif r < 0.935:
+            # a region loses its disk, once everything it acknowledged has replicated (writes
+            # only it held would be lost by any design); it restarts under a new epoch
+            sim.heal()
+            sim.settle()
+            sim.wipe(region)
         for _ in range(rng.randint(0, 12)):
             sim.step()
     sim.heal()
