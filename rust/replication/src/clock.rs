@@ -162,12 +162,23 @@ impl VectorClock {
     }
 
     pub(crate) fn decode_from(r: &mut Reader<'_>) -> Result<VectorClock> {
+        // Canonical form only (actors strictly increasing, no zero counts): equal clocks must
+        // have equal bytes, or Merkle digests of equal objects would differ.
         let n = r.count()?;
         let mut vc = VectorClock::new();
         for _ in 0..n {
             let a = r.string()?;
             let c = r.uvarint()?;
-            vc.set(a, c);
+            let ordered = vc
+                .entries
+                .last_key_value()
+                .is_none_or(|(last, _)| *last < a);
+            if c == 0 || !ordered {
+                return Err(minide_common::Error::corrupt(format!(
+                    "vector clock entry {a:?}:{c} is zero, duplicated or out of order"
+                )));
+            }
+            vc.entries.insert(a, c);
         }
         Ok(vc)
     }

@@ -96,3 +96,24 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{GCounter, LwwRegister, Object, OrSet, PNCounter, VectorClock};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Bytes from outside never panic a decoder; what decodes re-encodes to the same bytes.
+        #[test]
+        fn decoders_never_panic(tag in 0xC1u8..0xC7, rest in proptest::collection::vec(any::<u8>(), 0..48)) {
+            let mut b = vec![tag];
+            b.extend(rest);
+            if let Ok(v) = VectorClock::from_bytes(&b) { prop_assert_eq!(v.to_bytes(), b.clone()); }
+            if let Ok(v) = Object::from_bytes(&b) { prop_assert_eq!(v.to_bytes(), b.clone()); }
+            let _ = GCounter::from_bytes(&b);
+            let _ = PNCounter::from_bytes(&b);
+            let _ = OrSet::from_bytes(&b);
+            let _ = LwwRegister::from_bytes(&b);
+        }
+    }
+}
