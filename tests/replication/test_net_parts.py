@@ -41,6 +41,15 @@ def test_filestore_replays_and_cuts_a_torn_tail(tmp_path: Path) -> None:
     s.close()
 
 
+def test_stores_satisfy_the_storage_protocol(tmp_path: Path) -> None:
+    import minide.replication as mr
+
+    assert isinstance(mr.MemoryStorage(), mr.Storage)
+    fs = FileStorage(tmp_path)
+    assert isinstance(fs, mr.Storage)
+    fs.close()
+
+
 def test_filestore_compacts_at_open(tmp_path: Path) -> None:
     s = FileStorage(tmp_path)
     for i in range(3000):
