@@ -69,7 +69,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 # Engine packages register their subcommands when imported; order = order in `minide --help`.
-ENGINE_CLIS = ("minide.columnar.cli", "minide.sql.cli", "minide.kv.cli", "minide.stream.cli")
+ENGINE_CLIS = (
+    "minide.columnar.cli",
+    "minide.sql.cli",
+    "minide.kv.cli",
+    "minide.stream.cli",
+    "minide.replication.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

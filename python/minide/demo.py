@@ -99,7 +99,13 @@ def _hash(ctx: Context) -> None:
 
 
 # Engine chapters register themselves on import; the order here is the order of the tour.
-ENGINE_DEMOS = ("minide.columnar.demo", "minide.sql.demo", "minide.kv.demo", "minide.stream.demo")
+ENGINE_DEMOS = (
+    "minide.columnar.demo",
+    "minide.sql.demo",
+    "minide.kv.demo",
+    "minide.stream.demo",
+    "minide.replication.demo",
+)
 
 
 def run(rows: int = 1_000_000, seed: int = 42) -> int:

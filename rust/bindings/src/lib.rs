@@ -12,6 +12,7 @@ mod columnar;
 mod common;
 mod errors;
 mod kv;
+mod replication;
 mod sql;
 mod stream;
 
@@ -31,6 +32,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kv::register(m)?;
     stream::register(m)?;
     sql::register(m)?;
+    replication::register(m)?;
     // `_core` is private: its public names are re-exported by the Python facades. Dropping the
     // generated `__all__` keeps the stub free of a list every engine would have to edit.
     m.delattr("__all__")?;

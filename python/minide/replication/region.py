@@ -1,0 +1,294 @@
+"""A region over the network: the :class:`~minide.replication.replica.Replica` state machine
+behind an asyncio (uvloop) TCP server, with msgpack frames (see ``wire.py``).
+
+::
+
+    clients ──c_put/c_get/c_del──►┐
+                                  │  Region "us"  (one event loop; the replica is single-threaded)
+    peers ───put/ack/ae_*/objs───►┤    replica.handle(...) -> outbox -> one outgoing link per peer
+                                  │    every hint_interval: re-push unacked writes (hinted handoff)
+                                  │    every anti_entropy_interval: Merkle exchange with one peer
+                                  └──► link to eu (reconnects; messages for a down link are dropped,
+                                       hints and anti-entropy make up for them)
+
+Run one with ``python -m minide.replication.region --name us --data-dir D --listen 127.0.0.1:0
+--peer eu@127.0.0.1:7001``; it prints ``READY host:port`` on stdout once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import contextlib
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from minide._core import ReplicationVectorClock as VectorClock
+from minide.errors import InvalidArgumentError, MinideError
+from minide.replication import wire
+from minide.replication.filestore import FileStorage
+from minide.replication.replica import Replica, Resolver
+
+
+def parse_peers(peers: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+    if isinstance(peers, Mapping):
+        return dict(peers)
+    out = {}
+    for p in peers:
+        name, sep, addr = p.partition("@")
+        if not sep:
+            raise InvalidArgumentError(f"peer must be NAME@HOST:PORT, got {p!r}")
+        wire.parse_addr(addr)
+        out[name] = addr
+    return out
+
+
+class _Link:
+    """Outgoing connection to one peer; frames queued while connected, dropped otherwise."""
+
+    def __init__(self, region: Region, peer: str, addr: str) -> None:
+        self.region, self.peer, self.addr = region, peer, addr
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.connected = False
+        self.bytes_sent = 0
+        self.task = asyncio.create_task(self._run())
+
+    def send(self, frame: bytes) -> None:
+        if self.connected:
+            self.queue.put_nowait(frame)
+
+    async def _run(self) -> None:
+        host, port = wire.parse_addr(self.addr)
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            # The peer never writes on this connection: a read returns only at EOF (peer or
+            # proxy closed it), which is how a cut link is noticed even when nothing is sent.
+            eof = asyncio.ensure_future(reader.read())
+            try:
+                writer.write(wire.encode("hello", self.region.name, {}))
+                self.connected = True
+                while True:
+                    get = asyncio.ensure_future(self.queue.get())
+                    done, _ = await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
+                    if eof in done:
+                        get.cancel()
+                        break
+                    frame = get.result()
+                    writer.write(frame)
+                    self.bytes_sent += len(frame)
+                    await writer.drain()
+            except (OSError, ConnectionError):
+                pass
+            finally:
+                self.connected = False
+                self.queue = asyncio.Queue()
+                eof.cancel()
+                writer.close()
+            await asyncio.sleep(0.05)
+
+
+class Region:
+    """``mr.Region(name, data_dir, listen="127.0.0.1:0", peers=[...], resolver="siblings")``."""
+
+    def __init__(
+        self,
+        name: str,
+        data_dir: str,
+        listen: str = "127.0.0.1:0",
+        peers: Sequence[str] | Mapping[str, str] = (),
+        resolver: Resolver = "siblings",
+        *,
+        merkle_depth: int = 3,
+        hint_interval: float = 0.2,
+        anti_entropy_interval: float = 1.0,
+        fsync: bool = False,
+    ) -> None:
+        self.name = name
+        self.data_dir = data_dir
+        self.listen = listen
+        self.peers = parse_peers(peers)
+        self.resolver = resolver
+        self.merkle_depth = merkle_depth
+        self.hint_interval = hint_interval
+        self.anti_entropy_interval = anti_entropy_interval
+        self.fsync = fsync
+        self.address = ""
+        self.lag: dict[str, list[float]] = {p: [] for p in self.peers}
+
+    async def start(self) -> None:
+        self.storage = FileStorage(self.data_dir, fsync=self.fsync)
+        epoch = self.storage.epoch()
+        self.replica = Replica(
+            self.name,
+            list(self.peers),
+            self.storage,
+            epoch=epoch,
+            merkle_depth=self.merkle_depth,
+            resolver=self.resolver,
+        )
+        host, port = wire.parse_addr(self.listen)
+        self.server = await asyncio.start_server(self._serve, host, port)
+        sock_host, sock_port = self.server.sockets[0].getsockname()[:2]
+        self.address = f"{sock_host}:{sock_port}"
+        self.links = {p: _Link(self, p, a) for p, a in self.peers.items()}
+        self._bg = asyncio.create_task(self._background())
+
+    async def stop(self) -> None:
+        self._bg.cancel()
+        for link in self.links.values():
+            link.task.cancel()
+        self.server.close()
+        self.storage.close()
+
+    def _flush(self) -> None:
+        now = time.time()
+        for dst, kind, body in self.replica.outbox:
+            if kind == "put":
+                body["t"] = now  # for replication-lag metrics at the receiver
+            self.links[dst].send(wire.encode(kind, self.name, body))
+        self.replica.outbox.clear()
+
+    async def _background(self) -> None:
+        rng = random.Random()
+        next_ae = time.monotonic() + self.anti_entropy_interval
+        while True:
+            await asyncio.sleep(self.hint_interval)
+            # a hint waits ~1 s for its ack before it is pushed again
+            min_age = max(1, int(1.0 / self.hint_interval))
+            self.replica.retry_hints(lambda p: self.links[p].connected, min_age)
+            if time.monotonic() >= next_ae:
+                next_ae = time.monotonic() + self.anti_entropy_interval
+                up = [p for p, link in self.links.items() if link.connected]
+                if up:
+                    self.replica.start_anti_entropy(rng.choice(up))
+            self._flush()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (frame := await wire.read_frame(reader)) is not None:
+                kind, src, body = frame
+                if kind.startswith("c_"):
+                    writer.write(self._client(kind, body))
+                    await writer.drain()
+                elif kind != "hello" and src in self.peers:
+                    if kind == "put" and "t" in body:
+                        self._record_lag(src, time.time() - body["t"])
+                    self.replica.handle(src, kind, body)
+                    self._flush()
+        except (OSError, ConnectionError, asyncio.IncompleteReadError, MinideError) as e:
+            print(f"{self.name}: connection dropped: {e}", file=sys.stderr)
+        except (KeyError, TypeError, ValueError) as e:  # a frame with a malformed body
+            print(
+                f"{self.name}: dropping a connection that sent a bad message: {e!r}",
+                file=sys.stderr,
+            )
+        finally:
+            writer.close()
+
+    def _record_lag(self, src: str, seconds: float) -> None:
+        samples = self.lag[src]
+        bisect.insort(samples, seconds)
+        if len(samples) > 10_000:
+            del samples[:: len(samples) // 5_000]  # keep the distribution, bound the memory
+
+    def _client(self, kind: str, body: dict[str, Any]) -> bytes:
+        rid = body.get("id", 0)
+        try:
+            out = self._client_op(kind, body)
+        except MinideError as e:
+            return wire.encode("c_err", self.name, {"id": rid, "msg": str(e)})
+        out["id"] = rid
+        self._flush()
+        return wire.encode("c_ok", self.name, out)
+
+    def _client_op(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.replica
+        if kind in ("c_put", "c_del"):
+            ctx = VectorClock.from_bytes(body["c"]) if body.get("c") else None
+            value = body.get("v") if kind == "c_put" else None
+            out = r.put(body["k"], value, ctx, time.time_ns())
+            return {"c": out.to_bytes()}
+        if kind == "c_get":
+            res = r.get(body["k"], read_repair=bool(body.get("rr")))
+            return {"v": res.values, "c": res.context.to_bytes()}
+        if kind == "c_state":
+            return {
+                "actor": r.actor,
+                "root": r.tree.root(),
+                "keys": len(r.tree),
+                "hints": r.hints_pending(),
+                "connected": [p for p, link in self.links.items() if link.connected],
+            }
+        if kind == "c_metrics":
+            out = {
+                "actor": r.actor,
+                "hints_pending": r.hints_pending(),
+                "conflicts": r.stats.conflicts,
+                "bytes_sent": {p: link.bytes_sent for p, link in self.links.items()},
+                "lag_ms": {p: _percentiles(s) for p, s in self.lag.items()},
+            }
+            if body.get("reset"):
+                self.lag = {p: [] for p in self.peers}
+            return out
+        raise InvalidArgumentError(f"unknown client request {kind!r}")
+
+
+def _percentiles(sorted_samples: list[float]) -> dict[str, float]:
+    if not sorted_samples:
+        return {}
+    n = len(sorted_samples)
+    return {
+        "p50": sorted_samples[n // 2] * 1e3,
+        "p99": sorted_samples[min(n - 1, (n * 99) // 100)] * 1e3,
+        "n": n,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="run one replication region")
+    p.add_argument("--name", required=True)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--listen", default="127.0.0.1:0")
+    p.add_argument("--peer", action="append", default=[], help="NAME@HOST:PORT, repeatable")
+    p.add_argument("--resolver", default="siblings", choices=["siblings", "lww"])
+    p.add_argument("--merkle-depth", type=int, default=3)
+    p.add_argument("--hint-interval", type=float, default=0.2)
+    p.add_argument("--anti-entropy-interval", type=float, default=1.0)
+    args = p.parse_args(argv)
+    region = Region(
+        args.name,
+        args.data_dir,
+        args.listen,
+        args.peer,
+        args.resolver,
+        merkle_depth=args.merkle_depth,
+        hint_interval=args.hint_interval,
+        anti_entropy_interval=args.anti_entropy_interval,
+    )
+
+    async def run() -> None:
+        await region.start()
+        print(f"READY {region.address} {region.replica.actor}", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover (uvloop is a dependency off Windows)
+        runner = asyncio.run
+    with contextlib.suppress(KeyboardInterrupt):
+        runner(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""One region's replication logic, written sans-IO: it never touches a socket or a clock.
+
+A :class:`Replica` takes client operations (:meth:`Replica.put`, :meth:`Replica.get`) and
+peer messages (:meth:`Replica.handle`) and appends the messages it wants to send to its
+outbox; whoever drives it (the deterministic :class:`~minide.replication.sim.Simulator`, or a
+network loop) delivers them. The same code therefore runs in property tests and on a wire.
+
+Per-key work is in Rust (``Object.update`` / ``Object.sync`` for dotted version vectors,
+``MerkleTree`` for anti-entropy hashing); this file is the protocol:
+
+``put``   client write at this region (the coordinator): ``Object.update`` with the client's
+          context, store, push to every peer, keep a *hint* per peer until it acks.
+``ack``   a peer stored our push: drop the hint. Unacked hints are re-sent in batches
+          (``put_batch`` / ``ack_batch``) by :meth:`retry_hints` when the peer is reachable
+          again (hinted handoff).
+``read``  read repair: after a client read, ask peers for their copy (with our digest);
+          a peer whose copy differs replies, we merge, and send back the merge if it lags.
+``ae_*``  anti-entropy: compare Merkle trees level by level, exchange the keys of the
+          differing segments, push/fetch the objects that differ.
+``sync``  an object to merge in (read repair).
+``objs``  a batch of objects to merge (anti-entropy, full sync); with ``"r": True`` the
+          receiver sends back its merge of every key where it knew more than the sender.
+
+Every incoming object is merged with ``Object.sync``, which is commutative, associative and
+idempotent: duplicated, reordered or late messages cannot make replicas diverge.
+"""
+
+from __future__ import annotations
+
+import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from minide._core import ReplicationMerkleTree as MerkleTree
+from minide._core import ReplicationObject as Object
+from minide._core import ReplicationVectorClock as VectorClock
+from minide.errors import InvalidArgumentError
+from minide.replication.storage import MemoryStorage, Storage
+
+Resolver = Literal["siblings", "lww"] | Callable[[list[bytes]], bytes]
+Body = dict[str, Any]
+Outgoing = tuple[str, str, Body]  # (destination, kind, body)
+BATCH = 512  # objects per anti-entropy message
+
+
+@dataclass(frozen=True)
+class GetResult:
+    """A read: the sibling values (``[]`` if absent) and the context to pass to the next write."""
+
+    values: list[bytes]
+    context: VectorClock
+
+
+@dataclass
+class ReplicaStats:
+    conflicts: int = 0  # merges that left more than one live sibling
+    merges: int = 0  # incoming objects that changed local state
+    repairs_sent: int = 0
+    ae_rounds: int = 0
+
+
+def _pack(xs: list[int]) -> bytes:
+    return array.array("Q", xs).tobytes()
+
+
+def _unpack(b: bytes) -> list[int]:
+    a = array.array("Q")
+    a.frombytes(b)
+    return a.tolist()
+
+
+def as_key(key: str | bytes) -> bytes:
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        return key.encode()
+    raise InvalidArgumentError(f"keys are str or bytes, got {type(key).__name__}")
+
+
+@dataclass
+class Replica:
+    """The replication state machine of one region (see the module docstring)."""
+
+    name: str
+    peers: list[str]
+    storage: Storage = field(default_factory=MemoryStorage)
+    #: sequential in the simulator; a random token for network regions (see filestore.py)
+    epoch: int | str = 1
+    merkle_depth: int = 3
+    resolver: Resolver = "siblings"
+    #: False reproduces Riak's kv679 bug: a wiped region reuses its old actor id.
+    new_epoch_on_wipe: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.resolver in ("siblings", "lww") or callable(self.resolver)):
+            raise InvalidArgumentError(
+                f"resolver must be 'siblings', 'lww' or a callable, got {self.resolver!r}"
+            )
+        self.outbox: list[Outgoing] = []
+        #: peer -> key -> (digest of the object last pushed, retry round it was pushed in):
+        #: writes not yet acked by that peer (hinted handoff)
+        self.hints: dict[str, dict[bytes, tuple[int, int]]] = {p: {} for p in self.peers}
+        self.stats = ReplicaStats()
+        self._round = 0
+        self.tree = MerkleTree(self.merkle_depth)
+        self.tree.insert_many([(k, Object.from_bytes(v).digest()) for k, v in self.storage.items()])
+
+    @property
+    def actor(self) -> str:
+        """This region's actor id in clocks: name plus epoch, e.g. ``"eu#2"``."""
+        return f"{self.name}#{self.epoch}"
+
+    # -- local state -------------------------------------------------------------------------
+
+    def load(self, key: bytes) -> Object:
+        raw = self.storage.get(key)
+        return Object() if raw is None else Object.from_bytes(raw)
+
+    def _store(self, key: bytes, obj: Object) -> None:
+        self.storage.put(key, obj.to_bytes())
+        self.tree.insert(key, obj.digest())
+
+    def merge_in(self, key: bytes, remote: Object) -> Object:
+        local = self.load(key)
+        merged = local.sync(remote)
+        if merged != local:
+            self._store(key, merged)
+            self.stats.merges += 1
+            if len(merged.values) > 1:
+                self.stats.conflicts += 1
+        return merged
+
+    def keys(self) -> list[bytes]:
+        return [k for k, _ in self.storage.items()]
+
+    # -- client operations -------------------------------------------------------------------
+
+    def put(
+        self, key: bytes, value: bytes | None, context: VectorClock | None, ts: int
+    ) -> VectorClock:
+        """Coordinate a client write (``value=None`` deletes); returns the new context."""
+        obj, _dot = self.load(key).update(self.actor, context or VectorClock(), value, ts)
+        self._store(key, obj)
+        for peer in self.peers:
+            self._push(peer, key, obj)
+        return obj.context
+
+    def _push(self, peer: str, key: bytes, obj: Object) -> None:
+        # The ack echoes the digest: an ack for an older version of the key leaves the hint.
+        digest = obj.digest()
+        self.hints[peer][key] = (digest, self._round)
+        self.outbox.append((peer, "put", {"k": key, "o": obj.to_bytes(), "d": digest}))
+
+    def get(self, key: bytes, read_repair: bool = False) -> GetResult:
+        obj = self.load(key)
+        if read_repair:
+            d = obj.digest()
+            for peer in self.peers:
+                self.outbox.append((peer, "read", {"k": key, "d": d}))
+        return GetResult(self.resolve(obj), obj.context)
+
+    def resolve(self, obj: Object) -> list[bytes]:
+        """The values a client sees, after the configured resolver."""
+        if self.resolver == "siblings" or len(obj.values) <= 1:
+            return obj.values
+        if self.resolver == "lww":
+            live = [s for s in obj.siblings if s[3] is not None]
+            # (timestamp, actor, counter): every region picks the same winner
+            win = max(live, key=lambda s: (s[2], s[0], s[1]))
+            return [win[3]] if win[3] is not None else []
+        assert callable(self.resolver)
+        return [self.resolver(obj.values)]
+
+    # -- background work ---------------------------------------------------------------------
+
+    def retry_hints(self, reachable: Callable[[str], bool], min_age: int = 0) -> int:
+        """Re-push unacked keys to peers that are reachable now, in batches; returns the number
+        of keys re-pushed.
+
+        Each call is one retry round; a hint pushed fewer than ``min_age`` rounds ago is left
+        alone (its ack may be on the way), so a slow link is not flooded with duplicates."""
+        self._round += 1
+        sent = 0
+        for peer, keys in self.hints.items():
+            if not keys or not reachable(peer):
+                continue
+            due = [k for k, (_, pushed) in keys.items() if self._round - pushed > min_age]
+            for i in range(0, len(due), BATCH):
+                chunk = due[i : i + BATCH]
+                objs = [self.load(k) for k in chunk]
+                digests = [o.digest() for o in objs]
+                for k, d in zip(chunk, digests, strict=True):
+                    keys[k] = (d, self._round)
+                body = {"k": chunk, "o": [o.to_bytes() for o in objs], "d": _pack(digests)}
+                self.outbox.append((peer, "put_batch", body))
+            sent += len(due)
+        return sent
+
+    def hints_pending(self) -> int:
+        return sum(len(k) for k in self.hints.values())
+
+    def start_anti_entropy(self, peer: str) -> None:
+        """Begin a Merkle exchange with ``peer``: send our root hash."""
+        self.stats.ae_rounds += 1
+        root = self.tree.root()
+        self.outbox.append((peer, "ae_hashes", {"l": 0, "p": [], "h": _pack([root])}))
+
+    def wipe(self) -> None:
+        """Lose every byte (disk replaced), restart with a new epoch (or not: kv679)."""
+        for key in self.keys():
+            self.storage.delete(key)
+        self.tree = MerkleTree(self.merkle_depth)
+        self.hints = {p: {} for p in self.peers}
+        self.outbox.clear()
+        if self.new_epoch_on_wipe:
+            self.epoch = self.epoch + 1 if isinstance(self.epoch, int) else f"{self.epoch}+"
+
+    # -- peer messages -----------------------------------------------------------------------
+
+    def handle(self, src: str, kind: str, body: Body) -> None:
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is None:
+            raise InvalidArgumentError(f"{self.name}: unknown message kind {kind!r} from {src}")
+        handler(src, body)
+
+    def _on_put(self, src: str, body: Body) -> None:
+        self.merge_in(body["k"], Object.from_bytes(body["o"]))
+        self.outbox.append((src, "ack", {"k": body["k"], "d": body["d"]}))
+
+    def _on_put_batch(self, src: str, body: Body) -> None:
+        for key, raw in zip(body["k"], body["o"], strict=True):
+            self.merge_in(key, Object.from_bytes(raw))
+        self.outbox.append((src, "ack_batch", {"k": body["k"], "d": body["d"]}))
+
+    def _on_ack_batch(self, src: str, body: Body) -> None:
+        for key, digest in zip(body["k"], _unpack(body["d"]), strict=True):
+            self._on_ack(src, {"k": key, "d": digest})
+
+    def _on_ack(self, src: str, body: Body) -> None:
+        hints = self.hints.get(src, {})
+        hint = hints.get(body["k"])
+        if hint is not None and hint[0] == body["d"]:
+            del hints[body["k"]]
+
+    def _on_read(self, src: str, body: Body) -> None:
+        obj = self.load(body["k"])
+        if obj.digest() != body["d"]:
+            self.outbox.append((src, "read_reply", {"k": body["k"], "o": obj.to_bytes()}))
+
+    def _on_read_reply(self, src: str, body: Body) -> None:
+        theirs = Object.from_bytes(body["o"])
+        merged = self.merge_in(body["k"], theirs)
+        if merged != theirs:  # the peer lags: repair it
+            self.stats.repairs_sent += 1
+            self.outbox.append((src, "sync", {"k": body["k"], "o": merged.to_bytes()}))
+
+    def _on_sync(self, src: str, body: Body) -> None:
+        self.merge_in(body["k"], Object.from_bytes(body["o"]))
+
+    def send_objects(self, dst: str, keys: list[bytes], reply: bool) -> None:
+        """Send our objects for ``keys`` in batches of :data:`BATCH`."""
+        for i in range(0, len(keys), BATCH):
+            chunk = keys[i : i + BATCH]
+            objs = [self.storage.get(k) or Object().to_bytes() for k in chunk]
+            self.outbox.append((dst, "objs", {"k": chunk, "o": objs, "r": reply}))
+
+    def _on_objs(self, src: str, body: Body) -> None:
+        back = []
+        for key, raw in zip(body["k"], body["o"], strict=True):
+            theirs = Object.from_bytes(raw)
+            if self.merge_in(key, theirs) != theirs:
+                back.append(key)
+        if body["r"] and back:
+            self.send_objects(src, back, reply=False)
+
+    # Anti-entropy, one exchange: A sends its root; then the two sides alternate, each sending
+    # the hashes of all children of the nodes that differed on the previous level ("p" names
+    # those parents; children are implied, 16 per parent, in order). At the segment level the
+    # side that found differences lists its keys and digests there ("ae_keys"); the other side
+    # pushes its objects for keys whose digest differs (asking for merges back) and fetches the
+    # keys it lacks.
+
+    def _on_ae_hashes(self, src: str, body: Body) -> None:
+        level: int = body["l"]
+        parents: list[int] = body["p"]
+        nodes = [c for p in parents for c in range(p * 16, p * 16 + 16)] if level else [0]
+        differ = self.tree.differing_nodes(level, list(zip(nodes, _unpack(body["h"]), strict=True)))
+        if not differ:
+            return
+        if level == self.tree.depth:
+            entries = self.tree.segment_entries(differ)
+            body = {"n": differ, "k": [k for k, _ in entries], "d": _pack([d for _, d in entries])}
+            self.outbox.append((src, "ae_keys", body))
+        else:
+            kids = self.tree.children(level, differ)
+            body = {"l": level + 1, "p": differ, "h": _pack([h for _, h in kids])}
+            self.outbox.append((src, "ae_hashes", body))
+
+    def _on_ae_keys(self, src: str, body: Body) -> None:
+        theirs = dict(zip(body["k"], _unpack(body["d"]), strict=True))
+        mine = dict(self.tree.segment_entries(body["n"]))
+        push = [k for k, d in mine.items() if theirs.get(k) != d]
+        self.send_objects(src, push, reply=True)
+        want = [k for k in theirs if k not in mine]
+        if want:
+            self.outbox.append((src, "ae_fetch", {"k": want}))
+
+    def _on_ae_fetch(self, src: str, body: Body) -> None:
+        self.send_objects(src, body["k"], reply=False)
