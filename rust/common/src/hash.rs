@@ -224,7 +224,10 @@ mod tests {
         // such arrays, so the check is exercised here.
         assert!(bytes_like::<i32>(&[0, 5, 100], b"hello").is_err());
         assert!(bytes_like::<i32>(&[3, 1], b"hello").is_err());
-        assert_eq!(bytes_like::<i32>(&[0, 5], b"hello").unwrap(), vec![xxh3_64(b"hello")]);
+        assert_eq!(
+            bytes_like::<i32>(&[0, 5], b"hello").unwrap(),
+            vec![xxh3_64(b"hello")]
+        );
     }
 
     #[test]
