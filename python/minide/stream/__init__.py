@@ -1,1 +1,8 @@
-"""minide.stream: see docs/stream.md."""
+"""minide.stream: deduplication with watermarks and checkpoints, and a durable log.
+
+See docs/stream.md for event time, watermarks, the state store's layout and the log format.
+"""
+
+from minide.stream.dedup import Deduplicator
+
+__all__ = ["Deduplicator"]

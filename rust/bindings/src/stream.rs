@@ -1,7 +1,106 @@
 //! Bindings for minide's stream engine: conversion and error mapping only.
 
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use minide_stream::dedup::{DedupConfig, Deduplicator, Mode};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::errors::{detach, to_py};
+
+/// The Rust deduplicator behind `minide.stream.Deduplicator`.
+#[pyclass(module = "minide._core")]
+struct StreamDeduplicator {
+    inner: Deduplicator,
+}
+
+fn indices(py: Python<'_>, v: Vec<u32>) -> PyResult<Bound<'_, PyAny>> {
+    UInt32Array::from(v).to_data().to_pyarrow(py)
+}
+
+#[pymethods]
+impl StreamDeduplicator {
+    #[new]
+    #[pyo3(signature = (key_columns, time_column, window_ns, allowed_lateness_ns, mode, false_positive_rate))]
+    fn new(
+        key_columns: Vec<String>,
+        time_column: String,
+        window_ns: i64,
+        allowed_lateness_ns: i64,
+        mode: &str,
+        false_positive_rate: f64,
+    ) -> PyResult<Self> {
+        let mode = match mode {
+            "exact" => Mode::Exact,
+            "approx" => Mode::Approx {
+                false_positive_rate,
+            },
+            other => {
+                return Err(to_py(minide_common::Error::invalid(format!(
+                    "mode must be \"exact\" or \"approx\", got {other:?}"
+                ))));
+            }
+        };
+        let inner = Deduplicator::new(DedupConfig {
+            key_columns,
+            time_column,
+            window_ns,
+            allowed_lateness_ns: allowed_lateness_ns,
+            mode,
+        })
+        .map_err(to_py)?;
+        Ok(StreamDeduplicator { inner })
+    }
+
+    /// Process one batch (zero-copy, GIL released). Returns (kept row indices, late row indices).
+    fn process<'py>(
+        &mut self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let batch = RecordBatch::from_pyarrow_bound(batch)?;
+        let inner = &mut self.inner;
+        let out = detach(py, move || inner.process(&batch))?;
+        Ok((indices(py, out.keep)?, indices(py, out.late)?))
+    }
+
+    #[getter]
+    fn watermark(&self) -> Option<i64> {
+        self.inner.watermark()
+    }
+
+    #[getter]
+    fn time_unit_nanos(&self) -> Option<i64> {
+        self.inner.time_unit_nanos()
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("rows_in", s.rows_in)?;
+        d.set_item("rows_out", s.rows_out)?;
+        d.set_item("duplicates", s.duplicates)?;
+        d.set_item("late", s.late)?;
+        d.set_item("live_keys", s.live_keys)?;
+        d.set_item("state_bytes", s.state_bytes)?;
+        Ok(d)
+    }
+
+    fn checkpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &self.inner;
+        let bytes = detach(py, move || Ok(inner.checkpoint()))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn restore(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
+        let state = state.to_vec();
+        let inner = detach(py, move || Deduplicator::restore(&state))?;
+        Ok(StreamDeduplicator { inner })
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StreamDeduplicator>()?;
     Ok(())
 }

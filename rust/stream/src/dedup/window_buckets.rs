@@ -5,7 +5,7 @@
 //!
 //!  by_id: BTreeMap<bucket id, slab>            slabs[slab] = Bucket { chunks of Entry }
 //!    17 → 0   ┌──────────────────────────────┐
-//!    18 → 2   │ Entry{key, first_seen} × 4096 │ chunk 0     a Ref = slab << 32 | offset
+//!    18 → 2   │ Entry{key, first_seen} × 512  │ chunk 0     a Ref = slab << 32 | offset
 //!    19 → 1   │ Entry ...                     │ chunk 1     (what the hash table stores)
 //!             └──────────────────────────────┘
 //! ```
@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 /// Entries per chunk; a chunk is allocated full-size once and never grows.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 512;
 
 /// One remembered key: the key and the event time of its emitted (first) occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
