@@ -4,5 +4,6 @@ See docs/stream.md for event time, watermarks, the state store's layout and the 
 """
 
 from minide.stream.dedup import Deduplicator
+from minide.stream.log import Consumer, Log
 
-__all__ = ["Deduplicator"]
+__all__ = ["Consumer", "Deduplicator", "Log"]

@@ -1,8 +1,11 @@
 //! Bindings for minide's stream engine: conversion and error mapping only.
 
-use arrow_array::{Array, RecordBatch, UInt32Array};
+use std::path::PathBuf;
+
+use arrow_array::{Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
 use minide_stream::dedup::{DedupConfig, Deduplicator, Mode};
+use minide_stream::log::{Log, LogOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -100,7 +103,109 @@ impl StreamDeduplicator {
     }
 }
 
+/// The Rust log behind `minide.stream.Log`.
+#[pyclass(module = "minide._core")]
+struct StreamLog {
+    inner: Log,
+}
+
+#[pymethods]
+impl StreamLog {
+    #[new]
+    #[pyo3(signature = (path, partitions, retention_bytes, retention_ms, segment_bytes, fsync))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        partitions: u32,
+        retention_bytes: Option<u64>,
+        retention_ms: Option<i64>,
+        segment_bytes: u64,
+        fsync: bool,
+    ) -> PyResult<Self> {
+        let opts = LogOptions {
+            partitions,
+            retention_bytes,
+            retention_ms,
+            segment_bytes,
+            fsync,
+        };
+        let inner = detach(py, move || Log::open(&path, opts))?;
+        Ok(StreamLog { inner })
+    }
+
+    /// Append a batch; returns (partition per row, offset per row).
+    fn append<'py>(
+        &mut self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyAny>,
+        key: Vec<String>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let batch = RecordBatch::from_pyarrow_bound(batch)?;
+        let inner = &mut self.inner;
+        let out = detach(py, move || inner.append(&batch, &key))?;
+        let parts: Vec<u32> = out.iter().map(|(p, _)| *p).collect();
+        let offs: Vec<u64> = out.iter().map(|(_, o)| *o).collect();
+        Ok((
+            indices(py, parts)?,
+            UInt64Array::from(offs).to_data().to_pyarrow(py)?,
+        ))
+    }
+
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        partition: u32,
+        offset: u64,
+        max_records: usize,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let inner = &self.inner;
+        let out = detach(py, move || inner.read(partition, offset, max_records))?;
+        out.map(|b| b.to_pyarrow(py)).transpose()
+    }
+
+    fn start_offsets(&self) -> Vec<u64> {
+        self.inner.start_offsets()
+    }
+
+    fn end_offsets(&self) -> Vec<u64> {
+        self.inner.end_offsets()
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.inner.size_bytes()
+    }
+
+    fn segment_counts(&self) -> Vec<usize> {
+        self.inner.segment_counts()
+    }
+
+    fn partitions(&self) -> u32 {
+        self.inner.partitions()
+    }
+
+    fn sync(&mut self, py: Python<'_>) -> PyResult<()> {
+        let inner = &mut self.inner;
+        detach(py, move || inner.sync())
+    }
+
+    fn apply_retention(&mut self, py: Python<'_>) -> PyResult<usize> {
+        let inner = &mut self.inner;
+        detach(py, move || inner.apply_retention())
+    }
+
+    fn commit(&self, py: Python<'_>, group: String, offsets: Vec<u64>) -> PyResult<()> {
+        let inner = &self.inner;
+        detach(py, move || inner.commit(&group, &offsets))
+    }
+
+    fn committed(&self, py: Python<'_>, group: String) -> PyResult<Vec<u64>> {
+        let inner = &self.inner;
+        detach(py, move || inner.committed(&group))
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StreamDeduplicator>()?;
+    m.add_class::<StreamLog>()?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //!  offset  size  field
 //!  0       8     magic  "MDSTREAM"
 //!  8       2     format version (1)
-//!  10      2     kind   (1 = dedup state, 2 = consumer offsets)
+//!  10      2     kind   (1 dedup state, 2 consumer offsets, 3 segment index, 4 log meta)
 //!  12      8     payload length N (u64 LE)
 //!  20      N     payload (kind-specific, little-endian fields)
 //!  20+N    4     masked CRC32C of bytes [0, 20+N)
@@ -31,6 +31,8 @@ const HEADER: usize = 20;
 pub enum Kind {
     Dedup = 1,
     Offsets = 2,
+    SegmentIndex = 3,
+    LogMeta = 4,
 }
 
 /// Wrap `payload` in the envelope.
