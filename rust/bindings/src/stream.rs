@@ -163,6 +163,11 @@ impl StreamLog {
         out.map(|b| b.to_pyarrow(py)).transpose()
     }
 
+    fn truncate(&mut self, py: Python<'_>, offsets: Vec<u64>) -> PyResult<()> {
+        let inner = &mut self.inner;
+        detach(py, move || inner.truncate(&offsets))
+    }
+
     fn start_offsets(&self) -> Vec<u64> {
         self.inner.start_offsets()
     }
@@ -204,7 +209,27 @@ impl StreamLog {
     }
 }
 
+/// Write a pipeline checkpoint (versioned, CRC32C, temp file + fsync + rename).
+#[pyfunction]
+fn stream_checkpoint_write(py: Python<'_>, path: PathBuf, payload: Vec<u8>) -> PyResult<()> {
+    detach(py, move || {
+        minide_stream::checkpoint::write_pipeline(&path, &payload)
+    })
+}
+
+/// Read and verify a pipeline checkpoint; None if there is none.
+#[pyfunction]
+fn stream_checkpoint_read<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let out = detach(py, move || minide_stream::checkpoint::read_pipeline(&path))?;
+    Ok(out.map(|b| PyBytes::new(py, &b)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(stream_checkpoint_write, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_checkpoint_read, m)?)?;
     m.add_class::<StreamDeduplicator>()?;
     m.add_class::<StreamLog>()?;
     Ok(())

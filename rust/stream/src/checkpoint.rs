@@ -4,7 +4,7 @@
 //!  offset  size  field
 //!  0       8     magic  "MDSTREAM"
 //!  8       2     format version (1)
-//!  10      2     kind   (1 dedup state, 2 consumer offsets, 3 segment index, 4 log meta)
+//!  10      2     kind   (1 dedup, 2 group offsets, 3 segment index, 4 log meta, 5 pipeline)
 //!  12      8     payload length N (u64 LE)
 //!  20      N     payload (kind-specific, little-endian fields)
 //!  20+N    4     masked CRC32C of bytes [0, 20+N)
@@ -33,6 +33,7 @@ pub enum Kind {
     Offsets = 2,
     SegmentIndex = 3,
     LogMeta = 4,
+    Pipeline = 5,
 }
 
 /// Wrap `payload` in the envelope.
@@ -113,6 +114,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     fs::rename(tmp, path).map_err(|e| Error::io(e, path))?;
     sync_dir(path)
+}
+
+/// Seal `payload` as a pipeline checkpoint and write it atomically to `path`.
+pub fn write_pipeline(path: &Path, payload: &[u8]) -> Result<()> {
+    write_atomic(path, &seal(Kind::Pipeline, payload))
+}
+
+/// Read and verify a pipeline checkpoint; `None` if the file does not exist.
+pub fn read_pipeline(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(
+            open(&bytes, Kind::Pipeline)
+                .map_err(|e| e.at_path(path))?
+                .to_vec(),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(e, path)),
+    }
 }
 
 /// fsync the directory holding `path`, so a rename or a new file survives power loss.

@@ -185,6 +185,21 @@ impl Log {
         self.part(partition)?.read(offset, max_rows)
     }
 
+    /// Cut every partition back to `offsets` (record boundaries), see [`Partition::truncate`].
+    pub fn truncate(&mut self, offsets: &[u64]) -> Result<()> {
+        if offsets.len() != self.parts.len() {
+            return Err(Error::invalid(format!(
+                "truncate needs {} offsets (one per partition), got {}",
+                self.parts.len(),
+                offsets.len()
+            )));
+        }
+        for (p, &o) in self.parts.iter_mut().zip(offsets) {
+            p.truncate(o)?;
+        }
+        Ok(())
+    }
+
     pub fn start_offsets(&self) -> Vec<u64> {
         self.parts.iter().map(Partition::start_offset).collect()
     }

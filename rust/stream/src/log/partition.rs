@@ -77,6 +77,10 @@ impl Partition {
         self.segments.iter().map(|s| s.size).sum()
     }
 
+    pub fn segment_bases(&self) -> Vec<u64> {
+        self.segments.iter().map(|s| s.base_offset).collect()
+    }
+
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
@@ -165,6 +169,57 @@ impl Partition {
             seg_i += 1;
         }
         collector.map(Collector::finish).transpose()
+    }
+
+    /// Cut the partition back to `offset` (a record boundary at or after the start): everything
+    /// appended from `offset` on is removed. Used to roll back output written after the last
+    /// checkpoint of a pipeline.
+    pub fn truncate(&mut self, offset: u64) -> Result<()> {
+        let end = self.end_offset();
+        if offset >= end {
+            return if offset == end {
+                Ok(())
+            } else {
+                Err(Error::invalid(format!(
+                    "cannot truncate {} to offset {offset}: it ends at {end}",
+                    self.dir.display()
+                )))
+            };
+        }
+        if offset < self.start_offset() {
+            return Err(Error::invalid(format!(
+                "cannot truncate {} to offset {offset}: retention deleted it",
+                self.dir.display()
+            )));
+        }
+        while self.segments.len() > 1
+            && self
+                .segments
+                .last()
+                .is_some_and(|s| s.base_offset >= offset)
+        {
+            if let Some(seg) = self.segments.pop() {
+                seg.remove()?;
+            }
+        }
+        let active = self.active();
+        if active.base_offset >= offset {
+            active.truncate_at(0)?;
+        } else {
+            let i = active.index.partition_point(|e| e.base_offset < offset);
+            let at_end = i == active.index.len() && active.end_offset() == offset;
+            match active.index.get(i) {
+                _ if at_end => active.truncate_at(i)?,
+                Some(e) if e.base_offset == offset => active.truncate_at(i)?,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "offset {offset} is inside a record of {}; truncate at a record boundary",
+                        self.dir.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Delete whole sealed segments from the front while over `max_bytes` or older than `min_ms`.

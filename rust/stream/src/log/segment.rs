@@ -268,6 +268,23 @@ impl Segment {
         Ok(payload)
     }
 
+    /// Keep the first `records` records, cut the rest, fsync; the segment becomes active (its
+    /// stale `.idx` is removed: active segments are scanned on open).
+    pub fn truncate_at(&mut self, records: usize) -> Result<()> {
+        let pos = self.index.get(records).map_or(self.size, |e| e.position);
+        self.index.truncate(records);
+        self.file
+            .set_len(pos)
+            .map_err(|e| Error::io(e, &self.path))?;
+        self.file.sync_all().map_err(|e| Error::io(e, &self.path))?;
+        self.size = pos;
+        let idx = idx_path(&self.path);
+        if idx.exists() {
+            fs::remove_file(&idx).map_err(|e| Error::io(e, &idx))?;
+        }
+        Ok(())
+    }
+
     /// Delete the segment's files.
     pub fn remove(self) -> Result<()> {
         let idx = idx_path(&self.path);

@@ -121,3 +121,32 @@ fn retention_deletes_whole_old_segments() {
     assert_eq!(ids.last().copied(), Some(399));
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn truncate_rolls_back_to_a_record_boundary() {
+    let dir = tmpdir("trunc");
+    let opts = LogOptions { partitions: 1, segment_bytes: 250, fsync: false, ..Default::default() };
+    let mut log = Log::open(&dir, opts.clone()).unwrap();
+    for i in 0..10 {
+        log.append(&batch(i * 10, 10), &[]).unwrap();
+    }
+    let bases = log.parts[0].segment_bases();
+    assert!(bases.len() > 2);
+    assert!(log.truncate(&[35]).is_err(), "inside a record");
+    // Exactly at a segment boundary: the previous sealed segment becomes the active one.
+    log.truncate(&[bases[2]]).unwrap();
+    assert_eq!(log.end_offsets(), vec![bases[2]]);
+    assert_eq!(all_ids(&log), (0..bases[2] as i64).collect::<Vec<_>>());
+    log.append(&batch(bases[2] as i64, 40), &[]).unwrap();
+    log.truncate(&[bases[2] + 40]).unwrap();
+    log.truncate(&[30]).unwrap();
+    assert_eq!(log.end_offsets(), vec![30]);
+    log.append(&batch(1000, 5), &[]).unwrap();
+    drop(log);
+    let log = Log::open(&dir, opts).unwrap();
+    let ids = all_ids(&log);
+    assert_eq!(ids.len(), 35);
+    assert_eq!(ids[29], 29);
+    assert_eq!(ids[30], 1000);
+    fs::remove_dir_all(&dir).unwrap();
+}
