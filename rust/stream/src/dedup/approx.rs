@@ -15,9 +15,11 @@
 //! the window is always caught: Bloom filters have no false negatives. Keys are remembered
 //! between `window` and `2 * (window + lateness)` of event time (slice granularity).
 //!
-//! A slice's filter is sized from the previous slice's count (the event rate). If a slice
-//! outgrows it, a further filter with double capacity is chained, with geometrically smaller
-//! false-positive rates (0.9, 0.05, 0.025, ... of the slice's budget), so the bound holds.
+//! A slice's filter is sized from the key rate observed so far (keys inserted per tick of event
+//! time) times the slice width. Before there is a rate (the first slice) or when a slice outgrows
+//! its filter, a further filter is chained; every filter takes a share of what is left of the
+//! slice's budget p/2 (0.9 when sized from a rate estimate, 0.1 for the small first guess), so
+//! the rates of a slice's filters always sum to at most p/2.
 
 use super::exact::StoreKey;
 
@@ -97,6 +99,8 @@ impl Bloom {
 pub struct Slice {
     pub id: i64,
     pub filters: Vec<Bloom>,
+    /// False-positive rate not yet given to a filter of this slice.
+    pub budget_left: f64,
 }
 
 impl Slice {
@@ -113,6 +117,10 @@ pub struct ApproxStore {
     pub fpr: f64,
     /// Live slices, ascending by id.
     pub slices: Vec<Slice>,
+    /// Keys inserted and the event-time span they covered: the rate used to size filters.
+    pub inserted: u64,
+    pub first_time: Option<i64>,
+    pub max_time: Option<i64>,
 }
 
 impl ApproxStore {
@@ -122,17 +130,41 @@ impl ApproxStore {
             window,
             fpr,
             slices: Vec::new(),
+            inserted: 0,
+            first_time: None,
+            max_time: None,
         }
     }
 
-    /// Rate of the `i`-th filter of a slice: the slice's budget p/2 split 0.9, 0.05, 0.025, ...
-    fn filter_rate(&self, i: usize) -> f64 {
-        let slice_budget = self.fpr / 2.0;
-        if i == 0 {
-            slice_budget * 0.9
-        } else {
-            slice_budget * 0.1 * 0.5f64.powi(i as i32)
+    /// Expected keys between event times `from` and `to` at the rate seen so far, if the rate
+    /// has been observed over at least 1/64 of a slice.
+    fn expected_keys(&self, from: i64, to: i64) -> Option<u64> {
+        let (first, last) = (self.first_time?, self.max_time?);
+        let seen = last.saturating_sub(first);
+        if seen < (self.width / 64).max(1) || self.inserted < 1024 {
+            return None;
         }
+        let rate = self.inserted as f64 / seen as f64;
+        Some((rate * to.saturating_sub(from).max(1) as f64 * 1.15) as u64)
+    }
+
+    /// Chain a filter to slice `at`, sized from the rate if known.
+    fn grow(&mut self, at: usize, now: i64) {
+        let width = self.width;
+        let Some(slice) = self.slices.get(at) else {
+            return;
+        };
+        let slice_end = slice.id.saturating_add(1).saturating_mul(width);
+        let prev_cap = slice.filters.last().map_or(0, |f| f.capacity);
+        let estimate = self.expected_keys(now.max(slice_end.saturating_sub(width)), slice_end);
+        let (capacity, share) = match estimate {
+            Some(n) => (n.max(prev_cap * 2).clamp(MIN_CAPACITY, 1 << 32), 0.9),
+            None => ((prev_cap * 2).max(MIN_CAPACITY), 0.1),
+        };
+        let slice = &mut self.slices[at];
+        let rate = slice.budget_left * share;
+        slice.budget_left -= rate;
+        slice.filters.push(Bloom::new(capacity, rate));
     }
 
     /// Apply the approximate rule to one non-late row; true = emit. `watermark` is the row's
@@ -161,39 +193,30 @@ impl ApproxStore {
         let at = match self.slices.binary_search_by_key(&id, |s| s.id) {
             Ok(at) => at,
             Err(at) => {
-                let estimate = self
-                    .slices
-                    .iter()
-                    .map(Slice::count)
-                    .max()
-                    .map_or(MIN_CAPACITY, |c| (c + c / 8).max(MIN_CAPACITY));
-                let first = Bloom::new(estimate, self.filter_rate(0));
                 self.slices.insert(
                     at,
                     Slice {
                         id,
-                        filters: vec![first],
+                        filters: Vec::new(),
+                        budget_left: self.fpr / 2.0,
                     },
                 );
                 at
             }
         };
-        let n = self.slices[at].filters.len();
         let full = self.slices[at]
             .filters
             .last()
             .is_none_or(|f| f.count >= f.capacity);
         if full {
-            let cap = self.slices[at]
-                .filters
-                .last()
-                .map_or(MIN_CAPACITY, |f| f.capacity * 2);
-            let rate = self.filter_rate(n);
-            self.slices[at].filters.push(Bloom::new(cap, rate));
+            self.grow(at, self.max_time.unwrap_or(t).max(t));
         }
         if let Some(f) = self.slices[at].filters.last_mut() {
             f.insert(h1, h2);
         }
+        self.inserted += 1;
+        self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+        self.max_time = Some(self.max_time.map_or(t, |m| m.max(t)));
         true
     }
 

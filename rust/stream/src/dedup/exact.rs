@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  key ──pos()──► shard = bits 40..44 of pos ──► Shard { table, buckets }
-//!                                                 table: HashTable<Ref>  (8 B + 1 ctrl byte/slot)
+//!                                                 table: HashTable<Ref>  (4 B + 1 ctrl byte/slot)
 //!                                                 buckets: Entry{key, first_seen} by time bucket
 //! ```
 //!

@@ -333,9 +333,13 @@ impl Deduplicator {
                     }
                     Store::Approx(s) => {
                         w.u8(3);
+                        w.u64(s.inserted);
+                        w.opt_i64(s.first_time);
+                        w.opt_i64(s.max_time);
                         w.u64(s.slices.len() as u64);
                         for sl in &s.slices {
                             w.i64(sl.id);
+                            w.f64(sl.budget_left);
                             w.u64(sl.filters.len() as u64);
                             for f in &sl.filters {
                                 w.u32(f.k);
@@ -402,9 +406,13 @@ impl Deduplicator {
                 (Store::ExactInt(s), 1) => read_exact(&mut r, s)?,
                 (Store::ExactHashed(s), 2) => read_exact(&mut r, s)?,
                 (Store::Approx(s), 3) => {
-                    let ns = r.len(16)?;
+                    s.inserted = r.u64()?;
+                    s.first_time = r.opt_i64()?;
+                    s.max_time = r.opt_i64()?;
+                    let ns = r.len(24)?;
                     for _ in 0..ns {
                         let id = r.i64()?;
+                        let budget_left = r.f64()?;
                         let nf = r.len(28)?;
                         let mut filters = Vec::with_capacity(nf);
                         for _ in 0..nf {
@@ -423,7 +431,11 @@ impl Deduplicator {
                                 count,
                             });
                         }
-                        s.slices.push(Slice { id, filters });
+                        s.slices.push(Slice {
+                            id,
+                            filters,
+                            budget_left,
+                        });
                     }
                     if s.slices.windows(2).any(|w| w[0].id >= w[1].id) {
                         return Err(Error::corrupt("Bloom slices out of order"));

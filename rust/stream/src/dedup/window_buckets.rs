@@ -3,11 +3,11 @@
 //! ```text
 //!  bucket id = floor(first_seen / width)        width = (window + allowed_lateness) / 16
 //!
-//!  by_id: BTreeMap<bucket id, slab>            slabs[slab] = Bucket { chunks of Entry }
-//!    17 → 0   ┌──────────────────────────────┐
-//!    18 → 2   │ Entry{key, first_seen} × 512  │ chunk 0     a Ref = slab << 32 | offset
-//!    19 → 1   │ Entry ...                     │ chunk 1     (what the hash table stores)
-//!             └──────────────────────────────┘
+//!  by_id: BTreeMap<bucket id, [chunk numbers]>     chunks: slab of Vec<Entry>, 512 each
+//!    17 → [0, 3]     ┌─────────────────────────────┐
+//!    18 → [2]        │ chunk 0: Entry{key, first_seen} × 512 │   a Ref (u32) = chunk << 9 | slot
+//!    19 → [1, 4]     │ chunk 1: ...                 │   (what the hash table stores)
+//!                    └─────────────────────────────┘   freed chunk numbers are reused
 //! ```
 //!
 //! Entries are appended into fixed-size chunks (no `Vec` doubling: at most one partly-used chunk
@@ -16,8 +16,9 @@
 
 use std::collections::BTreeMap;
 
-/// Entries per chunk; a chunk is allocated full-size once and never grows.
-const CHUNK: usize = 512;
+/// Entries per chunk (a power of two): a chunk is allocated full-size once and never grows.
+const CHUNK_BITS: u32 = 9;
+const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// One remembered key: the key and the event time of its emitted (first) occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,23 +27,19 @@ pub struct Entry<K> {
     pub time: i64,
 }
 
-/// A reference to an entry: `slab << 32 | offset`.
-pub type Ref = u64;
-
-#[derive(Debug)]
-struct Bucket<K> {
-    id: i64,
-    chunks: Vec<Vec<Entry<K>>>,
-    len: usize,
-}
+/// A reference to an entry: `chunk << 9 | slot`. 32 bits keep the hash table at 4 bytes a slot;
+/// chunk numbers are recycled, so 2^23 live chunks (4 G entries per shard) is the only limit.
+pub type Ref = u32;
 
 #[derive(Debug)]
 pub struct Buckets<K> {
     width: i64,
-    slabs: Vec<Option<Bucket<K>>>,
+    /// Chunk slab: `chunks[c]` is a chunk in use or `None` (listed in `free`).
+    chunks: Vec<Option<Vec<Entry<K>>>>,
     free: Vec<u32>,
-    by_id: BTreeMap<i64, u32>,
-    /// The bucket of the previous push (most pushes go to the newest bucket).
+    /// Bucket id → its chunk numbers, oldest first.
+    by_id: BTreeMap<i64, Vec<u32>>,
+    /// The bucket and chunk of the previous push (most pushes go to the newest bucket).
     last: Option<(i64, u32)>,
     entries: usize,
 }
@@ -51,7 +48,7 @@ impl<K: Copy> Buckets<K> {
     pub fn new(width: i64) -> Self {
         Buckets {
             width: width.max(1),
-            slabs: Vec::new(),
+            chunks: Vec::new(),
             free: Vec::new(),
             by_id: BTreeMap::new(),
             last: None,
@@ -59,76 +56,61 @@ impl<K: Copy> Buckets<K> {
         }
     }
 
-    #[inline]
-    fn bucket_of(&self, t: i64) -> i64 {
-        t.div_euclid(self.width)
-    }
-
     /// Append an entry and return its reference.
     #[inline]
     pub fn push(&mut self, e: Entry<K>) -> Ref {
-        let id = self.bucket_of(e.time);
-        let slab = match self.last {
-            Some((lid, s)) if lid == id => s,
-            _ => {
-                let s = self.slab_for(id);
-                self.last = Some((id, s));
-                s
-            }
+        let id = e.time.div_euclid(self.width);
+        let chunk = match self.last {
+            Some((lid, c)) if lid == id && self.chunk_len(c) < CHUNK => c,
+            _ => self.chunk_for(id),
         };
+        self.last = Some((id, chunk));
         self.entries += 1;
-        let Some(Some(b)) = self.slabs.get_mut(slab as usize) else {
-            unreachable!("slab_for returns a live slab")
+        let Some(Some(c)) = self.chunks.get_mut(chunk as usize) else {
+            unreachable!("chunk_for returns a live chunk")
         };
-        let off = b.len;
-        b.len += 1;
-        match b.chunks.last_mut() {
-            Some(c) if c.len() < CHUNK => c.push(e),
-            _ => {
-                let mut c = Vec::with_capacity(CHUNK);
-                c.push(e);
-                b.chunks.push(c);
-            }
-        }
-        (u64::from(slab) << 32) | off as u64
+        c.push(e);
+        (chunk << CHUNK_BITS) | (c.len() - 1) as u32
     }
 
-    fn slab_for(&mut self, id: i64) -> u32 {
-        if let Some(&s) = self.by_id.get(&id) {
-            return s;
+    fn chunk_len(&self, c: u32) -> usize {
+        self.chunks.get(c as usize).and_then(Option::as_ref).map_or(CHUNK, Vec::len)
+    }
+
+    /// A chunk of bucket `id` with room: its newest chunk, or a new one.
+    fn chunk_for(&mut self, id: i64) -> u32 {
+        if let Some(&c) = self.by_id.get(&id).and_then(|cs| cs.last())
+            && self.chunk_len(c) < CHUNK
+        {
+            return c;
         }
-        let bucket = Bucket {
-            id,
-            chunks: Vec::new(),
-            len: 0,
-        };
-        let s = match self.free.pop() {
-            Some(s) => {
-                self.slabs[s as usize] = Some(bucket);
-                s
+        let fresh = Some(Vec::with_capacity(CHUNK));
+        let c = match self.free.pop() {
+            Some(c) => {
+                self.chunks[c as usize] = fresh;
+                c
             }
             None => {
-                self.slabs.push(Some(bucket));
-                (self.slabs.len() - 1) as u32
+                self.chunks.push(fresh);
+                (self.chunks.len() - 1) as u32
             }
         };
-        self.by_id.insert(id, s);
-        s
+        self.by_id.entry(id).or_default().push(c);
+        c
     }
 
     /// The entry behind a reference handed out by [`Buckets::push`] and not yet expired.
     #[inline]
     pub fn get(&self, r: Ref) -> &Entry<K> {
-        let (slab, off) = ((r >> 32) as usize, (r & 0xffff_ffff) as usize);
-        match self.slabs.get(slab) {
-            Some(Some(b)) => &b.chunks[off / CHUNK][off % CHUNK],
-            _ => unreachable!("a live Ref points into a live bucket"),
+        match self.chunks.get((r >> CHUNK_BITS) as usize) {
+            Some(Some(c)) => &c[(r as usize) & (CHUNK - 1)],
+            _ => unreachable!("a live Ref points into a live chunk"),
         }
     }
 
     /// Remove every bucket whose entries all satisfy `time <= limit`, calling `f` on each entry.
     pub fn drain_expired(&mut self, limit: i64, mut f: impl FnMut(Ref, &Entry<K>)) {
-        while let Some((&id, &slab)) = self.by_id.first_key_value() {
+        while let Some((&id, _)) = self.by_id.first_key_value() {
             // Largest time in bucket `id` is (id + 1) * width - 1.
             let last_time = id
                 .saturating_add(1)
@@ -137,34 +119,31 @@ impl<K: Copy> Buckets<K> {
             if last_time > limit {
                 break;
             }
-            self.by_id.remove(&id);
+            let Some(chunks) = self.by_id.remove(&id) else {
+                break;
+            };
             if self.last.is_some_and(|(lid, _)| lid == id) {
                 self.last = None;
             }
-            if let Some(b) = self.slabs.get_mut(slab as usize).and_then(Option::take) {
-                debug_assert_eq!(b.id, id);
-                self.entries -= b.len;
-                let mut off = 0u64;
-                for chunk in &b.chunks {
-                    for e in chunk {
-                        f((u64::from(slab) << 32) | off, e);
-                        off += 1;
+            for c in chunks {
+                if let Some(entries) = self.chunks.get_mut(c as usize).and_then(Option::take) {
+                    self.entries -= entries.len();
+                    for (i, e) in entries.iter().enumerate() {
+                        f((c << CHUNK_BITS) | i as u32, e);
                     }
                 }
+                self.free.push(c);
             }
-            self.free.push(slab);
         }
     }
 
     /// Every entry (live or replaced) with its reference, oldest bucket first.
     pub fn for_each(&self, mut f: impl FnMut(Ref, &Entry<K>)) {
-        for &slab in self.by_id.values() {
-            if let Some(Some(b)) = self.slabs.get(slab as usize) {
-                let mut off = 0u64;
-                for chunk in &b.chunks {
-                    for e in chunk {
-                        f((u64::from(slab) << 32) | off, e);
-                        off += 1;
+        for chunks in self.by_id.values() {
+            for &c in chunks {
+                if let Some(Some(entries)) = self.chunks.get(c as usize) {
+                    for (i, e) in entries.iter().enumerate() {
+                        f((c << CHUNK_BITS) | i as u32, e);
                     }
                 }
             }
@@ -182,18 +161,11 @@ impl<K: Copy> Buckets<K> {
     /// Heap bytes held (entry chunks at capacity plus bookkeeping).
     pub fn heap_bytes(&self) -> usize {
         let entry = std::mem::size_of::<Entry<K>>();
-        let chunks: usize = self
-            .slabs
-            .iter()
-            .flatten()
-            .map(|b| {
-                b.chunks.iter().map(|c| c.capacity() * entry).sum::<usize>()
-                    + b.chunks.capacity() * std::mem::size_of::<Vec<Entry<K>>>()
-            })
-            .sum();
-        chunks
-            + self.slabs.capacity() * std::mem::size_of::<Option<Bucket<K>>>()
-            + self.by_id.len() * 48
+        let live = self.chunks.iter().flatten().count();
+        live * CHUNK * entry
+            + self.chunks.capacity() * std::mem::size_of::<Option<Vec<Entry<K>>>>()
+            + self.free.capacity() * 4
+            + self.by_id.values().map(|c| 48 + c.capacity() * 4).sum::<usize>()
     }
 }
 
