@@ -5,5 +5,16 @@ See docs/stream.md for event time, watermarks, the state store's layout and the 
 
 from minide.stream.dedup import Deduplicator
 from minide.stream.log import Consumer, Log
+from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map
 
-__all__ = ["Consumer", "Deduplicator", "Log"]
+__all__ = [
+    "Consumer",
+    "Deduplicator",
+    "Log",
+    "LogSink",
+    "LogSource",
+    "Pipeline",
+    "count_by",
+    "dedup",
+    "map",
+]

@@ -52,7 +52,9 @@ class Log:
         segment_bytes: int = 64 << 20,
         fsync: bool = True,
     ) -> None:
-        if isinstance(retention_ms, str) or (retention_ms is not None and not isinstance(retention_ms, int)):
+        if isinstance(retention_ms, str) or (
+            retention_ms is not None and not isinstance(retention_ms, int)
+        ):
             retention_ms = to_nanos(retention_ms, "retention_ms") // 1_000_000
         self.path = os.fspath(path)
         self._inner = _core.StreamLog(

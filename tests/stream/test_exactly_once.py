@@ -1,0 +1,171 @@
+"""Exactly-once: a dedup + keyed-count pipeline killed with SIGKILL five times.
+
+50,000 numbered events, 10% of them re-sent duplicates, go through a replayable source into
+``dedup → count_by(user) → LogSink``, checkpointing every 200 ms. The pipeline process is killed
+with SIGKILL at five random points between 40% and 70% of progress and restarted from its latest
+checkpoint each time. At the end the sink must hold every event id exactly once and the keyed
+counts must be exact. Also: a kill between the checkpoint rename and the source commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import minide.stream as ms
+import numpy as np
+import pyarrow as pa
+import pytest
+
+N_EVENTS = 50_000
+USERS = 37
+
+
+def make_events(seed: int = 1) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    n_dup = N_EVENTS // 10
+    n_orig = N_EVENTS - n_dup
+    ids = np.arange(n_orig, dtype=np.int64)
+    users = (ids * 7919) % USERS
+    times = 1_700_000_000_000 + ids * 10
+    dup_of = np.sort(rng.integers(0, n_orig, n_dup))
+    # A duplicate arrives a little after its original (within 2,000 events).
+    pos = np.concatenate([np.arange(n_orig) * 1.0, dup_of + rng.uniform(0.5, 2000, n_dup)])
+    order = np.argsort(pos, kind="stable")
+    all_ids = np.concatenate([ids, ids[dup_of]])[order]
+    return pa.table(
+        {
+            "event_id": all_ids,
+            "user": [f"user-{u}" for u in np.concatenate([users, users[dup_of]])[order]],
+            "event_time": np.concatenate([times, times[dup_of]])[order],
+        }
+    )
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    import minide.stream as ms
+    kind, src, out, ck = sys.argv[1:5]
+    if kind == "log":
+        source = ms.LogSource(ms.Log(src, partitions=2, fsync=False), "pipe")
+    else:
+        import pyarrow as pa
+        url, stream = src.split("|")
+        schema = pa.schema([("event_id", pa.int64()), ("user", pa.string()), ("event_time", pa.int64())])
+        source = ms.RedisStreamSource(url, stream, "pipe", "worker-1", schema=schema, format="msgpack")
+    def slow(b):
+        time.sleep(0.004)
+        return b
+    counts = ms.count_by("user")
+    p = ms.Pipeline(
+        source,
+        [ms.dedup("event_id", time_column="event_time", window="1h", allowed_lateness="5m"),
+         counts, ms.map(slow)],
+        ms.LogSink(ms.Log(out, partitions=1, fsync=False)),
+        checkpoint_dir=ck, checkpoint_interval="200ms", poll_records=250,
+    )
+    print("progress", p.metrics()["records_in"], flush=True)
+    while p.run(max_records=250, until_idle=True):
+        print("progress", p.metrics()["records_in"], flush=True)
+    print("done", json.dumps(counts.counts), flush=True)
+    """
+)
+
+
+def run_with_kills(kind: str, src: str, tmp: Path, seed: int) -> dict:
+    out, ck = tmp / "out", tmp / "ck"
+    rng = random.Random(seed)
+    targets = sorted(rng.uniform(0.4, 0.7) * N_EVENTS for _ in range(5))
+    kills = 0
+    while True:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, kind, src, str(out), str(ck)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        final = None
+        for line in proc.stdout:
+            word, _, rest = line.strip().partition(" ")
+            if word == "progress" and kills < len(targets) and int(rest) >= targets[kills]:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+                break
+            if word == "done":
+                final = json.loads(rest)
+        proc.wait()
+        if final is not None:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            assert kills == 5
+            return final
+        if proc.returncode != -signal.SIGKILL:
+            raise AssertionError(
+                f"pipeline exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
+
+
+def check_output(tmp: Path, events: pa.Table, counts: dict) -> None:
+    log = ms.Log(tmp / "out", partitions=1)
+    got = []
+    off = 0
+    while (b := log.read(0, off, 10_000)).num_rows:
+        got += b.column("event_id").to_pylist()
+        off += b.num_rows
+    ids = events.column("event_id").to_pylist()
+    assert len(got) == len(set(ids)), f"{len(got)} output rows for {len(set(ids))} distinct events"
+    assert sorted(got) == sorted(set(ids))
+    first_user = {}
+    for i, u in zip(ids, events.column("user").to_pylist(), strict=True):
+        first_user.setdefault(i, u)
+    assert counts == dict(Counter(first_user.values()))
+
+
+def test_exactly_once_with_the_log_source_and_five_kills(tmp_path):
+    events = make_events()
+    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    for b in events.to_batches(max_chunksize=5_000):
+        src.append(b, key="user")
+    src.sync()
+    counts = run_with_kills("log", str(tmp_path / "in"), tmp_path, seed=11)
+    check_output(tmp_path, events, counts)
+    # The group offsets were committed after the last checkpoint.
+    assert ms.Log(tmp_path / "in", partitions=2).consumer("pipe").lag() == {0: 0, 1: 0}
+
+
+def redis_client():
+    redis = pytest.importorskip("redis")
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        r.ping()
+    except Exception as e:  # pragma: no cover - the message names the service
+        raise AssertionError(f"these tests need Redis on 127.0.0.1:6379 ({e})") from e
+    return r
+
+
+def test_exactly_once_with_redis_streams_and_five_kills(tmp_path):
+    import msgpack
+
+    r = redis_client()
+    stream = f"minide-test-{uuid.uuid4().hex[:12]}"
+    events = make_events(seed=2)
+    try:
+        pipe = r.pipeline(transaction=False)
+        for row in events.to_pylist():
+            pipe.xadd(stream, {"data": msgpack.packb(row)})
+        pipe.execute()
+        counts = run_with_kills("redis", f"redis://127.0.0.1:6379/0|{stream}", tmp_path, seed=5)
+        check_output(tmp_path, events, counts)
+        # Everything processed was acknowledged after the final checkpoint.
+        assert r.xpending(stream, "pipe")["pending"] == 0
+    finally:
+        r.delete(stream)
