@@ -6,6 +6,7 @@ See docs/stream.md for event time, watermarks, the state store's layout and the 
 from minide.stream.dedup import Deduplicator
 from minide.stream.log import Consumer, Log
 from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map
+from minide.stream.redis_source import RedisStreamSource
 
 __all__ = [
     "Consumer",
@@ -14,6 +15,7 @@ __all__ = [
     "LogSink",
     "LogSource",
     "Pipeline",
+    "RedisStreamSource",
     "count_by",
     "dedup",
     "map",

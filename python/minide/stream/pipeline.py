@@ -315,6 +315,7 @@ class Pipeline:
         ck = m.pop("checkpoint_ms")
         m["records_per_s"] = m["records_in"] / elapsed if elapsed > 0 else 0.0
         m["lag"] = self.source.lag()
+        m["dead_letters"] = getattr(self.source, "dead_letter_count", 0)
         m["checkpoint_ms_last"] = ck[-1] if ck else None
         m["checkpoint_ms_max"] = max(ck) if ck else None
         for i, s in enumerate(self.steps):
