@@ -105,7 +105,9 @@ def test_redis_source_recovers_pending_entries(stream):
     c = ms.RedisStreamSource(url, name, "g", "other", schema=SCHEMA, format="msgpack")
     c.restore(None)
     assert c.poll(10).num_rows == 1
-    d = ms.RedisStreamSource(url, name, "g", "rescuer", schema=SCHEMA, format="msgpack", claim_idle_ms=0)
+    d = ms.RedisStreamSource(
+        url, name, "g", "rescuer", schema=SCHEMA, format="msgpack", claim_idle_ms=0
+    )
     d.restore(None)
     claimed = []
     while (b := d.poll(10)) is not None and b.num_rows:

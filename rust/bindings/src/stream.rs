@@ -48,7 +48,7 @@ impl StreamDeduplicator {
             key_columns,
             time_column,
             window_ns,
-            allowed_lateness_ns: allowed_lateness_ns,
+            allowed_lateness_ns,
             mode,
         })
         .map_err(to_py)?;

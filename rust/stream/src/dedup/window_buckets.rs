@@ -74,7 +74,10 @@ impl<K: Copy> Buckets<K> {
     }
 
     fn chunk_len(&self, c: u32) -> usize {
-        self.chunks.get(c as usize).and_then(Option::as_ref).map_or(CHUNK, Vec::len)
+        self.chunks
+            .get(c as usize)
+            .and_then(Option::as_ref)
+            .map_or(CHUNK, Vec::len)
     }
 
     /// A chunk of bucket `id` with room: its newest chunk, or a new one.
@@ -165,7 +168,11 @@ impl<K: Copy> Buckets<K> {
         live * CHUNK * entry
             + self.chunks.capacity() * std::mem::size_of::<Option<Vec<Entry<K>>>>()
             + self.free.capacity() * 4
-            + self.by_id.values().map(|c| 48 + c.capacity() * 4).sum::<usize>()
+            + self
+                .by_id
+                .values()
+                .map(|c| 48 + c.capacity() * 4)
+                .sum::<usize>()
     }
 }
 

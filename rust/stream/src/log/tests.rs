@@ -125,7 +125,12 @@ fn retention_deletes_whole_old_segments() {
 #[test]
 fn truncate_rolls_back_to_a_record_boundary() {
     let dir = tmpdir("trunc");
-    let opts = LogOptions { partitions: 1, segment_bytes: 250, fsync: false, ..Default::default() };
+    let opts = LogOptions {
+        partitions: 1,
+        segment_bytes: 250,
+        fsync: false,
+        ..Default::default()
+    };
     let mut log = Log::open(&dir, opts.clone()).unwrap();
     for i in 0..10 {
         log.append(&batch(i * 10, 10), &[]).unwrap();
