@@ -169,3 +169,33 @@ def test_exactly_once_with_redis_streams_and_five_kills(tmp_path):
         assert r.xpending(stream, "pipe")["pending"] == 0
     finally:
         r.delete(stream)
+
+
+@pytest.mark.parametrize("phase", ["before_write", "after_state_write", "after_rename"])
+def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, phase):
+    """SIGKILL inside the 3rd checkpoint at each phase, restart, finish: still exactly once."""
+    events = make_events(seed=3)
+    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    for b in events.to_batches(max_chunksize=5_000):
+        src.append(b, key="user")
+    src.sync()
+    args = [
+        sys.executable,
+        "-c",
+        CHILD,
+        "log",
+        str(tmp_path / "in"),
+        str(tmp_path / "out"),
+        str(tmp_path / "ck"),
+    ]
+    env = dict(os.environ, MINIDE_STREAM_CRASH_AT=f"{phase}:3")
+    crashed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    ck = tmp_path / "ck" / "pipeline.ckpt"
+    if phase == "after_state_write":
+        assert (tmp_path / "ck" / "pipeline.ckpt.tmp").exists()  # the torn-in-time new state
+    assert ck.exists()
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout.strip().splitlines()[-1].partition(" ")[2])
+    check_output(tmp_path, events, counts)

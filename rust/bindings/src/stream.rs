@@ -209,12 +209,12 @@ impl StreamLog {
     }
 }
 
-/// Write a pipeline checkpoint (versioned, CRC32C, temp file + fsync + rename).
+/// Seal a pipeline checkpoint payload (magic, version, kind, length, CRC32C) without writing it.
 #[pyfunction]
-fn stream_checkpoint_write(py: Python<'_>, path: PathBuf, payload: Vec<u8>) -> PyResult<()> {
-    detach(py, move || {
-        minide_stream::checkpoint::write_pipeline(&path, &payload)
-    })
+fn stream_checkpoint_seal<'py>(py: Python<'py>, payload: &[u8]) -> Bound<'py, PyBytes> {
+    let sealed =
+        minide_stream::checkpoint::seal(minide_stream::checkpoint::Kind::Pipeline, payload);
+    PyBytes::new(py, &sealed)
 }
 
 /// Read and verify a pipeline checkpoint; None if there is none.
@@ -228,8 +228,8 @@ fn stream_checkpoint_read<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(stream_checkpoint_write, m)?)?;
     m.add_function(wrap_pyfunction!(stream_checkpoint_read, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_checkpoint_seal, m)?)?;
     m.add_class::<StreamDeduplicator>()?;
     m.add_class::<StreamLog>()?;
     Ok(())

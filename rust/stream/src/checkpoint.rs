@@ -116,11 +116,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(path)
 }
 
-/// Seal `payload` as a pipeline checkpoint and write it atomically to `path`.
-pub fn write_pipeline(path: &Path, payload: &[u8]) -> Result<()> {
-    write_atomic(path, &seal(Kind::Pipeline, payload))
-}
-
 /// Read and verify a pipeline checkpoint; `None` if the file does not exist.
 pub fn read_pipeline(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
