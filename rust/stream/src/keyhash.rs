@@ -156,20 +156,17 @@ pub fn compute_keys(cols: &[ArrayRef], int_repr: bool) -> Result<Keys> {
         });
     }
     let n = cols.first().map_or(0, |c| c.len());
+    if let [only] = cols
+        && let Some(h) = bytes_hashes(only.as_ref())
+    {
+        return Ok(Keys::Hashed(h));
+    }
     let readers = cols
         .iter()
         .map(|c| Reader::new(c.as_ref()))
         .collect::<Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(n);
-    if let [only] = readers.as_slice() {
-        // One column: hash the value bytes directly (tagged so a null differs from every value).
-        let mut buf = Vec::with_capacity(32);
-        for i in 0..n {
-            buf.clear();
-            only.encode(i, &mut buf);
-            out.push(split(xxh3_128(&buf)));
-        }
-    } else {
+    {
         let mut buf = Vec::with_capacity(64);
         for i in 0..n {
             buf.clear();
@@ -180,6 +177,86 @@ pub fn compute_keys(cols: &[ArrayRef], int_repr: bool) -> Result<Keys> {
         }
     }
     Ok(Keys::Hashed(out))
+}
+
+/// xxh3-128 of a null key (any fixed value no byte string is likely to hash to).
+const NULL_KEY: [u64; 2] = [0x8c3a_5b1e_7f20_d94b, 0x1d6e_f0a2_43b7_c859];
+
+/// Below this many rows, hashing stays on the calling thread.
+const PARALLEL_HASH_ROWS: usize = 16_384;
+
+/// Single string/binary column: xxh3-128 of each value's bytes, hashed in parallel straight from
+/// the Arrow buffers (no per-row copy). Every physical variant (utf8, large, view, binary,
+/// dictionary) gives the same key for the same bytes. `None` for other column types.
+fn bytes_hashes(a: &dyn Array) -> Option<Vec<[u64; 2]>> {
+    use DataType as D;
+    fn go<'a>(
+        n: usize,
+        nulls: Option<NullBuffer>,
+        f: impl Fn(usize) -> &'a [u8] + Sync,
+    ) -> Vec<[u64; 2]> {
+        let one = |i: usize| {
+            if nulls.as_ref().is_some_and(|nb| nb.is_null(i)) {
+                NULL_KEY
+            } else {
+                split(xxh3_128(f(i)))
+            }
+        };
+        if n < PARALLEL_HASH_ROWS {
+            (0..n).map(one).collect()
+        } else {
+            use rayon::prelude::*;
+            (0..n).into_par_iter().map(one).collect()
+        }
+    }
+    let n = a.len();
+    let nulls = a.logical_nulls();
+    Some(match a.data_type() {
+        D::Utf8 => {
+            let s = a.as_string::<i32>();
+            go(n, nulls, |i| s.value(i).as_bytes())
+        }
+        D::LargeUtf8 => {
+            let s = a.as_string::<i64>();
+            go(n, nulls, |i| s.value(i).as_bytes())
+        }
+        D::Utf8View => {
+            let s = a.as_string_view();
+            go(n, nulls, |i| s.value(i).as_bytes())
+        }
+        D::Binary => {
+            let s = a.as_binary::<i32>();
+            go(n, nulls, |i| s.value(i))
+        }
+        D::LargeBinary => {
+            let s = a.as_binary::<i64>();
+            go(n, nulls, |i| s.value(i))
+        }
+        D::BinaryView => {
+            let s = a.as_binary_view();
+            go(n, nulls, |i| s.value(i))
+        }
+        D::FixedSizeBinary(_) => {
+            let s = a.as_fixed_size_binary();
+            go(n, nulls, |i| s.value(i))
+        }
+        D::Dictionary(_, v) if class_of(v) == Some(KeyClass::Bytes) => {
+            let dict = a.as_any_dictionary();
+            let values = bytes_hashes(dict.values().as_ref())?;
+            let keys = dict.normalized_keys();
+            (0..n)
+                .map(|i| match &nulls {
+                    Some(nb) if nb.is_null(i) => NULL_KEY,
+                    _ => keys
+                        .get(i)
+                        .and_then(|&k| values.get(k))
+                        .copied()
+                        .unwrap_or(NULL_KEY),
+                })
+                .collect()
+        }
+        _ => return None,
+    })
 }
 
 #[inline]

@@ -8,7 +8,7 @@ use super::*;
 
 fn batch(start: i64, n: i64) -> RecordBatch {
     let ids: Vec<i64> = (start..start + n).collect();
-    let users: Vec<String> = ids.iter().map(|i| format!("u{}", i % 7)).collect();
+    let users: Vec<String> = ids.iter().map(|i| format!("u{}", i % 50)).collect();
     RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
         ("user", Arc::new(StringArray::from(users)) as ArrayRef),
@@ -53,12 +53,12 @@ fn append_read_reopen_and_roll() {
     assert_eq!(all_ids(&log), (0..200).collect::<Vec<_>>());
     assert!(log.segment_counts().iter().all(|&c| c > 1));
     // Same key → same partition.
-    let b = batch(0, 14);
+    let b = batch(0, 100);
     let a = log.append(&b, &["user".into()]).unwrap();
-    assert_eq!(a[0].0, a[7].0);
+    assert_eq!(a[0].0, a[50].0);
     drop(log);
     let log = Log::open(&dir, opts).unwrap();
-    assert_eq!(all_ids(&log).len(), 214);
+    assert_eq!(all_ids(&log).len(), 300);
     log.commit("g1", &log.end_offsets()).unwrap();
     assert_eq!(log.committed("g1").unwrap(), log.end_offsets());
     assert_eq!(log.committed("new").unwrap(), vec![0, 0, 0]);
