@@ -15,7 +15,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 use minide_common::{Error, Result};
 use xxhash_rust::xxh3::xxh3_128;
@@ -82,7 +82,7 @@ pub fn class_of(dt: &DataType) -> Option<KeyClass> {
 pub enum Keys {
     /// Single integer column: the value; `nulls` marks rows whose key is null.
     Int {
-        values: Vec<u64>,
+        values: ScalarBuffer<u64>,
         nulls: Option<NullBuffer>,
     },
     /// xxh3-128 of the canonical row encoding (nulls included), as two u64 halves.
@@ -265,7 +265,27 @@ fn split(h: u128) -> [u64; 2] {
 }
 
 /// Integer/temporal column values sign- or zero-extended to 64 bits (null slots hold garbage).
-fn int_values(a: &dyn Array) -> Result<Vec<u64>> {
+fn int_values(a: &dyn Array) -> Result<ScalarBuffer<u64>> {
+    use DataType as D;
+    if let D::Int64 | D::UInt64 | D::Date64 | D::Time64(_) | D::Timestamp(_, _) | D::Duration(_) =
+        a.data_type()
+    {
+        // 64-bit values are their own keys: view the buffer in place.
+        let d = a.to_data();
+        let buf = d
+            .buffers()
+            .first()
+            .ok_or_else(|| Error::invalid("int64 array without values"))?;
+        if buf.len() < (d.offset() + d.len()) * 8 {
+            return Err(Error::invalid("value buffer shorter than the array"));
+        }
+        return Ok(ScalarBuffer::new(buf.clone(), d.offset(), d.len()));
+    }
+    int_values_widened(a).map(ScalarBuffer::from)
+}
+
+/// Narrower integer columns (and dictionaries) widened to 64 bits.
+fn int_values_widened(a: &dyn Array) -> Result<Vec<u64>> {
     use DataType as D;
     fn prim<T: ArrowPrimitiveType>(a: &dyn Array, f: impl Fn(T::Native) -> u64) -> Vec<u64> {
         a.as_primitive::<T>()
@@ -312,7 +332,7 @@ fn int_values(a: &dyn Array) -> Result<Vec<u64>> {
             let dv = if dict.values().is_empty() {
                 Vec::new()
             } else {
-                int_values(dict.values().as_ref())?
+                int_values(dict.values().as_ref())?.to_vec()
             };
             dict.normalized_keys()
                 .iter()
@@ -350,7 +370,7 @@ impl<'a> Reader<'a> {
             ));
         }
         Ok(match class {
-            KeyClass::Int => Reader::Int(int_values(a)?, a.logical_nulls()),
+            KeyClass::Int => Reader::Int(int_values(a)?.to_vec(), a.logical_nulls()),
             KeyClass::Float => {
                 let v: Vec<f64> = match a.data_type() {
                     D::Float16 => a

@@ -17,10 +17,8 @@
 //! Times are kept in the time column's own unit (seconds … nanoseconds; int64 columns are
 //! milliseconds). Durations given in nanoseconds are converted to that unit, rounding up.
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
 use arrow_array::{Array, RecordBatch};
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, TimeUnit};
 use minide_common::{Error, Result};
 
@@ -60,7 +58,8 @@ impl Unit {
 /// Event times of one batch in the column's unit, plus the rows whose time is null.
 pub struct Times {
     pub unit: Unit,
-    pub values: Vec<i64>,
+    /// Zero-copy view of the column's value buffer.
+    pub values: ScalarBuffer<i64>,
     pub nulls: Option<NullBuffer>,
 }
 
@@ -79,20 +78,16 @@ pub fn read_times(batch: &RecordBatch, name: &str) -> Result<Times> {
             col.data_type()
         ))
     })?;
-    // Every accepted type stores i64 values; read them as Int64 without a cast kernel.
+    // Every accepted type stores i64 values: view the buffer in place, no cast kernel, no copy.
     let data = col.to_data();
-    let values = if let DataType::Int64 = col.data_type() {
-        col.as_primitive::<Int64Type>().values().to_vec()
-    } else {
-        let buf = data
-            .buffers()
-            .first()
-            .ok_or_else(|| Error::invalid("timestamp array without values"))?;
-        let all: &[i64] = buf.typed_data();
-        all.get(data.offset()..data.offset() + data.len())
-            .ok_or_else(|| Error::invalid("timestamp buffer shorter than the array"))?
-            .to_vec()
-    };
+    let buf = data
+        .buffers()
+        .first()
+        .ok_or_else(|| Error::invalid("time column without a value buffer"))?;
+    if buf.len() < (data.offset() + data.len()) * 8 {
+        return Err(Error::invalid("time column buffer shorter than the array"));
+    }
+    let values = ScalarBuffer::<i64>::new(buf.clone(), data.offset(), data.len());
     Ok(Times {
         unit,
         values,
