@@ -7,6 +7,7 @@ from minide.stream.dedup import Deduplicator
 from minide.stream.log import Consumer, Log
 from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map
 from minide.stream.redis_source import RedisStreamSource
+from minide.stream.window import window
 
 __all__ = [
     "Consumer",
@@ -19,4 +20,5 @@ __all__ = [
     "count_by",
     "dedup",
     "map",
+    "window",
 ]

@@ -66,9 +66,9 @@ def _fast_path(payloads: list[bytes], schema: pa.Schema, fmt: str) -> pa.RecordB
         for field in schema:
             values = [d.get(field.name) for d in docs]
             t = field.type
-            if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_timestamp(t):
-                if any(type(v) is bool or type(v) is str for v in values):
-                    return None  # bools and strings are not numbers here; the slow path says why
+            numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_timestamp(t)
+            if numeric and any(type(v) is bool or type(v) is str for v in values):
+                return None  # bools and strings are not numbers here; the slow path says why
             arr = pa.array(values, type=t)
             if not field.nullable and arr.null_count:
                 return None
