@@ -61,7 +61,10 @@ CHILD = textwrap.dedent(
         import pyarrow as pa
         url, stream = src.split("|")
         schema = pa.schema([("event_id", pa.int64()), ("user", pa.string()), ("event_time", pa.int64())])
-        source = ms.RedisStreamSource(url, stream, "pipe", "worker-1", schema=schema, format="msgpack")
+        if kind == "redis":
+            source = ms.RedisStreamSource(url, stream, "pipe", "worker-1", schema=schema, format="msgpack")
+        else:
+            source = ms.NatsSource(url, stream, "pipe", schema=schema, format="msgpack", ack_wait=1.0)
     def slow(b):
         time.sleep(0.004)
         return b
@@ -223,3 +226,43 @@ def test_replay_rebuilds_the_same_output_into_a_new_sink(tmp_path):
     assert r.steps[1].counts == counts.counts
     # The live group's offsets are untouched by the replay.
     assert src.consumer("live").lag() == {0: 0, 1: 0}
+
+
+def test_exactly_once_with_nats_jetstream_and_five_kills(tmp_path):
+    import asyncio
+
+    import msgpack
+
+    nats = pytest.importorskip("nats")
+    stream = f"minide_test_{uuid.uuid4().hex[:10]}"
+    events = make_events(seed=6)
+
+    async def setup() -> None:
+        try:
+            nc = await nats.connect(
+                "nats://127.0.0.1:4222", connect_timeout=2, max_reconnect_attempts=1
+            )
+        except Exception as e:
+            raise AssertionError(f"this test needs NATS JetStream on 127.0.0.1:4222 ({e})") from e
+        js = nc.jetstream()
+        await js.add_stream(name=stream, subjects=[f"{stream}.events"])
+        for row in events.to_pylist():
+            await nc.publish(f"{stream}.events", msgpack.packb(row))
+        await nc.flush()
+        for _ in range(100):
+            if (await js.stream_info(stream)).state.messages == N_EVENTS:
+                break
+            await asyncio.sleep(0.1)
+        await nc.close()
+
+    async def teardown() -> None:
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        await nc.jetstream().delete_stream(stream)
+        await nc.close()
+
+    asyncio.run(setup())
+    try:
+        counts = run_with_kills("nats", f"nats://127.0.0.1:4222|{stream}", tmp_path, seed=8)
+        check_output(tmp_path, events, counts)
+    finally:
+        asyncio.run(teardown())

@@ -5,6 +5,7 @@ See docs/stream.md for event time, watermarks, the state store's layout and the 
 
 from minide.stream.dedup import Deduplicator
 from minide.stream.log import Consumer, Log
+from minide.stream.nats_source import NatsSource
 from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map
 from minide.stream.redis_source import RedisStreamSource
 from minide.stream.window import window
@@ -15,6 +16,7 @@ __all__ = [
     "Log",
     "LogSink",
     "LogSource",
+    "NatsSource",
     "Pipeline",
     "RedisStreamSource",
     "count_by",
