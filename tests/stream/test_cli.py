@@ -82,3 +82,43 @@ def test_dedup_from_redis_with_a_dead_letter(tmp_path):
 def test_bad_arguments_fail_cleanly(tmp_path):
     r = run("dedup", "--source", "kafka://x", "--group", "g", "--sink", str(tmp_path))
     assert r.returncode == 1 and "redis://" in r.stderr
+
+
+def test_dedup_from_nats_jetstream_with_a_dead_letter(tmp_path):
+    import asyncio
+
+    import nats
+
+    stream = f"minide_cli_{uuid.uuid4().hex[:10]}"
+
+    async def setup() -> None:
+        try:
+            nc = await nats.connect(
+                "nats://127.0.0.1:4222", connect_timeout=2, max_reconnect_attempts=1
+            )
+        except Exception as e:
+            raise AssertionError(f"this test needs NATS JetStream on 127.0.0.1:4222 ({e})") from e
+        await nc.jetstream().add_stream(name=stream, subjects=[f"{stream}.e"])
+        for i in [1, 2, 2, 3]:
+            await nc.publish(f"{stream}.e", json.dumps({"event_id": i, "event_time": i}).encode())
+        await nc.publish(f"{stream}.e", b"[1")
+        await nc.flush()
+        await nc.close()
+
+    async def teardown() -> None:
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        await nc.jetstream().delete_stream(stream)
+        await nc.close()
+
+    asyncio.run(setup())
+    try:
+        res = run(
+            "dedup", "--source", "nats://127.0.0.1:4222", "--stream", stream, "--group", "d1",
+            "--sink", str(tmp_path / "out"), "--schema", "event_id:int64,event_time:int64", "--until-idle",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        m = json.loads(res.stdout.strip().splitlines()[-1])
+        assert (m["records_in"], m["records_out"], m["dead_letters"]) == (4, 3, 1)
+        assert m["lag"] == {"pending": 0, "ack_pending": 0}
+    finally:
+        asyncio.run(teardown())

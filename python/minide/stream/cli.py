@@ -2,6 +2,7 @@
 
     minide stream dedup --source redis://127.0.0.1:6379/0 --stream S --group G --sink DIR \\
         --schema event_id:int64,user:string,event_time:int64 --until-idle
+    minide stream dedup --source nats://127.0.0.1:4222 --stream S --group DURABLE --sink DIR ...
     minide stream dedup --source log:PATH --group G --sink DIR --until-idle
     minide stream lag LOG --group G
 """
@@ -41,12 +42,14 @@ def parse_schema(text: str) -> pa.Schema:
 
 
 def _dedup_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", required=True, help="redis://host:port/db or log:PATH")
-    p.add_argument("--stream", help="Redis stream name (redis sources)")
+    p.add_argument(
+        "--source", required=True, help="redis://host:port/db, nats://host:port or log:PATH"
+    )
+    p.add_argument("--stream", help="Redis stream or JetStream stream name")
     p.add_argument("--group", required=True, help="consumer group")
     p.add_argument("--consumer", default="minide-1", help="Redis consumer name")
     p.add_argument("--sink", required=True, help="directory of the output minide log")
-    p.add_argument("--schema", help="message schema for Redis: name:type,... (required for redis)")
+    p.add_argument("--schema", help="message schema: name:type,... (required for redis and nats)")
     p.add_argument("--format", default="json", choices=["json", "msgpack"])
     p.add_argument("--key", default="event_id", help="dedup key column(s), comma separated")
     p.add_argument("--time-column", default="event_time")
@@ -59,8 +62,18 @@ def _dedup_args(p: argparse.ArgumentParser) -> None:
 def _dedup(args: argparse.Namespace) -> int:
     import minide.stream as ms
 
-    source: ms.LogSource | ms.RedisStreamSource
-    if args.source.startswith("redis://"):
+    source: ms.LogSource | ms.RedisStreamSource | ms.NatsSource
+    if args.source.startswith("nats://"):
+        if not args.stream or not args.schema:
+            raise InvalidArgumentError("nats sources need --stream and --schema")
+        source = ms.NatsSource(
+            args.source,
+            args.stream,
+            args.group,
+            schema=parse_schema(args.schema),
+            format=args.format,
+        )
+    elif args.source.startswith("redis://"):
         if not args.stream or not args.schema:
             raise InvalidArgumentError("redis sources need --stream and --schema")
         source = ms.RedisStreamSource(
@@ -75,7 +88,9 @@ def _dedup(args: argparse.Namespace) -> int:
         src_log = ms.Log(args.source[4:], partitions=_partitions(args.source[4:]))
         source = ms.LogSource(src_log, args.group)
     else:
-        raise InvalidArgumentError(f"--source must be redis://... or log:PATH, got {args.source!r}")
+        raise InvalidArgumentError(
+            f"--source must be redis://..., nats://... or log:PATH, got {args.source!r}"
+        )
     keys = [k.strip() for k in args.key.split(",")]
     sink_log = ms.Log(args.sink, partitions=1, fsync=False)
     p = ms.Pipeline(
@@ -98,6 +113,9 @@ def _dedup(args: argparse.Namespace) -> int:
                 break
     finally:
         print(json.dumps(p.metrics(), default=str))
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
     return 0
 
 

@@ -149,5 +149,7 @@ class NatsSource:
         )
 
     def close(self) -> None:
-        self._run(self.nc.close())
-        self._loop.close()
+        """Close the NATS connection (unacknowledged messages are redelivered later)."""
+        if not self._loop.is_closed():
+            self._run(self.nc.close())
+            self._loop.close()
