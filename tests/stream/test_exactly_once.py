@@ -55,6 +55,11 @@ CHILD = textwrap.dedent(
     import json, sys, time
     import minide.stream as ms
     kind, src, out, ck = sys.argv[1:5]
+    if out.startswith("redis://"):
+        url_out, stream_out = out.split("|")
+        sink = ms.RedisSink(url_out, stream_out)
+    else:
+        sink = ms.LogSink(ms.Log(out, partitions=1, fsync=False))
     if kind == "log":
         source = ms.LogSource(ms.Log(src, partitions=2, fsync=False), "pipe")
     else:
@@ -73,7 +78,7 @@ CHILD = textwrap.dedent(
         source,
         [ms.dedup("event_id", time_column="event_time", window="1h", allowed_lateness="5m"),
          counts, ms.map(slow)],
-        ms.LogSink(ms.Log(out, partitions=1, fsync=False)),
+        sink,
         checkpoint_dir=ck, checkpoint_interval="200ms", poll_records=250,
     )
     print("progress", p.metrics()["records_in"], flush=True)
@@ -84,14 +89,17 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_with_kills(kind: str, src: str, tmp: Path, seed: int) -> dict:
-    out, ck = tmp / "out", tmp / "ck"
+def run_with_kills(
+    kind: str, src: str, tmp: Path, seed: int, out: str | None = None, total: int = N_EVENTS
+) -> dict:
+    ck = tmp / "ck"
+    out = out or str(tmp / "out")
     rng = random.Random(seed)
-    targets = sorted(rng.uniform(0.4, 0.7) * N_EVENTS for _ in range(5))
+    targets = sorted(rng.uniform(0.4, 0.7) * total for _ in range(5))
     kills = 0
     while True:
         proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, kind, src, str(out), str(ck)],
+            [sys.executable, "-c", CHILD, kind, src, out, str(ck)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -266,3 +274,31 @@ def test_exactly_once_with_nats_jetstream_and_five_kills(tmp_path):
         check_output(tmp_path, events, counts)
     finally:
         asyncio.run(teardown())
+
+
+def test_exactly_once_redis_to_redis_sink(tmp_path):
+    """Redis Streams in and out: the output stream is rolled back (XDEL) to each checkpoint."""
+    import msgpack
+
+    r = redis_client()
+    tag = uuid.uuid4().hex[:12]
+    stream_in, stream_out = f"minide-in-{tag}", f"minide-out-{tag}"
+    events = make_events(seed=9).slice(0, 20_000)
+    try:
+        pipe = r.pipeline(transaction=False)
+        for row in events.to_pylist():
+            pipe.xadd(stream_in, {"data": msgpack.packb(row)})
+        pipe.execute()
+        counts = run_with_kills(
+            "redis", f"redis://127.0.0.1:6379/0|{stream_in}", tmp_path, seed=7,
+            out=f"redis://127.0.0.1:6379/0|{stream_out}", total=events.num_rows,
+        )  # fmt: skip
+        got = [msgpack.unpackb(f[b"data"])["event_id"] for _, f in r.xrange(stream_out)]
+        ids = events.column("event_id").to_pylist()
+        assert len(got) == len(set(got)) == len(set(ids))
+        first_user: dict = {}
+        for i, u in zip(ids, events.column("user").to_pylist(), strict=True):
+            first_user.setdefault(i, u)
+        assert counts == dict(Counter(first_user.values()))
+    finally:
+        r.delete(stream_in, stream_out)

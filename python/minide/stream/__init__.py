@@ -7,7 +7,7 @@ from minide.stream.dedup import Deduplicator
 from minide.stream.log import Consumer, Log
 from minide.stream.nats_source import NatsSource
 from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map
-from minide.stream.redis_source import RedisStreamSource
+from minide.stream.redis_source import RedisSink, RedisStreamSource
 from minide.stream.window import window
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "LogSource",
     "NatsSource",
     "Pipeline",
+    "RedisSink",
     "RedisStreamSource",
     "count_by",
     "dedup",

@@ -1,4 +1,4 @@
-"""``RedisStreamSource``: a Redis Streams consumer-group source for :class:`Pipeline`.
+"""``RedisStreamSource`` and ``RedisSink``: Redis Streams at both ends of a :class:`Pipeline`.
 
 Reads with ``XREADGROUP``; after a restart it first re-reads this consumer's own pending entries
 (delivered, never acknowledged) from ID 0, skipping those at or below the last ID recorded in
@@ -18,7 +18,7 @@ import pyarrow as pa
 from minide.errors import InvalidArgumentError
 from minide.stream.formats import decode_messages
 
-__all__ = ["RedisStreamSource"]
+__all__ = ["RedisSink", "RedisStreamSource"]
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:
@@ -158,3 +158,62 @@ class RedisStreamSource:
                 "payload": pa.array([r["payload"] for r in rows], pa.binary()),
             }
         )
+
+
+class RedisSink:
+    """Appends output rows to a Redis stream, one entry per row (``field`` = msgpack/JSON object).
+
+    Exactly-once with :class:`~minide.stream.Pipeline`: the checkpoint records the stream's last
+    entry ID; on restore every entry added after it (output of batches after the checkpoint,
+    which will be produced again) is deleted with ``XDEL``. One pipeline per output stream.
+    """
+
+    def __init__(
+        self, url: str, stream: str, *, field: str = "data", format: str = "msgpack"
+    ) -> None:
+        import redis
+
+        if format not in ("json", "msgpack"):
+            raise InvalidArgumentError(f"format must be 'json' or 'msgpack', got {format!r}")
+        self.redis = redis.Redis.from_url(url)
+        self.stream, self.field, self.format = stream, field, format
+
+    def _encode(self, row: dict[str, Any]) -> bytes:
+        if self.format == "json":
+            import json
+
+            return json.dumps(row, default=str).encode()
+        import msgpack
+
+        return msgpack.packb(row, default=str, use_bin_type=True)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for row in batch.to_pylist():
+            pipe.xadd(self.stream, {self.field: self._encode(row)})
+        pipe.execute()
+
+    def sync(self) -> None:
+        """Redis acknowledged every XADD already (durability is Redis's AOF/RDB setting)."""
+
+    def _last_id(self) -> str | None:
+        last = self.redis.xrevrange(self.stream, count=1)
+        if not last:
+            return None
+        eid = last[0][0]
+        return eid.decode() if isinstance(eid, bytes) else eid
+
+    def state(self) -> Any:
+        return {"last_id": self._last_id()}
+
+    def restore(self, state: Any | None) -> None:
+        if state is None:
+            return
+        start = "(" + state["last_id"] if state.get("last_id") else "-"
+        while True:
+            extra = self.redis.xrange(self.stream, min=start, max="+", count=10_000)
+            if not extra:
+                return
+            self.redis.xdel(self.stream, *[e[0] for e in extra])
