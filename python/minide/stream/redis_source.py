@@ -69,14 +69,11 @@ class RedisStreamSource:
         return {"last_id": self.last_id}
 
     def commit(self, state: Any) -> None:
-        last = state.get("last_id")
-        if last is None or not self._delivered:
-            return
-        upto = _id_key(last)
-        done = [i for i in self._delivered if _id_key(i) <= upto]
-        if done:
-            self.redis.xack(self.stream, self.group, *done)
-        self._delivered = [i for i in self._delivered if _id_key(i) > upto]
+        # The pipeline commits right after taking `state`, with no poll in between: everything
+        # delivered so far is covered by that checkpoint.
+        if self._delivered:
+            self.redis.xack(self.stream, self.group, *self._delivered)
+            self._delivered = []
 
     def lag(self) -> dict[str, int]:
         info = self.redis.xinfo_groups(self.stream)
@@ -108,7 +105,8 @@ class RedisStreamSource:
             self._dead.append({"id": eid, "reason": reason, "payload": payload})
         self.dead_letter_count += len(bad)
         if fresh:
-            newest = max((e for e, _ in fresh), key=_id_key)
+            # Entries come in ID order within a read; claimed ones may be older than last_id.
+            newest = fresh[-1][0]
             if self.last_id is None or _id_key(newest) > _id_key(self.last_id):
                 self.last_id = newest
         return batch
