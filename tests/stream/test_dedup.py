@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from minide.errors import CorruptFileError, InvalidArgumentError, SchemaError
 from minide.stream._duration import to_nanos
 
@@ -224,3 +225,52 @@ def test_approx_never_emits_a_duplicate_and_respects_the_fpr(seed):
     # Binomial(n, p): allow 4 standard deviations above the bound.
     assert dropped_firsts <= n * fpr + 4 * np.sqrt(n * fpr), dropped_firsts
     assert dd.late().num_rows == 0
+
+
+class DedupMachine(RuleBasedStateMachine):
+    """Batches, checkpoint/restore swaps and late() drains against the dict model, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dd = ms.Deduplicator("k", time_column="t", window="10ms", allowed_lateness="3ms")
+        self.rows: list[tuple] = []
+        self.kept: list[int] = []
+        self.late_seen: list[int] = []
+        self.t = 1_000
+        self.kind = "int"
+
+    @initialize(kind=st.sampled_from(["int", "str"]))
+    def key_kind(self, kind):
+        self.kind = kind
+
+    @rule(steps=st.lists(st.tuples(st.integers(0, 20), st.integers(-5, 8)), max_size=40))
+    def process(self, steps):
+        batch_rows = []
+        for k, dt in steps:
+            self.t += dt
+            batch_rows.append((k, self.t))
+        out = self.dd.process(make_batch(batch_rows, len(self.rows), self.kind))
+        self.rows += batch_rows
+        self.kept += out.column("row").to_pylist()
+
+    @rule()
+    def checkpoint_and_restore(self):
+        self.dd = ms.Deduplicator.restore(self.dd.checkpoint())
+
+    @rule()
+    def drain_late(self):
+        late = self.dd.late()
+        if late.num_rows:
+            self.late_seen += late.column("row").to_pylist()
+
+    @invariant()
+    def matches_model(self):
+        keep, late = model(self.rows)
+        assert self.kept == keep
+        assert set(self.late_seen) <= set(late)
+        s = self.dd.stats()
+        assert (s["rows_in"], s["rows_out"], s["late"]) == (len(self.rows), len(keep), len(late))
+
+
+TestDedupMachine = DedupMachine.TestCase
+TestDedupMachine.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
