@@ -1,7 +1,236 @@
 //! Bindings for minide's stream engine: conversion and error mapping only.
 
-use pyo3::prelude::*;
+use std::path::PathBuf;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use arrow_array::{Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use minide_stream::dedup::{DedupConfig, Deduplicator, Mode};
+use minide_stream::log::{Log, LogOptions};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::errors::{detach, to_py};
+
+/// The Rust deduplicator behind `minide.stream.Deduplicator`.
+#[pyclass(module = "minide._core")]
+struct StreamDeduplicator {
+    inner: Deduplicator,
+}
+
+fn indices(py: Python<'_>, v: Vec<u32>) -> PyResult<Bound<'_, PyAny>> {
+    UInt32Array::from(v).to_data().to_pyarrow(py)
+}
+
+#[pymethods]
+impl StreamDeduplicator {
+    #[new]
+    #[pyo3(signature = (key_columns, time_column, window_ns, allowed_lateness_ns, mode, false_positive_rate))]
+    fn new(
+        key_columns: Vec<String>,
+        time_column: String,
+        window_ns: i64,
+        allowed_lateness_ns: i64,
+        mode: &str,
+        false_positive_rate: f64,
+    ) -> PyResult<Self> {
+        let mode = match mode {
+            "exact" => Mode::Exact,
+            "approx" => Mode::Approx {
+                false_positive_rate,
+            },
+            other => {
+                return Err(to_py(minide_common::Error::invalid(format!(
+                    "mode must be \"exact\" or \"approx\", got {other:?}"
+                ))));
+            }
+        };
+        let inner = Deduplicator::new(DedupConfig {
+            key_columns,
+            time_column,
+            window_ns,
+            allowed_lateness_ns,
+            mode,
+        })
+        .map_err(to_py)?;
+        Ok(StreamDeduplicator { inner })
+    }
+
+    /// Process one batch (zero-copy, GIL released). Returns (kept row indices, late row indices).
+    fn process<'py>(
+        &mut self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let batch = RecordBatch::from_pyarrow_bound(batch)?;
+        let inner = &mut self.inner;
+        let out = detach(py, move || inner.process(&batch))?;
+        Ok((indices(py, out.keep)?, indices(py, out.late)?))
+    }
+
+    #[getter]
+    fn watermark(&self) -> Option<i64> {
+        self.inner.watermark()
+    }
+
+    #[getter]
+    fn time_unit_nanos(&self) -> Option<i64> {
+        self.inner.time_unit_nanos()
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("rows_in", s.rows_in)?;
+        d.set_item("rows_out", s.rows_out)?;
+        d.set_item("duplicates", s.duplicates)?;
+        d.set_item("late", s.late)?;
+        d.set_item("live_keys", s.live_keys)?;
+        d.set_item("state_bytes", s.state_bytes)?;
+        Ok(d)
+    }
+
+    fn checkpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &self.inner;
+        let bytes = detach(py, move || Ok(inner.checkpoint()))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn restore(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
+        let state = state.to_vec();
+        let inner = detach(py, move || Deduplicator::restore(&state))?;
+        Ok(StreamDeduplicator { inner })
+    }
+}
+
+/// The Rust log behind `minide.stream.Log`.
+#[pyclass(module = "minide._core")]
+struct StreamLog {
+    inner: Log,
+}
+
+#[pymethods]
+impl StreamLog {
+    #[new]
+    #[pyo3(signature = (path, partitions, retention_bytes, retention_ms, segment_bytes, fsync))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        partitions: u32,
+        retention_bytes: Option<u64>,
+        retention_ms: Option<i64>,
+        segment_bytes: u64,
+        fsync: bool,
+    ) -> PyResult<Self> {
+        let opts = LogOptions {
+            partitions,
+            retention_bytes,
+            retention_ms,
+            segment_bytes,
+            fsync,
+        };
+        let inner = detach(py, move || Log::open(&path, opts))?;
+        Ok(StreamLog { inner })
+    }
+
+    /// Append a batch; returns (partition per row, offset per row).
+    fn append<'py>(
+        &mut self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyAny>,
+        key: Vec<String>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let batch = RecordBatch::from_pyarrow_bound(batch)?;
+        let inner = &mut self.inner;
+        let out = detach(py, move || inner.append(&batch, &key))?;
+        let parts: Vec<u32> = out.iter().map(|(p, _)| *p).collect();
+        let offs: Vec<u64> = out.iter().map(|(_, o)| *o).collect();
+        Ok((
+            indices(py, parts)?,
+            UInt64Array::from(offs).to_data().to_pyarrow(py)?,
+        ))
+    }
+
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        partition: u32,
+        offset: u64,
+        max_records: usize,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let inner = &self.inner;
+        let out = detach(py, move || inner.read(partition, offset, max_records))?;
+        out.map(|b| b.to_pyarrow(py)).transpose()
+    }
+
+    fn truncate(&mut self, py: Python<'_>, offsets: Vec<u64>) -> PyResult<()> {
+        let inner = &mut self.inner;
+        detach(py, move || inner.truncate(&offsets))
+    }
+
+    fn start_offsets(&self) -> Vec<u64> {
+        self.inner.start_offsets()
+    }
+
+    fn end_offsets(&self) -> Vec<u64> {
+        self.inner.end_offsets()
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.inner.size_bytes()
+    }
+
+    fn segment_counts(&self) -> Vec<usize> {
+        self.inner.segment_counts()
+    }
+
+    fn partitions(&self) -> u32 {
+        self.inner.partitions()
+    }
+
+    fn sync(&mut self, py: Python<'_>) -> PyResult<()> {
+        let inner = &mut self.inner;
+        detach(py, move || inner.sync())
+    }
+
+    fn apply_retention(&mut self, py: Python<'_>) -> PyResult<usize> {
+        let inner = &mut self.inner;
+        detach(py, move || inner.apply_retention())
+    }
+
+    fn commit(&self, py: Python<'_>, group: String, offsets: Vec<u64>) -> PyResult<()> {
+        let inner = &self.inner;
+        detach(py, move || inner.commit(&group, &offsets))
+    }
+
+    fn committed(&self, py: Python<'_>, group: String) -> PyResult<Vec<u64>> {
+        let inner = &self.inner;
+        detach(py, move || inner.committed(&group))
+    }
+}
+
+/// Seal a pipeline checkpoint payload (magic, version, kind, length, CRC32C) without writing it.
+#[pyfunction]
+fn stream_checkpoint_seal<'py>(py: Python<'py>, payload: &[u8]) -> Bound<'py, PyBytes> {
+    let sealed =
+        minide_stream::checkpoint::seal(minide_stream::checkpoint::Kind::Pipeline, payload);
+    PyBytes::new(py, &sealed)
+}
+
+/// Read and verify a pipeline checkpoint; None if there is none.
+#[pyfunction]
+fn stream_checkpoint_read<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let out = detach(py, move || minide_stream::checkpoint::read_pipeline(&path))?;
+    Ok(out.map(|b| PyBytes::new(py, &b)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(stream_checkpoint_read, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_checkpoint_seal, m)?)?;
+    m.add_class::<StreamDeduplicator>()?;
+    m.add_class::<StreamLog>()?;
     Ok(())
 }

@@ -1,1 +1,13 @@
-//! minide stream: durable log, dedup state store, windows, checkpoints. See `docs/stream.md`.
+//! minide stream: durable log, dedup state store, watermarks, checkpoints. See `docs/stream.md`.
+//!
+//! - [`dedup`]: the deduplicator (exact hash-table state or time-sliced Bloom filters).
+//! - [`watermark`]: event time, watermark and lateness.
+//! - [`keyhash`]: Arrow key columns → one fixed-size key per row (int value or xxh3-128).
+//! - [`log`]: the durable, partitioned, segmented log with consumer-group offsets.
+//! - [`checkpoint`]: the versioned, CRC-checked envelope and atomic file replacement.
+
+pub mod checkpoint;
+pub mod dedup;
+pub mod keyhash;
+pub mod log;
+pub mod watermark;

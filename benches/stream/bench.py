@@ -1,0 +1,133 @@
+"""Deduplicator.process vs Polars unique, a pyarrow.compute.unique-based dedup and a Python set.
+
+Data (benches/stream/data.py): events with 20% duplicates, duplicates within 10 minutes,
+arrival jitter below the allowed lateness, 1-hour window, 100k-row batches. On this data the
+exact deduplicator's output is "first occurrence of each event_id in arrival order", which is
+what every baseline computes over the concatenated batches (so every case is verified).
+
+Thread counts: minide's process uses its rayon pool and Polars its own pool, both sized to the
+same number (``THREADS``, set through RAYON_NUM_THREADS / POLARS_MAX_THREADS before either
+library starts its pool). pyarrow's ``unique``/``index_in`` kernels are single-threaded; the
+Python set loop is single-threaded and runs on a 200k-event slice.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+THREADS = int(os.environ.get("MINIDE_BENCH_THREADS", str(min(os.cpu_count() or 1, 2))))
+os.environ.setdefault("RAYON_NUM_THREADS", str(THREADS))
+os.environ.setdefault("POLARS_MAX_THREADS", str(THREADS))
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import minide.stream as ms  # noqa: E402
+import polars as pl  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+from data import events  # noqa: E402
+from minide.bench import Case  # noqa: E402
+
+EVENTS = {"tiny": 50_000, "small": 2_000_000, "large": 10_000_000}
+
+
+def _dedup(batches: list[pa.RecordBatch], mode: str = "exact") -> tuple[pa.Table, dict]:
+    dd = ms.Deduplicator("event_id", window="1h", allowed_lateness="5m", mode=mode)
+    out = pa.Table.from_batches([dd.process(b) for b in batches])
+    return out, dd.stats()
+
+
+def _pyarrow_unique_first(table: pa.Table) -> pa.Table:
+    ids = table.column("event_id").combine_chunks()
+    firsts = pc.index_in(pc.unique(ids), value_set=ids)
+    return table.take(pc.take(firsts, pc.sort_indices(firsts)))
+
+
+def _python_set(table: pa.Table) -> list:
+    seen: set = set()
+    keep = []
+    for i, k in enumerate(table.column("event_id").to_pylist()):
+        if k not in seen:
+            seen.add(k)
+            keep.append(i)
+    return keep
+
+
+def _same_ids(got: tuple[pa.Table, dict] | pa.Table, want: object) -> None:
+    g = got[0] if isinstance(got, tuple) else got
+    if isinstance(want, pl.DataFrame):
+        w = want.get_column("event_id").to_arrow()
+    elif isinstance(want, pa.Table):
+        w = want.column("event_id")
+    else:
+        raise AssertionError(f"unexpected baseline output {type(want)}")
+    w = w.combine_chunks() if isinstance(w, pa.ChunkedArray) else w
+    gi = g.column("event_id").combine_chunks()
+    if not gi.equals(w.cast(gi.type)):
+        raise AssertionError("minide dedup output differs from the baseline")
+
+
+def cases(size: str) -> list[Case]:
+    n = EVENTS[size]
+    out: list[Case] = []
+    for label, strings in (("int64", False), ("string ~20B", True)):
+        batches = events(n, string_keys=strings)
+        table = pa.Table.from_batches(batches)
+        df = pl.from_arrow(table)
+        assert isinstance(df, pl.DataFrame)
+
+        def extra(m, b, batches=batches):
+            _, exact = m
+            _, approx = _dedup(batches, "approx")
+            return {
+                "exact_bytes_per_live_key": exact["bytes_per_key"],
+                "exact_live_keys": exact["live_keys"],
+                "approx_bytes_per_key_fpr_0.001": approx["bytes_per_key"],
+                "approx_false_drops": float(approx["duplicates"] - exact["duplicates"]),
+            }
+
+        out.append(
+            Case(
+                name=f"{label} x{n:,} vs polars",
+                threads=THREADS,
+                items=n,
+                minide=lambda b=batches: _dedup(b),
+                baseline=lambda d=df: d.unique(subset=["event_id"], maintain_order=True),
+                baseline_name="polars unique(maintain_order)",
+                verify=_same_ids,
+                extra=extra,
+            )
+        )
+        out.append(
+            Case(
+                name=f"{label} x{n:,} vs pyarrow",
+                threads=THREADS,
+                items=n,
+                minide=lambda b=batches: _dedup(b),
+                baseline=lambda t=table: _pyarrow_unique_first(t),
+                baseline_name="pyarrow unique+index_in (1 thread)",
+                verify=_same_ids,
+            )
+        )
+    # Python set loop on a slice: what a user writes without minide (no windows, no lateness).
+    m = min(n, 200_000)
+    small_batches = events(m)
+    small = pa.Table.from_batches(small_batches)
+
+    def same_rows(got: tuple[pa.Table, dict], want: list) -> None:
+        if got[0].column("value").to_pylist() != small.column("value").take(want).to_pylist():
+            raise AssertionError("minide dedup output differs from the set loop")
+
+    out.append(
+        Case(
+            name=f"int64 x{m:,} vs python set",
+            threads=THREADS,
+            items=m,
+            minide=lambda: _dedup(small_batches),
+            baseline=lambda: _python_set(small),
+            baseline_name="python set loop (1 thread)",
+            verify=same_rows,
+        )
+    )
+    return out

@@ -1,0 +1,146 @@
+//! Deduplicator against a naive model, over arbitrary batch splits and checkpoint/restore.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use proptest::prelude::*;
+
+use super::*;
+
+fn batch(keys: &[Option<i64>], times: &[i64], strings: bool) -> RecordBatch {
+    let k: ArrayRef = if strings {
+        Arc::new(StringArray::from(
+            keys.iter()
+                .map(|k| k.map(|v| format!("key-{v:08}")))
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        Arc::new(Int64Array::from(keys.to_vec()))
+    };
+    let t: ArrayRef = Arc::new(Int64Array::from(times.to_vec()));
+    RecordBatch::try_from_iter([("k", k), ("t", t)]).unwrap()
+}
+
+fn config(mode: Mode) -> DedupConfig {
+    DedupConfig {
+        key_columns: vec!["k".into()],
+        time_column: "t".into(),
+        window_ns: 10_000_000,          // 10 ms (int64 = ms)
+        allowed_lateness_ns: 3_000_000, // 3 ms
+        mode,
+    }
+}
+
+/// The documented rule, row by row, with a dict.
+fn model(keys: &[Option<i64>], times: &[i64]) -> (Vec<u32>, Vec<u32>) {
+    let (window, lateness) = (10i64, 3i64);
+    let mut max_seen: Option<i64> = None;
+    let mut seen: HashMap<Option<i64>, i64> = HashMap::new();
+    let (mut keep, mut late) = (vec![], vec![]);
+    for (i, (&k, &t)) in keys.iter().zip(times).enumerate() {
+        if max_seen.is_some_and(|m| t < m - lateness) {
+            late.push(i as u32);
+            continue;
+        }
+        max_seen = Some(max_seen.map_or(t, |m| m.max(t)));
+        match seen.get(&k) {
+            Some(&s) if t < s + window => {}
+            _ => {
+                seen.insert(k, t);
+                keep.push(i as u32);
+            }
+        }
+    }
+    (keep, late)
+}
+
+fn run_split(
+    d: &mut Deduplicator,
+    keys: &[Option<i64>],
+    times: &[i64],
+    cuts: &[usize],
+    strings: bool,
+) -> (Vec<u32>, Vec<u32>) {
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (keys.len() + 1)).collect();
+    bounds.push(0);
+    bounds.push(keys.len());
+    bounds.sort_unstable();
+    let (mut keep, mut late) = (vec![], vec![]);
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let out = d
+            .process(&batch(&keys[a..b], &times[a..b], strings))
+            .unwrap();
+        keep.extend(out.keep.iter().map(|i| i + a as u32));
+        late.extend(out.late.iter().map(|i| i + a as u32));
+    }
+    (keep, late)
+}
+
+fn stream() -> impl Strategy<Value = (Vec<Option<i64>>, Vec<i64>, Vec<usize>)> {
+    (1usize..300).prop_flat_map(|n| {
+        (
+            proptest::collection::vec(proptest::option::weighted(0.95, 0i64..40), n),
+            proptest::collection::vec(-4i64..8, n).prop_map(|steps| {
+                let mut t = 1000;
+                steps
+                    .into_iter()
+                    .map(|s| {
+                        t += s;
+                        t
+                    })
+                    .collect()
+            }),
+            proptest::collection::vec(0usize..400, 0..6),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn exact_matches_model_over_any_split((keys, times, cuts) in stream(), strings in any::<bool>()) {
+        let want = model(&keys, &times);
+        let mut d = Deduplicator::new(config(Mode::Exact)).unwrap();
+        prop_assert_eq!(run_split(&mut d, &keys, &times, &cuts, strings), want);
+    }
+
+    #[test]
+    fn restore_behaves_like_the_original((keys, times, cuts) in stream(), at in 0usize..300, approx in any::<bool>()) {
+        let mode = if approx { Mode::Approx { false_positive_rate: 0.01 } } else { Mode::Exact };
+        let at = at % (keys.len() + 1);
+        let mut a = Deduplicator::new(config(mode)).unwrap();
+        run_split(&mut a, &keys[..at], &times[..at], &cuts, false);
+        let mut b = Deduplicator::restore(&a.checkpoint()).unwrap();
+        prop_assert_eq!(a.checkpoint(), b.checkpoint());
+        let ra = run_split(&mut a, &keys[at..], &times[at..], &cuts, false);
+        let rb = run_split(&mut b, &keys[at..], &times[at..], &[], false);
+        prop_assert_eq!(ra, rb);
+        let (sa, sb) = (a.stats(), b.stats());
+        prop_assert_eq!((sa.rows_in, sa.rows_out, sa.duplicates, sa.late, sa.live_keys), (sb.rows_in, sb.rows_out, sb.duplicates, sb.late, sb.live_keys));
+    }
+}
+
+#[test]
+fn corrupt_checkpoints_are_refused() {
+    let mut d = Deduplicator::new(config(Mode::Exact)).unwrap();
+    d.process(&batch(&[Some(1), Some(2)], &[5, 6], false))
+        .unwrap();
+    let cp = d.checkpoint();
+    for i in (0..cp.len()).step_by(3) {
+        let mut b = cp.clone();
+        b[i] ^= 1;
+        assert!(Deduplicator::restore(&b).is_err());
+    }
+}
+
+#[test]
+fn missing_columns_and_unit_changes_are_schema_errors() {
+    let mut d = Deduplicator::new(config(Mode::Exact)).unwrap();
+    let b = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1])) as ArrayRef)])
+        .unwrap();
+    let e = d.process(&b).unwrap_err().to_string();
+    assert!(e.contains("\"t\""), "{e}");
+}

@@ -1,0 +1,304 @@
+"""Exactly-once: a dedup + keyed-count pipeline killed with SIGKILL five times.
+
+50,000 numbered events, 10% of them re-sent duplicates, go through a replayable source into
+``dedup → count_by(user) → LogSink``, checkpointing every 200 ms. The pipeline process is killed
+with SIGKILL at five random points between 40% and 70% of progress and restarted from its latest
+checkpoint each time. At the end the sink must hold every event id exactly once and the keyed
+counts must be exact. Also: a kill between the checkpoint rename and the source commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import minide.stream as ms
+import numpy as np
+import pyarrow as pa
+import pytest
+
+N_EVENTS = 50_000
+USERS = 37
+
+
+def make_events(seed: int = 1) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    n_dup = N_EVENTS // 10
+    n_orig = N_EVENTS - n_dup
+    ids = np.arange(n_orig, dtype=np.int64)
+    users = (ids * 7919) % USERS
+    times = 1_700_000_000_000 + ids * 10
+    dup_of = np.sort(rng.integers(0, n_orig, n_dup))
+    # A duplicate arrives a little after its original (within 2,000 events).
+    pos = np.concatenate([np.arange(n_orig) * 1.0, dup_of + rng.uniform(0.5, 2000, n_dup)])
+    order = np.argsort(pos, kind="stable")
+    all_ids = np.concatenate([ids, ids[dup_of]])[order]
+    return pa.table(
+        {
+            "event_id": all_ids,
+            "user": [f"user-{u}" for u in np.concatenate([users, users[dup_of]])[order]],
+            "event_time": np.concatenate([times, times[dup_of]])[order],
+        }
+    )
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    import minide.stream as ms
+    kind, src, out, ck = sys.argv[1:5]
+    if out.startswith("redis://"):
+        url_out, stream_out = out.split("|")
+        sink = ms.RedisSink(url_out, stream_out)
+    else:
+        sink = ms.LogSink(ms.Log(out, partitions=1, fsync=False))
+    if kind == "log":
+        source = ms.LogSource(ms.Log(src, partitions=2, fsync=False), "pipe")
+    else:
+        import pyarrow as pa
+        url, stream = src.split("|")
+        schema = pa.schema([("event_id", pa.int64()), ("user", pa.string()), ("event_time", pa.int64())])
+        if kind == "redis":
+            source = ms.RedisStreamSource(url, stream, "pipe", "worker-1", schema=schema, format="msgpack")
+        else:
+            source = ms.NatsSource(url, stream, "pipe", schema=schema, format="msgpack", ack_wait=1.0)
+    def slow(b):
+        time.sleep(0.004)
+        return b
+    counts = ms.count_by("user")
+    p = ms.Pipeline(
+        source,
+        [ms.dedup("event_id", time_column="event_time", window="1h", allowed_lateness="5m"),
+         counts, ms.map(slow)],
+        sink,
+        checkpoint_dir=ck, checkpoint_interval="200ms", poll_records=250,
+    )
+    print("progress", p.metrics()["records_in"], flush=True)
+    while p.run(max_records=250, until_idle=True):
+        print("progress", p.metrics()["records_in"], flush=True)
+    print("done", json.dumps(counts.counts), flush=True)
+    """
+)
+
+
+def run_with_kills(
+    kind: str, src: str, tmp: Path, seed: int, out: str | None = None, total: int = N_EVENTS
+) -> dict:
+    ck = tmp / "ck"
+    out = out or str(tmp / "out")
+    rng = random.Random(seed)
+    targets = sorted(rng.uniform(0.4, 0.7) * total for _ in range(5))
+    kills = 0
+    while True:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, kind, src, out, str(ck)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        final = None
+        for line in proc.stdout:
+            word, _, rest = line.strip().partition(" ")
+            if word == "progress" and kills < len(targets) and int(rest) >= targets[kills]:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+                break
+            if word == "done":
+                final = json.loads(rest)
+        proc.wait()
+        if final is not None:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            assert kills == 5
+            return final
+        if proc.returncode != -signal.SIGKILL:
+            raise AssertionError(
+                f"pipeline exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
+
+
+def check_output(tmp: Path, events: pa.Table, counts: dict) -> None:
+    log = ms.Log(tmp / "out", partitions=1)
+    got = []
+    off = 0
+    while (b := log.read(0, off, 10_000)).num_rows:
+        got += b.column("event_id").to_pylist()
+        off += b.num_rows
+    ids = events.column("event_id").to_pylist()
+    assert len(got) == len(set(ids)), f"{len(got)} output rows for {len(set(ids))} distinct events"
+    assert sorted(got) == sorted(set(ids))
+    first_user = {}
+    for i, u in zip(ids, events.column("user").to_pylist(), strict=True):
+        first_user.setdefault(i, u)
+    assert counts == dict(Counter(first_user.values()))
+
+
+def test_exactly_once_with_the_log_source_and_five_kills(tmp_path):
+    events = make_events()
+    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    for b in events.to_batches(max_chunksize=5_000):
+        src.append(b, key="user")
+    src.sync()
+    counts = run_with_kills("log", str(tmp_path / "in"), tmp_path, seed=11)
+    check_output(tmp_path, events, counts)
+    # The group offsets were committed after the last checkpoint.
+    assert ms.Log(tmp_path / "in", partitions=2).consumer("pipe").lag() == {0: 0, 1: 0}
+
+
+def redis_client():
+    redis = pytest.importorskip("redis")
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        r.ping()
+    except Exception as e:  # pragma: no cover - the message names the service
+        raise AssertionError(f"these tests need Redis on 127.0.0.1:6379 ({e})") from e
+    return r
+
+
+def test_exactly_once_with_redis_streams_and_five_kills(tmp_path):
+    import msgpack
+
+    r = redis_client()
+    stream = f"minide-test-{uuid.uuid4().hex[:12]}"
+    events = make_events(seed=2)
+    try:
+        pipe = r.pipeline(transaction=False)
+        for row in events.to_pylist():
+            pipe.xadd(stream, {"data": msgpack.packb(row)})
+        pipe.execute()
+        counts = run_with_kills("redis", f"redis://127.0.0.1:6379/0|{stream}", tmp_path, seed=5)
+        check_output(tmp_path, events, counts)
+        # Everything processed was acknowledged after the final checkpoint.
+        assert r.xpending(stream, "pipe")["pending"] == 0
+    finally:
+        r.delete(stream)
+
+
+@pytest.mark.parametrize("phase", ["before_write", "after_state_write", "after_rename"])
+def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, phase):
+    """SIGKILL inside the 3rd checkpoint at each phase, restart, finish: still exactly once."""
+    events = make_events(seed=3)
+    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    for b in events.to_batches(max_chunksize=5_000):
+        src.append(b, key="user")
+    src.sync()
+    args = [
+        sys.executable,
+        "-c",
+        CHILD,
+        "log",
+        str(tmp_path / "in"),
+        str(tmp_path / "out"),
+        str(tmp_path / "ck"),
+    ]
+    env = dict(os.environ, MINIDE_STREAM_CRASH_AT=f"{phase}:3")
+    crashed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    ck = tmp_path / "ck" / "pipeline.ckpt"
+    if phase == "after_state_write":
+        assert (tmp_path / "ck" / "pipeline.ckpt.tmp").exists()  # the torn-in-time new state
+    assert ck.exists()
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout.strip().splitlines()[-1].partition(" ")[2])
+    check_output(tmp_path, events, counts)
+
+
+def test_replay_rebuilds_the_same_output_into_a_new_sink(tmp_path):
+    events = make_events(seed=4).slice(0, 8_000)
+    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    src.append(events, key="user")
+    counts = ms.count_by("user")
+    p = ms.Pipeline(
+        ms.LogSource(src, "live"),
+        [ms.dedup("event_id", time_column="event_time"), counts],
+        ms.LogSink(ms.Log(tmp_path / "v1", partitions=1, fsync=False)),
+        checkpoint_dir=tmp_path / "ck",
+        poll_records=1_000,
+    )
+    p.run(until_idle=True)
+    v2 = ms.Log(tmp_path / "v2", partitions=1, fsync=False)
+    r = p.replay(ms.LogSink(v2), from_offset=0)
+    v1 = ms.Log(tmp_path / "v1", partitions=1)
+    a = sorted(v1.read(0, 0, 100_000).column("event_id").to_pylist())
+    b = sorted(v2.read(0, 0, 100_000).column("event_id").to_pylist())
+    assert a == b and len(a) == len(set(events.column("event_id").to_pylist()))
+    assert r.steps[1].counts == counts.counts
+    # The live group's offsets are untouched by the replay.
+    assert src.consumer("live").lag() == {0: 0, 1: 0}
+
+
+def test_exactly_once_with_nats_jetstream_and_five_kills(tmp_path):
+    import asyncio
+
+    import msgpack
+
+    nats = pytest.importorskip("nats")
+    stream = f"minide_test_{uuid.uuid4().hex[:10]}"
+    events = make_events(seed=6)
+
+    async def setup() -> None:
+        try:
+            nc = await nats.connect(
+                "nats://127.0.0.1:4222", connect_timeout=2, max_reconnect_attempts=1
+            )
+        except Exception as e:
+            raise AssertionError(f"this test needs NATS JetStream on 127.0.0.1:4222 ({e})") from e
+        js = nc.jetstream()
+        await js.add_stream(name=stream, subjects=[f"{stream}.events"])
+        for row in events.to_pylist():
+            await nc.publish(f"{stream}.events", msgpack.packb(row))
+        await nc.flush()
+        for _ in range(100):
+            if (await js.stream_info(stream)).state.messages == N_EVENTS:
+                break
+            await asyncio.sleep(0.1)
+        await nc.close()
+
+    async def teardown() -> None:
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        await nc.jetstream().delete_stream(stream)
+        await nc.close()
+
+    asyncio.run(setup())
+    try:
+        counts = run_with_kills("nats", f"nats://127.0.0.1:4222|{stream}", tmp_path, seed=8)
+        check_output(tmp_path, events, counts)
+    finally:
+        asyncio.run(teardown())
+
+
+def test_exactly_once_redis_to_redis_sink(tmp_path):
+    """Redis Streams in and out: the output stream is rolled back (XDEL) to each checkpoint."""
+    import msgpack
+
+    r = redis_client()
+    tag = uuid.uuid4().hex[:12]
+    stream_in, stream_out = f"minide-in-{tag}", f"minide-out-{tag}"
+    events = make_events(seed=9).slice(0, 20_000)
+    try:
+        pipe = r.pipeline(transaction=False)
+        for row in events.to_pylist():
+            pipe.xadd(stream_in, {"data": msgpack.packb(row)})
+        pipe.execute()
+        counts = run_with_kills(
+            "redis", f"redis://127.0.0.1:6379/0|{stream_in}", tmp_path, seed=7,
+            out=f"redis://127.0.0.1:6379/0|{stream_out}", total=events.num_rows,
+        )  # fmt: skip
+        got = [msgpack.unpackb(f[b"data"])["event_id"] for _, f in r.xrange(stream_out)]
+        ids = events.column("event_id").to_pylist()
+        assert len(got) == len(set(got)) == len(set(ids))
+        first_user: dict = {}
+        for i, u in zip(ids, events.column("user").to_pylist(), strict=True):
+            first_user.setdefault(i, u)
+        assert counts == dict(Counter(first_user.values()))
+    finally:
+        r.delete(stream_in, stream_out)
