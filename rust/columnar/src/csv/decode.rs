@@ -1,0 +1,230 @@
+//! One block of records -> one `RecordBatch`: UTF-8 check, tokenize, convert every column,
+//! and handle bad rows (error naming the line, or skip and count).
+//!
+//! Blocks are independent, so the reader decodes several at once on a thread pool.
+
+use std::path::Path;
+
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, SchemaRef};
+use minide_common::{Error, Result};
+
+use super::chunker::Block;
+use super::convert::{ConvError, NullMatcher, OnFail, View, convert_column};
+use super::tokenizer::{BadRow, Fields, tokenize_block};
+
+/// One output column: which CSV field it comes from and its type.
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnPlan {
+    pub source: usize,
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// Everything a block decode needs; shared by all blocks of a file.
+#[derive(Debug)]
+pub(crate) struct DecodeCtx {
+    pub path: std::path::PathBuf,
+    /// Fields per record in the file.
+    pub ncols: usize,
+    pub columns: Vec<ColumnPlan>,
+    pub schema: SchemaRef,
+    pub delimiter: u8,
+    pub quote: u8,
+    pub nulls: NullMatcher,
+    pub skip_bad: bool,
+    /// Types came from inference and `read_csv` may widen them: a value that does not fit is
+    /// not a bad row but a signal to widen (see `reader.rs`).
+    pub widen: bool,
+    /// Types were inferred from this many records (for the hint in error messages).
+    pub inferred_from: Option<usize>,
+}
+
+#[derive(Debug)]
+pub(crate) enum DecodeError {
+    /// An inferred type was too narrow for a value (only when `ctx.widen`).
+    Widen,
+    Fatal(Error),
+}
+
+impl From<Error> for DecodeError {
+    fn from(e: Error) -> Self {
+        DecodeError::Fatal(e)
+    }
+}
+
+pub(crate) struct Decoded {
+    pub batch: RecordBatch,
+    pub skipped: u64,
+}
+
+/// Fail with the line of the first byte that is not UTF-8.
+pub(crate) fn check_utf8(block: &Block, path: &Path) -> Result<()> {
+    if let Err(e) = std::str::from_utf8(&block.data[..block.raw_len]) {
+        let at = e.valid_up_to();
+        let byte = block.data.get(at).copied().unwrap_or(0);
+        return Err(Error::corrupt(format!(
+            "line {}: not UTF-8 text (byte 0x{byte:02x}); re-encode the file as UTF-8",
+            block.line_at(at)
+        ))
+        .at_path(path));
+    }
+    Ok(())
+}
+
+fn preview(v: &[u8]) -> String {
+    let s = String::from_utf8_lossy(v);
+    if s.chars().count() > 60 {
+        format!("{}...", s.chars().take(60).collect::<String>())
+    } else {
+        s.into_owned()
+    }
+}
+
+pub(crate) fn decode_block(ctx: &DecodeCtx, block: &mut Block) -> Result<Decoded, DecodeError> {
+    check_utf8(block, &ctx.path)?;
+    let mut skipped = 0u64;
+    let mut first_bad: Option<BadRow> = None;
+    let rows = std::mem::take(&mut block.rows);
+    let mut fields = tokenize_block(block, &rows, ctx.ncols, ctx.delimiter, ctx.quote, |bad| {
+        if ctx.skip_bad {
+            skipped += 1;
+            true
+        } else {
+            first_bad = Some(bad);
+            false
+        }
+    });
+    block.rows = rows;
+    if let Some(bad) = first_bad {
+        return Err(Error::corrupt(format!(
+            "line {}: expected {} fields, found {}",
+            block.line_at(bad.row_start as usize),
+            ctx.ncols,
+            bad.found
+        ))
+        .at_path(&ctx.path)
+        .into());
+    }
+    if let Some(start) = block.unterminated {
+        if ctx.skip_bad {
+            skipped += 1;
+        } else {
+            return Err(Error::corrupt(format!(
+                "line {}: a quoted field is never closed before the end of the file",
+                block.line_at(start as usize)
+            ))
+            .at_path(&ctx.path)
+            .into());
+        }
+    }
+
+    let columns = match convert_all(ctx, block, &fields)? {
+        Ok(cols) => cols,
+        Err(mut bad_rows) => {
+            // skip mode: drop the rows with unparseable values, convert again
+            bad_rows.sort_unstable();
+            bad_rows.dedup();
+            skipped += bad_rows.len() as u64;
+            remove_rows(&mut fields, ctx.ncols, &bad_rows);
+            match convert_all(ctx, block, &fields)? {
+                Ok(cols) => cols,
+                Err(_) => {
+                    return Err(Error::corrupt("rows still fail after dropping bad rows").into());
+                }
+            }
+        }
+    };
+    let options = RecordBatchOptions::new().with_row_count(Some(fields.nrows()));
+    let batch = RecordBatch::try_new_with_options(ctx.schema.clone(), columns, &options)
+        .map_err(|e| Error::schema(format!("{}: {e}", ctx.path.display())))?;
+    Ok(Decoded { batch, skipped })
+}
+
+/// Convert every planned column. `Ok(Err(rows))` (skip mode only): these rows hold values that
+/// do not parse.
+#[allow(clippy::type_complexity)]
+fn convert_all(
+    ctx: &DecodeCtx,
+    block: &Block,
+    fields: &Fields,
+) -> Result<Result<Vec<ArrayRef>, Vec<u32>>, DecodeError> {
+    let view = View {
+        data: &block.data,
+        spans: &fields.spans,
+        ncols: ctx.ncols,
+        nrows: fields.nrows(),
+    };
+    let mut out = Vec::with_capacity(ctx.columns.len());
+    let mut bad_rows: Vec<u32> = Vec::new();
+    // error mode: the earliest failing (row, column)
+    let mut first: Option<(usize, usize)> = None;
+    let collect = ctx.skip_bad && !ctx.widen;
+    for (i, col) in ctx.columns.iter().enumerate() {
+        let mut fail = if collect {
+            OnFail::Collect(&mut bad_rows)
+        } else {
+            OnFail::Stop
+        };
+        match convert_column(&view, col.source, &col.data_type, &ctx.nulls, &mut fail) {
+            Ok(a) => out.push(a),
+            Err(ConvError::Other(e)) => return Err(e.at_path(&ctx.path).into()),
+            Err(ConvError::Value(r)) => {
+                if ctx.widen {
+                    return Err(DecodeError::Widen);
+                }
+                if first.is_none_or(|(fr, _)| r < fr) {
+                    first = Some((r, i));
+                }
+            }
+        }
+    }
+    if let Some((r, i)) = first {
+        let col = &ctx.columns[i];
+        let k = 2 * (r * ctx.ncols + col.source);
+        let start = fields.spans[k] as usize;
+        let at = if start < block.raw_len {
+            start
+        } else {
+            fields.row_starts[r] as usize
+        };
+        let hint = match ctx.inferred_from {
+            Some(n) => format!(
+                " (the type was inferred from the first {n} records: pass a schema, a larger \
+                 infer_rows, or use read_csv, which widens types)"
+            ),
+            None => String::new(),
+        };
+        return Err(Error::schema(format!(
+            "{}: line {}, column '{}' (#{}): cannot parse {:?} as {}{hint}",
+            ctx.path.display(),
+            block.line_at(at),
+            col.name,
+            col.source + 1,
+            preview(view.field(r, col.source)),
+            col.data_type
+        ))
+        .into());
+    }
+    if !bad_rows.is_empty() {
+        return Ok(Err(bad_rows));
+    }
+    Ok(Ok(out))
+}
+
+fn remove_rows(fields: &mut Fields, ncols: usize, sorted_bad: &[u32]) {
+    let w = 2 * ncols;
+    let mut spans = Vec::with_capacity(fields.spans.len());
+    let mut starts = Vec::with_capacity(fields.row_starts.len());
+    let mut bad = sorted_bad.iter().peekable();
+    for (r, &s) in fields.row_starts.iter().enumerate() {
+        if bad.peek().is_some_and(|&&b| b as usize == r) {
+            bad.next();
+            continue;
+        }
+        starts.push(s);
+        spans.extend_from_slice(&fields.spans[r * w..(r + 1) * w]);
+    }
+    fields.spans = spans;
+    fields.row_starts = starts;
+}

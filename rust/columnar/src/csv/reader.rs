@@ -1,0 +1,490 @@
+//! The streaming reader: header, schema (explicit or inferred), then batches decoded a window
+//! of blocks at a time (in parallel when `threads > 1`), so memory stays bounded by
+//! `threads * 2` blocks of `batch_size` records whatever the file size.
+//!
+//! ```text
+//!  file ──read 1 MiB..64 MiB──► Chunker ──Block (batch_size records, first line no.)──┐
+//!                               (quotes + newlines only)                               │
+//!        ┌─────────────────────────────────────────────────────────────────────────────┘
+//!        ▼   window of blocks, decoded on the pool, kept in order
+//!  decode_block: UTF-8 check → tokenize → convert columns → RecordBatch ──► next_batch()
+//! ```
+//!
+//! Inference reads blocks until `infer_rows` records are seen (they are kept and decoded
+//! afterwards, not re-read). [`read_csv`] widens a type when a later value does not fit it:
+//! it scans the rest of the file for the wider types and reads the file again with them.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use minide_common::{Error, Result};
+use rayon::prelude::*;
+
+use super::chunker::{Block, Chunker};
+use super::convert::{NullMatcher, is_supported};
+use super::decode::{ColumnPlan, DecodeCtx, DecodeError, Decoded, check_utf8, decode_block};
+use super::infer::{ColumnGuess, observe_column};
+use super::tokenizer::{first_row_fields, tokenize_block};
+
+/// What to do with a record that has the wrong number of fields or a value that does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnBadLines {
+    Error,
+    Skip,
+}
+
+/// Options of [`CsvReader::open`] and [`read_csv`]; defaults match `minide.columnar.read_csv`.
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+    pub quote: u8,
+    pub header: bool,
+    pub null_values: Vec<Vec<u8>>,
+    pub infer_rows: usize,
+    pub on_bad_lines: OnBadLines,
+    pub batch_size: usize,
+    /// Explicit schema: with a header, columns are picked by name (a subset, in schema order);
+    /// without, by position.
+    pub schema: Option<SchemaRef>,
+    /// Decode threads; 1 decodes in the calling thread.
+    pub threads: usize,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b',',
+            quote: b'"',
+            header: true,
+            null_values: vec![Vec::new()],
+            infer_rows: 10_000,
+            on_bad_lines: OnBadLines::Error,
+            batch_size: 65_536,
+            schema: None,
+            threads: 1,
+        }
+    }
+}
+
+impl CsvOptions {
+    fn validate(&self) -> Result<()> {
+        for (what, b) in [("delimiter", self.delimiter), ("quote", self.quote)] {
+            if !b.is_ascii() || b == b'\n' || b == b'\r' {
+                return Err(Error::invalid(format!(
+                    "{what} must be one ASCII character other than a newline, got {:?}",
+                    b as char
+                )));
+            }
+        }
+        if self.delimiter == self.quote {
+            return Err(Error::invalid("delimiter and quote must differ"));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch_size must be at least 1"));
+        }
+        if self.threads == 0 {
+            return Err(Error::invalid("threads must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// How column types are decided when opening.
+enum Types {
+    Infer,
+    /// From a previous pass of `read_csv` (widened inference).
+    Forced(Vec<DataType>),
+}
+
+/// A CSV file as a stream of record batches of `batch_size` rows (the last may be shorter).
+pub struct CsvReader {
+    chunker: Chunker<File>,
+    ctx: Arc<DecodeCtx>,
+    pending: VecDeque<Block>,
+    ready: VecDeque<RecordBatch>,
+    /// The blocks of the window that failed with `Widen` (for the widening scan).
+    failed: Vec<Block>,
+    skipped: u64,
+    pool: Option<rayon::ThreadPool>,
+    batch_size: usize,
+    window: usize,
+    finished: bool,
+}
+
+impl std::fmt::Debug for CsvReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvReader")
+            .field("path", &self.ctx.path)
+            .field("schema", &self.ctx.schema)
+            .finish()
+    }
+}
+
+impl CsvReader {
+    pub fn open(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Self> {
+        Self::open_with(path.as_ref(), opts, Types::Infer, false)
+    }
+
+    fn open_with(path: &Path, opts: &CsvOptions, types: Types, widen: bool) -> Result<Self> {
+        opts.validate()?;
+        let file = File::open(path).map_err(|e| Error::io(e, path))?;
+        let mut chunker = Chunker::new(file, opts.delimiter, opts.quote);
+        let mut pending = VecDeque::new();
+        let io = |e: Error| e.at_path(path);
+        let (d, q) = (opts.delimiter, opts.quote);
+
+        // 1. column names and the number of fields per record
+        let mut header_names: Option<Vec<String>> = None;
+        let ncols = if opts.header {
+            match chunker.next_block(1).map_err(io)? {
+                None => 0,
+                Some(mut b) => {
+                    if b.rows.is_empty() {
+                        return Err(Error::corrupt(
+                            "line 1: the header's quoted field is never closed",
+                        )
+                        .at_path(path));
+                    }
+                    check_utf8(&b, path)?;
+                    let names: Vec<String> = first_row_fields(&mut b, d, q)
+                        .into_iter()
+                        .map(|n| String::from_utf8_lossy(&n).into_owned())
+                        .collect();
+                    let n = names.len();
+                    header_names = Some(names);
+                    n
+                }
+            }
+        } else {
+            match chunker.next_block(opts.batch_size).map_err(io)? {
+                None => opts.schema.as_ref().map_or(0, |s| s.fields().len()),
+                Some(mut b) => {
+                    let n = first_row_fields(&mut b, d, q).len().max(1);
+                    pending.push_back(b);
+                    n
+                }
+            }
+        };
+
+        // 2. the output columns
+        let nulls = NullMatcher::new(&opts.null_values);
+        let forced = matches!(types, Types::Forced(_));
+        let mut columns: Vec<ColumnPlan> = match (&opts.schema, types) {
+            (Some(schema), _) => plan_explicit(path, schema, header_names.as_deref(), ncols)?,
+            (None, Types::Forced(ts)) => names_or_default(header_names.as_deref(), ncols)
+                .into_iter()
+                .zip(ts)
+                .enumerate()
+                .map(|(i, (name, data_type))| ColumnPlan {
+                    source: i,
+                    name,
+                    data_type,
+                })
+                .collect(),
+            (None, Types::Infer) => names_or_default(header_names.as_deref(), ncols)
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| ColumnPlan {
+                    source: i,
+                    name,
+                    data_type: DataType::Utf8,
+                })
+                .collect(),
+        };
+        let inferring = opts.schema.is_none();
+        let mut guesses = vec![ColumnGuess::default(); ncols];
+        let mut seen = 0usize;
+        let mut i = 0usize;
+        let needs_inference = inferring && !forced;
+        while needs_inference && seen < opts.infer_rows && ncols > 0 {
+            if i == pending.len() {
+                match chunker.next_block(opts.batch_size).map_err(io)? {
+                    Some(b) => pending.push_back(b),
+                    None => break,
+                }
+            }
+            let b = &mut pending[i];
+            i += 1;
+            if check_utf8(b, path).is_err() {
+                break; // decode reports it with its line
+            }
+            let take = (opts.infer_rows - seen).min(b.rows.len());
+            let rows = b.rows[..take].to_vec();
+            let f = tokenize_block(b, &rows, ncols, d, q, |_| true);
+            for (c, g) in guesses.iter_mut().enumerate() {
+                observe_column(g, &b.data, &f.spans, ncols, c, f.nrows(), &nulls);
+            }
+            seen += take;
+        }
+        if needs_inference {
+            for (c, g) in columns.iter_mut().zip(&guesses) {
+                c.data_type = g.data_type();
+            }
+        }
+
+        let schema = match &opts.schema {
+            Some(s) => Arc::clone(s),
+            None => Arc::new(Schema::new(
+                columns
+                    .iter()
+                    .map(|c| Field::new(c.name.clone(), c.data_type.clone(), true))
+                    .collect::<Vec<_>>(),
+            )),
+        };
+        let pool = if opts.threads > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(opts.threads)
+                    .build()
+                    .map_err(|e| Error::invalid(format!("cannot start threads: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let ctx = DecodeCtx {
+            path: path.to_path_buf(),
+            ncols,
+            columns,
+            schema,
+            delimiter: d,
+            quote: q,
+            nulls,
+            skip_bad: opts.on_bad_lines == OnBadLines::Skip,
+            widen: widen && inferring,
+            inferred_from: (inferring && !forced).then_some(opts.infer_rows),
+        };
+        Ok(CsvReader {
+            chunker,
+            ctx: Arc::new(ctx),
+            pending,
+            ready: VecDeque::new(),
+            failed: Vec::new(),
+            skipped: 0,
+            window: if pool.is_some() { opts.threads * 2 } else { 1 },
+            pool,
+            batch_size: opts.batch_size,
+            finished: false,
+        })
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.ctx.schema)
+    }
+
+    /// Records skipped so far (`OnBadLines::Skip`).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Bytes read from the file so far (for progress bars).
+    pub fn bytes_read(&self) -> u64 {
+        self.chunker.bytes_read()
+    }
+
+    /// The next batch, or `None` at the end of the file.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        match self.next_inner() {
+            Ok(b) => Ok(b),
+            Err(DecodeError::Fatal(e)) => Err(e),
+            Err(DecodeError::Widen) => Err(Error::schema("internal: unexpected widening")),
+        }
+    }
+
+    fn next_inner(&mut self) -> Result<Option<RecordBatch>, DecodeError> {
+        loop {
+            if let Some(b) = self.ready.pop_front() {
+                return Ok(Some(b));
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            self.decode_window()?;
+        }
+    }
+
+    fn next_block(&mut self) -> Result<Option<Block>> {
+        if let Some(b) = self.pending.pop_front() {
+            return Ok(Some(b));
+        }
+        self.chunker
+            .next_block(self.batch_size)
+            .map_err(|e| e.at_path(&self.ctx.path))
+    }
+
+    fn decode_window(&mut self) -> Result<(), DecodeError> {
+        let mut blocks = Vec::with_capacity(self.window);
+        while blocks.len() < self.window {
+            match self.next_block()? {
+                Some(b) => blocks.push(b),
+                None => {
+                    self.finished = true;
+                    break;
+                }
+            }
+        }
+        let ctx = &self.ctx;
+        let results: Vec<Result<Decoded, DecodeError>> = match &self.pool {
+            Some(pool) if blocks.len() > 1 => pool.install(|| {
+                blocks
+                    .par_iter_mut()
+                    .map(|b| decode_block(ctx, b))
+                    .collect()
+            }),
+            _ => blocks.iter_mut().map(|b| decode_block(ctx, b)).collect(),
+        };
+        for r in results {
+            match r {
+                Ok(d) => {
+                    self.skipped += d.skipped;
+                    if d.batch.num_rows() > 0 {
+                        self.ready.push_back(d.batch);
+                    }
+                }
+                Err(DecodeError::Widen) => {
+                    self.failed = blocks;
+                    return Err(DecodeError::Widen);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// After `Widen`: the types that fit every remaining record, starting from the current ones.
+    fn widened_types(&mut self) -> Result<Vec<DataType>> {
+        let ctx = Arc::clone(&self.ctx);
+        let mut guesses: Vec<ColumnGuess> = ctx
+            .columns
+            .iter()
+            .map(|c| ColumnGuess::from_type(&c.data_type))
+            .collect();
+        let mut failed = std::mem::take(&mut self.failed);
+        loop {
+            let mut b = match failed.pop() {
+                Some(b) => b,
+                None => match self.next_block()? {
+                    Some(b) => b,
+                    None => break,
+                },
+            };
+            check_utf8(&b, &ctx.path)?;
+            let rows = std::mem::take(&mut b.rows);
+            let f = tokenize_block(&mut b, &rows, ctx.ncols, ctx.delimiter, ctx.quote, |_| true);
+            for (c, g) in guesses.iter_mut().enumerate() {
+                observe_column(g, &b.data, &f.spans, ctx.ncols, c, f.nrows(), &ctx.nulls);
+            }
+        }
+        Ok(guesses.iter().map(ColumnGuess::data_type).collect())
+    }
+}
+
+impl Iterator for CsvReader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().transpose()
+    }
+}
+
+fn names_or_default(header: Option<&[String]>, ncols: usize) -> Vec<String> {
+    match header {
+        Some(names) => names.to_vec(),
+        None => (0..ncols).map(|i| format!("f{i}")).collect(),
+    }
+}
+
+fn plan_explicit(
+    path: &Path,
+    schema: &Schema,
+    header: Option<&[String]>,
+    ncols: usize,
+) -> Result<Vec<ColumnPlan>> {
+    let mut out = Vec::with_capacity(schema.fields().len());
+    for (i, f) in schema.fields().iter().enumerate() {
+        if !is_supported(f.data_type()) {
+            return Err(Error::unsupported(format!(
+                "column '{}': CSV values cannot be read as {}",
+                f.name(),
+                f.data_type()
+            )));
+        }
+        let source = match header {
+            Some(names) => names.iter().position(|n| n == f.name()).ok_or_else(|| {
+                Error::schema(format!(
+                    "{}: column '{}' of the schema is not in the CSV header ({})",
+                    path.display(),
+                    f.name(),
+                    names.join(", ")
+                ))
+            })?,
+            None => i,
+        };
+        out.push(ColumnPlan {
+            source,
+            name: f.name().clone(),
+            data_type: f.data_type().clone(),
+        });
+    }
+    if header.is_none() && ncols > 0 && ncols != out.len() {
+        return Err(Error::schema(format!(
+            "{}: the schema has {} columns but the first record has {} fields",
+            path.display(),
+            out.len(),
+            ncols
+        )));
+    }
+    if header.is_none() && ncols == 0 {
+        // empty file without header: nothing to check
+    }
+    Ok(out)
+}
+
+/// A whole CSV file read into batches.
+#[derive(Debug)]
+pub struct CsvTable {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub skipped: u64,
+}
+
+/// Read the whole file. With inferred types, a later value that does not fit its column's type
+/// widens the type (int64 → float64 → string, date32 → timestamp → string, ...) and the file is
+/// read again with the widened types, so no value is lost or rejected because inference only
+/// looked at the first `infer_rows` records.
+pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<CsvTable> {
+    let path = path.as_ref();
+    let mut reader = CsvReader::open_with(path, opts, Types::Infer, opts.schema.is_none())?;
+    for _pass in 0..8 {
+        let mut batches = Vec::new();
+        let outcome = loop {
+            match reader.next_inner() {
+                Ok(Some(b)) => batches.push(b),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                return Ok(CsvTable {
+                    schema: reader.schema(),
+                    batches,
+                    skipped: reader.skipped,
+                });
+            }
+            Err(DecodeError::Fatal(e)) => return Err(e),
+            Err(DecodeError::Widen) => {
+                drop(batches);
+                let types = reader.widened_types()?;
+                reader = CsvReader::open_with(path, opts, Types::Forced(types), true)?;
+            }
+        }
+    }
+    Err(Error::schema(format!(
+        "{}: column types kept changing while reading (is the file being written?)",
+        path.display()
+    )))
+}
