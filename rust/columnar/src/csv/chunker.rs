@@ -45,6 +45,9 @@ impl Block {
     }
 }
 
+/// Bytes asked of the source per read.
+const READ_BYTES: usize = 1 << 20;
+
 /// Records larger than this are refused (offsets inside a block are `u32`).
 const MAX_BLOCK_BYTES: usize = (u32::MAX / 2) as usize;
 
@@ -66,7 +69,12 @@ pub(crate) struct Chunker<R> {
     started: bool,
     delimiter: u8,
     quote: u8,
-    read_size: usize,
+    /// Bytes asked of the source per read (`READ_BYTES`; tests use tiny ones).
+    read_bytes: usize,
+    /// Capacity to reserve for the next block's buffer.
+    expected: usize,
+    /// Buffers of decoded blocks, reused to avoid page faults on fresh memory.
+    spare: Vec<Vec<u8>>,
     /// Bytes read from the source so far (for progress reporting).
     bytes_read: u64,
 }
@@ -87,8 +95,17 @@ impl<R: Read> Chunker<R> {
             started: false,
             delimiter,
             quote,
-            read_size: 1 << 20,
+            read_bytes: READ_BYTES,
+            expected: READ_BYTES,
+            spare: Vec::new(),
             bytes_read: 0,
+        }
+    }
+
+    /// Give back the buffer of a decoded block for reuse.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < 8 && buf.capacity() >= READ_BYTES {
+            self.spare.push(buf);
         }
     }
 
@@ -136,7 +153,10 @@ impl<R: Read> Chunker<R> {
                 MAX_BLOCK_BYTES
             )));
         }
-        let want = self.read_size.max(old / 2).min(MAX_BLOCK_BYTES - old + 1);
+        // Small reads keep the tail copied at each cut small; capacity for a whole block is
+        // reserved at the cut, so the buffer rarely reallocates.
+        let want = self.read_bytes.min(MAX_BLOCK_BYTES - old + 1);
+        self.buf.reserve(want);
         self.buf.resize(old + want, 0);
         let mut filled = old;
         // Fill the whole extension unless the source ends: fewer, larger scans.
@@ -229,12 +249,19 @@ impl<R: Read> Chunker<R> {
 
     /// Hand out `buf[..cut]` as a block; keep the rest for the next one.
     fn cut(&mut self, cut: usize, unterminated: Option<u32>) -> Block {
-        let mut rest = Vec::with_capacity(self.read_size.max(self.buf.len() - cut));
+        // The next block is probably about as large as this one: reserve that (plus a read).
+        self.expected = cut + cut / 8 + READ_BYTES;
+        let mut rest = match self.spare.pop() {
+            Some(mut v) => {
+                v.clear();
+                v
+            }
+            None => Vec::new(),
+        };
+        rest.reserve(self.expected.max(self.buf.len() - cut));
         rest.extend_from_slice(&self.buf[cut..]);
         let mut data = std::mem::replace(&mut self.buf, rest);
         data.truncate(cut);
-        // Next read: about one block's worth, so blocks need few refills.
-        self.read_size = cut.clamp(1 << 16, 64 << 20);
         let block = Block {
             raw_len: data.len(),
             data,
@@ -254,9 +281,20 @@ impl<R: Read> Chunker<R> {
 mod tests {
     use super::*;
 
+    /// A reader that hands out at most `n` bytes per read.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     fn blocks(text: &[u8], max_rows: usize, read_size: usize) -> Vec<Block> {
-        let mut c = Chunker::new(text, b',', b'"');
-        c.read_size = read_size;
+        let mut c = Chunker::new(Trickle(text, read_size), b',', b'"');
+        c.read_bytes = read_size;
         let mut out = Vec::new();
         while let Some(b) = c.next_block(max_rows).unwrap() {
             out.push(b);

@@ -278,7 +278,13 @@ fn bytes<O: OffsetSizeTrait>(
     let n = v.nrows;
     let mut offsets: Vec<O> = Vec::with_capacity(n + 1);
     offsets.push(O::zero());
-    let mut data: Vec<u8> = Vec::with_capacity(v.data.len() / v.ncols.max(1));
+    let total: usize = (0..n)
+        .map(|r| {
+            let k = 2 * (r * v.ncols + c);
+            (v.spans[k + 1] - v.spans[k]) as usize
+        })
+        .sum();
+    let mut data: Vec<u8> = Vec::with_capacity(total);
     let mut valid = NullBufferBuilder::new(n);
     for r in 0..n {
         let f = v.field(r, c);

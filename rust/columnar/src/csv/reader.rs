@@ -320,22 +320,43 @@ impl CsvReader {
         while blocks.len() < self.window {
             match self.next_block()? {
                 Some(b) => blocks.push(b),
-                None => {
-                    self.finished = true;
-                    break;
-                }
+                None => break,
             }
         }
+        if blocks.is_empty() {
+            self.finished = true;
+            return Ok(());
+        }
         let ctx = &self.ctx;
-        let results: Vec<Result<Decoded, DecodeError>> = match &self.pool {
-            Some(pool) if blocks.len() > 1 => pool.install(|| {
-                blocks
-                    .par_iter_mut()
-                    .map(|b| decode_block(ctx, b))
-                    .collect()
-            }),
-            _ => blocks.iter_mut().map(|b| decode_block(ctx, b)).collect(),
-        };
+        let (results, prefetched): (Vec<Result<Decoded, DecodeError>>, Result<Vec<Block>>) =
+            match &self.pool {
+                Some(pool) => {
+                    // Decode this window on the pool while this thread reads the next one.
+                    let (chunker, batch_size, n) =
+                        (&mut self.chunker, self.batch_size, self.window);
+                    pool.install(|| {
+                        rayon::join(
+                            || {
+                                blocks
+                                    .par_iter_mut()
+                                    .map(|b| decode_block(ctx, b))
+                                    .collect()
+                            },
+                            || read_blocks(chunker, batch_size, n),
+                        )
+                    })
+                }
+                None => (
+                    blocks.iter_mut().map(|b| decode_block(ctx, b)).collect(),
+                    Ok(Vec::new()),
+                ),
+            };
+        let widen = results.iter().any(|r| matches!(r, Err(DecodeError::Widen)));
+        if !widen {
+            for b in &mut blocks {
+                self.chunker.recycle(std::mem::take(&mut b.data));
+            }
+        }
         for r in results {
             match r {
                 Ok(d) => {
@@ -346,11 +367,14 @@ impl CsvReader {
                 }
                 Err(DecodeError::Widen) => {
                     self.failed = blocks;
+                    self.pending.extend(prefetched.unwrap_or_default());
                     return Err(DecodeError::Widen);
                 }
                 Err(e) => return Err(e),
             }
         }
+        self.pending
+            .extend(prefetched.map_err(|e| e.at_path(&self.ctx.path))?);
         Ok(())
     }
 
@@ -388,6 +412,17 @@ impl Iterator for CsvReader {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_batch().transpose()
     }
+}
+
+fn read_blocks(chunker: &mut Chunker<File>, batch_size: usize, n: usize) -> Result<Vec<Block>> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        match chunker.next_block(batch_size)? {
+            Some(b) => out.push(b),
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 fn names_or_default(header: Option<&[String]>, ncols: usize) -> Vec<String> {
