@@ -33,19 +33,14 @@ SIZES = {"tiny": 1_000_000, "small": 100_000_000, "large": 1_000_000_000}
 CHUNK_ROWS = 65_536
 
 _CATEGORIES = np.array(
-    "electronics books clothing home garden toys sports beauty grocery automotive music office".split()
+    ["electronics", "books", "clothing", "home", "garden", "toys", "sports", "beauty", "grocery", "automotive", "music", "office"]
 )
 _COUNTRIES = np.array(
-    "DE FR US GB IT ES NL PL SE BE AT CH DK NO FI IE PT CZ JP CA AU BR MX IN".split()
+    ["DE", "FR", "US", "GB", "IT", "ES", "NL", "PL", "SE", "BE", "AT", "CH", "DK", "NO", "FI", "IE", "PT", "CZ", "JP", "CA", "AU", "BR", "MX", "IN"]
 )
-_ADJ = "red blue green smart tiny giant classic modern eco pro ultra basic deluxe".split()
-_NOUN = "lamp chair phone cable mug shirt book drill kettle watch bag tent ball desk".split()
-_WORDS = (
-    "the a great fast slow item order arrived late early quality price value box "
-    "packaging works broke again would buy recommend not bad good excellent poor size "
-    "color fits perfect return refund support helpful answer delivery courier driver "
-    "store online app update thanks love hate okay fine product seller rating stars"
-).split()
+_ADJ = ["red", "blue", "green", "smart", "tiny", "giant", "classic", "modern", "eco", "pro", "ultra", "basic", "deluxe"]
+_NOUN = ["lamp", "chair", "phone", "cable", "mug", "shirt", "book", "drill", "kettle", "watch", "bag", "tent", "ball", "desk"]
+_WORDS = ["the", "a", "great", "fast", "slow", "item", "order", "arrived", "late", "early", "quality", "price", "value", "box", "packaging", "works", "broke", "again", "would", "buy", "recommend", "not", "bad", "good", "excellent", "poor", "size", "color", "fits", "perfect", "return", "refund", "support", "helpful", "answer", "delivery", "courier", "driver", "store", "online", "app", "update", "thanks", "love", "hate", "okay", "fine", "product", "seller", "rating", "stars"]
 # Rare "words" that make fields need quoting: commas, quotes, embedded newlines.
 _SPECIAL = ["however,", "also,", '"really"', 'said "wow"', "line\nbreak"]
 _SPECIAL_P = [0.02, 0.02, 0.004, 0.002, 0.0005]
@@ -142,9 +137,7 @@ def generate_table(rows: int, seed: int = 42) -> pa.Table:
 
 def _quote_if_needed(text: pa.Array) -> pa.Array:
     needs = pc.match_substring_regex(text, '[,"\n\r]')
-    quoted = pc.binary_join_element_wise(
-        '"', pc.replace_substring(text, '"', '""'), '"', ""
-    )
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
     return pc.if_else(needs, quoted, text)
 
 
@@ -196,9 +189,7 @@ class CsvInfo:
     bytes: int
 
 
-def generate_csv(
-    path: str | os.PathLike[str], size: int | str = "tiny", seed: int = 42
-) -> CsvInfo:
+def generate_csv(path: str | os.PathLike[str], size: int | str = "tiny", seed: int = 42) -> CsvInfo:
     """Write about ``size`` bytes (or a name of :data:`SIZES`) of the dataset as CSV to ``path``.
 
     The file is a header plus whole rows, ``\\n`` line ends; it stops at the first row end at
@@ -207,7 +198,9 @@ def generate_csv(
     """
     if isinstance(size, str):
         if size not in SIZES:
-            raise InvalidArgumentError(f"size must be bytes or one of {sorted(SIZES)}, got {size!r}")
+            raise InvalidArgumentError(
+                f"size must be bytes or one of {sorted(SIZES)}, got {size!r}"
+            )
         size = SIZES[size]
     if size < 0:
         raise InvalidArgumentError(f"size must be >= 0 bytes, got {size}")
