@@ -9,8 +9,8 @@ use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, SchemaRef};
 use minide_common::{Error, Result};
 
-use super::chunker::Block;
-use super::convert::{ConvError, NullMatcher, OnFail, View, convert_column};
+use super::chunker::{Block, RowSpan};
+use super::convert::{ColumnBuilder, ConvError, NullMatcher, OnFail, View};
 use super::tokenizer::{BadRow, Fields, tokenize_block};
 
 /// One output column: which CSV field it comes from and its type.
@@ -81,30 +81,66 @@ fn preview(v: &[u8]) -> String {
     }
 }
 
+/// Rows tokenized and converted together: their spans (`GROUP_FIELDS` pairs) stay in cache.
+const GROUP_FIELDS: usize = 32 * 1024;
+
 pub(crate) fn decode_block(ctx: &DecodeCtx, block: &mut Block) -> Result<Decoded, DecodeError> {
     check_utf8(block, &ctx.path)?;
-    let mut skipped = 0u64;
-    let mut first_bad: Option<BadRow> = None;
     let rows = std::mem::take(&mut block.rows);
-    let mut fields = tokenize_block(block, &rows, ctx.ncols, ctx.delimiter, ctx.quote, |bad| {
-        if ctx.skip_bad {
-            skipped += 1;
-            true
-        } else {
-            first_bad = Some(bad);
-            false
-        }
-    });
+    let result = decode_rows(ctx, block, &rows);
     block.rows = rows;
-    if let Some(bad) = first_bad {
-        return Err(Error::corrupt(format!(
-            "line {}: expected {} fields, found {}",
-            block.line_at(bad.row_start as usize),
-            ctx.ncols,
-            bad.found
-        ))
-        .at_path(&ctx.path)
-        .into());
+    result
+}
+
+fn decode_rows(
+    ctx: &DecodeCtx,
+    block: &mut Block,
+    rows: &[RowSpan],
+) -> Result<Decoded, DecodeError> {
+    let mut skipped = 0u64;
+    let mut builders = ctx
+        .columns
+        .iter()
+        .map(|c| ColumnBuilder::new(&c.data_type, rows.len()))
+        .collect::<Result<Vec<_>>>()?;
+    let group = (GROUP_FIELDS / ctx.ncols.max(1)).max(64);
+    let mut nrows = 0usize;
+    for chunk in rows.chunks(group) {
+        let mut first_bad: Option<BadRow> = None;
+        let mut fields = tokenize_block(block, chunk, ctx.ncols, ctx.delimiter, ctx.quote, |bad| {
+            if ctx.skip_bad {
+                skipped += 1;
+                true
+            } else {
+                first_bad = Some(bad);
+                false
+            }
+        });
+        if let Some(bad) = first_bad {
+            return Err(Error::corrupt(format!(
+                "line {}: expected {} fields, found {}",
+                block.line_at(bad.row_start as usize),
+                ctx.ncols,
+                bad.found
+            ))
+            .at_path(&ctx.path)
+            .into());
+        }
+        let marks: Vec<usize> = builders.iter().map(ColumnBuilder::len).collect();
+        if let Some(mut bad_rows) = convert_group(ctx, block, &fields, &mut builders)? {
+            // skip mode: roll the group back, drop the rows with unparseable values, redo it
+            bad_rows.sort_unstable();
+            bad_rows.dedup();
+            skipped += bad_rows.len() as u64;
+            for (b, m) in builders.iter_mut().zip(marks) {
+                b.truncate(m);
+            }
+            remove_rows(&mut fields, ctx.ncols, &bad_rows);
+            if convert_group(ctx, block, &fields, &mut builders)?.is_some() {
+                return Err(Error::corrupt("rows still fail after dropping bad rows").into());
+            }
+        }
+        nrows += fields.nrows();
     }
     if let Some(start) = block.unterminated {
         if ctx.skip_bad {
@@ -118,56 +154,42 @@ pub(crate) fn decode_block(ctx: &DecodeCtx, block: &mut Block) -> Result<Decoded
             .into());
         }
     }
-
-    let columns = match convert_all(ctx, block, &fields)? {
-        Ok(cols) => cols,
-        Err(mut bad_rows) => {
-            // skip mode: drop the rows with unparseable values, convert again
-            bad_rows.sort_unstable();
-            bad_rows.dedup();
-            skipped += bad_rows.len() as u64;
-            remove_rows(&mut fields, ctx.ncols, &bad_rows);
-            match convert_all(ctx, block, &fields)? {
-                Ok(cols) => cols,
-                Err(_) => {
-                    return Err(Error::corrupt("rows still fail after dropping bad rows").into());
-                }
-            }
-        }
-    };
-    let options = RecordBatchOptions::new().with_row_count(Some(fields.nrows()));
+    let columns = builders
+        .into_iter()
+        .map(ColumnBuilder::finish)
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(nrows));
     let batch = RecordBatch::try_new_with_options(ctx.schema.clone(), columns, &options)
         .map_err(|e| Error::schema(format!("{}: {e}", ctx.path.display())))?;
     Ok(Decoded { batch, skipped })
 }
 
-/// Convert every planned column. `Ok(Err(rows))` (skip mode only): these rows hold values that
-/// do not parse.
-#[allow(clippy::type_complexity)]
-fn convert_all(
+/// Append one group of rows to every column. `Some(rows)` (skip mode only): these rows hold
+/// values that do not parse; the builders then hold nulls for them and must be rolled back.
+fn convert_group(
     ctx: &DecodeCtx,
     block: &Block,
     fields: &Fields,
-) -> Result<Result<Vec<ArrayRef>, Vec<u32>>, DecodeError> {
+    builders: &mut [ColumnBuilder],
+) -> Result<Option<Vec<u32>>, DecodeError> {
     let view = View {
         data: &block.data,
         spans: &fields.spans,
         ncols: ctx.ncols,
         nrows: fields.nrows(),
     };
-    let mut out = Vec::with_capacity(ctx.columns.len());
     let mut bad_rows: Vec<u32> = Vec::new();
     // error mode: the earliest failing (row, column)
     let mut first: Option<(usize, usize)> = None;
     let collect = ctx.skip_bad && !ctx.widen;
-    for (i, col) in ctx.columns.iter().enumerate() {
+    for (i, (col, builder)) in ctx.columns.iter().zip(builders.iter_mut()).enumerate() {
         let mut fail = if collect {
             OnFail::Collect(&mut bad_rows)
         } else {
             OnFail::Stop
         };
-        match convert_column(&view, col.source, &col.data_type, &ctx.nulls, &mut fail) {
-            Ok(a) => out.push(a),
+        match builder.append(&view, col.source, &ctx.nulls, &mut fail) {
+            Ok(()) => {}
             Err(ConvError::Other(e)) => return Err(e.at_path(&ctx.path).into()),
             Err(ConvError::Value(r)) => {
                 if ctx.widen {
@@ -206,10 +228,7 @@ fn convert_all(
         ))
         .into());
     }
-    if !bad_rows.is_empty() {
-        return Ok(Err(bad_rows));
-    }
-    Ok(Ok(out))
+    Ok((!bad_rows.is_empty()).then_some(bad_rows))
 }
 
 fn remove_rows(fields: &mut Fields, ncols: usize, sorted_bad: &[u32]) {
