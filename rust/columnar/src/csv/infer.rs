@@ -86,8 +86,8 @@ impl ColumnGuess {
             m |= match t.kind {
                 TsKind::DateOnly => DATE | TS | TSTZ,
                 // Sub-microsecond digits would be lost in timestamp[us]: not a fit.
-                TsKind::Naive if t.nanos % 1000 == 0 => TS,
-                TsKind::Zoned if t.nanos % 1000 == 0 => TSTZ,
+                TsKind::Naive if t.nanos.is_multiple_of(1000) => TS,
+                TsKind::Zoned if t.nanos.is_multiple_of(1000) => TSTZ,
                 _ => 0,
             };
         }

@@ -19,5 +19,8 @@ pub mod parse;
 mod reader;
 mod tokenizer;
 
+#[cfg(test)]
+mod proptests;
+
 pub use convert::NullMatcher;
 pub use reader::{CsvOptions, CsvReader, CsvTable, OnBadLines, read_csv};

@@ -171,7 +171,7 @@ impl Ts {
     /// non-zero digits or overflow.
     #[inline]
     pub fn in_units(&self, unit_nanos: u32) -> Option<i64> {
-        if self.nanos % unit_nanos != 0 {
+        if !self.nanos.is_multiple_of(unit_nanos) {
             return None;
         }
         let per_sec = (1_000_000_000 / unit_nanos) as i64;
