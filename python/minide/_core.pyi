@@ -22,6 +22,8 @@ def hash_array(array: Any) -> pa.UInt64Array: ...
 # columnar: CSV (rust/bindings/src/columnar/csv.rs)
 # ----------------------------------------------------------------------------------------------
 
+from typing import final  # noqa: E402  (kept in this section: merges stay easy)
+
 def csv_read(
     path: str,
     *,
@@ -49,6 +51,7 @@ def csv_open(
     threads: int = 1,
 ) -> CsvReader: ...
 
+@final
 class CsvReader:
     @property
     def schema(self) -> pa.Schema: ...

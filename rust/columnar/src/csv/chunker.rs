@@ -102,6 +102,16 @@ impl<R: Read> Chunker<R> {
         }
     }
 
+    /// The source is about `bytes` long: a file smaller than one block then needs no regrowth.
+    pub fn size_hint(&mut self, bytes: u64) {
+        let cap = (bytes as usize)
+            .saturating_add(1)
+            .clamp(READ_BYTES, 64 << 20);
+        if self.buf.is_empty() {
+            self.buf.reserve(cap);
+        }
+    }
+
     /// Give back the buffer of a decoded block for reuse.
     pub fn recycle(&mut self, buf: Vec<u8>) {
         if self.spare.len() < 8 && buf.capacity() >= READ_BYTES {

@@ -136,6 +136,12 @@ enum Values {
     Null(usize),
 }
 
+fn first_offset<O: Default>(capacity: usize) -> Vec<O> {
+    let mut offsets = Vec::with_capacity(capacity + 1);
+    offsets.push(O::default());
+    offsets
+}
+
 /// One output column being built from field text, group after group.
 pub(crate) struct ColumnBuilder {
     data_type: DataType,
@@ -159,22 +165,14 @@ impl ColumnBuilder {
             DataType::Float32 => Values::F32(Vec::with_capacity(capacity)),
             DataType::Float64 => Values::F64(Vec::with_capacity(capacity)),
             DataType::Boolean => Values::Bool(BooleanBufferBuilder::new(capacity)),
-            DataType::Utf8 | DataType::Binary => {
-                let mut offsets = Vec::with_capacity(capacity + 1);
-                offsets.push(0);
-                Values::Bytes32 {
-                    offsets,
-                    data: Vec::new(),
-                }
-            }
-            DataType::LargeUtf8 | DataType::LargeBinary => {
-                let mut offsets = Vec::with_capacity(capacity + 1);
-                offsets.push(0);
-                Values::Bytes64 {
-                    offsets,
-                    data: Vec::new(),
-                }
-            }
+            DataType::Utf8 | DataType::Binary => Values::Bytes32 {
+                offsets: first_offset(capacity),
+                data: Vec::new(),
+            },
+            DataType::LargeUtf8 | DataType::LargeBinary => Values::Bytes64 {
+                offsets: first_offset(capacity),
+                data: Vec::new(),
+            },
             DataType::Null => Values::Null(0),
             other => {
                 return Err(Error::unsupported(format!("CSV columns of type {other}")));

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -86,8 +86,11 @@ impl CsvOptions {
         if self.batch_size == 0 {
             return Err(Error::invalid("batch_size must be at least 1"));
         }
-        if self.threads == 0 {
-            return Err(Error::invalid("threads must be at least 1"));
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            return Err(Error::invalid(format!(
+                "threads must be between 1 and {MAX_THREADS}, got {}",
+                self.threads
+            )));
         }
         Ok(())
     }
@@ -109,7 +112,7 @@ pub struct CsvReader {
     /// The blocks of the window that failed with `Widen` (for the widening scan).
     failed: Vec<Block>,
     skipped: u64,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Arc<rayon::ThreadPool>>,
     batch_size: usize,
     window: usize,
     finished: bool,
@@ -132,7 +135,9 @@ impl CsvReader {
     fn open_with(path: &Path, opts: &CsvOptions, types: Types, widen: bool) -> Result<Self> {
         opts.validate()?;
         let file = File::open(path).map_err(|e| Error::io(e, path))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut chunker = Chunker::new(file, opts.delimiter, opts.quote);
+        chunker.size_hint(size);
         let mut pending = VecDeque::new();
         let io = |e: Error| e.at_path(path);
         let (d, q) = (opts.delimiter, opts.quote);
@@ -236,12 +241,7 @@ impl CsvReader {
             )),
         };
         let pool = if opts.threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(opts.threads)
-                    .build()
-                    .map_err(|e| Error::invalid(format!("cannot start threads: {e}")))?,
-            )
+            Some(shared_pool(opts.threads)?)
         } else {
             None
         };
@@ -412,6 +412,30 @@ impl Iterator for CsvReader {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_batch().transpose()
     }
+}
+
+const MAX_THREADS: usize = 256;
+
+/// One decode pool per thread count, started once per process (starting threads per call
+/// would cost more than reading a small file).
+fn shared_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    type Pools = Vec<(usize, Arc<rayon::ThreadPool>)>;
+    static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, p)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Ok(Arc::clone(p));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("minide-csv-{i}"))
+        .build()
+        .map_err(|e| Error::invalid(format!("cannot start {threads} threads: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.push((threads, Arc::clone(&pool)));
+    Ok(pool)
 }
 
 fn read_blocks(chunker: &mut Chunker<File>, batch_size: usize, n: usize) -> Result<Vec<Block>> {

@@ -183,16 +183,20 @@ fn quoted_field(
         out.push((raw_len + extras_start) as u32);
         out.push((raw_len + extras.len()) as u32);
     };
+    // The field's content ends at `stop`: a slice of the raw bytes, or the copy in `extras`.
+    let finish = |extras: &mut Vec<u8>, out: &mut Vec<u32>, seg: usize, stop: usize, copy| {
+        if copy {
+            extras.extend_from_slice(&data[seg..stop]);
+            push_extras(extras, out);
+        } else {
+            out.push(seg as u32);
+            out.push(stop as u32);
+        }
+    };
     loop {
         let Some(k) = memchr(quote, &data[j..end]) else {
             // Unterminated inside the record (only at end of file): keep what is there.
-            if copying {
-                extras.extend_from_slice(&data[seg..end]);
-                push_extras(extras, out);
-            } else {
-                out.push(seg as u32);
-                out.push(end as u32);
-            }
+            finish(extras, out, seg, end, copying);
             return end;
         };
         let q = j + k;
@@ -205,13 +209,7 @@ fn quoted_field(
         }
         let after = q + 1;
         if after == end || data[after] == delim {
-            if copying {
-                extras.extend_from_slice(&data[seg..q]);
-                push_extras(extras, out);
-            } else {
-                out.push(seg as u32);
-                out.push(q as u32);
-            }
+            finish(extras, out, seg, q, copying);
             return after;
         }
         // Text after the closing quote: kept verbatim up to the next delimiter (quotes literal).
