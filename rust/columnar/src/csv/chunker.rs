@@ -114,7 +114,7 @@ impl<R: Read> Chunker<R> {
 
     /// Give back the buffer of a decoded block for reuse.
     pub fn recycle(&mut self, buf: Vec<u8>) {
-        if self.spare.len() < 8 && buf.capacity() >= READ_BYTES {
+        if self.spare.len() < 4 && buf.capacity() >= READ_BYTES {
             self.spare.push(buf);
         }
     }
