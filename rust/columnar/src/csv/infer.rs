@@ -6,7 +6,8 @@
 //!  "42"                  INT FLOAT                1 INT    -> int64
 //!  "4.2" "1e3" "nan"     FLOAT                    2 FLOAT  -> float64
 //!  "true" "False"        BOOL                     3 BOOL   -> bool
-//!  "2024-01-31"          DATE TS TSTZ             4 DATE   -> date32
+//!  "1" "0"               INT FLOAT BOOL
+//!  "2024-01-31"          DATE TS                  4 DATE   -> date32
 //!  "2024-01-31 10:00"    TS                       5 TS     -> timestamp[us]
 //!  "2024-01-31T10:00Z"   TSTZ                     6 TSTZ   -> timestamp[us, tz=UTC]
 //!  anything else         (nothing)                          -> string
@@ -17,7 +18,7 @@
 use arrow_schema::{DataType, TimeUnit};
 
 use super::convert::NullMatcher;
-use super::parse::{TsKind, parse_bool_word, parse_f64, parse_i64, parse_timestamp};
+use super::parse::{TsKind, parse_bool, parse_f64, parse_i64, parse_timestamp};
 
 pub const INT: u8 = 1;
 pub const FLOAT: u8 = 2;
@@ -50,7 +51,7 @@ impl ColumnGuess {
             DataType::Int64 => INT | FLOAT,
             DataType::Float64 => FLOAT,
             DataType::Boolean => BOOL,
-            DataType::Date32 => DATE | TS | TSTZ,
+            DataType::Date32 => DATE | TS,
             DataType::Timestamp(_, None) => TS,
             DataType::Timestamp(_, Some(_)) => TSTZ,
             _ => 0,
@@ -77,14 +78,17 @@ impl ColumnGuess {
                 m |= FLOAT;
             }
         }
-        if alive & BOOL != 0 && parse_bool_word(v).is_some() {
+        // "1"/"0" fit bool too (as in pyarrow): a column of only them is int64 by priority,
+        // mixed with true/false words it is bool.
+        if alive & BOOL != 0 && parse_bool(v).is_some() {
             m |= BOOL;
         }
         if alive & (DATE | TS | TSTZ) != 0
             && let Some(t) = parse_timestamp(v)
         {
             m |= match t.kind {
-                TsKind::DateOnly => DATE | TS | TSTZ,
+                // A date is midnight, but of no zone (as pyarrow): not a fit for TSTZ.
+                TsKind::DateOnly => DATE | TS,
                 // Sub-microsecond digits would be lost in timestamp[us]: not a fit.
                 TsKind::Naive if t.nanos.is_multiple_of(1000) => TS,
                 TsKind::Zoned if t.nanos.is_multiple_of(1000) => TSTZ,
@@ -155,15 +159,21 @@ mod tests {
         assert_eq!(infer(&["1", "-2"]), DataType::Int64);
         assert_eq!(infer(&["1", "2.5"]), DataType::Float64);
         assert_eq!(infer(&["true", "False"]), DataType::Boolean);
-        assert_eq!(infer(&["1", "true"]), DataType::Utf8);
+        assert_eq!(infer(&["1", "true"]), DataType::Boolean);
+        assert_eq!(infer(&["1", "0"]), DataType::Int64);
+        assert_eq!(infer(&["2", "true"]), DataType::Utf8);
         assert_eq!(infer(&["2024-01-01"]), DataType::Date32);
         assert_eq!(
             infer(&["2024-01-01", "2024-01-01 10:00:00"]),
             DataType::Timestamp(TimeUnit::Microsecond, None)
         );
         assert_eq!(
-            infer(&["2024-01-01T10:00:00Z", "2024-01-01"]),
+            infer(&["2024-01-01T10:00:00Z", "2024-01-01T10:00:00+01:00"]),
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        assert_eq!(
+            infer(&["2024-01-01T10:00:00Z", "2024-01-01"]),
+            DataType::Utf8
         );
         assert_eq!(
             infer(&["2024-01-01T10:00:00Z", "2024-01-01 10:00"]),
@@ -185,7 +195,7 @@ mod tests {
             DataType::Timestamp(TimeUnit::Microsecond, None)
         );
         let mut g = ColumnGuess::from_type(&DataType::Boolean);
-        g.observe(b"1");
+        g.observe(b"2");
         assert_eq!(g.data_type(), DataType::Utf8);
     }
 }

@@ -1,12 +1,12 @@
 //! Allocation-free parsers for CSV field text: integers, floats, booleans, ISO 8601 dates and
 //! timestamps. Each takes the field bytes and returns `None` when the text is not of that type.
 
-/// Decimal integer with optional sign, no spaces; `None` on overflow.
+/// Decimal integer with optional `-`, no spaces; `None` on overflow. (`+3` is not an integer,
+/// as in pyarrow; it is a float.)
 #[inline]
 pub fn parse_i64(b: &[u8]) -> Option<i64> {
     let (neg, digits) = match b.first()? {
         b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
         _ => (false, b),
     };
     if digits.is_empty() {
@@ -40,10 +40,10 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
     Some(v)
 }
 
-/// Unsigned decimal integer (optional `+`), `None` on overflow.
+/// Unsigned decimal integer, `None` on overflow.
 #[inline]
 pub fn parse_u64(b: &[u8]) -> Option<u64> {
-    let digits = b.strip_prefix(b"+").unwrap_or(b);
+    let digits = b;
     if digits.is_empty() {
         return None;
     }
@@ -69,7 +69,7 @@ pub fn parse_f32(b: &[u8]) -> Option<f32> {
     fast_float2::parse::<f32, _>(b).ok()
 }
 
-/// The words inference accepts as booleans: true/false in lower, title or upper case.
+/// Boolean words: true/false in lower, title or upper case.
 #[inline]
 pub fn parse_bool_word(b: &[u8]) -> Option<bool> {
     match b {
@@ -79,7 +79,7 @@ pub fn parse_bool_word(b: &[u8]) -> Option<bool> {
     }
 }
 
-/// What an explicit `bool` column accepts: the words above plus `1` and `0` (as pyarrow).
+/// Booleans: the words above plus `1` and `0` (as pyarrow).
 #[inline]
 pub fn parse_bool(b: &[u8]) -> Option<bool> {
     match b {
@@ -262,7 +262,7 @@ mod tests {
     fn integers() {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-12"), Some(-12));
-        assert_eq!(parse_i64(b"+7"), Some(7));
+        assert_eq!(parse_i64(b"+7"), None);
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775808"), None);
