@@ -33,14 +33,133 @@ SIZES = {"tiny": 1_000_000, "small": 100_000_000, "large": 1_000_000_000}
 CHUNK_ROWS = 65_536
 
 _CATEGORIES = np.array(
-    ["electronics", "books", "clothing", "home", "garden", "toys", "sports", "beauty", "grocery", "automotive", "music", "office"]
+    [
+        "electronics",
+        "books",
+        "clothing",
+        "home",
+        "garden",
+        "toys",
+        "sports",
+        "beauty",
+        "grocery",
+        "automotive",
+        "music",
+        "office",
+    ]
 )
 _COUNTRIES = np.array(
-    ["DE", "FR", "US", "GB", "IT", "ES", "NL", "PL", "SE", "BE", "AT", "CH", "DK", "NO", "FI", "IE", "PT", "CZ", "JP", "CA", "AU", "BR", "MX", "IN"]
+    [
+        "DE",
+        "FR",
+        "US",
+        "GB",
+        "IT",
+        "ES",
+        "NL",
+        "PL",
+        "SE",
+        "BE",
+        "AT",
+        "CH",
+        "DK",
+        "NO",
+        "FI",
+        "IE",
+        "PT",
+        "CZ",
+        "JP",
+        "CA",
+        "AU",
+        "BR",
+        "MX",
+        "IN",
+    ]
 )
-_ADJ = ["red", "blue", "green", "smart", "tiny", "giant", "classic", "modern", "eco", "pro", "ultra", "basic", "deluxe"]
-_NOUN = ["lamp", "chair", "phone", "cable", "mug", "shirt", "book", "drill", "kettle", "watch", "bag", "tent", "ball", "desk"]
-_WORDS = ["the", "a", "great", "fast", "slow", "item", "order", "arrived", "late", "early", "quality", "price", "value", "box", "packaging", "works", "broke", "again", "would", "buy", "recommend", "not", "bad", "good", "excellent", "poor", "size", "color", "fits", "perfect", "return", "refund", "support", "helpful", "answer", "delivery", "courier", "driver", "store", "online", "app", "update", "thanks", "love", "hate", "okay", "fine", "product", "seller", "rating", "stars"]
+_ADJ = [
+    "red",
+    "blue",
+    "green",
+    "smart",
+    "tiny",
+    "giant",
+    "classic",
+    "modern",
+    "eco",
+    "pro",
+    "ultra",
+    "basic",
+    "deluxe",
+]
+_NOUN = [
+    "lamp",
+    "chair",
+    "phone",
+    "cable",
+    "mug",
+    "shirt",
+    "book",
+    "drill",
+    "kettle",
+    "watch",
+    "bag",
+    "tent",
+    "ball",
+    "desk",
+]
+_WORDS = [
+    "the",
+    "a",
+    "great",
+    "fast",
+    "slow",
+    "item",
+    "order",
+    "arrived",
+    "late",
+    "early",
+    "quality",
+    "price",
+    "value",
+    "box",
+    "packaging",
+    "works",
+    "broke",
+    "again",
+    "would",
+    "buy",
+    "recommend",
+    "not",
+    "bad",
+    "good",
+    "excellent",
+    "poor",
+    "size",
+    "color",
+    "fits",
+    "perfect",
+    "return",
+    "refund",
+    "support",
+    "helpful",
+    "answer",
+    "delivery",
+    "courier",
+    "driver",
+    "store",
+    "online",
+    "app",
+    "update",
+    "thanks",
+    "love",
+    "hate",
+    "okay",
+    "fine",
+    "product",
+    "seller",
+    "rating",
+    "stars",
+]
 # Rare "words" that make fields need quoting: commas, quotes, embedded newlines.
 _SPECIAL = ["however,", "also,", '"really"', 'said "wow"', "line\nbreak"]
 _SPECIAL_P = [0.02, 0.02, 0.004, 0.002, 0.0005]
@@ -224,3 +343,25 @@ def generate_csv(path: str | os.PathLike[str], size: int | str = "tiny", seed: i
             rows += n
             k += 1
     return CsvInfo(path=os.fspath(path), rows=rows, bytes=written)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m minide.columnar.datagen OUT.csv [--size small|BYTES] [--seed N]``."""
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(prog="python -m minide.columnar.datagen", description=__doc__)
+    ap.add_argument("out", help="CSV file to write")
+    ap.add_argument("--size", default="tiny", help=f"bytes or one of {', '.join(SIZES)}")
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args(argv)
+    size: int | str = int(args.size) if args.size.isdigit() else args.size
+    t0 = time.perf_counter()
+    info = generate_csv(args.out, size, seed=args.seed)
+    dt = time.perf_counter() - t0
+    print(f"{info.path}: {info.rows:,} rows, {info.bytes:,} bytes in {dt:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
