@@ -9,9 +9,12 @@ alone as ``minide bench csv``). The data file is made once per size by
 from __future__ import annotations
 
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from minide.bench import Case
 from minide.columnar import datagen
 
 SEED = 42
-REPEAT = {"tiny": 5, "small": 3, "large": 1}
+REPEAT = {"tiny": 5, "small": 5, "large": 1}
 
 
 def dataset(size: str) -> tuple[Path, int]:
@@ -83,6 +86,27 @@ def peak_memory(path: Path, who: str) -> tuple[float, float]:
     return after / 1024, (after - before) / 1024
 
 
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_times(
+    minide: Callable[[], Any], baseline: Callable[[], Any], runs: int = 3
+) -> dict[str, float]:
+    """Process CPU seconds (user + sys, all threads) of each side, median of ``runs``: steadier
+    than wall time on a machine shared with other jobs."""
+    m: list[float] = []
+    b: list[float] = []
+    for _ in range(runs):
+        for fn, out in ((minide, m), (baseline, b)):
+            c0 = _cpu_seconds()
+            fn()
+            out.append(_cpu_seconds() - c0)
+    cm, cb = statistics.median(m), statistics.median(b)
+    return {"minide_cpu_s": cm, "baseline_cpu_s": cb, "cpu_ratio": cb / cm if cm else 0.0}
+
+
 def csv_cases(size: str) -> list[Case]:
     path, rows = dataset(size)
     mib = path.stat().st_size / 2**20
@@ -91,16 +115,24 @@ def csv_cases(size: str) -> list[Case]:
     out: list[Case] = []
     for threads in (1, 2):
         read_opts = pacsv.ReadOptions(use_threads=threads > 1)
+
+        def ours(t: int = threads) -> pa.Table:
+            return mc.read_csv(path, threads=t)
+
+        def theirs(o: pacsv.ReadOptions = read_opts) -> pa.Table:
+            return pacsv.read_csv(path, read_options=o)
+
         out.append(
             Case(
                 name=f"read_csv {mib:,.0f} MiB",
                 threads=threads,
                 repeat=repeat,
                 items=rows,
-                minide=lambda t=threads: mc.read_csv(path, threads=t),
-                baseline=lambda o=read_opts: pacsv.read_csv(path, read_options=o),
+                minide=ours,
+                baseline=theirs,
                 baseline_name="pyarrow.csv.read_csv",
                 verify=_same,
+                extra=lambda _m, _b, f=ours, g=theirs: cpu_times(f, g),
             )
         )
 
@@ -119,6 +151,7 @@ def csv_cases(size: str) -> list[Case]:
         m_peak, m_growth = peak_memory(path, "minide")
         p_peak, p_growth = peak_memory(path, "pyarrow")
         return {
+            **cpu_times(stream_minide, stream_pyarrow),
             "file_MiB": mib,
             "minide_peak_rss_MiB": m_peak,
             "minide_rss_growth_MiB": m_growth,
