@@ -49,7 +49,8 @@ impl Block {
 const READ_BYTES: usize = 1 << 20;
 
 /// Records larger than this are refused (offsets inside a block are `u32`).
-const MAX_BLOCK_BYTES: usize = (u32::MAX / 2) as usize;
+/// Also the most a broken file (a quote that never closes) can make the reader hold.
+const MAX_BLOCK_BYTES: usize = 1 << 30;
 
 pub(crate) struct Chunker<R> {
     src: R,
