@@ -119,6 +119,7 @@ def test_explicit_schema_error_names_line_and_column(tmp_path: Path) -> None:
     )
     assert t.column("a").to_pylist() == [1, 2]
     assert mc.skipped_rows(t) == 1
+    assert mc.skipped_lines(t) == [5]
 
 
 def test_wrong_field_count_names_physical_line(tmp_path: Path) -> None:
@@ -128,9 +129,11 @@ def test_wrong_field_count_names_physical_line(tmp_path: Path) -> None:
     t = mc.read_csv(p, on_bad_lines="skip")
     assert t.column("a").to_pylist() == [1, 3]
     assert mc.skipped_rows(t) == 2
+    assert mc.skipped_lines(t) == [5, 7]
     with mc.open_csv(p, on_bad_lines="skip", batch_size=1) as r:
         assert sum(b.num_rows for b in r) == 2
         assert r.skipped == 2
+        assert r.skipped_lines == [5, 7]
 
 
 def test_unterminated_quote_at_end(tmp_path: Path) -> None:
@@ -138,7 +141,7 @@ def test_unterminated_quote_at_end(tmp_path: Path) -> None:
     with pytest.raises(CorruptFileError, match="line 3: a quoted field is never closed"):
         mc.read_csv(p)
     t = mc.read_csv(p, on_bad_lines="skip")
-    assert t.num_rows == 1 and mc.skipped_rows(t) == 1
+    assert t.num_rows == 1 and mc.skipped_rows(t) == 1 and mc.skipped_lines(t) == [3]
 
 
 def test_not_utf8_names_line(tmp_path: Path) -> None:
@@ -195,6 +198,7 @@ def test_read_csv_widens_types_past_the_inference_window(tmp_path: Path) -> None
         list(mc.open_csv(p, infer_rows=5))
     r = mc.open_csv(p, infer_rows=5, on_bad_lines="skip")
     assert sum(b.num_rows for b in r) == 20 and r.skipped == 2  # "x" and "y" are not int64
+    assert r.skipped_lines == [22, 23]
 
 
 def test_open_csv_batches_schema_and_arrow_stream(tmp_path: Path) -> None:

@@ -173,6 +173,7 @@ def test_bad_rows_are_named_and_counted(
         mc.read_csv(p)
     t = mc.read_csv(p, on_bad_lines="skip")
     assert mc.skipped_rows(t) == 1
+    assert mc.skipped_lines(t) == [bad_line]
     assert t.column("n").to_pylist() == [n for i, (n, _) in enumerate(rows) if i != bad_at]
     # a bad value under an explicit schema: same line, SchemaError
     text = buf.getvalue().splitlines(keepends=True)
@@ -188,6 +189,7 @@ def test_bad_rows_are_named_and_counted(
         mc.read_csv(p, schema=schema)
     t = mc.read_csv(p, schema=schema, on_bad_lines="skip")
     assert mc.skipped_rows(t) == 1 and t.num_rows == len(rows) - 1
+    assert mc.skipped_lines(t) == [bad_line]
 
 
 @settings(max_examples=300, suppress_health_check=HC)

@@ -6,8 +6,10 @@ quoting (doubled quotes, newlines inside quotes), CRLF, a UTF-8 BOM, type infere
 with their physical line number or skipped and counted.
 
 Skipped records (``on_bad_lines="skip"``) are counted: :func:`read_csv` stores the count in the
-table's schema metadata under ``b"minide.csv.skipped_rows"`` (read it with
-:func:`skipped_rows`); the :class:`CsvReader` of :func:`open_csv` has a ``skipped`` attribute.
+table's schema metadata under ``b"minide.csv.skipped_rows"`` and the physical line numbers of
+the first 1000 under ``b"minide.csv.skipped_lines"`` (read them with :func:`skipped_rows` and
+:func:`skipped_lines`); the :class:`CsvReader` of :func:`open_csv` has ``skipped`` and
+``skipped_lines`` attributes.
 """
 
 from __future__ import annotations
@@ -22,10 +24,20 @@ import pyarrow as pa
 from minide import _core
 from minide.errors import InvalidArgumentError
 
-__all__ = ["SKIPPED_ROWS_KEY", "CsvReader", "open_csv", "read_csv", "skipped_rows"]
+__all__ = [
+    "SKIPPED_LINES_KEY",
+    "SKIPPED_ROWS_KEY",
+    "CsvReader",
+    "open_csv",
+    "read_csv",
+    "skipped_lines",
+    "skipped_rows",
+]
 
 #: Schema metadata key of :func:`read_csv` results with ``on_bad_lines="skip"``.
 SKIPPED_ROWS_KEY = b"minide.csv.skipped_rows"
+#: Schema metadata key: comma-separated line numbers of the first 1000 skipped records.
+SKIPPED_LINES_KEY = b"minide.csv.skipped_lines"
 
 OnBadLines = Literal["error", "skip"]
 
@@ -94,12 +106,13 @@ def read_csv(
     :class:`~minide.errors.CorruptFileError` for text that is not UTF-8.
     """
     opts = _options(schema, null_values, infer_rows, on_bad_lines, 65_536, threads)
-    table, skipped = _core.csv_read(
+    table, skipped, lines = _core.csv_read(
         os.fspath(path), delimiter=delimiter, quote=quote, header=header, **opts
     )
     if on_bad_lines == "skip":
         meta = dict(table.schema.metadata or {})
         meta[SKIPPED_ROWS_KEY] = str(skipped).encode()
+        meta[SKIPPED_LINES_KEY] = ",".join(map(str, lines)).encode()
         table = table.replace_schema_metadata(meta)
     return table
 
@@ -110,12 +123,18 @@ def skipped_rows(table: pa.Table) -> int:
     return int(meta.get(SKIPPED_ROWS_KEY, b"0"))
 
 
+def skipped_lines(table: pa.Table) -> list[int]:
+    """Physical line numbers of the first 1000 records :func:`read_csv` skipped."""
+    raw = (table.schema.metadata or {}).get(SKIPPED_LINES_KEY, b"")
+    return [int(x) for x in raw.split(b",") if x]
+
+
 class CsvReader:
     """An open CSV file: iterate it for ``pyarrow.RecordBatch``es of ``batch_size`` records.
 
     Memory stays bounded (a few batches of raw text) whatever the file size. ``schema`` is known
     before the first batch; ``skipped`` counts records dropped so far with
-    ``on_bad_lines="skip"``; ``bytes_read`` tells the progress through the file. The reader is
+    ``on_bad_lines="skip"`` (``skipped_lines``: their line numbers); ``bytes_read`` tells the progress through the file. The reader is
     also an Arrow stream (``__arrow_c_stream__``), so ``pa.table(reader)`` or any consumer of
     Arrow streams can take it directly.
     """
@@ -130,6 +149,11 @@ class CsvReader:
     @property
     def skipped(self) -> int:
         return self._core.skipped
+
+    @property
+    def skipped_lines(self) -> list[int]:
+        """Physical line numbers of the first 1000 skipped records, ascending."""
+        return self._core.skipped_lines
 
     @property
     def bytes_read(self) -> int:

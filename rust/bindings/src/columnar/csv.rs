@@ -58,7 +58,7 @@ fn options(
     })
 }
 
-/// Read a whole CSV file: returns `(pyarrow.Table, skipped_records)`.
+/// Read a whole CSV file: returns `(pyarrow.Table, skipped_records, lines_of_first_skipped)`.
 #[pyfunction]
 #[pyo3(signature = (path, *, schema=None, delimiter=",", quote="\"", header=true,
     null_values=vec![String::new()], infer_rows=10_000, on_bad_lines="error",
@@ -76,7 +76,7 @@ fn csv_read<'py>(
     on_bad_lines: &str,
     batch_size: usize,
     threads: usize,
-) -> PyResult<(Bound<'py, PyAny>, u64)> {
+) -> PyResult<(Bound<'py, PyAny>, u64, Vec<u64>)> {
     let opts = options(
         schema,
         delimiter,
@@ -89,10 +89,10 @@ fn csv_read<'py>(
         threads,
     )?;
     let table = detach(py, move || read_csv(&path, &opts))?;
-    let skipped = table.skipped;
+    let (skipped, lines) = (table.skipped, table.skipped_lines);
     let out = arrow_pyarrow::Table::try_new(table.batches, table.schema)
         .map_err(|e| to_py(Error::from(e)))?;
-    Ok((out.into_pyarrow(py)?, skipped))
+    Ok((out.into_pyarrow(py)?, skipped, lines))
 }
 
 /// A CSV file as an iterator of `pyarrow.RecordBatch`, read with bounded memory.
@@ -101,6 +101,7 @@ struct PyCsvReader {
     inner: Option<CsvReader>,
     schema: SchemaRef,
     skipped: u64,
+    skipped_lines: Vec<u64>,
     bytes_read: u64,
 }
 
@@ -115,6 +116,15 @@ impl PyCsvReader {
     #[getter]
     fn skipped(&self) -> u64 {
         self.inner.as_ref().map_or(self.skipped, CsvReader::skipped)
+    }
+
+    /// Physical line numbers of the first (up to 1000) skipped records.
+    #[getter]
+    fn skipped_lines(&self) -> Vec<u64> {
+        self.inner.as_ref().map_or_else(
+            || self.skipped_lines.clone(),
+            |r| r.skipped_lines().to_vec(),
+        )
     }
 
     /// Bytes of the file read so far.
@@ -151,6 +161,7 @@ impl PyCsvReader {
     fn close(&mut self) {
         if let Some(r) = self.inner.take() {
             self.skipped = r.skipped();
+            self.skipped_lines = r.skipped_lines().to_vec();
             self.bytes_read = r.bytes_read();
         }
     }
@@ -191,6 +202,7 @@ fn csv_open<'py>(
         schema: reader.schema(),
         inner: Some(reader),
         skipped: 0,
+        skipped_lines: Vec::new(),
         bytes_read: 0,
     })
 }

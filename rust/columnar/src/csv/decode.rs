@@ -56,6 +56,8 @@ impl From<Error> for DecodeError {
 pub(crate) struct Decoded {
     pub batch: RecordBatch,
     pub skipped: u64,
+    /// Lines of the first skipped records, ascending.
+    pub skipped_lines: Vec<u64>,
 }
 
 /// Fail with the line of the first byte that is not UTF-8.
@@ -98,6 +100,8 @@ fn decode_rows(
     rows: &[RowSpan],
 ) -> Result<Decoded, DecodeError> {
     let mut skipped = 0u64;
+    // raw offsets of the first skipped records (their lines are reported)
+    let mut skipped_at: Vec<u32> = Vec::new();
     let mut builders = ctx
         .columns
         .iter()
@@ -110,6 +114,9 @@ fn decode_rows(
         let mut fields = tokenize_block(block, chunk, ctx.ncols, ctx.delimiter, ctx.quote, |bad| {
             if ctx.skip_bad {
                 skipped += 1;
+                if skipped_at.len() < MAX_REPORTED_LINES {
+                    skipped_at.push(bad.row_start);
+                }
                 true
             } else {
                 first_bad = Some(bad);
@@ -132,6 +139,11 @@ fn decode_rows(
             bad_rows.sort_unstable();
             bad_rows.dedup();
             skipped += bad_rows.len() as u64;
+            for &r in &bad_rows {
+                if skipped_at.len() < MAX_REPORTED_LINES {
+                    skipped_at.push(fields.row_starts[r as usize]);
+                }
+            }
             for (b, m) in builders.iter_mut().zip(marks) {
                 b.truncate(m);
             }
@@ -145,6 +157,9 @@ fn decode_rows(
     if let Some(start) = block.unterminated {
         if ctx.skip_bad {
             skipped += 1;
+            if skipped_at.len() < MAX_REPORTED_LINES {
+                skipped_at.push(start);
+            }
         } else {
             return Err(Error::corrupt(format!(
                 "line {}: a quoted field is never closed before the end of the file",
@@ -161,7 +176,29 @@ fn decode_rows(
     let options = RecordBatchOptions::new().with_row_count(Some(nrows));
     let batch = RecordBatch::try_new_with_options(ctx.schema.clone(), columns, &options)
         .map_err(|e| Error::schema(format!("{}: {e}", ctx.path.display())))?;
-    Ok(Decoded { batch, skipped })
+    Ok(Decoded {
+        batch,
+        skipped,
+        skipped_lines: lines_of(block, skipped_at),
+    })
+}
+
+/// How many skipped records a reader reports by line number (the count is always exact).
+pub(crate) const MAX_REPORTED_LINES: usize = 1000;
+
+/// Physical line numbers of raw offsets, in one pass over the block.
+fn lines_of(block: &Block, mut offsets: Vec<u32>) -> Vec<u64> {
+    offsets.sort_unstable();
+    let (mut line, mut pos) = (block.first_line, 0usize);
+    offsets
+        .into_iter()
+        .map(|o| {
+            let o = (o as usize).min(block.raw_len).max(pos);
+            line += memchr::memchr_iter(b'\n', &block.data[pos..o]).count() as u64;
+            pos = o;
+            line
+        })
+        .collect()
 }
 
 /// Append one group of rows to every column. `Some(rows)` (skip mode only): these rows hold

@@ -26,7 +26,9 @@ use rayon::prelude::*;
 
 use super::chunker::{Block, Chunker};
 use super::convert::{NullMatcher, is_supported};
-use super::decode::{ColumnPlan, DecodeCtx, DecodeError, Decoded, check_utf8, decode_block};
+use super::decode::{
+    ColumnPlan, DecodeCtx, DecodeError, Decoded, MAX_REPORTED_LINES, check_utf8, decode_block,
+};
 use super::infer::{ColumnGuess, observe_column};
 use super::tokenizer::{first_row_fields, tokenize_block};
 
@@ -112,6 +114,7 @@ pub struct CsvReader {
     /// The blocks of the window that failed with `Widen` (for the widening scan).
     failed: Vec<Block>,
     skipped: u64,
+    skipped_lines: Vec<u64>,
     pool: Option<Arc<rayon::ThreadPool>>,
     batch_size: usize,
     window: usize,
@@ -264,6 +267,7 @@ impl CsvReader {
             ready: VecDeque::new(),
             failed: Vec::new(),
             skipped: 0,
+            skipped_lines: Vec::new(),
             window: if pool.is_some() { opts.threads * 2 } else { 1 },
             pool,
             batch_size: opts.batch_size,
@@ -278,6 +282,11 @@ impl CsvReader {
     /// Records skipped so far (`OnBadLines::Skip`).
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Physical line numbers of the first (up to 1000) skipped records, ascending.
+    pub fn skipped_lines(&self) -> &[u64] {
+        &self.skipped_lines
     }
 
     /// Bytes read from the file so far (for progress bars).
@@ -361,6 +370,9 @@ impl CsvReader {
             match r {
                 Ok(d) => {
                     self.skipped += d.skipped;
+                    let room = MAX_REPORTED_LINES.saturating_sub(self.skipped_lines.len());
+                    self.skipped_lines
+                        .extend(d.skipped_lines.into_iter().take(room));
                     if d.batch.num_rows() > 0 {
                         self.ready.push_back(d.batch);
                     }
@@ -508,6 +520,8 @@ pub struct CsvTable {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
     pub skipped: u64,
+    /// Physical line numbers of the first (up to 1000) skipped records.
+    pub skipped_lines: Vec<u64>,
 }
 
 /// Read the whole file. With inferred types, a later value that does not fit its column's type
@@ -532,6 +546,7 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<CsvTable> {
                     schema: reader.schema(),
                     batches,
                     skipped: reader.skipped,
+                    skipped_lines: reader.skipped_lines,
                 });
             }
             Err(DecodeError::Fatal(e)) => return Err(e),
