@@ -84,7 +84,7 @@ fn preview(v: &[u8]) -> String {
 }
 
 /// Rows tokenized and converted together: their spans (`GROUP_FIELDS` pairs) stay in cache.
-const GROUP_FIELDS: usize = 32 * 1024;
+pub(crate) const GROUP_FIELDS: usize = 32 * 1024;
 
 pub(crate) fn decode_block(ctx: &DecodeCtx, block: &mut Block) -> Result<Decoded, DecodeError> {
     check_utf8(block, &ctx.path)?;

@@ -27,7 +27,8 @@ use rayon::prelude::*;
 use super::chunker::{Block, Chunker};
 use super::convert::{NullMatcher, is_supported};
 use super::decode::{
-    ColumnPlan, DecodeCtx, DecodeError, Decoded, MAX_REPORTED_LINES, check_utf8, decode_block,
+    ColumnPlan, DecodeCtx, DecodeError, Decoded, GROUP_FIELDS, MAX_REPORTED_LINES, check_utf8,
+    decode_block,
 };
 use super::infer::{ColumnGuess, observe_column};
 use super::tokenizer::{first_row_fields, tokenize_block};
@@ -222,10 +223,7 @@ impl CsvReader {
             }
             let take = (opts.infer_rows - seen).min(b.rows.len());
             let rows = b.rows[..take].to_vec();
-            let f = tokenize_block(b, &rows, ncols, d, q, |_| true);
-            for (c, g) in guesses.iter_mut().enumerate() {
-                observe_column(g, &b.data, &f.spans, ncols, c, f.nrows(), &nulls);
-            }
+            observe_rows(&mut guesses, b, &rows, ncols, d, q, &nulls);
             seen += take;
         }
         if needs_inference {
@@ -409,10 +407,8 @@ impl CsvReader {
             };
             check_utf8(&b, &ctx.path)?;
             let rows = std::mem::take(&mut b.rows);
-            let f = tokenize_block(&mut b, &rows, ctx.ncols, ctx.delimiter, ctx.quote, |_| true);
-            for (c, g) in guesses.iter_mut().enumerate() {
-                observe_column(g, &b.data, &f.spans, ctx.ncols, c, f.nrows(), &ctx.nulls);
-            }
+            let (d, q) = (ctx.delimiter, ctx.quote);
+            observe_rows(&mut guesses, &mut b, &rows, ctx.ncols, d, q, &ctx.nulls);
         }
         Ok(guesses.iter().map(ColumnGuess::data_type).collect())
     }
@@ -427,6 +423,26 @@ impl Iterator for CsvReader {
 }
 
 const MAX_THREADS: usize = 256;
+
+/// Narrow every column's guess by `rows` of `block` (rows of another field count are ignored),
+/// a group of rows at a time so their field spans stay in cache.
+fn observe_rows(
+    guesses: &mut [ColumnGuess],
+    block: &mut Block,
+    rows: &[super::chunker::RowSpan],
+    ncols: usize,
+    delimiter: u8,
+    quote: u8,
+    nulls: &NullMatcher,
+) {
+    let group = (GROUP_FIELDS / ncols.max(1)).max(64);
+    for chunk in rows.chunks(group) {
+        let f = tokenize_block(block, chunk, ncols, delimiter, quote, |_| true);
+        for (c, g) in guesses.iter_mut().enumerate() {
+            observe_column(g, &block.data, &f.spans, ncols, c, f.nrows(), nulls);
+        }
+    }
+}
 
 /// One decode pool per thread count, started once per process (starting threads per call
 /// would cost more than reading a small file).
