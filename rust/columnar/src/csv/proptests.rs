@@ -108,8 +108,10 @@ fn reference_fields(rec: &[u8]) -> Vec<Vec<u8>> {
 
 fn csvish() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
-        prop::sample::select(vec![b'a', b'b', b',', b'"', b'\n', b'\r', b'1']),
-        0..60,
+        prop::sample::select(vec![
+            b'a', b'b', b',', b'"', b'\n', b'\r', b'1', b'a', b'b', b'c',
+        ]),
+        0..160,
     )
 }
 

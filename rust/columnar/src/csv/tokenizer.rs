@@ -104,15 +104,38 @@ fn split_plain(data: &[u8], row: &RowSpan, ncols: usize, delim: u8, out: &mut Ve
     let (start, end) = (row.start as usize, row.end as usize);
     let mut s = start;
     let mut n = 0usize;
-    for k in memchr_iter(delim, &data[start..end]) {
+    let mut on_delim = |p: usize, out: &mut Vec<u32>| -> bool {
         n += 1;
         if n >= ncols {
-            return n + 1 + memchr_iter(delim, &data[start + k + 1..end]).count();
+            return false;
         }
-        let p = start + k;
         out.push(s as u32);
         out.push(p as u32);
         s = p + 1;
+        true
+    };
+    // Eight bytes at a time (SWAR): a bit per byte equal to the delimiter, exact (no carries).
+    let pattern = u64::from_ne_bytes([delim; 8]);
+    let mut i = start;
+    while i + 8 <= end {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&data[i..i + 8]);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+        let mut hits = !(((x & LOW7) + LOW7) | x | LOW7);
+        while hits != 0 {
+            let p = i + (hits.trailing_zeros() / 8) as usize;
+            if !on_delim(p, out) {
+                return n + 1 + memchr_iter(delim, &data[p + 1..end]).count();
+            }
+            hits &= hits - 1;
+        }
+        i += 8;
+    }
+    for p in i..end {
+        if data[p] == delim && !on_delim(p, out) {
+            return n + 1 + memchr_iter(delim, &data[p + 1..end]).count();
+        }
     }
     out.push(s as u32);
     out.push(end as u32);
