@@ -144,6 +144,13 @@ def test_unterminated_quote_at_end(tmp_path: Path) -> None:
     assert t.num_rows == 1 and mc.skipped_rows(t) == 1 and mc.skipped_lines(t) == [3]
 
 
+def test_nul_in_header_is_a_clear_error(tmp_path: Path) -> None:
+    # Arrow's C data interface cannot carry a NUL in a field name
+    with pytest.raises(CorruptFileError, match="line 1: the name of column #2"):
+        mc.read_csv(write(tmp_path, b"a,b\x00c\n1,2\n"))
+    assert mc.read_csv(write(tmp_path, b"a\nx\x00y\n")).column("a").to_pylist() == ["x\x00y"]
+
+
 def test_not_utf8_names_line(tmp_path: Path) -> None:
     p = write(tmp_path, b"a,b\n1,ok\n2,caf\xe9\n")
     with pytest.raises(CorruptFileError, match=r"line 3: not UTF-8"):

@@ -193,7 +193,14 @@ def test_bad_rows_are_named_and_counted(
 
 
 @settings(max_examples=300, suppress_health_check=HC)
-@given(st.binary(max_size=300), st.booleans(), st.sampled_from(["error", "skip"]))
+@given(
+    st.binary(max_size=300)
+    | st.lists(
+        st.sampled_from([b"a", b",", b'"', b"\n", b"\r", b"\x00", b"\xff", b"1"]), max_size=80
+    ).map(b"".join),
+    st.booleans(),
+    st.sampled_from(["error", "skip"]),
+)
 def test_garbage_never_crashes(data: bytes, header: bool, on_bad: str) -> None:
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "g.csv"

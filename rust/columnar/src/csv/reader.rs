@@ -163,6 +163,14 @@ impl CsvReader {
                         .into_iter()
                         .map(|n| String::from_utf8_lossy(&n).into_owned())
                         .collect();
+                    if let Some(i) = names.iter().position(|n| n.contains('\0')) {
+                        return Err(Error::corrupt(format!(
+                            "line 1: the name of column #{} contains a NUL byte, which Arrow \
+                             schemas cannot carry (is this a CSV file?)",
+                            i + 1
+                        ))
+                        .at_path(path));
+                    }
                     let n = names.len();
                     header_names = Some(names);
                     n
