@@ -253,3 +253,19 @@ def test_chunk_boundaries_inside_quoted_fields(tmp_path: Path) -> None:
         assert t.column("i").to_pylist() == list(range(40))
     batches = list(mc.open_csv(p, batch_size=3))
     assert pa.Table.from_batches(batches).equals(mc.read_csv(p))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_widening_across_many_blocks(tmp_path: Path, threads: int) -> None:
+    # > 4 blocks of 65,536 records: the late values fall in a later parallel window
+    n = 300_000
+    lines = ["a,b"] + [f"{i},{i % 7}" for i in range(n)]
+    lines[1 + 150_000] = "150000,x"
+    lines[1 + 280_000] = "1.5,3"
+    p = write(tmp_path, "\n".join(lines) + "\n")
+    t = mc.read_csv(p, threads=threads)
+    assert t.schema == pa.schema([("a", pa.float64()), ("b", pa.string())])
+    a = t.column("a").to_pylist()
+    assert a[280_000] == 1.5 and a[279_999] == 279_999.0 and len(a) == n
+    b = t.column("b").to_pylist()
+    assert b[150_000] == "x" and b[6] == "6"

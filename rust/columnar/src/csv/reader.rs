@@ -384,8 +384,10 @@ impl CsvReader {
                     }
                 }
                 Err(DecodeError::Widen) => {
+                    // the widening scan reads the rest of the file: it needs every block
+                    let next = prefetched.map_err(|e| e.at_path(&self.ctx.path))?;
                     self.failed = blocks;
-                    self.pending.extend(prefetched.unwrap_or_default());
+                    self.pending.extend(next);
                     return Err(DecodeError::Widen);
                 }
                 Err(e) => return Err(e),
@@ -531,9 +533,6 @@ fn plan_explicit(
             out.len(),
             ncols
         )));
-    }
-    if header.is_none() && ncols == 0 {
-        // empty file without header: nothing to check
     }
     Ok(out)
 }
