@@ -35,6 +35,8 @@ pub(crate) struct Block {
     pub first_line: u64,
     /// A last record whose quote never closes before the end of the file (offset of its start).
     pub unterminated: Option<u32>,
+    /// Groups of the first records already tokenized by type inference, reused by the decoder.
+    pub pretokenized: Vec<super::tokenizer::Pretokenized>,
 }
 
 impl Block {
@@ -279,6 +281,7 @@ impl<R: Read> Chunker<R> {
             rows: std::mem::take(&mut self.rows),
             first_line: self.line,
             unterminated,
+            pretokenized: Vec::new(),
         };
         self.line += self.newlines;
         self.newlines = 0;

@@ -11,7 +11,7 @@ use minide_common::{Error, Result};
 
 use super::chunker::{Block, RowSpan};
 use super::convert::{ColumnBuilder, ConvError, NullMatcher, OnFail, View};
-use super::tokenizer::{BadRow, Fields, tokenize_block};
+use super::tokenizer::{Fields, tokenize_block};
 
 /// One output column: which CSV field it comes from and its type.
 #[derive(Clone, Debug)]
@@ -84,7 +84,12 @@ fn preview(v: &[u8]) -> String {
 }
 
 /// Rows tokenized and converted together: their spans (`GROUP_FIELDS` pairs) stay in cache.
-pub(crate) const GROUP_FIELDS: usize = 32 * 1024;
+const GROUP_FIELDS: usize = 32 * 1024;
+
+/// Records per group for `ncols` fields each.
+pub(crate) fn group_rows(ncols: usize) -> usize {
+    (GROUP_FIELDS / ncols.max(1)).max(64)
+}
 
 pub(crate) fn decode_block(ctx: &DecodeCtx, block: &mut Block) -> Result<Decoded, DecodeError> {
     check_utf8(block, &ctx.path)?;
@@ -107,31 +112,47 @@ fn decode_rows(
         .iter()
         .map(|c| ColumnBuilder::new(&c.data_type, rows.len()))
         .collect::<Result<Vec<_>>>()?;
-    let group = (GROUP_FIELDS / ctx.ncols.max(1)).max(64);
+    let group = group_rows(ctx.ncols);
     let mut nrows = 0usize;
-    for chunk in rows.chunks(group) {
-        let mut first_bad: Option<BadRow> = None;
-        let mut fields = tokenize_block(block, chunk, ctx.ncols, ctx.delimiter, ctx.quote, |bad| {
-            if ctx.skip_bad {
-                skipped += 1;
-                if skipped_at.len() < MAX_REPORTED_LINES {
-                    skipped_at.push(bad.row_start);
-                }
-                true
-            } else {
-                first_bad = Some(bad);
-                false
-            }
-        });
-        if let Some(bad) = first_bad {
+    // Groups that type inference already tokenized come first; their spans stay valid because
+    // unescaped copies are only ever appended to the block.
+    let pre = std::mem::take(&mut block.pretokenized);
+    if pre.is_empty() {
+        block.data.truncate(block.raw_len);
+    }
+    let pre_rows: usize = pre.iter().map(|p| p.rows).sum();
+    let mut pre = pre.into_iter();
+    let mut rest = rows[pre_rows.min(rows.len())..].chunks(group);
+    loop {
+        let (mut fields, bad) = if let Some(p) = pre.next() {
+            (p.fields, p.bad)
+        } else if let Some(chunk) = rest.next() {
+            let mut bad = Vec::new();
+            let skip = ctx.skip_bad;
+            let (d, q) = (ctx.delimiter, ctx.quote);
+            let fields = tokenize_block(block, chunk, ctx.ncols, d, q, |b| {
+                bad.push(b);
+                skip
+            });
+            (fields, bad)
+        } else {
+            break;
+        };
+        if let (false, Some(b)) = (ctx.skip_bad, bad.first()) {
             return Err(Error::corrupt(format!(
                 "line {}: expected {} fields, found {}",
-                block.line_at(bad.row_start as usize),
+                block.line_at(b.row_start as usize),
                 ctx.ncols,
-                bad.found
+                b.found
             ))
             .at_path(&ctx.path)
             .into());
+        }
+        skipped += bad.len() as u64;
+        for b in bad {
+            if skipped_at.len() < MAX_REPORTED_LINES {
+                skipped_at.push(b.row_start);
+            }
         }
         let marks: Vec<usize> = builders.iter().map(ColumnBuilder::len).collect();
         if let Some(mut bad_rows) = convert_group(ctx, block, &fields, &mut builders)? {

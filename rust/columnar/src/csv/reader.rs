@@ -27,11 +27,11 @@ use rayon::prelude::*;
 use super::chunker::{Block, Chunker};
 use super::convert::{NullMatcher, is_supported};
 use super::decode::{
-    ColumnPlan, DecodeCtx, DecodeError, Decoded, GROUP_FIELDS, MAX_REPORTED_LINES, check_utf8,
-    decode_block,
+    ColumnPlan, DecodeCtx, DecodeError, Decoded, MAX_REPORTED_LINES, check_utf8, decode_block,
+    group_rows,
 };
 use super::infer::{ColumnGuess, observe_column};
-use super::tokenizer::{first_row_fields, tokenize_block};
+use super::tokenizer::{Pretokenized, first_row_fields, tokenize_block};
 
 /// What to do with a record that has the wrong number of fields or a value that does not parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,12 +226,10 @@ impl CsvReader {
             }
             let b = &mut pending[i];
             i += 1;
-            if check_utf8(b, path).is_err() {
-                break; // decode reports it with its line
-            }
+            // (not UTF-8: inference sees bytes that fit no type; decoding reports the line)
             let take = (opts.infer_rows - seen).min(b.rows.len());
             let rows = b.rows[..take].to_vec();
-            observe_rows(&mut guesses, b, &rows, ncols, d, q, &nulls);
+            observe_rows(&mut guesses, b, &rows, ncols, d, q, &nulls, true);
             seen += take;
         }
         if needs_inference {
@@ -418,7 +416,16 @@ impl CsvReader {
             check_utf8(&b, &ctx.path)?;
             let rows = std::mem::take(&mut b.rows);
             let (d, q) = (ctx.delimiter, ctx.quote);
-            observe_rows(&mut guesses, &mut b, &rows, ctx.ncols, d, q, &ctx.nulls);
+            observe_rows(
+                &mut guesses,
+                &mut b,
+                &rows,
+                ctx.ncols,
+                d,
+                q,
+                &ctx.nulls,
+                false,
+            );
         }
         Ok(guesses.iter().map(ColumnGuess::data_type).collect())
     }
@@ -434,8 +441,10 @@ impl Iterator for CsvReader {
 
 const MAX_THREADS: usize = 256;
 
-/// Narrow every column's guess by `rows` of `block` (rows of another field count are ignored),
-/// a group of rows at a time so their field spans stay in cache.
+/// Narrow every column's guess by `rows` (the first records) of `block`, a group of rows at a
+/// time so their field spans stay in cache (rows of another field count are ignored here).
+/// With `keep`, the tokenized groups are left in the block for the decoder to reuse.
+#[allow(clippy::too_many_arguments)]
 fn observe_rows(
     guesses: &mut [ColumnGuess],
     block: &mut Block,
@@ -444,12 +453,33 @@ fn observe_rows(
     delimiter: u8,
     quote: u8,
     nulls: &NullMatcher,
+    keep: bool,
 ) {
-    let group = (GROUP_FIELDS / ncols.max(1)).max(64);
-    for chunk in rows.chunks(group) {
-        let f = tokenize_block(block, chunk, ncols, delimiter, quote, |_| true);
+    block.pretokenized.clear();
+    block.data.truncate(block.raw_len);
+    for chunk in rows.chunks(group_rows(ncols)) {
+        let mut bad = Vec::new();
+        let fields = tokenize_block(block, chunk, ncols, delimiter, quote, |b| {
+            bad.push(b);
+            true
+        });
         for (c, g) in guesses.iter_mut().enumerate() {
-            observe_column(g, &block.data, &f.spans, ncols, c, f.nrows(), nulls);
+            observe_column(
+                g,
+                &block.data,
+                &fields.spans,
+                ncols,
+                c,
+                fields.nrows(),
+                nulls,
+            );
+        }
+        if keep {
+            block.pretokenized.push(Pretokenized {
+                fields,
+                bad,
+                rows: chunk.len(),
+            });
         }
     }
 }

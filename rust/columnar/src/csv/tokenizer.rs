@@ -46,6 +46,15 @@ pub(crate) struct BadRow {
     pub found: usize,
 }
 
+/// Fields of a group of records tokenized ahead (by inference), with the rows that were bad.
+#[derive(Debug, Default)]
+pub(crate) struct Pretokenized {
+    pub fields: Fields,
+    pub bad: Vec<BadRow>,
+    /// How many records of the block this group covers (kept and bad).
+    pub rows: usize,
+}
+
 /// Split every row of `block` into `ncols` fields. Rows with another field count are dropped and
 /// reported through `on_bad` (which decides whether to go on: `false` stops with that row).
 pub(crate) fn tokenize_block(
@@ -56,8 +65,9 @@ pub(crate) fn tokenize_block(
     quote: u8,
     mut on_bad: impl FnMut(BadRow) -> bool,
 ) -> Fields {
-    block.data.truncate(block.raw_len);
-    let raw_len = block.raw_len;
+    // Unescaped copies go after everything already in the buffer (raw bytes, and copies made
+    // for earlier groups whose spans may still be in use).
+    let base = block.data.len();
     let data = &block.data[..];
     let mut extras: Vec<u8> = Vec::new();
     let mut f = Fields {
@@ -74,7 +84,7 @@ pub(crate) fn tokenize_block(
                 ncols,
                 delimiter,
                 quote,
-                raw_len,
+                base,
                 &mut extras,
                 &mut f.spans,
             )
@@ -150,7 +160,7 @@ fn split_quoted(
     ncols: usize,
     delim: u8,
     quote: u8,
-    raw_len: usize,
+    base: usize,
     extras: &mut Vec<u8>,
     out: &mut Vec<u32>,
 ) -> usize {
@@ -160,7 +170,7 @@ fn split_quoted(
     loop {
         n += 1;
         let next = if data.get(i) == Some(&quote) && i < end {
-            quoted_field(data, i, end, delim, quote, raw_len, extras, out)
+            quoted_field(data, i, end, delim, quote, base, extras, out)
         } else {
             let stop = memchr(delim, &data[i..end]).map_or(end, |k| i + k);
             out.push(i as u32);
@@ -194,7 +204,7 @@ fn quoted_field(
     end: usize,
     delim: u8,
     quote: u8,
-    raw_len: usize,
+    base: usize,
     extras: &mut Vec<u8>,
     out: &mut Vec<u32>,
 ) -> usize {
@@ -203,8 +213,8 @@ fn quoted_field(
     let mut seg = i + 1;
     let mut j = i + 1;
     let push_extras = |extras: &Vec<u8>, out: &mut Vec<u32>| {
-        out.push((raw_len + extras_start) as u32);
-        out.push((raw_len + extras.len()) as u32);
+        out.push((base + extras_start) as u32);
+        out.push((base + extras.len()) as u32);
     };
     // The field's content ends at `stop`: a slice of the raw bytes, or the copy in `extras`.
     let finish = |extras: &mut Vec<u8>, out: &mut Vec<u32>, seg: usize, stop: usize, copy| {
