@@ -64,8 +64,8 @@ def _csv(ctx: Context) -> None:
             dirty.write_text(dirty.read_text().replace("3,1.50,too,many", "3,1.50,ok"))
     t = mc.read_csv(dirty, schema=schema, on_bad_lines="skip")
     console.print(
-        f"  on_bad_lines='skip': {t.num_rows} rows kept, {mc.skipped_rows(t)} skipped "
-        f"(mc.skipped_rows / CsvReader.skipped)"
+        f"  on_bad_lines='skip': {t.num_rows} rows kept, {mc.skipped_rows(t)} skipped, "
+        f"on line(s) {mc.skipped_lines(t)} (mc.skipped_rows / mc.skipped_lines)"
     )
 
     late = ctx.workdir / "late.csv"
