@@ -100,6 +100,7 @@ def _hash(ctx: Context) -> None:
 
 # Engine chapters register themselves on import; the order here is the order of the tour.
 ENGINE_DEMOS = (
+    "minide.columnar.demo_csv",
     "minide.columnar.demo",
     "minide.sql.demo",
     "minide.kv.demo",
