@@ -253,25 +253,37 @@ impl Db {
 
         let hlc = Hlc::new(max_ts);
         let mut next_file = max_number;
-        let wal_number = next_file;
-        next_file += 1;
-        let writer = LogWriter::create(manifest::wal_path(&dir, wal_number), wal_number)?;
-        manifest::sync_dir(&dir)?;
-        if !recovered.is_empty() {
-            let number = next_file;
+        // Fast path: nothing to recover and the live log is empty: keep appending to it.
+        let reuse = recovered.is_empty()
+            && wals.len() == 1
+            && wals[0] == man.log_number
+            && std::fs::metadata(manifest::wal_path(&dir, wals[0])).is_ok_and(|m| m.len() == 0);
+        let (writer, wal_number) = if reuse {
+            let n = wals[0];
+            (LogWriter::open_append(manifest::wal_path(&dir, n), n)?, n)
+        } else {
+            let n = next_file;
             next_file += 1;
-            let t = crate::compaction::build_table(&dir, &opts, &cache, number, &recovered)?;
-            version.levels[0].insert(0, Arc::new(t));
-        }
-        let man = Manifest {
-            next_file,
-            log_number: wal_number,
-            max_ts: hlc.last(),
-            files: version.file_metas(),
+            let w = LogWriter::create(manifest::wal_path(&dir, n), n)?;
+            manifest::sync_dir(&dir)?;
+            if !recovered.is_empty() {
+                let number = next_file;
+                next_file += 1;
+                let t = crate::compaction::build_table(&dir, &opts, &cache, number, &recovered)?;
+                version.levels[0].insert(0, Arc::new(t));
+            }
+            let man = Manifest {
+                next_file,
+                log_number: n,
+                max_ts: hlc.last(),
+                files: version.file_metas(),
+            };
+            man.store(&dir)?;
+            (w, n)
         };
-        man.store(&dir)?;
-        // Everything below the new log is now in tables; drop obsolete files.
-        let live: std::collections::HashSet<u64> = man.files.iter().map(|f| f.number).collect();
+        // Everything below the live log is in tables; drop obsolete files.
+        let live: std::collections::HashSet<u64> =
+            version.levels.iter().flatten().map(|t| t.number).collect();
         for n in manifest::list_numbered(&dir, ".wal")? {
             if n < wal_number {
                 let _ = std::fs::remove_file(manifest::wal_path(&dir, n));

@@ -217,6 +217,21 @@ impl LogWriter {
         })
     }
 
+    /// Continue an existing, fully valid log (recovery found nothing to replay in it).
+    pub fn open_append(path: PathBuf, number: u64) -> Result<Self> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(e, &path))?;
+        let len = file.metadata().map_err(|e| Error::io(e, &path))?.len();
+        Ok(LogWriter {
+            number,
+            path,
+            file: Arc::new(file),
+            len,
+        })
+    }
+
     /// Write framed records with one `write` call (the group of a group commit).
     pub fn append(&mut self, framed: &[u8]) -> Result<()> {
         (&*self.file)
