@@ -1,7 +1,7 @@
 # Type stubs of the Rust extension module (rust/bindings). Checked by `python -m mypy.stubtest`.
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
-from typing import Any
+from typing import Any, final
 
 import pyarrow as pa
 
@@ -26,6 +26,7 @@ def hash_array(array: Any) -> pa.UInt64Array: ...
 # kv (rust/bindings/src/kv.rs)
 # ----------------------------------------------------------------------------------------------
 
+@final
 class KvSnapshot:
     @property
     def ts(self) -> int: ...
@@ -33,6 +34,7 @@ class KvSnapshot:
     def released(self) -> bool: ...
     def release(self) -> None: ...
 
+@final
 class KvDb:
     def __new__(
         cls,
@@ -49,10 +51,10 @@ class KvDb:
     def put(
         self, key: bytes, value: bytes, valid_from: int | None = None, valid_to: int | None = None
     ) -> int: ...
-    def delete(self, key: bytes, valid_from: int | None = None, valid_to: int | None = None) -> int: ...
-    def write(
-        self, ops: list[tuple[bytes, bytes | None, int | None, int | None]]
+    def delete(
+        self, key: bytes, valid_from: int | None = None, valid_to: int | None = None
     ) -> int: ...
+    def write(self, ops: list[tuple[bytes, bytes | None, int | None, int | None]]) -> int: ...
     def get(
         self, key: bytes, as_of: int | None = None, valid_at: int | None = None
     ) -> bytes | None: ...

@@ -8,10 +8,9 @@ import sys
 import threading
 from pathlib import Path
 
+import minide.kv as kv
 import pyarrow as pa
 import pytest
-
-import minide.kv as kv
 from minide.errors import InvalidArgumentError, StoreClosedError
 
 

@@ -8,9 +8,8 @@ import shutil
 import struct
 from pathlib import Path
 
-import pytest
-
 import minide.kv as kv
+import pytest
 from minide.errors import CorruptFileError
 
 
@@ -118,7 +117,7 @@ def test_sst_bit_flips_never_return_a_wrong_value(tmp_path: Path, compression: s
             continue
         failed = False
         with db:
-            for k in rng.sample(keys, 20) + [b"absent"]:
+            for k in [*rng.sample(keys, 20), b"absent"]:
                 try:
                     assert db.get(k) == expected.get(k), f"bit {bit}: wrong value for {k!r}"
                 except CorruptFileError:

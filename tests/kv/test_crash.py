@@ -18,9 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import minide.kv as kv
+import pytest
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

@@ -11,12 +11,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass
+from typing import ClassVar
 
+import minide.kv as kv
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
-import minide.kv as kv
 
 KEYS = st.sampled_from([b"", b"a", b"a\x00", b"ab", b"b", b"b\xff", "é".encode(), b"zz"])
 VALUES = st.binary(max_size=24)
@@ -44,7 +44,7 @@ class V:
 
 
 class KvMachine(RuleBasedStateMachine):
-    retention: dict[str, int] | None = None
+    retention: ClassVar[dict[str, int] | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,7 +80,9 @@ class KvMachine(RuleBasedStateMachine):
     def exact(self, key: bytes, as_of: int | None) -> bool:
         return as_of is None or as_of >= self.horizon(key)
 
-    def record(self, ts: int, ops: list[tuple[bytes, bytes | None, int | None, int | None]]) -> None:
+    def record(
+        self, ts: int, ops: list[tuple[bytes, bytes | None, int | None, int | None]]
+    ) -> None:
         assert ts > self.stamps[-1], "commit timestamps must increase"
         self.stamps.append(ts)
         for k, v, vf, vt in ops:
@@ -101,7 +103,11 @@ class KvMachine(RuleBasedStateMachine):
         ts = self.db.delete(k, valid_from=iv[0], valid_to=iv[1])
         self.record(ts, [(k, None, *iv)])
 
-    @rule(ops=st.lists(st.tuples(KEYS, st.one_of(st.none(), VALUES), intervals()), min_size=1, max_size=6))
+    @rule(
+        ops=st.lists(
+            st.tuples(KEYS, st.one_of(st.none(), VALUES), intervals()), min_size=1, max_size=6
+        )
+    )
     def batch(self, ops: list[tuple[bytes, bytes | None, tuple[int | None, int | None]]]) -> None:
         with self.db.write_batch() as b:
             for k, v, (vf, vt) in ops:
@@ -118,8 +124,12 @@ class KvMachine(RuleBasedStateMachine):
             return None
         return max(0, self.stamps[i % len(self.stamps)] - back)
 
-    @rule(k=KEYS, i=st.one_of(st.none(), st.integers(0, 200)), back=st.sampled_from([0, 1]),
-          at=st.one_of(st.none(), TIMES))
+    @rule(
+        k=KEYS,
+        i=st.one_of(st.none(), st.integers(0, 200)),
+        back=st.sampled_from([0, 1]),
+        at=st.one_of(st.none(), TIMES),
+    )
     def get(self, k: bytes, i: int | None, back: int, at: int | None) -> None:
         as_of = self.pick_as_of(i, back)
         if self.exact(k, as_of):
@@ -129,8 +139,12 @@ class KvMachine(RuleBasedStateMachine):
     def get_many(self, keys: list[bytes], at: int | None) -> None:
         assert self.db.get_many(keys, valid_at=at) == [self.read(k, None, at) for k in keys]
 
-    @rule(i=st.one_of(st.none(), st.integers(0, 200)), at=st.one_of(st.none(), TIMES),
-          prefix=st.one_of(st.none(), st.sampled_from([b"a", b"b", b""])), reverse=st.booleans())
+    @rule(
+        i=st.one_of(st.none(), st.integers(0, 200)),
+        at=st.one_of(st.none(), TIMES),
+        prefix=st.one_of(st.none(), st.sampled_from([b"a", b"b", b""])),
+        reverse=st.booleans(),
+    )
     def scan(self, i: int | None, at: int | None, prefix: bytes | None, reverse: bool) -> None:
         as_of = self.pick_as_of(i, 0)
         if not all(self.exact(k, as_of) for k in self.hist):
@@ -160,13 +174,15 @@ class KvMachine(RuleBasedStateMachine):
             h = self.horizon(k)
             must = [(v.value, v.ts) for v in hs if v.ts >= h]
             kept = [(g.value, g.system_from) for g in got]
-            assert kept[len(kept) - len(must):] == must
+            assert kept[len(kept) - len(must) :] == must
 
     @staticmethod
     def system_to(hs: list[V], i: int) -> int | None:
         """First later commit at which newer versions cover all of version i's valid interval."""
         inf = 10**30
-        remaining = [(-inf if hs[i].vf is None else hs[i].vf, inf if hs[i].vt is None else hs[i].vt)]
+        remaining = [
+            (-inf if hs[i].vf is None else hs[i].vf, inf if hs[i].vt is None else hs[i].vt)
+        ]
         for later in hs[i + 1 :]:
             a = -inf if later.vf is None else later.vf
             b = inf if later.vt is None else later.vt
@@ -229,7 +245,7 @@ class KvMachine(RuleBasedStateMachine):
 
 
 class KvRetentionMachine(KvMachine):
-    retention = {"versions": 2}
+    retention: ClassVar[dict[str, int] | None] = {"versions": 2}
 
 
 TestKvModel = KvMachine.TestCase

@@ -54,7 +54,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     sub.add_parser("inspect", help="levels, tables, key ranges, sizes, WAL files")
 
 
-@command("kv", "the bitemporal key-value store: get, put, delete, scan, history, inspect", _configure)
+@command(
+    "kv", "the bitemporal key-value store: get, put, delete, scan, history, inspect", _configure
+)
 def _kv(args: argparse.Namespace) -> int:
     import minide.kv as kv
 

@@ -171,7 +171,7 @@ impl KvDb {
         as_of: Option<u64>,
         valid_at: Option<i64>,
     ) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
-        let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
         let v = detach(py, || self.db.get_many(&keys, as_of, valid_at))?;
         Ok(bytes_list(py, v))
     }

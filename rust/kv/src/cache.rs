@@ -2,9 +2,12 @@
 //!
 //! Keyed by (table file number, block offset); holds decoded, checksum-verified blocks. Sharded
 //! by key hash so concurrent readers rarely meet on one lock. Each shard keeps a recency stamp per
-//! entry and a `BTreeMap` from stamp to key, so eviction takes the oldest in O(log n).
+//! entry and a `BTreeMap` from stamp to key. A hit only refreshes the entry's stamp (O(1)); the
+//! age index is fixed up lazily at eviction: a popped entry whose stamp moved on since is put back
+//! under its new stamp, so the victim is always the least recently used.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,11 +16,29 @@ use parking_lot::Mutex;
 use crate::sst::block::Block;
 
 type Key = (u64, u64);
+
+/// Multiplicative hash for the (file, offset) keys: SipHash is wasted on trusted integers.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 const SHARDS: usize = 16;
 
 #[derive(Debug, Default)]
 struct Shard {
-    map: HashMap<Key, (Arc<Block>, u64)>,
+    map: HashMap<Key, (Arc<Block>, u64), BuildHasherDefault<KeyHasher>>,
     by_age: BTreeMap<u64, Key>,
     bytes: usize,
     tick: u64,
@@ -56,10 +77,8 @@ impl BlockCache {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        let old = std::mem::replace(stamp, tick);
+        *stamp = tick;
         let block = Arc::clone(block);
-        s.by_age.remove(&old);
-        s.by_age.insert(tick, key);
         drop(s);
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(block)
@@ -74,18 +93,27 @@ impl BlockCache {
         let mut s = self.shard(key).lock();
         s.tick += 1;
         let tick = s.tick;
-        if let Some((_, old)) = s.map.insert(key, (block, tick)) {
-            s.by_age.remove(&old);
-        } else {
-            s.bytes += size;
+        match s.map.insert(key, (block, tick)) {
+            Some((old_block, _)) => s.bytes = s.bytes - old_block.size() + size,
+            None => {
+                s.bytes += size;
+                s.by_age.insert(tick, key);
+            }
         }
-        s.by_age.insert(tick, key);
         while s.bytes > self.shard_capacity {
-            let Some((_, victim)) = s.by_age.pop_first() else {
+            let Some((stamp, victim)) = s.by_age.pop_first() else {
                 break;
             };
-            if let Some((b, _)) = s.map.remove(&victim) {
-                s.bytes -= b.size();
+            match s.map.get(&victim).map(|e| e.1) {
+                Some(now) if now != stamp => {
+                    s.by_age.insert(now, victim); // used since: not the oldest after all
+                }
+                Some(_) => {
+                    if let Some((b, _)) = s.map.remove(&victim) {
+                        s.bytes -= b.size();
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -96,9 +124,8 @@ impl BlockCache {
             let mut s = shard.lock();
             let victims: Vec<Key> = s.map.keys().filter(|k| k.0 == file).copied().collect();
             for k in victims {
-                if let Some((b, stamp)) = s.map.remove(&k) {
+                if let Some((b, _)) = s.map.remove(&k) {
                     s.bytes -= b.size();
-                    s.by_age.remove(&stamp);
                 }
             }
         }

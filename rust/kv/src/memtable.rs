@@ -57,17 +57,16 @@ impl MemTable {
         self.map.read().is_empty()
     }
 
-    /// Every version of the user key (escaped `prefix`) with ts <= `read_ts`, newest first,
+    /// Every version of the user key (escaped `prefix`) from its seek key `seek` on, newest first,
     /// handed to `visit` until it returns `true` ("found"). Returns whether it did.
     pub fn visit_versions(
         &self,
         prefix: &[u8],
-        read_ts: u64,
+        seek: &[u8],
         visit: &mut crate::iterators::Visitor<'_>,
     ) -> Result<bool> {
-        let start = mvcc::seek_key(prefix, read_ts);
         let map = self.map.read();
-        for (k, v) in map.range::<[u8], _>((Bound::Included(start.as_slice()), Bound::Unbounded)) {
+        for (k, v) in map.range::<[u8], _>((Bound::Included(seek), Bound::Unbounded)) {
             if mvcc::user_part(k) != prefix {
                 break;
             }

@@ -46,28 +46,28 @@ pub struct HistoryEntry {
 fn visit_sources(
     sv: &SuperVersion,
     prefix: &[u8],
-    read_ts: u64,
+    seek: &[u8],
     visit: &mut crate::iterators::Visitor<'_>,
 ) -> Result<bool> {
-    if sv.mem.visit_versions(prefix, read_ts, visit)? {
+    if sv.mem.visit_versions(prefix, seek, visit)? {
         return Ok(true);
     }
     for m in &sv.imm {
-        if m.visit_versions(prefix, read_ts, visit)? {
+        if m.visit_versions(prefix, seek, visit)? {
             return Ok(true);
         }
     }
     for t in &sv.version.levels[0] {
         if smallest_user(t) <= prefix
             && prefix <= largest_user(t)
-            && t.visit_versions(prefix, read_ts, visit)?
+            && t.visit_versions(prefix, seek, visit)?
         {
             return Ok(true);
         }
     }
     for level in 1..sv.version.levels.len() {
         if let Some(t) = sv.version.table_for(level, prefix)
-            && t.visit_versions(prefix, read_ts, visit)?
+            && t.visit_versions(prefix, seek, visit)?
         {
             return Ok(true);
         }
@@ -75,15 +75,26 @@ fn visit_sources(
     Ok(false)
 }
 
+/// Reusable buffers for the seek key of point reads.
+#[derive(Default)]
+struct Scratch {
+    seek: Vec<u8>,
+}
+
 fn get_in(
     sv: &SuperVersion,
     key: &[u8],
     read_ts: u64,
     valid_at: Option<i64>,
+    scratch: &mut Scratch,
 ) -> Result<Option<Vec<u8>>> {
-    let prefix = mvcc::user_prefix(key);
+    scratch.seek.clear();
+    mvcc::push_user(&mut scratch.seek, key);
+    let plen = scratch.seek.len();
+    mvcc::push_suffix(&mut scratch.seek, read_ts, u16::MAX);
+    let (prefix, _) = scratch.seek.split_at(plen);
     let mut out = None;
-    visit_sources(sv, &prefix, read_ts, &mut |k, v| {
+    visit_sources(sv, prefix, &scratch.seek, &mut |k, v| {
         let (_, ts, _) = mvcc::split(k)?;
         if ts > read_ts {
             return Ok(false);
@@ -113,13 +124,19 @@ impl Db {
     ) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
         let read_ts = self.read_ts(as_of);
-        get_in(&self.inner.current(), key, read_ts, valid_at)
+        get_in(
+            &self.inner.current(),
+            key,
+            read_ts,
+            valid_at,
+            &mut Scratch::default(),
+        )
     }
 
     /// Point reads of many keys in one call, probed in key order (block cache friendly).
-    pub fn get_many(
+    pub fn get_many<K: AsRef<[u8]> + Sync>(
         &self,
-        keys: &[Vec<u8>],
+        keys: &[K],
         as_of: Option<u64>,
         valid_at: Option<i64>,
     ) -> Result<Vec<Option<Vec<u8>>>> {
@@ -127,10 +144,11 @@ impl Db {
         let read_ts = self.read_ts(as_of);
         let sv = self.inner.current();
         let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
+        order.sort_unstable_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
         let mut out = vec![None; keys.len()];
+        let mut scratch = Scratch::default();
         for i in order {
-            out[i] = get_in(&sv, &keys[i], read_ts, valid_at)?;
+            out[i] = get_in(&sv, keys[i].as_ref(), read_ts, valid_at, &mut scratch)?;
         }
         Ok(out)
     }
@@ -141,8 +159,9 @@ impl Db {
         let sv = self.inner.current();
         let read_ts = self.last_ts();
         let prefix = mvcc::user_prefix(key);
+        let seek = mvcc::seek_key(&prefix, read_ts);
         let mut versions = Vec::new();
-        visit_sources(&sv, &prefix, read_ts, &mut |k, v| {
+        visit_sources(&sv, &prefix, &seek, &mut |k, v| {
             let (_, ts, seq) = mvcc::split(k)?;
             let (meta, val) = mvcc::decode_value(v)?;
             if ts <= read_ts {

@@ -21,13 +21,20 @@ pub struct BlockBuilder {
     buf: Vec<u8>,
     restarts: Vec<u32>,
     counter: usize,
+    interval: usize,
     last_key: Vec<u8>,
 }
 
 impl BlockBuilder {
     pub fn new() -> Self {
+        Self::with_restart_interval(RESTART_INTERVAL)
+    }
+
+    /// Index blocks use 1 (every entry a restart: pure binary search), as LevelDB does.
+    pub fn with_restart_interval(interval: usize) -> Self {
         BlockBuilder {
             restarts: vec![0],
+            interval: interval.max(1),
             ..Default::default()
         }
     }
@@ -47,7 +54,7 @@ impl BlockBuilder {
 
     /// Keys must arrive in increasing order.
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
-        let shared = if self.counter < RESTART_INTERVAL {
+        let shared = if self.counter < self.interval {
             key.iter()
                 .zip(self.last_key.iter())
                 .take_while(|(a, b)| a == b)

@@ -111,7 +111,7 @@ impl TableBuilder {
             offset: 0,
             opts,
             data: BlockBuilder::new(),
-            index: BlockBuilder::new(),
+            index: BlockBuilder::with_restart_interval(1),
             hashes: Vec::new(),
             last_user: Vec::new(),
             props: Props {

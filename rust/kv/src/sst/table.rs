@@ -129,24 +129,24 @@ impl Table {
         bloom::may_contain(&self.filter, bloom::hash(user_prefix))
     }
 
-    /// Versions of one user key with ts <= read_ts, newest first, until `visit` says found.
+    /// Versions of one user key from `seek` (its seek key) on, newest first, until `visit` says
+    /// found.
     pub fn visit_versions(
         &self,
         prefix: &[u8],
-        read_ts: u64,
+        seek: &[u8],
         visit: &mut crate::iterators::Visitor<'_>,
     ) -> Result<bool> {
         if !self.may_contain(prefix) {
             return Ok(false);
         }
-        let target = mvcc::seek_key(prefix, read_ts);
         let mut index = self.index_iter();
-        index.seek(&target)?;
+        index.seek(seek)?;
         let mut first = true;
         while index.valid() {
             let mut it = BlockIter::new(self.data_block(index.value())?);
             if first {
-                it.seek(&target)?;
+                it.seek(seek)?;
                 first = false;
             } else {
                 it.seek_to_first()?;
