@@ -47,7 +47,7 @@ __all__ = [
 
 #: commit timestamp = wall-clock milliseconds << LOGICAL_BITS | logical counter
 LOGICAL_BITS = 16
-_SCAN_CHUNK = 1024
+_SCAN_CHUNK = 4096
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 KeyLike = bytes | str
@@ -277,6 +277,8 @@ class DB(_Reader):
         ``as_of=None``: the newest commit. ``valid_at=None``: no valid-time filter (the newest
         version). ``None`` when the key is absent or the visible version is a tombstone.
         """
+        if type(key) is bytes and as_of is None and valid_at is None:
+            return self._db.get(key)  # type: ignore[no-any-return]  # the common case, fast
         return self._db.get(_key(key), _as_of(as_of), _valid(valid_at, "valid_at"))  # type: ignore[no-any-return]
 
     def get_many(
@@ -288,7 +290,9 @@ class DB(_Reader):
     ) -> list[bytes | None]:
         """``get`` for many keys in one call (probed in key order, GIL released)."""
         return self._db.get_many(  # type: ignore[no-any-return]
-            [_key(k) for k in keys], _as_of(as_of), _valid(valid_at, "valid_at")
+            [k if type(k) is bytes else _key(k) for k in keys],
+            _as_of(as_of),
+            _valid(valid_at, "valid_at"),
         )
 
     def scan(

@@ -53,12 +53,17 @@ impl InternalIterator for MergeIter {
         let Some(cur) = self.current else {
             return Ok(());
         };
-        let key = self.sources[cur].key().to_vec();
-        for s in self.sources.iter_mut() {
-            while s.valid() && s.key() == key.as_slice() {
+        // Skip the same key in other sources (never expected: every version lives in one
+        // source), comparing in place rather than copying the key.
+        let (before, rest) = self.sources.split_at_mut(cur);
+        let (current, after) = rest.split_at_mut(1);
+        let key = current[0].key();
+        for s in before.iter_mut().chain(after.iter_mut()) {
+            while s.valid() && s.key() == key {
                 s.next()?;
             }
         }
+        current[0].next()?;
         self.pick();
         Ok(())
     }
