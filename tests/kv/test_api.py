@@ -239,3 +239,10 @@ def test_retention_by_age_keeps_the_horizon_and_snapshots(tmp_path: Path) -> Non
         snap.close()
         db.compact()
         assert b"1" not in [v.value for v in db.history("k")]
+
+
+def test_second_open_of_a_directory_fails(tmp_path: Path) -> None:
+    with kv.open(tmp_path / "db"):
+        with pytest.raises(InvalidArgumentError, match="already open"):
+            kv.open(tmp_path / "db")
+    kv.open(tmp_path / "db").close()

@@ -101,6 +101,26 @@ pub struct Inner {
 pub struct Db {
     pub(crate) inner: Arc<Inner>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// `LOCK`, held with an exclusive `flock` while open: one writer per directory.
+    lock: Mutex<Option<std::fs::File>>,
+}
+
+/// Take the directory's exclusive lock (released by `close` or when the process dies).
+fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("LOCK");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(e, &path))?;
+    fs2::FileExt::try_lock_exclusive(&f).map_err(|e| {
+        Error::invalid(format!(
+            "kv store {} is already open (in this or another process): {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(f)
 }
 
 /// A pinned read timestamp: compaction keeps every version it can see until it is released.
@@ -177,6 +197,7 @@ impl Db {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(e, &dir))?;
+        let lock = lock_dir(&dir)?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
         let man = Manifest::load(&dir)?.unwrap_or(Manifest {
             next_file: 1,
@@ -348,6 +369,7 @@ impl Db {
         Ok(Db {
             inner,
             threads: Mutex::new(threads),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -445,7 +467,9 @@ impl Db {
         for t in self.threads.lock().drain(..) {
             let _ = t.join();
         }
-        self.inner.wal.lock().sync()
+        let synced = self.inner.wal.lock().sync();
+        drop(self.lock.lock().take());
+        synced
     }
 
     pub fn is_closed(&self) -> bool {

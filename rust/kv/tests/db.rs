@@ -183,3 +183,17 @@ fn batch_is_atomic_and_background_compaction_keeps_data() {
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_directory_opens_once() {
+    let dir = tmpdir();
+    let db = Db::open(&dir, small()).expect("open");
+    assert!(
+        Db::open(&dir, small()).is_err(),
+        "second open must fail while the first is open"
+    );
+    db.close().expect("close");
+    let again = Db::open(&dir, small()).expect("reopen after close");
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
