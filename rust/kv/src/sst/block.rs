@@ -133,6 +133,20 @@ impl Block {
     }
 }
 
+/// A block's length fields are almost always < 128: decode those with one branch.
+#[inline(always)]
+fn field(d: &[u8], p: &mut usize) -> Result<usize> {
+    if let Some(&b) = d.get(*p)
+        && b < 0x80
+    {
+        *p += 1;
+        return Ok(usize::from(b));
+    }
+    let (v, n) = get_uvarint(d.get(*p..).unwrap_or(&[])).map_err(|_| corrupt("bad varint"))?;
+    *p += n;
+    usize::try_from(v).map_err(|_| corrupt("length overflows"))
+}
+
 fn read4(data: &[u8], at: usize) -> Result<[u8; 4]> {
     data.get(at..at + 4)
         .and_then(|s| s.try_into().ok())
@@ -167,15 +181,9 @@ impl BlockIter {
         }
         let d = &self.block.data[..self.block.restarts_at];
         let mut p = at;
-        let field = |p: &mut usize| -> Result<usize> {
-            let (v, n) =
-                get_uvarint(d.get(*p..).unwrap_or(&[])).map_err(|_| corrupt("bad varint"))?;
-            *p += n;
-            usize::try_from(v).map_err(|_| corrupt("length overflows"))
-        };
-        let shared = field(&mut p)?;
-        let unshared = field(&mut p)?;
-        let vlen = field(&mut p)?;
+        let shared = field(d, &mut p)?;
+        let unshared = field(d, &mut p)?;
+        let vlen = field(d, &mut p)?;
         if shared > self.key.len() {
             return Err(corrupt("entry shares more bytes than the previous key has"));
         }
@@ -200,6 +208,20 @@ impl BlockIter {
         let at = self.block.restart(i)?;
         self.key.clear();
         self.parse_at(at)
+    }
+
+    /// The full key stored at restart point `i`, read in place (restart entries share nothing).
+    fn restart_key(&self, i: usize) -> Result<&[u8]> {
+        let d = &self.block.data[..self.block.restarts_at];
+        let mut p = self.block.restart(i)?;
+        let shared = field(d, &mut p)?;
+        let unshared = field(d, &mut p)?;
+        field(d, &mut p)?;
+        if shared != 0 {
+            return Err(corrupt("restart entry shares a prefix"));
+        }
+        d.get(p..p.saturating_add(unshared))
+            .ok_or_else(|| corrupt("restart key runs past the end of the block"))
     }
 }
 
@@ -229,11 +251,7 @@ impl InternalIterator for BlockIter {
         let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
-            self.seek_restart(mid)?;
-            if !self.valid {
-                return Err(corrupt("restart point without an entry"));
-            }
-            if self.key.as_slice() < target {
+            if self.restart_key(mid)? < target {
                 lo = mid;
             } else {
                 hi = mid - 1;
