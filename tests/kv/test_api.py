@@ -242,7 +242,6 @@ def test_retention_by_age_keeps_the_horizon_and_snapshots(tmp_path: Path) -> Non
 
 
 def test_second_open_of_a_directory_fails(tmp_path: Path) -> None:
-    with kv.open(tmp_path / "db"):
-        with pytest.raises(InvalidArgumentError, match="already open"):
-            kv.open(tmp_path / "db")
+    with kv.open(tmp_path / "db"), pytest.raises(InvalidArgumentError, match="already open"):
+        kv.open(tmp_path / "db")
     kv.open(tmp_path / "db").close()

@@ -136,3 +136,29 @@ def test_sst_bit_flips_never_return_a_wrong_value(tmp_path: Path, compression: s
 def present_all(path: Path, expected: dict[bytes, bytes]) -> bool:
     with kv.open(path) as db:
         return dict(db.scan()) == expected
+
+
+def test_leftovers_of_an_interrupted_flush_are_ignored(tmp_path: Path) -> None:
+    """A crash between writing a table / temp manifest and installing them leaves strays."""
+    path = tmp_path / "db"
+    with kv.open(path) as db:
+        db.put("a", b"1")
+        db.flush()
+        db.put("b", b"2")
+    (path / "999999.sst").write_bytes(b"half a table")
+    (path / "MANIFEST.tmp").write_bytes(b"half a manifest")
+    with kv.open(path) as db:
+        assert (db.get("a"), db.get("b")) == (b"1", b"2")
+    assert not (path / "999999.sst").exists()
+
+
+def test_corrupt_manifest_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with kv.open(path) as db:
+        db.put("a", b"1")
+        db.flush()
+    data = bytearray((path / "MANIFEST").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (path / "MANIFEST").write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="MANIFEST"):
+        kv.open(path)
