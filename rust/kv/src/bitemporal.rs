@@ -87,11 +87,16 @@ pub enum Retention {
 /// A version is dropped only if no read at the horizon or at a live snapshot, at any valid time
 /// or with no valid time, can see it: reads above the horizon see a subset of what a read at the
 /// horizon sees among versions at or below it.
+///
+/// With `bottom` (no older data below the compaction's output), tombstones older than the horizon
+/// that would be the oldest kept versions are dropped too: with nothing older left, a read that
+/// saw such a tombstone returns "absent" without it, at every read point.
 pub fn retain(
     versions: &[(u64, Meta)],
     retention: Retention,
     now_horizon: u64,
     snapshots: &[u64],
+    bottom: bool,
 ) -> Vec<bool> {
     let horizon = match retention {
         Retention::All => return vec![true; versions.len()],
@@ -123,6 +128,17 @@ pub fn retain(
             if cover.is_everything() {
                 break;
             }
+        }
+    }
+    if bottom {
+        for (i, (ts, meta)) in versions.iter().enumerate().rev() {
+            if !keep[i] {
+                continue;
+            }
+            if !meta.tombstone || *ts >= horizon {
+                break;
+            }
+            keep[i] = false;
         }
     }
     keep
@@ -177,18 +193,18 @@ mod tests {
             (2, m(None, None)),
         ];
         assert_eq!(
-            retain(&vs, Retention::Versions(2), 0, &[]),
+            retain(&vs, Retention::Versions(2), 0, &[], false),
             vec![true, true, false, false]
         );
         // A snapshot at ts 3 still sees ts 3 (at valid time 10..20) and ts 2 (elsewhere).
         assert_eq!(
-            retain(&vs, Retention::Versions(2), 0, &[3]),
+            retain(&vs, Retention::Versions(2), 0, &[3], false),
             vec![true, true, true, true]
         );
-        assert_eq!(retain(&vs, Retention::All, 0, &[]), vec![true; 4]);
+        assert_eq!(retain(&vs, Retention::All, 0, &[], true), vec![true; 4]);
         // Horizon ts 3 by age: ts 3 is newest <= 3, ts 2 is visible outside [10,20).
         assert_eq!(
-            retain(&vs, Retention::MaxAgeMillis(1), 3, &[]),
+            retain(&vs, Retention::MaxAgeMillis(1), 3, &[], false),
             vec![true; 4]
         );
     }

@@ -60,6 +60,11 @@ struct Job {
     output_level: usize,
 }
 
+/// No table below `level` overlaps anything: the output holds the oldest data there is.
+fn is_bottom(v: &Version, level: usize) -> bool {
+    v.levels.iter().skip(level + 1).all(Vec::is_empty)
+}
+
 impl Inner {
     pub(crate) fn flush_oldest(&self) -> Result<()> {
         let Some(mem) = self.current().imm.last().cloned() else {
@@ -209,6 +214,7 @@ impl Inner {
             _ => 0,
         };
         let snapshots = self.live_snapshots();
+        let bottom = is_bottom(&self.current().version, job.output_level);
         let mut outputs: Vec<Arc<Table>> = Vec::new();
         let mut builder: Option<(u64, TableBuilder)> = None;
         let mut group: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -229,7 +235,7 @@ impl Inner {
                         let (_, ts, _) = mvcc::split(k)?;
                         vs.push((ts, mvcc::decode_value(v)?.0));
                     }
-                    bitemporal::retain(&vs, retention, horizon, &snapshots)
+                    bitemporal::retain(&vs, retention, horizon, &snapshots, bottom)
                 };
                 // Cut output files only here, between user keys.
                 if builder
