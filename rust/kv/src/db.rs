@@ -1,0 +1,754 @@
+//! The store: open/recover, the write path with group commit, background work, close.
+//!
+//! Write path (one batch = one commit):
+//! 1. [`Db::write`] queues the batch; the writer at the head of the queue becomes the *leader*
+//!    and takes every batch queued behind it (group commit).
+//! 2. The leader rotates the memtable if it is full (new WAL file, old memtable becomes immutable
+//!    and is flushed by the background thread).
+//! 3. It gives each batch a commit timestamp from the HLC, appends one WAL record per batch with
+//!    one `write`, and fsyncs once for the group under `sync="always"`.
+//! 4. It inserts the entries in the memtable and only then publishes the last timestamp as
+//!    visible, so a read never sees half a batch.
+//!
+//! Read path and scans are in [`crate::read`]; flush and compaction in [`crate::compaction`].
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use minide_common::{Error, Result};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::cache::BlockCache;
+use crate::hlc::Hlc;
+use crate::manifest::{self, Manifest};
+use crate::memtable::MemTable;
+use crate::mvcc::{self, Op};
+use crate::options::{Options, SyncMode};
+use crate::sst::table::Table;
+use crate::version::{NUM_LEVELS, Version};
+use crate::wal::{self, LogWriter, Recovery, Tail};
+
+/// At most this many immutable memtables wait for flushing before writers stall.
+const MAX_IMMUTABLE: usize = 2;
+const MAX_GROUP_BYTES: usize = 4 << 20;
+
+/// What a read sees: the memtables and the table set, captured together.
+#[derive(Debug)]
+pub struct SuperVersion {
+    pub mem: Arc<MemTable>,
+    /// Immutable memtables, newest first.
+    pub imm: Vec<Arc<MemTable>>,
+    pub version: Arc<Version>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    ops: Vec<Op>,
+    rotate: bool,
+    bytes: usize,
+    result: Mutex<Option<Result<u64>>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub next_file: u64,
+    pub log_number: u64,
+    pub shutdown: bool,
+    /// Per level: the largest user key compacted last, so compaction walks the key space.
+    pub compact_pointer: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub commits: AtomicU64,
+    pub wal_bytes: AtomicU64,
+    pub wal_syncs: AtomicU64,
+    pub flushes: AtomicU64,
+    pub compactions: AtomicU64,
+    pub compaction_bytes_in: AtomicU64,
+    pub compaction_bytes_out: AtomicU64,
+    pub versions_dropped: AtomicU64,
+    pub recovered_batches: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub hlc: Hlc,
+    queue: Mutex<VecDeque<Arc<Pending>>>,
+    queue_cv: Condvar,
+    wal: Mutex<LogWriter>,
+    wal_dirty: AtomicBool,
+    pub visible: AtomicU64,
+    pub sv: RwLock<Arc<SuperVersion>>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) state_cv: Condvar,
+    pub(crate) compaction_lock: Mutex<()>,
+    pub snapshots: Mutex<BTreeMap<u64, usize>>,
+    pub cache: Arc<BlockCache>,
+    closed: AtomicBool,
+    pub(crate) bg_error: Mutex<Option<String>>,
+    pub counters: Counters,
+}
+
+/// An open store. Cheap to share across threads (`&Db` is enough for every operation).
+#[derive(Debug)]
+pub struct Db {
+    pub(crate) inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// `LOCK`, held with an exclusive `flock` while open: one writer per directory.
+    lock: Mutex<Option<std::fs::File>>,
+}
+
+/// Take the directory's exclusive lock (released by `close` or when the process dies).
+fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("LOCK");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(e, &path))?;
+    fs2::FileExt::try_lock_exclusive(&f).map_err(|e| {
+        Error::invalid(format!(
+            "kv store {} is already open (in this or another process): {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(f)
+}
+
+/// A pinned read timestamp: compaction keeps every version it can see until it is released.
+#[derive(Debug)]
+pub struct Snapshot {
+    inner: Arc<Inner>,
+    pub ts: u64,
+    released: AtomicBool,
+}
+
+impl Snapshot {
+    pub fn release(&self) {
+        if !self.released.swap(true, Ordering::SeqCst) {
+            let mut s = self.inner.snapshots.lock();
+            if let Some(c) = s.get_mut(&self.ts) {
+                *c -= 1;
+                if *c == 0 {
+                    s.remove(&self.ts);
+                }
+            }
+        }
+    }
+
+    pub fn is_released(&self) -> bool {
+        self.released.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// A copy of an error for the other members of a failed commit group.
+pub(crate) fn copy_err(e: &Error) -> Error {
+    match e {
+        Error::Corrupt { what, path, offset } => Error::Corrupt {
+            what: what.clone(),
+            path: path.clone(),
+            offset: *offset,
+        },
+        Error::Schema(m) => Error::Schema(m.clone()),
+        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+        Error::Unsupported(m) => Error::Unsupported(m.clone()),
+        Error::Closed(m) => Error::Closed(m.clone()),
+        Error::Io { source, path } => Error::Io {
+            source: std::io::Error::new(source.kind(), source.to_string()),
+            path: path.clone(),
+        },
+    }
+}
+
+fn validate_ops(ops: &[Op]) -> Result<()> {
+    for op in ops {
+        if let (Some(f), Some(t)) = (op.valid_from, op.valid_to)
+            && f >= t
+        {
+            return Err(Error::invalid(format!(
+                "valid_from ({f}) must be before valid_to ({t}): valid intervals are half-open \
+                 [valid_from, valid_to)"
+            )));
+        }
+        if op.key.len() > (1 << 20) {
+            return Err(Error::invalid("keys are limited to 1 MiB"));
+        }
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Open (or create) the store in `dir`, replaying the WAL.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(e, &dir))?;
+        let lock = lock_dir(&dir)?;
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let man = Manifest::load(&dir)?.unwrap_or(Manifest {
+            next_file: 1,
+            ..Manifest::default()
+        });
+        let mut version = Version::default();
+        let mut max_number = man.next_file;
+        let mut max_ts = man.max_ts;
+        for f in &man.files {
+            let level = f.level as usize;
+            if level >= NUM_LEVELS {
+                return Err(Error::corrupt(format!("manifest names level {level}"))
+                    .at_path(dir.join(manifest::FILE_NAME)));
+            }
+            let t = Table::open(
+                &manifest::table_path(&dir, f.number),
+                f.number,
+                Arc::clone(&cache),
+            )?;
+            max_ts = max_ts.max(t.props.max_ts);
+            max_number = max_number.max(f.number + 1);
+            version.levels[level].push(Arc::new(t));
+        }
+        for level in version.levels.iter_mut().skip(1) {
+            level.sort_by(|a, b| a.props.smallest.cmp(&b.props.smallest));
+        }
+        // L0: newest (highest number) first.
+        version.levels[0].sort_by_key(|t| std::cmp::Reverse(t.number));
+
+        // Replay the WAL files that still hold unflushed writes, oldest first.
+        let wals: Vec<u64> = manifest::list_numbered(&dir, ".wal")?
+            .into_iter()
+            .filter(|&n| n >= man.log_number)
+            .collect();
+        let recovered = MemTable::new(0);
+        let mut recovered_batches = 0u64;
+        let mut hole: Option<(PathBuf, u64)> = None;
+        for &n in &wals {
+            max_number = max_number.max(n + 1);
+            let path = manifest::wal_path(&dir, n);
+            let log = wal::read_log(&path, opts.recovery)?;
+            if let Some((hp, at)) = &hole {
+                if !log.batches.is_empty() {
+                    if opts.recovery == Recovery::Strict {
+                        return Err(Error::corrupt(format!(
+                            "WAL ends early at byte {at} but a later WAL ({}) has records: \
+                             writes are missing in the middle",
+                            path.display()
+                        ))
+                        .at_path(hp));
+                    }
+                    break;
+                }
+                continue;
+            }
+            for b in &log.batches {
+                max_ts = max_ts.max(b.ts);
+                recovered_batches += 1;
+                let entries = b
+                    .ops
+                    .iter()
+                    .map(|(seq, k, v)| (mvcc::internal_key(k, b.ts, *seq), v.clone()))
+                    .collect();
+                recovered.insert_many(entries);
+            }
+            match log.tail {
+                Tail::Clean => {}
+                Tail::Torn(at) | Tail::Corrupt(at) => hole = Some((path, at)),
+            }
+            if matches!(log.tail, Tail::Corrupt(_)) {
+                break;
+            }
+        }
+
+        let hlc = Hlc::new(max_ts);
+        let mut next_file = max_number;
+        // Fast path: nothing to recover and the live log is empty: keep appending to it.
+        let reuse = recovered.is_empty()
+            && wals.len() == 1
+            && wals[0] == man.log_number
+            && std::fs::metadata(manifest::wal_path(&dir, wals[0])).is_ok_and(|m| m.len() == 0);
+        let (writer, wal_number) = if reuse {
+            let n = wals[0];
+            (LogWriter::open_append(manifest::wal_path(&dir, n), n)?, n)
+        } else {
+            let n = next_file;
+            next_file += 1;
+            let w = LogWriter::create(manifest::wal_path(&dir, n), n)?;
+            manifest::sync_dir(&dir)?;
+            if !recovered.is_empty() {
+                let number = next_file;
+                next_file += 1;
+                let t = crate::compaction::build_table(&dir, &opts, &cache, number, &recovered)?;
+                version.levels[0].insert(0, Arc::new(t));
+            }
+            let man = Manifest {
+                next_file,
+                log_number: n,
+                max_ts: hlc.last(),
+                files: version.file_metas(),
+            };
+            man.store(&dir)?;
+            (w, n)
+        };
+        // Everything below the live log is in tables; drop obsolete files.
+        let live: std::collections::HashSet<u64> =
+            version.levels.iter().flatten().map(|t| t.number).collect();
+        for n in manifest::list_numbered(&dir, ".wal")? {
+            if n < wal_number {
+                let _ = std::fs::remove_file(manifest::wal_path(&dir, n));
+            }
+        }
+        for n in manifest::list_numbered(&dir, ".sst")? {
+            if !live.contains(&n) {
+                let _ = std::fs::remove_file(manifest::table_path(&dir, n));
+            }
+        }
+
+        let visible = hlc.last();
+        let inner = Arc::new(Inner {
+            dir,
+            hlc,
+            queue: Mutex::new(VecDeque::new()),
+            queue_cv: Condvar::new(),
+            wal: Mutex::new(writer),
+            wal_dirty: AtomicBool::new(false),
+            visible: AtomicU64::new(visible),
+            sv: RwLock::new(Arc::new(SuperVersion {
+                mem: Arc::new(MemTable::new(wal_number)),
+                imm: Vec::new(),
+                version: Arc::new(version),
+            })),
+            state: Mutex::new(State {
+                next_file,
+                log_number: wal_number,
+                shutdown: false,
+                compact_pointer: vec![Vec::new(); NUM_LEVELS],
+            }),
+            state_cv: Condvar::new(),
+            compaction_lock: Mutex::new(()),
+            snapshots: Mutex::new(BTreeMap::new()),
+            cache,
+            closed: AtomicBool::new(false),
+            bg_error: Mutex::new(None),
+            counters: Counters::default(),
+            opts,
+        });
+        inner
+            .counters
+            .recovered_batches
+            .store(recovered_batches, Ordering::Relaxed);
+        let mut threads = Vec::new();
+        let bg = Arc::clone(&inner);
+        threads.push(
+            std::thread::Builder::new()
+                .name("minide-kv-bg".into())
+                .spawn(move || bg.background_loop())
+                .map_err(|e| Error::io(e, &inner.dir))?,
+        );
+        if inner.opts.sync == SyncMode::Batch {
+            let s = Arc::clone(&inner);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("minide-kv-sync".into())
+                    .spawn(move || s.syncer_loop())
+                    .map_err(|e| Error::io(e, &inner.dir))?,
+            );
+        }
+        Ok(Db {
+            inner,
+            threads: Mutex::new(threads),
+            lock: Mutex::new(Some(lock)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn check_open(&self) -> Result<()> {
+        self.inner.check_open()
+    }
+
+    /// Commit `ops` atomically with one timestamp; returns it.
+    pub fn write(&self, ops: Vec<Op>) -> Result<u64> {
+        self.check_open()?;
+        validate_ops(&ops)?;
+        if ops.is_empty() {
+            return Ok(self.inner.visible.load(Ordering::Acquire));
+        }
+        self.inner.commit(ops, false)
+    }
+
+    pub fn put(&self, key: &[u8], value: &[u8], vf: Option<i64>, vt: Option<i64>) -> Result<u64> {
+        self.write(vec![Op {
+            key: key.to_vec(),
+            value: Some(value.to_vec()),
+            valid_from: vf,
+            valid_to: vt,
+        }])
+    }
+
+    pub fn delete(&self, key: &[u8], vf: Option<i64>, vt: Option<i64>) -> Result<u64> {
+        self.write(vec![Op {
+            key: key.to_vec(),
+            value: None,
+            valid_from: vf,
+            valid_to: vt,
+        }])
+    }
+
+    /// The newest committed timestamp (what a read without `as_of` sees).
+    pub fn last_ts(&self) -> u64 {
+        self.inner.visible.load(Ordering::Acquire)
+    }
+
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.check_open()?;
+        Ok(self.inner.pin(self.last_ts()))
+    }
+
+    /// Pin an older timestamp (scans pin the as-of time they read at).
+    pub fn pin(&self, ts: u64) -> Result<Snapshot> {
+        self.check_open()?;
+        Ok(self.inner.pin(ts.min(self.last_ts())))
+    }
+
+    /// Make the memtable a table: rotate it and wait until the background thread flushed it.
+    pub fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        self.inner.commit(Vec::new(), true)?;
+        let mut st = self.inner.state.lock();
+        while !self.inner.sv.read().imm.is_empty() {
+            if let Some(e) = self.inner.bg_error.lock().clone() {
+                return Err(Error::corrupt(format!("background flush failed: {e}")));
+            }
+            self.inner
+                .state_cv
+                .wait_for(&mut st, Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Flush, then merge every table into one sorted run, dropping versions retention allows.
+    pub fn compact(&self) -> Result<()> {
+        self.flush()?;
+        self.inner.compact_all()
+    }
+
+    /// Stop background work, fsync the WAL. Later calls raise `Error::Closed`.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Let queued commits finish.
+        {
+            let mut q = self.inner.queue.lock();
+            while !q.is_empty() {
+                self.inner.queue_cv.wait(&mut q);
+            }
+        }
+        {
+            let mut st = self.inner.state.lock();
+            st.shutdown = true;
+            self.inner.state_cv.notify_all();
+        }
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+        let synced = self.inner.wal.lock().sync();
+        drop(self.lock.lock().take());
+        synced
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst)
+    }
+
+    pub fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl Inner {
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed(format!("kv store {}", self.dir.display())));
+        }
+        if let Some(e) = self.bg_error.lock().as_ref() {
+            return Err(Error::corrupt(format!(
+                "kv store {} stopped after a failure: {e}; reopen it to recover from the WAL",
+                self.dir.display()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn pin(self: &Arc<Self>, ts: u64) -> Snapshot {
+        *self.snapshots.lock().entry(ts).or_insert(0) += 1;
+        Snapshot {
+            inner: Arc::clone(self),
+            ts,
+            released: AtomicBool::new(false),
+        }
+    }
+
+    pub fn current(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.sv.read())
+    }
+
+    fn commit(&self, ops: Vec<Op>, rotate: bool) -> Result<u64> {
+        let bytes = ops
+            .iter()
+            .map(|o| o.key.len() + o.value.as_ref().map_or(0, Vec::len) + 24)
+            .sum();
+        let me = Arc::new(Pending {
+            ops,
+            rotate,
+            bytes,
+            result: Mutex::new(None),
+        });
+        let mut q = self.queue.lock();
+        q.push_back(Arc::clone(&me));
+        loop {
+            if let Some(r) = me.result.lock().take() {
+                return r;
+            }
+            if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+                break;
+            }
+            self.queue_cv.wait(&mut q);
+        }
+        // Leader: take the group queued behind us.
+        let mut group = Vec::new();
+        let mut total = 0;
+        for p in q.iter() {
+            if !group.is_empty() && total + p.bytes > MAX_GROUP_BYTES {
+                break;
+            }
+            total += p.bytes;
+            group.push(Arc::clone(p));
+        }
+        drop(q);
+        let outcome = self.write_group(&group);
+        let mut q = self.queue.lock();
+        for (i, p) in group.iter().enumerate() {
+            let r = match &outcome {
+                Ok(ts) => Ok(ts[i]),
+                Err(e) => Err(copy_err(e)),
+            };
+            *p.result.lock() = Some(r);
+            q.pop_front();
+        }
+        self.queue_cv.notify_all();
+        drop(q);
+        me.result
+            .lock()
+            .take()
+            .unwrap_or_else(|| Err(Error::corrupt("commit lost its result")))
+    }
+
+    fn write_group(&self, group: &[Arc<Pending>]) -> Result<Vec<u64>> {
+        if let Some(e) = self.bg_error.lock().as_ref() {
+            return Err(Error::corrupt(format!(
+                "kv store stopped after a failure: {e}"
+            )));
+        }
+        let need_rotate = group.iter().any(|p| p.rotate)
+            || self.current().mem.approximate_bytes() >= self.opts.memtable_size;
+        if need_rotate {
+            self.rotate()?;
+        }
+        let mem = self.current().mem.clone();
+        let mut framed = Vec::with_capacity(group.iter().map(|p| p.bytes + 16).sum());
+        let mut entries = Vec::new();
+        let mut stamps = Vec::with_capacity(group.len());
+        let mut last = None;
+        for p in group {
+            if p.ops.is_empty() {
+                stamps.push(self.visible.load(Ordering::Acquire));
+                continue;
+            }
+            let ts = self.hlc.next();
+            stamps.push(ts);
+            last = Some(ts);
+            let mut seqs: HashMap<&[u8], u16> = HashMap::new();
+            let mut logged: Vec<(u16, &[u8], Vec<u8>)> = Vec::with_capacity(p.ops.len());
+            for op in &p.ops {
+                let seq = if p.ops.len() == 1 {
+                    0
+                } else {
+                    let s = seqs.entry(op.key.as_slice()).or_insert(0);
+                    let mine = *s;
+                    *s = s.checked_add(1).ok_or_else(|| {
+                        Error::invalid("a write batch may write one key at most 65535 times")
+                    })?;
+                    mine
+                };
+                let mut v = Vec::with_capacity(op.value.as_ref().map_or(0, Vec::len) + 12);
+                mvcc::encode_value(&mut v, &op.meta(), op.value.as_deref().unwrap_or(&[]));
+                logged.push((seq, op.key.as_slice(), v));
+            }
+            let refs: Vec<(u16, &[u8], &[u8])> = logged
+                .iter()
+                .map(|(s, k, v)| (*s, *k, v.as_slice()))
+                .collect();
+            wal::frame(&mut framed, &wal::encode_payload(ts, &refs));
+            for (seq, k, v) in logged {
+                entries.push((mvcc::internal_key(k, ts, seq), v));
+            }
+        }
+        let Some(last) = last else {
+            return Ok(stamps);
+        };
+        {
+            let mut w = self.wal.lock();
+            let res = w.append(&framed).and_then(|_| {
+                if self.opts.sync == SyncMode::Always {
+                    self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
+                    w.sync()
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = res {
+                // The log may now end in a partial record: stop taking writes.
+                *self.bg_error.lock() = Some(e.to_string());
+                return Err(e);
+            }
+        }
+        if self.opts.sync == SyncMode::Batch {
+            self.wal_dirty.store(true, Ordering::Release);
+        }
+        mem.insert_many(entries);
+        self.counters
+            .commits
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        self.counters
+            .wal_bytes
+            .fetch_add(framed.len() as u64, Ordering::Relaxed);
+        self.visible.store(last, Ordering::Release);
+        Ok(stamps)
+    }
+
+    /// Leader only: start a new WAL + memtable; the old memtable becomes immutable.
+    fn rotate(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        while self.current().imm.len() >= MAX_IMMUTABLE {
+            if let Some(e) = self.bg_error.lock().as_ref() {
+                return Err(Error::corrupt(format!("background flush failed: {e}")));
+            }
+            self.state_cv.wait_for(&mut st, Duration::from_millis(50));
+        }
+        let cur = self.current();
+        if cur.mem.is_empty() {
+            return Ok(());
+        }
+        let number = st.next_file;
+        st.next_file += 1;
+        let writer = LogWriter::create(manifest::wal_path(&self.dir, number), number)?;
+        manifest::sync_dir(&self.dir)?;
+        {
+            let mut w = self.wal.lock();
+            // The old log must be complete on disk before anything lands in the new one.
+            w.sync()?;
+            *w = writer;
+        }
+        let mut imm = Vec::with_capacity(cur.imm.len() + 1);
+        imm.push(Arc::clone(&cur.mem));
+        imm.extend(cur.imm.iter().cloned());
+        *self.sv.write() = Arc::new(SuperVersion {
+            mem: Arc::new(MemTable::new(number)),
+            imm,
+            version: Arc::clone(&cur.version),
+        });
+        self.state_cv.notify_all();
+        Ok(())
+    }
+
+    fn syncer_loop(&self) {
+        let interval = Duration::from_millis(self.opts.batch_sync_interval_ms.max(1));
+        loop {
+            {
+                let mut st = self.state.lock();
+                if st.shutdown {
+                    return;
+                }
+                self.state_cv.wait_for(&mut st, interval);
+                if st.shutdown {
+                    return;
+                }
+            }
+            if self.wal_dirty.swap(false, Ordering::AcqRel) {
+                let f = self.wal.lock().handle();
+                self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = f.sync_data() {
+                    *self.bg_error.lock() = Some(format!("WAL fsync failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn background_loop(&self) {
+        loop {
+            let flush = {
+                let mut st = self.state.lock();
+                loop {
+                    if !self.current().imm.is_empty() {
+                        break true;
+                    }
+                    if st.shutdown {
+                        return;
+                    }
+                    if self.needs_compaction() {
+                        break false;
+                    }
+                    self.state_cv.wait_for(&mut st, Duration::from_millis(200));
+                }
+            };
+            let r = if flush {
+                self.flush_oldest()
+            } else {
+                self.compact_background()
+            };
+            if let Err(e) = r {
+                *self.bg_error.lock() = Some(e.to_string());
+                self.state_cv.notify_all();
+                return;
+            }
+        }
+    }
+
+    /// Write the manifest for `version` (caller holds the state lock).
+    pub(crate) fn store_manifest(&self, st: &State, version: &Version) -> Result<()> {
+        Manifest {
+            next_file: st.next_file,
+            log_number: st.log_number,
+            max_ts: self.hlc.last(),
+            files: version.file_metas(),
+        }
+        .store(&self.dir)
+    }
+
+    pub fn live_snapshots(&self) -> Vec<u64> {
+        self.snapshots.lock().keys().copied().collect()
+    }
+}
