@@ -1,7 +1,7 @@
 # Type stubs of the Rust extension module (rust/bindings). Checked by `python -m mypy.stubtest`.
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
-from typing import Any, final
+from typing import Any, Self, final
 
 import pyarrow as pa
 
@@ -22,7 +22,6 @@ def hash_array(array: Any) -> pa.UInt64Array: ...
 # columnar: CSV (rust/bindings/src/columnar/csv.rs)
 # ----------------------------------------------------------------------------------------------
 
-from typing import final  # noqa: E402  (kept in this section: merges stay easy)
 
 def csv_read(
     path: str,
@@ -137,9 +136,8 @@ def kv_inspect(path: str) -> str: ...
 # stream (rust/bindings/src/stream.rs)
 # ----------------------------------------------------------------------------------------------
 
-from typing import final as _stream_final  # noqa: E402  (kept in this section for merges)
 
-@_stream_final
+@final
 class StreamDeduplicator:
     def __new__(
         cls,
@@ -160,7 +158,7 @@ class StreamDeduplicator:
     @staticmethod
     def restore(state: bytes) -> StreamDeduplicator: ...
 
-@_stream_final
+@final
 class StreamLog:
     def __new__(
         cls,
@@ -195,7 +193,6 @@ def stream_checkpoint_seal(payload: bytes) -> bytes: ...
 # replication (rust/bindings/src/replication.rs)
 # ----------------------------------------------------------------------------------------------
 
-from typing import Self, final  # noqa: E402
 
 @final
 class ReplicationVectorClock:
