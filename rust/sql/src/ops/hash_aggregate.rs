@@ -1,0 +1,174 @@
+//! Hash aggregate, partition-parallel: the morsels are split into one run per thread, each thread
+//! builds a partial (group index + accumulators), and the partials are merged group by group.
+//!
+//! ```text
+//!   morsels ──► thread 0: keys → group ids → acc.update ─┐
+//!           └─► thread 1: keys → group ids → acc.update ─┴─► merge ─► decode keys + finish accs
+//! ```
+
+use arrow_array::ArrayRef;
+use hashbrown::HashMap;
+use minide_common::Result;
+use rayon::prelude::*;
+
+use super::Ctx;
+use super::agg_state::Acc;
+use crate::expr::eval;
+use crate::keys::{self, Keys, decode_ints};
+use crate::plan::{AggCall, Expr};
+use crate::types::{Chunk, DType};
+
+/// Maps group keys to dense group ids.
+enum GroupIndex {
+    /// No GROUP BY: one group, present even over empty input.
+    Single,
+    Int { map: HashMap<i64, u32>, null_gid: Option<u32>, keys: Vec<Option<i64>> },
+    Bytes { map: HashMap<Vec<u8>, u32>, keys: Vec<Vec<u8>> },
+}
+
+impl GroupIndex {
+    fn new(types: &[DType]) -> GroupIndex {
+        if types.is_empty() {
+            GroupIndex::Single
+        } else if keys::int_mode(types) {
+            GroupIndex::Int { map: HashMap::new(), null_gid: None, keys: Vec::new() }
+        } else {
+            GroupIndex::Bytes { map: HashMap::new(), keys: Vec::new() }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            GroupIndex::Single => 1,
+            GroupIndex::Int { keys, .. } => keys.len(),
+            GroupIndex::Bytes { keys, .. } => keys.len(),
+        }
+    }
+
+    fn id_int(&mut self, k: Option<i64>) -> u32 {
+        let GroupIndex::Int { map, null_gid, keys } = self else { return 0 };
+        match k {
+            None => *null_gid.get_or_insert_with(|| {
+                keys.push(None);
+                (keys.len() - 1) as u32
+            }),
+            Some(v) => *map.entry(v).or_insert_with(|| {
+                keys.push(Some(v));
+                (keys.len() - 1) as u32
+            }),
+        }
+    }
+
+    fn id_bytes(&mut self, b: &[u8]) -> u32 {
+        let GroupIndex::Bytes { map, keys } = self else { return 0 };
+        if let Some(g) = map.get(b) {
+            return *g;
+        }
+        let g = keys.len() as u32;
+        keys.push(b.to_vec());
+        map.insert(b.to_vec(), g);
+        g
+    }
+
+    fn assign(&mut self, k: Option<&Keys>, n: usize, out: &mut Vec<u32>) {
+        out.clear();
+        match (k, &*self) {
+            (None, _) | (_, GroupIndex::Single) => out.resize(n, 0),
+            (Some(Keys::Int(vals, valid)), GroupIndex::Int { .. }) => {
+                for i in 0..n {
+                    let g = self.id_int(valid[i].then_some(vals[i]));
+                    out.push(g);
+                }
+            }
+            (Some(k), _) => {
+                for i in 0..n {
+                    let g = self.id_bytes(k.bytes(i));
+                    out.push(g);
+                }
+            }
+        }
+    }
+
+    /// Key columns of all groups, in group-id order.
+    fn decode(&self, types: &[DType]) -> Result<Vec<ArrayRef>> {
+        match self {
+            GroupIndex::Single => Ok(Vec::new()),
+            GroupIndex::Int { keys, .. } => Ok(vec![decode_ints(keys, types[0])]),
+            GroupIndex::Bytes { keys, .. } => {
+                let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+                keys::decode(&refs, types)
+            }
+        }
+    }
+}
+
+struct Partial {
+    index: GroupIndex,
+    accs: Vec<Acc>,
+}
+
+fn arg_types(aggs: &[AggCall]) -> Vec<Option<DType>> {
+    aggs.iter().map(|a| a.arg_ty).collect()
+}
+
+fn build_partial(chunks: &[Chunk], groups: &[Expr], group_types: &[DType], aggs: &[AggCall], arg_types: &[Option<DType>]) -> Result<Partial> {
+    let mut index = GroupIndex::new(group_types);
+    let mut accs = aggs.iter().zip(arg_types).map(|(a, t)| Acc::new(a.func, *t)).collect::<Result<Vec<_>>>()?;
+    let mut gids = Vec::new();
+    for c in chunks {
+        let key_cols = groups.iter().map(|g| eval(g, c)).collect::<Result<Vec<_>>>()?;
+        let k = if key_cols.is_empty() { None } else { Some(keys::encode(&key_cols, c.len, false)?) };
+        index.assign(k.as_ref(), c.len, &mut gids);
+        let n = index.len();
+        for (acc, call) in accs.iter_mut().zip(aggs) {
+            acc.resize(n);
+            let arg = match &call.arg {
+                Some(e) => Some(eval(e, c)?),
+                None => None,
+            };
+            acc.update(&gids, arg.as_ref())?;
+        }
+    }
+    let n = index.len();
+    for acc in accs.iter_mut() {
+        acc.resize(n);
+    }
+    Ok(Partial { index, accs })
+}
+
+fn merge(into: &mut Partial, other: Partial) {
+    let map: Vec<u32> = match &other.index {
+        GroupIndex::Single => vec![0],
+        GroupIndex::Int { keys, .. } => keys.iter().map(|k| into.index.id_int(*k)).collect(),
+        GroupIndex::Bytes { keys, .. } => keys.iter().map(|k| into.index.id_bytes(k)).collect(),
+    };
+    let n = into.index.len();
+    for (acc, o) in into.accs.iter_mut().zip(other.accs) {
+        acc.resize(n);
+        acc.merge(o, &map);
+    }
+}
+
+pub fn aggregate(ctx: &Ctx<'_>, input: Vec<Chunk>, in_types: &[DType], groups: &[Expr], aggs: &[AggCall], out_types: &[DType]) -> Result<Vec<Chunk>> {
+    let group_types = &out_types[..groups.len().min(out_types.len())];
+    let _ = in_types;
+    let arg_types = arg_types(aggs);
+    let per = input.len().div_ceil(ctx.threads.max(1)).max(1);
+    let mut partials = input
+        .par_chunks(per)
+        .map(|run| build_partial(run, groups, group_types, aggs, &arg_types))
+        .collect::<Result<Vec<_>>>()?;
+    let mut total = match partials.pop() {
+        Some(p) => p,
+        None => build_partial(&[], groups, group_types, aggs, &arg_types)?,
+    };
+    for p in partials {
+        merge(&mut total, p);
+    }
+    let n = total.index.len();
+    let mut cols = total.index.decode(group_types)?;
+    for ((acc, call), at) in total.accs.into_iter().zip(aggs).zip(&arg_types) {
+        cols.push(acc.finish(call.func, *at, call.ty)?);
+    }
+    Ok(vec![Chunk::new(cols, n)])
+}
