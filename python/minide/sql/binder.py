@@ -12,7 +12,18 @@ from typing import Any, Protocol
 
 from minide.errors import PlanError, UnsupportedError
 from minide.sql import ast
-from minide.sql.expr import AggCall, BExpr, Col, Const, Func, Subquery, and_all, col_ids, transform, walk
+from minide.sql.expr import (
+    AggCall,
+    BExpr,
+    Col,
+    Const,
+    Func,
+    Subquery,
+    and_all,
+    col_ids,
+    transform,
+    walk,
+)
 from minide.sql.functions import AGGREGATES, call_scalar, extract
 from minide.sql.plan import (
     Aggregate,

@@ -111,7 +111,7 @@ class AggCall(BExpr):
         return f"{self.func}({'DISTINCT ' if self.distinct else ''}{self.arg})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Subquery(BExpr):
     """A subquery inside an expression, before decorrelation turns it into a join.
 

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from minide.errors import SqlSyntaxError
@@ -147,6 +147,10 @@ class _ToAst(Transformer):
         if len(values) == 1 and isinstance(values[0], ast.SubqueryExpr):
             return ast.InSubquery(e[0], values[0].query, negated=neg)
         return ast.InList(e[0], tuple(values), negated=neg)
+
+    def in_subquery(self, items: list[Any]) -> ast.InSubquery:
+        e = _exprs(items)
+        return ast.InSubquery(e[0], e[1], negated=_has(items, "NOT"))
 
     def like(self, items: list[Any]) -> ast.Like:
         e = _exprs(items)

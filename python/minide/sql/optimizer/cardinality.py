@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from minide.sql.expr import BExpr, Col, Const, Func, conjuncts
-from minide.sql.plan import Aggregate, Filter, Join, Limit, Plan, Project, Scan, Sort, TopN, Union, Values
+from minide.sql.plan import (
+    Aggregate,
+    Filter,
+    Join,
+    Limit,
+    Plan,
+    Project,
+    Scan,
+    Sort,
+    TopN,
+    Union,
+    Values,
+)
 
 
 @dataclass

@@ -8,6 +8,7 @@ else is left for the executor.
 
 from __future__ import annotations
 
+import decimal
 import math
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from minide.sql.expr import BExpr, Const, Func, transform
 from minide.sql.plan import Aggregate, Filter, Join, Plan, Project, Scan, Sort, TopN, with_inputs
 from minide.sql.plan import SortKey as _SortKey
-from minide.sql.types import BOOL, DATE, FLOAT, INT, STR, days_to_date, EPOCH
+from minide.sql.types import BOOL, DATE, EPOCH, FLOAT, INT, STR, days_to_date
 
 _CMP = {
     "eq": lambda a, b: a == b,
@@ -71,6 +72,12 @@ def _fold_func(f: Func) -> BExpr | None:
             return Const(-vals[0], f.type)
         if op in ("add", "sub", "mul") and f.type in (INT, FLOAT, DATE):
             a, b = vals
+            if f.type == FLOAT:
+                # Decimal arithmetic on the literals' shortest representations, so that
+                # 0.06 + 0.01 folds to 0.07 (as SQL's exact decimals do), not 0.06999999999999999.
+                da, db = decimal.Decimal(repr(float(a))), decimal.Decimal(repr(float(b)))
+                r = da + db if op == "add" else da - db if op == "sub" else da * db
+                return Const(float(r), FLOAT)
             r = a + b if op == "add" else a - b if op == "sub" else a * b
             if f.type == INT and not -(2**63) <= r < 2**63:
                 return None
