@@ -21,7 +21,7 @@ from minide.sql import ast
 @cache
 def _parser() -> Lark:
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
-    return Lark(grammar, parser="lalr", maybe_placeholders=False, propagate_positions=False)
+    return Lark(grammar, parser="lalr", maybe_placeholders=False, cache=True)
 
 
 def _unquote_name(tok: str) -> str:

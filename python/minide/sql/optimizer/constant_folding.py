@@ -13,7 +13,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from minide.sql.expr import BExpr, Const, Func, transform
+from minide.sql.expr import BExpr, Const, Func, Subquery, transform
 from minide.sql.plan import Aggregate, Filter, Join, Plan, Project, Scan, Sort, TopN, with_inputs
 from minide.sql.plan import SortKey as _SortKey
 from minide.sql.types import BOOL, DATE, EPOCH, FLOAT, INT, STR, days_to_date
@@ -106,6 +106,9 @@ def fold(e: BExpr) -> BExpr:
     """Fold constants in ``e`` bottom-up."""
 
     def rec(x: BExpr) -> BExpr:
+        if isinstance(x, Subquery):
+            operand = rec(x.operand) if x.operand is not None else None
+            return replace(x, plan=run(x.plan), operand=operand)
         if isinstance(x, Func):
             new_args = tuple(rec(a) for a in x.args)
             y = replace(x, args=new_args) if new_args != x.args else x
