@@ -39,11 +39,19 @@ pub struct SqlCatalog {
     inner: Arc<RwLock<Catalog>>,
 }
 
-fn batches_of(data: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, Vec<Vec<ArrayRef>>)> {
+type Batches = (Vec<String>, Vec<DType>, Vec<Vec<ArrayRef>>);
+
+fn batches_of(data: &Bound<'_, PyAny>) -> PyResult<Batches> {
     let table = PyTable::from_pyarrow_bound(data)?;
     let (batches, schema) = table.into_inner();
     let names = schema.fields().iter().map(|f| f.name().clone()).collect();
-    Ok((names, batches.into_iter().map(|b| b.columns().to_vec()).collect()))
+    let types = schema
+        .fields()
+        .iter()
+        .map(|f| minide_sql::types::normalized_type(f.data_type()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(crate::errors::to_py)?;
+    Ok((names, types, batches.into_iter().map(|b| b.columns().to_vec()).collect()))
 }
 
 #[pymethods]
@@ -55,12 +63,12 @@ impl SqlCatalog {
 
     /// Register (or replace) table `name` from an Arrow stream. Returns (column types, rows).
     fn register(&self, py: Python<'_>, name: &str, data: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, u64)> {
-        let (names, batches) = batches_of(data)?;
+        let (names, types, batches) = batches_of(data)?;
         let inner = self.inner.clone();
         let name = name.to_string();
         detach(py, move || {
             let mut cat = inner.write().map_err(|_| poisoned())?;
-            let t = cat.register(&name, names, batches, None)?;
+            let t = cat.register(&name, names, batches, Some(types))?;
             Ok((t.types.iter().map(|t| t.name().to_string()).collect(), t.rows))
         })
     }
@@ -79,7 +87,7 @@ impl SqlCatalog {
 
     /// Append the rows of an Arrow stream to table `name`. Returns the new row count.
     fn append(&self, py: Python<'_>, name: &str, data: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let (_, batches) = batches_of(data)?;
+        let (_, _, batches) = batches_of(data)?;
         let inner = self.inner.clone();
         let name = name.to_string();
         detach(py, move || {

@@ -205,6 +205,12 @@ pub fn normalize(array: &ArrayRef) -> Result<ArrayRef> {
     })
 }
 
+/// The engine type an input column of Arrow type `dt` is normalized to.
+pub fn normalized_type(dt: &DataType) -> Result<DType> {
+    let empty = arrow_array::new_empty_array(dt);
+    DType::of(normalize(&empty)?.data_type())
+}
+
 /// An all-null column of `ty` with `len` rows.
 pub fn null_array(ty: DType, len: usize) -> ArrayRef {
     let nulls = Some(NullBuffer::new_null(len));
