@@ -98,11 +98,7 @@ class _Catalog:
         return s
 
     def put(self, name: str, data: Any) -> None:
-        types, rows = self.rust.register(name, data)
-        schema = pa.schema(data.schema) if hasattr(data, "schema") and isinstance(data.schema, pa.Schema) else None
-        names = schema.names if schema is not None else None
-        if names is None:
-            names = [f"col{i}" for i in range(len(types))]
+        names, types, rows = self.rust.register(name, data)
         self._set(name, list(zip([n.lower() if n.isidentifier() else n for n in names], types, strict=True)), rows)
 
     def _set(self, name: str, cols: list[tuple[str, str]], rows: int) -> None:

@@ -400,7 +400,10 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> SqlSyntaxError:
         what = f"unexpected character {sql[err.pos_in_stream]!r}" if err.pos_in_stream < len(sql) else "unexpected character"
     else:
         tok = getattr(err, "token", None)
-        what = f"unexpected {str(tok)!r}" if tok is not None else "unexpected input"
+        if tok is not None and getattr(tok, "type", "") == "$END":
+            what = "unexpected end of input"
+        else:
+            what = f"unexpected {str(tok)!r}" if tok is not None else "unexpected input"
     expected = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
     src = sql.splitlines()[line - 1] if sql.splitlines() else ""
     caret = " " * (max(col, 1) - 1) + "^"

@@ -61,15 +61,16 @@ impl SqlCatalog {
         SqlCatalog { inner: Arc::new(RwLock::new(Catalog::default())) }
     }
 
-    /// Register (or replace) table `name` from an Arrow stream. Returns (column types, rows).
-    fn register(&self, py: Python<'_>, name: &str, data: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, u64)> {
+    /// Register (or replace) table `name` from an Arrow stream. Returns (names, types, rows).
+    #[allow(clippy::type_complexity)]
+    fn register(&self, py: Python<'_>, name: &str, data: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, Vec<String>, u64)> {
         let (names, types, batches) = batches_of(data)?;
         let inner = self.inner.clone();
         let name = name.to_string();
         detach(py, move || {
             let mut cat = inner.write().map_err(|_| poisoned())?;
             let t = cat.register(&name, names, batches, Some(types))?;
-            Ok((t.types.iter().map(|t| t.name().to_string()).collect(), t.rows))
+            Ok((t.names.clone(), t.types.iter().map(|t| t.name().to_string()).collect(), t.rows))
         })
     }
 
