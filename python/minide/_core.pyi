@@ -1,7 +1,7 @@
 # Type stubs of the Rust extension module (rust/bindings). Checked by `python -m mypy.stubtest`.
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
-from typing import Any
+from typing import Any, final
 
 import pyarrow as pa
 
@@ -34,6 +34,7 @@ def hash_array(array: Any) -> pa.UInt64Array: ...
 # sql (rust/bindings/src/sql.rs)
 # ----------------------------------------------------------------------------------------------
 
+@final
 class SqlCatalog:
     def __init__(self) -> None: ...
     def register(self, name: str, data: Any) -> tuple[list[str], list[str], int]: ...
