@@ -19,6 +19,9 @@ use crate::types::DType;
 pub enum Keys {
     /// One integer-like key column: values and validity.
     Int(Vec<i64>, Vec<bool>),
+    /// Two integer-like key columns packed into one i128 (composite join keys such as
+    /// (partkey, suppkey)).
+    Pair(Vec<i128>, Vec<bool>),
     /// Encoded rows: `data[offsets[i]..offsets[i+1]]`; `has_null[i]` if any key column is NULL.
     Bytes { data: Vec<u8>, offsets: Vec<usize>, has_null: Vec<bool> },
 }
@@ -27,6 +30,7 @@ impl Keys {
     pub fn len(&self) -> usize {
         match self {
             Keys::Int(v, _) => v.len(),
+            Keys::Pair(v, _) => v.len(),
             Keys::Bytes { has_null, .. } => has_null.len(),
         }
     }
@@ -37,7 +41,7 @@ impl Keys {
 
     pub fn has_null(&self, i: usize) -> bool {
         match self {
-            Keys::Int(_, valid) => !valid[i],
+            Keys::Int(_, valid) | Keys::Pair(_, valid) => !valid[i],
             Keys::Bytes { has_null, .. } => has_null[i],
         }
     }
@@ -45,7 +49,7 @@ impl Keys {
     pub fn bytes(&self, i: usize) -> &[u8] {
         match self {
             Keys::Bytes { data, offsets, .. } => &data[offsets[i]..offsets[i + 1]],
-            Keys::Int(..) => &[],
+            Keys::Int(..) | Keys::Pair(..) => &[],
         }
     }
 }
@@ -64,8 +68,20 @@ fn ints_of(a: &ArrayRef) -> Result<Vec<i64>> {
     })
 }
 
-/// Encode the key columns of `n` rows. `force_bytes` disables the integer fast path.
+fn int_like(a: &ArrayRef) -> bool {
+    matches!(a.data_type(), DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _))
+}
+
+/// Encode the key columns of `n` rows. `force_bytes` disables the integer fast paths (one
+/// integer key -> `Int`, two -> `Pair`).
 pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
+    if !force_bytes && cols.len() == 2 && cols.iter().all(int_like) {
+        let a = ints_of(&cols[0])?;
+        let b = ints_of(&cols[1])?;
+        let vals = a.iter().zip(&b).map(|(x, y)| (i128::from(*x) << 64) | i128::from(*y as u64)).collect();
+        let valid = (0..n).map(|i| cols[0].is_valid(i) && cols[1].is_valid(i)).collect();
+        return Ok(Keys::Pair(vals, valid));
+    }
     if !force_bytes && cols.len() == 1 {
         let a = &cols[0];
         if matches!(a.data_type(), DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _)) {

@@ -117,7 +117,7 @@ fn build_partial(chunks: &[Chunk], groups: &[Expr], group_types: &[DType], aggs:
     let mut gids = Vec::new();
     for c in chunks {
         let key_cols = groups.iter().map(|g| eval(g, c)).collect::<Result<Vec<_>>>()?;
-        let k = if key_cols.is_empty() { None } else { Some(keys::encode(&key_cols, c.len, false)?) };
+        let k = if key_cols.is_empty() { None } else { Some(keys::encode(&key_cols, c.len, !keys::int_mode(group_types))?) };
         index.assign(k.as_ref(), c.len, &mut gids);
         let n = index.len();
         for (acc, call) in accs.iter_mut().zip(aggs) {

@@ -36,6 +36,7 @@ pub struct JoinSpec<'a> {
 
 enum Table {
     Int(HashMap<i64, u32>),
+    Pair(HashMap<i128, u32>),
     Bytes(HashMap<Vec<u8>, u32>),
 }
 
@@ -69,6 +70,19 @@ fn build(right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Build> {
             }
             Table::Int(map)
         }
+        Keys::Pair(vals, valid) => {
+            let mut map: HashMap<i128, u32> = HashMap::with_capacity(n);
+            for i in (0..n).rev() {
+                if !valid[i] {
+                    any_null_key = true;
+                    continue;
+                }
+                let slot = map.entry(vals[i]).or_insert(NO_ROW);
+                next[i] = *slot;
+                *slot = i as u32;
+            }
+            Table::Pair(map)
+        }
         Keys::Bytes { .. } => {
             let mut map: HashMap<Vec<u8>, u32> = HashMap::with_capacity(n);
             for i in (0..n).rev() {
@@ -98,6 +112,12 @@ fn candidates(b: &Build, k: &Keys, null_equal: bool) -> (Vec<u32>, Vec<u32>) {
     for i in 0..k.len() {
         let head = match (&b.table, k) {
             (Table::Int(m), Keys::Int(vals, valid)) => {
+                if !valid[i] {
+                    continue;
+                }
+                m.get(&vals[i]).copied()
+            }
+            (Table::Pair(m), Keys::Pair(vals, valid)) => {
                 if !valid[i] {
                     continue;
                 }
