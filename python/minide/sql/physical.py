@@ -202,9 +202,10 @@ class _Builder:
                 "left_keys": [expr(k, _layout(p.left)) for k in lk],
                 "right_keys": [expr(k, _layout(p.right)) for k in rk],
                 "residual": residual, "null_equal": null_eq,
+                "build_left": p.build_left and p.kind in ("semi", "anti", "null_aware_anti"),
             }
             keys = ", ".join(f"{a} = {b}" for a, b in zip(lk, rk, strict=True)) or "none (nested loop)"
-            desc = f"HashJoin {p.kind} keys=[{keys}]" + (f" residual: {' AND '.join(map(str, rest))}" if rest else "") + "  build=right"
+            desc = f"HashJoin {p.kind} keys=[{keys}]" + (f" residual: {' AND '.join(map(str, rest))}" if rest else "") + ("  build=left" if body["build_left"] else "  build=right")
             return self.node(p, "HashJoin", body, desc, [left, right])
         if isinstance(p, Sort):
             child = self.build(p.input)

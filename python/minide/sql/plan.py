@@ -126,6 +126,8 @@ class Join(Plan):
     right: Plan
     condition: BExpr | None = None
     mark: Column | None = None
+    #: semi/anti joins: hash the left input instead of the right one (set by build_side)
+    build_left: bool = False
 
     def inputs(self) -> list[Plan]:
         return [self.left, self.right]
@@ -279,7 +281,7 @@ def describe(p: Plan) -> str:
         return f"Aggregate group=[{g}] aggs=[{a}]"
     if isinstance(p, Join):
         cond = f" on {p.condition}" if p.condition is not None else " (cross)"
-        return f"Join {p.kind}{cond}"
+        return f"Join {p.kind}{cond}" + (" build=left" if p.build_left else "")
     if isinstance(p, Sort):
         return "Sort " + ", ".join(str(k) for k in p.keys)
     if isinstance(p, TopN):

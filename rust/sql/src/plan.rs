@@ -96,6 +96,10 @@ pub enum Op {
         residual: Option<Expr>,
         /// INTERSECT/EXCEPT compare NULL keys as equal.
         null_equal: bool,
+        /// Semi/anti joins only: hash the left input and stream the right one (chosen by the
+        /// optimizer when the left input is the smaller one).
+        #[serde(default)]
+        build_left: bool,
     },
     Sort {
         input: Box<Node>,

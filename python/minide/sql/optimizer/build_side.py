@@ -1,6 +1,7 @@
 """Pass ``build_side``: hash the smaller input. The executor builds its hash table from a join's
 right input and streams the left one, so an inner join whose left input is estimated smaller
-swaps its inputs, and a left join with a much smaller preserved side becomes a right join."""
+swaps its inputs, a left join with a much smaller preserved side becomes a right join, and a
+semi/anti join with a much smaller left input hashes the left input instead (``build_left``)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ def run(plan: Plan, ctx: Any) -> Plan:
 
 def _visit(p: Plan, est: Estimator) -> Plan:
     p = with_inputs(p, [_visit(i, est) for i in p.inputs()])
-    if isinstance(p, Join) and p.kind in ("inner", "left"):
+    if isinstance(p, Join) and p.kind in ("inner", "left", "semi", "anti", "null_aware_anti"):
         lr, rr = est.rows(p.left), est.rows(p.right)
         if p.kind == "inner" and lr < rr:
             out = replace(p, left=p.right, right=p.left)
+            est.cache[id(out)] = est.rows(p)
+            return out
+        if p.kind in ("semi", "anti", "null_aware_anti") and lr * 4 < rr:
+            out = replace(p, build_left=True)
             est.cache[id(out)] = est.rows(p)
             return out
         if p.kind == "left" and lr * 4 < rr:

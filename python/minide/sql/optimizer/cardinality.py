@@ -158,7 +158,16 @@ class Estimator:
         if isinstance(p, Join):
             lr, rr = self.rows(p.left), self.rows(p.right)
             if p.kind in ("semi", "anti", "null_aware_anti"):
-                return lr * 0.5
+                frac = 0.5
+                for c in conjuncts(p.condition):
+                    if isinstance(c, Func) and c.op == "eq" and all(isinstance(a, Col) for a in c.args):
+                        a, b = c.args
+                        assert isinstance(a, Col) and isinstance(b, Col)
+                        lids = {x.id for x in p.left.columns}
+                        lk, rk = (a, b) if a.id in lids else (b, a)
+                        frac = min(1.0, self.col_ndv(rk.id, rr) / self.col_ndv(lk.id, lr))
+                        break
+                return lr * (frac if p.kind == "semi" else max(0.05, 1.0 - frac))
             if p.kind == "mark":
                 return lr
             out = lr * rr

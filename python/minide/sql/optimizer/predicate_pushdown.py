@@ -153,4 +153,23 @@ def _push_join(p: Join, preds: list[BExpr]) -> Plan:
         above = preds
         cond = on
     out = replace(p, left=_push(p.left, left_preds), right=_push(p.right, right_preds), condition=and_all(cond))
+    if out.kind in ("semi", "anti", "null_aware_anti"):
+        out = _sink_semi(out)
     return _wrap(out, above)
+
+
+def _sink_semi(j: Join) -> Plan:
+    """A semi/anti join over an inner join moves to the inner join's input that has all the
+    left-side columns it reads (TPC-H Q18: ``o_orderkey IN (...)`` filters orders before orders
+    meets lineitem)."""
+    inner = j.left
+    if not (isinstance(inner, Join) and inner.kind == "inner"):
+        return j
+    used = col_ids(j.condition) if j.condition is not None else set()
+    need = used & _ids(inner)
+    for side in ("left", "right"):
+        child = getattr(inner, side)
+        if need <= _ids(child):
+            moved = _sink_semi(replace(j, left=child))
+            return replace(inner, **{side: moved})
+    return j

@@ -46,12 +46,19 @@ struct Build {
     /// Next build row with the same key (NO_ROW ends the chain).
     next: Vec<u32>,
     any_null_key: bool,
+    /// Whether each build row's key has a NULL.
+    key_null: Vec<bool>,
 }
 
 fn build(right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Build> {
-    let chunk = concat_chunks(&right, spec.right_types)?;
-    let key_cols = spec.right_keys.iter().map(|e| eval(e, &chunk)).collect::<Result<Vec<_>>>()?;
-    let k = keys::encode(&key_cols, chunk.len, spec.null_equal || key_cols.is_empty())?;
+    build_from(right, spec.right_keys, spec.right_types, spec.null_equal)
+}
+
+fn build_from(input: Vec<Chunk>, key_exprs: &[Expr], types: &[DType], null_equal: bool) -> Result<Build> {
+    let chunk = concat_chunks(&input, types)?;
+    let key_cols = key_exprs.iter().map(|e| eval(e, &chunk)).collect::<Result<Vec<_>>>()?;
+    let k = keys::encode(&key_cols, chunk.len, null_equal || key_cols.is_empty())?;
+    let key_null: Vec<bool> = (0..chunk.len).map(|i| k.has_null(i)).collect();
     let n = chunk.len;
     let mut next = vec![NO_ROW; n];
     let mut any_null_key = false;
@@ -88,7 +95,7 @@ fn build(right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Build> {
             for i in (0..n).rev() {
                 if k.has_null(i) {
                     any_null_key = true;
-                    if !spec.null_equal {
+                    if !null_equal {
                         continue;
                     }
                 }
@@ -103,7 +110,7 @@ fn build(right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Build> {
             Table::Bytes(map)
         }
     };
-    Ok(Build { chunk, table, next, any_null_key })
+    Ok(Build { chunk, table, next, any_null_key, key_null })
 }
 
 /// Candidate pairs (left row, right row) of one probe morsel with equal, non-NULL keys.
@@ -264,4 +271,59 @@ pub fn hash_join(ctx: &Ctx<'_>, left: Vec<Chunk>, right: Vec<Chunk>, spec: &Join
         }
     }
     Ok(chunks)
+}
+
+/// Semi/anti join that hashes the LEFT input and streams the right one, marking the left rows
+/// that find a match; used when the left input is much smaller (TPC-H Q4: 5K orders against
+/// 380K lineitems).
+pub fn hash_join_build_left(left: Vec<Chunk>, right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Vec<Chunk>> {
+    let b = build_from(left, spec.left_keys, spec.left_types, spec.null_equal)?;
+    let n = b.chunk.len;
+    struct Part {
+        matched: Vec<bool>,
+        rows: usize,
+        any_null: bool,
+    }
+    let parts = right
+        .par_iter()
+        .map(|rc| {
+            let key_cols = spec.right_keys.iter().map(|e| eval(e, rc)).collect::<Result<Vec<_>>>()?;
+            let force_bytes = spec.null_equal || key_cols.is_empty() || matches!(b.table, Table::Bytes(_));
+            let k = keys::encode(&key_cols, rc.len, force_bytes)?;
+            let any_null = (0..rc.len).any(|i| k.has_null(i));
+            let (mut ri, mut li) = candidates(&b, &k, spec.null_equal);
+            if let Some(res) = spec.residual {
+                let j = joined(&b.chunk, &li, rc, &ri)?;
+                let keep = mask_indices(&eval_predicate(res, &j)?);
+                li = keep.iter().map(|x| li[*x as usize]).collect();
+                ri = keep.iter().map(|x| ri[*x as usize]).collect();
+            }
+            let _ = ri;
+            let mut matched = vec![false; n];
+            for l in li {
+                matched[l as usize] = true;
+            }
+            Ok(Part { matched, rows: rc.len, any_null })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut matched = vec![false; n];
+    let mut right_rows = 0;
+    let mut right_null = false;
+    for p in parts {
+        matched.iter_mut().zip(p.matched).for_each(|(a, x)| *a |= x);
+        right_rows += p.rows;
+        right_null |= p.any_null;
+    }
+    let idx: Vec<u32> = match spec.kind {
+        JoinKind::Semi => (0..n as u32).filter(|i| matched[*i as usize]).collect(),
+        JoinKind::NullAwareAnti => {
+            if right_rows > 0 && right_null {
+                Vec::new()
+            } else {
+                (0..n as u32).filter(|i| !matched[*i as usize] && (right_rows == 0 || !b.key_null[*i as usize])).collect()
+            }
+        }
+        _ => (0..n as u32).filter(|i| !matched[*i as usize]).collect(),
+    };
+    Ok(vec![take_chunk(&b.chunk, &idx)?])
 }

@@ -21,7 +21,7 @@ use std::time::Instant;
 use minide_common::Result;
 
 use crate::catalog::Catalog;
-use crate::plan::{Node, Op};
+use crate::plan::{JoinKind, Node, Op};
 use crate::types::Chunk;
 
 pub use sort::compare_rows;
@@ -52,7 +52,7 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
             let in_types = input.types.clone();
             hash_aggregate::aggregate(ctx, execute(input, ctx)?, &in_types, groups, aggs, &node.types)?
         }
-        Op::HashJoin { left, right, kind, left_keys, right_keys, residual, null_equal } => {
+        Op::HashJoin { left, right, kind, left_keys, right_keys, residual, null_equal, build_left } => {
             let l = execute(left, ctx)?;
             let r = execute(right, ctx)?;
             let spec = hash_join::JoinSpec {
@@ -64,7 +64,12 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
                 left_types: &left.types,
                 right_types: &right.types,
             };
-            hash_join::hash_join(ctx, l, r, &spec)?
+            let left_buildable = matches!(kind, JoinKind::Semi | JoinKind::Anti | JoinKind::NullAwareAnti);
+            if *build_left && left_buildable {
+                hash_join::hash_join_build_left(l, r, &spec)?
+            } else {
+                hash_join::hash_join(ctx, l, r, &spec)?
+            }
         }
         Op::Sort { input, keys } => sort::sort(execute(input, ctx)?, keys, &node.types)?,
         Op::TopN { input, keys, limit, offset } => topn::topn(execute(input, ctx)?, keys, *limit, *offset, &node.types)?,
