@@ -25,7 +25,11 @@ fn dtype(name: &str) -> Result<DType, Error> {
         "utf8" => DType::Utf8,
         "date32" => DType::Date32,
         "timestamp" => DType::Timestamp,
-        other => return Err(Error::InvalidArgument(format!("unknown column type {other}"))),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown column type {other}"
+            )));
+        }
     })
 }
 
@@ -51,35 +55,59 @@ fn batches_of(data: &Bound<'_, PyAny>) -> PyResult<Batches> {
         .map(|f| minide_sql::types::normalized_type(f.data_type()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(crate::errors::to_py)?;
-    Ok((names, types, batches.into_iter().map(|b| b.columns().to_vec()).collect()))
+    Ok((
+        names,
+        types,
+        batches.into_iter().map(|b| b.columns().to_vec()).collect(),
+    ))
 }
 
 #[pymethods]
 impl SqlCatalog {
     #[new]
     fn new() -> Self {
-        SqlCatalog { inner: Arc::new(RwLock::new(Catalog::default())) }
+        SqlCatalog {
+            inner: Arc::new(RwLock::new(Catalog::default())),
+        }
     }
 
     /// Register (or replace) table `name` from an Arrow stream. Returns (names, types, rows).
     #[allow(clippy::type_complexity)]
-    fn register(&self, py: Python<'_>, name: &str, data: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, Vec<String>, u64)> {
+    fn register(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<(Vec<String>, Vec<String>, u64)> {
         let (names, types, batches) = batches_of(data)?;
         let inner = self.inner.clone();
         let name = name.to_string();
         detach(py, move || {
             let mut cat = inner.write().map_err(|_| poisoned())?;
             let t = cat.register(&name, names, batches, Some(types))?;
-            Ok((t.names.clone(), t.types.iter().map(|t| t.name().to_string()).collect(), t.rows))
+            Ok((
+                t.names.clone(),
+                t.types.iter().map(|t| t.name().to_string()).collect(),
+                t.rows,
+            ))
         })
     }
 
     /// Create an empty table with the given column names and type names.
-    fn create(&self, py: Python<'_>, name: &str, names: Vec<String>, types: Vec<String>) -> PyResult<()> {
+    fn create(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        names: Vec<String>,
+        types: Vec<String>,
+    ) -> PyResult<()> {
         let inner = self.inner.clone();
         let name = name.to_string();
         detach(py, move || {
-            let types = types.iter().map(|t| dtype(t)).collect::<Result<Vec<_>, _>>()?;
+            let types = types
+                .iter()
+                .map(|t| dtype(t))
+                .collect::<Result<Vec<_>, _>>()?;
             let mut cat = inner.write().map_err(|_| poisoned())?;
             cat.register(&name, names, Vec::new(), Some(types))?;
             Ok(())
@@ -101,18 +129,29 @@ impl SqlCatalog {
     fn drop(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
         let inner = self.inner.clone();
         let name = name.to_string();
-        detach(py, move || Ok(inner.write().map_err(|_| poisoned())?.drop_table(&name)))
+        detach(py, move || {
+            Ok(inner.write().map_err(|_| poisoned())?.drop_table(&name))
+        })
     }
 
     /// Per-column statistics of `name`: (distinct estimate, min, max, nulls).
     #[allow(clippy::type_complexity)]
-    fn stats(&self, py: Python<'_>, name: &str) -> PyResult<Vec<(f64, Option<f64>, Option<f64>, u64)>> {
+    fn stats(
+        &self,
+        py: Python<'_>,
+        name: &str,
+    ) -> PyResult<Vec<(f64, Option<f64>, Option<f64>, u64)>> {
         let inner = self.inner.clone();
         let name = name.to_string();
         detach(py, move || {
             let cat = inner.read().map_err(|_| poisoned())?;
-            let t = cat.get(&name).ok_or_else(|| Error::InvalidArgument(format!("no table {name}")))?;
-            Ok(minide_sql::catalog::stats(t)?.into_iter().map(|s| (s.ndv, s.min, s.max, s.nulls)).collect())
+            let t = cat
+                .get(&name)
+                .ok_or_else(|| Error::InvalidArgument(format!("no table {name}")))?;
+            Ok(minide_sql::catalog::stats(t)?
+                .into_iter()
+                .map(|s| (s.ndv, s.min, s.max, s.nulls))
+                .collect())
         })
     }
 
@@ -132,19 +171,35 @@ impl SqlCatalog {
             let cat = inner.read().map_err(|_| poisoned())?;
             let out = minide_sql::execute(&cat, &bytes, threads)?;
             if names.len() != out.types.len() {
-                return Err(Error::InvalidArgument(format!("{} names for {} output columns", names.len(), out.types.len())));
+                return Err(Error::InvalidArgument(format!(
+                    "{} names for {} output columns",
+                    names.len(),
+                    out.types.len()
+                )));
             }
-            let fields: Vec<Field> = names.iter().zip(&out.types).map(|(n, t)| Field::new(n, t.arrow(), true)).collect();
+            let fields: Vec<Field> = names
+                .iter()
+                .zip(&out.types)
+                .map(|(n, t)| Field::new(n, t.arrow(), true))
+                .collect();
             let schema = Arc::new(Schema::new(fields));
             let batches = out
                 .chunks
                 .into_iter()
-                .map(|c| RecordBatch::try_new(schema.clone(), c.cols).map_err(|e| Error::Schema(e.to_string())))
+                .map(|c| {
+                    RecordBatch::try_new(schema.clone(), c.cols)
+                        .map_err(|e| Error::Schema(e.to_string()))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            let metrics = out.metrics.into_iter().map(|(k, m)| (k, (m.rows, m.nanos))).collect::<HashMap<_, _>>();
+            let metrics = out
+                .metrics
+                .into_iter()
+                .map(|(k, m)| (k, (m.rows, m.nanos)))
+                .collect::<HashMap<_, _>>();
             Ok((batches, schema, metrics))
         })?;
-        let table = PyTable::try_new(batches, schema).map_err(|e| crate::errors::to_py(Error::Schema(e.to_string())))?;
+        let table = PyTable::try_new(batches, schema)
+            .map_err(|e| crate::errors::to_py(Error::Schema(e.to_string())))?;
         Ok((table.into_pyarrow(py)?, metrics))
     }
 }

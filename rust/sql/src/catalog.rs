@@ -47,43 +47,73 @@ impl Catalog {
     }
 
     /// Register (or replace) a table from batches of raw Arrow columns.
-    pub fn register(&mut self, name: &str, names: Vec<String>, batches: Vec<Vec<ArrayRef>>, types: Option<Vec<DType>>) -> Result<Arc<Table>> {
+    pub fn register(
+        &mut self,
+        name: &str,
+        names: Vec<String>,
+        batches: Vec<Vec<ArrayRef>>,
+        types: Option<Vec<DType>>,
+    ) -> Result<Arc<Table>> {
         let mut chunks = Vec::new();
         let mut out_types = types.unwrap_or_default();
         for batch in batches {
             if batch.len() != names.len() {
-                return Err(Error::Schema(format!("batch has {} columns, table {name} has {}", batch.len(), names.len())));
+                return Err(Error::Schema(format!(
+                    "batch has {} columns, table {name} has {}",
+                    batch.len(),
+                    names.len()
+                )));
             }
             let cols = batch.iter().map(normalize).collect::<Result<Vec<_>>>()?;
             let len = cols.first().map(|c| c.len()).unwrap_or(0);
             if out_types.is_empty() && !cols.is_empty() {
-                out_types = cols.iter().map(|c| DType::of(c.data_type())).collect::<Result<_>>()?;
+                out_types = cols
+                    .iter()
+                    .map(|c| DType::of(c.data_type()))
+                    .collect::<Result<_>>()?;
             }
             for (i, c) in cols.iter().enumerate() {
                 let t = DType::of(c.data_type())?;
                 if out_types.get(i) != Some(&t) {
-                    return Err(Error::Schema(format!("column {} of {name} changes type between batches", names[i])));
+                    return Err(Error::Schema(format!(
+                        "column {} of {name} changes type between batches",
+                        names[i]
+                    )));
                 }
             }
             let mut off = 0;
             while off < len {
                 let n = MORSEL_ROWS.min(len - off);
-                chunks.push(Chunk::new(cols.iter().map(|c| c.slice(off, n)).collect(), n));
+                chunks.push(Chunk::new(
+                    cols.iter().map(|c| c.slice(off, n)).collect(),
+                    n,
+                ));
                 off += n;
             }
         }
         if out_types.len() != names.len() {
-            return Err(Error::Schema(format!("table {name}: cannot tell column types of an empty input")));
+            return Err(Error::Schema(format!(
+                "table {name}: cannot tell column types of an empty input"
+            )));
         }
         let rows = chunks.iter().map(|c| c.len as u64).sum();
-        let t = Arc::new(Table { names, types: out_types, chunks, rows });
+        let t = Arc::new(Table {
+            names,
+            types: out_types,
+            chunks,
+            rows,
+        });
         self.tables.insert(name.to_string(), t.clone());
         Ok(t)
     }
 
     /// Append rows (INSERT INTO): new morsels at the end.
     pub fn append(&mut self, name: &str, batches: Vec<Vec<ArrayRef>>) -> Result<Arc<Table>> {
-        let old = self.tables.get(name).cloned().ok_or_else(|| Error::InvalidArgument(format!("no table {name}")))?;
+        let old = self
+            .tables
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::InvalidArgument(format!("no table {name}")))?;
         let mut all: Vec<Vec<ArrayRef>> = old.chunks.iter().map(|c| c.cols.clone()).collect();
         all.extend(batches);
         self.register(name, old.names.clone(), all, Some(old.types.clone()))
@@ -145,12 +175,26 @@ pub fn stats(t: &Table) -> Result<Vec<ColumnStats>> {
 
 fn min_max(a: &ArrayRef) -> Option<(f64, f64)> {
     let fold = |it: &mut dyn Iterator<Item = f64>| {
-        it.fold(None, |acc: Option<(f64, f64)>, x| Some(acc.map_or((x, x), |(l, h)| (l.min(x), h.max(x)))))
+        it.fold(None, |acc: Option<(f64, f64)>, x| {
+            Some(acc.map_or((x, x), |(l, h)| (l.min(x), h.max(x))))
+        })
     };
     match a.data_type() {
-        DataType::Int64 => fold(&mut a.as_primitive::<Int64Type>().iter().flatten().map(|x| x as f64)),
+        DataType::Int64 => fold(
+            &mut a
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .map(|x| x as f64),
+        ),
         DataType::Float64 => fold(&mut a.as_primitive::<Float64Type>().iter().flatten()),
-        DataType::Date32 => fold(&mut a.as_primitive::<Date32Type>().iter().flatten().map(f64::from)),
+        DataType::Date32 => fold(
+            &mut a
+                .as_primitive::<Date32Type>()
+                .iter()
+                .flatten()
+                .map(f64::from),
+        ),
         _ => None,
     }
 }

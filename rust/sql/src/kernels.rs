@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{
-    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray,
-};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray};
 use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 use minide_common::{Error, Result};
@@ -32,17 +30,26 @@ fn take_prim<T: ArrowPrimitiveType>(a: &ArrayRef, idx: &[u32]) -> ArrayRef {
         }
     }
     let nulls = take_nulls(p.nulls(), idx, any_missing);
-    Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(out), nulls).with_data_type(a.data_type().clone()))
+    Arc::new(
+        PrimitiveArray::<T>::new(ScalarBuffer::from(out), nulls)
+            .with_data_type(a.data_type().clone()),
+    )
 }
 
 fn take_nulls(nulls: Option<&NullBuffer>, idx: &[u32], any_missing: bool) -> Option<NullBuffer> {
     match nulls {
         None if !any_missing => None,
-        None => Some(NullBuffer::new(BooleanBuffer::collect_bool(idx.len(), |k| idx[k] != NO_ROW))),
-        Some(n) => Some(NullBuffer::new(BooleanBuffer::collect_bool(idx.len(), |k| {
-            let i = idx[k];
-            i != NO_ROW && n.is_valid(i as usize)
-        }))),
+        None => Some(NullBuffer::new(BooleanBuffer::collect_bool(
+            idx.len(),
+            |k| idx[k] != NO_ROW,
+        ))),
+        Some(n) => Some(NullBuffer::new(BooleanBuffer::collect_bool(
+            idx.len(),
+            |k| {
+                let i = idx[k];
+                i != NO_ROW && n.is_valid(i as usize)
+            },
+        ))),
     }
 }
 
@@ -61,7 +68,10 @@ pub fn take(a: &ArrayRef, idx: &[u32]) -> Result<ArrayRef> {
                 let i = idx[k];
                 i != NO_ROW && vals.value(i as usize)
             });
-            Arc::new(BooleanArray::new(values, take_nulls(b.nulls(), idx, any_missing)))
+            Arc::new(BooleanArray::new(
+                values,
+                take_nulls(b.nulls(), idx, any_missing),
+            ))
         }
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
@@ -78,7 +88,9 @@ pub fn take(a: &ArrayRef, idx: &[u32]) -> Result<ArrayRef> {
                 }
             }
             if total > i32::MAX as usize {
-                return Err(Error::Unsupported("string column over 2 GiB in one morsel".into()));
+                return Err(Error::Unsupported(
+                    "string column over 2 GiB in one morsel".into(),
+                ));
             }
             let mut bytes = Vec::with_capacity(total);
             let mut offs = Vec::with_capacity(idx.len() + 1);
@@ -92,7 +104,10 @@ pub fn take(a: &ArrayRef, idx: &[u32]) -> Result<ArrayRef> {
             }
             let nulls = take_nulls(s.nulls(), idx, any_missing);
             // SAFETY-free constructor: offsets are monotonic and bytes are concatenated valid UTF-8.
-            Arc::new(StringArray::try_new(OffsetBuffer::new(offs.into()), bytes.into(), nulls).map_err(|e| Error::Schema(e.to_string()))?)
+            Arc::new(
+                StringArray::try_new(OffsetBuffer::new(offs.into()), bytes.into(), nulls)
+                    .map_err(|e| Error::Schema(e.to_string()))?,
+            )
         }
         other => return Err(Error::Unsupported(format!("take over {other}"))),
     })
@@ -122,7 +137,11 @@ pub fn filter_chunk(chunk: &Chunk, mask: &BooleanArray) -> Result<Chunk> {
 }
 
 pub fn take_chunk(chunk: &Chunk, idx: &[u32]) -> Result<Chunk> {
-    let cols = chunk.cols.iter().map(|c| take(c, idx)).collect::<Result<Vec<_>>>()?;
+    let cols = chunk
+        .cols
+        .iter()
+        .map(|c| take(c, idx))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Chunk::new(cols, idx.len()))
 }
 
@@ -147,11 +166,17 @@ pub fn concat(arrays: &[&ArrayRef]) -> Result<ArrayRef> {
             Ok(Arc::new(v))
         }
         DataType::Utf8 => {
-            let total: usize = arrays.iter().map(|a| a.as_string::<i32>().value_data().len()).sum();
+            let total: usize = arrays
+                .iter()
+                .map(|a| a.as_string::<i32>().value_data().len())
+                .sum();
             if total > i32::MAX as usize {
                 return Err(Error::Unsupported("string column over 2 GiB".into()));
             }
-            let v: StringArray = arrays.iter().flat_map(|a| a.as_string::<i32>().iter()).collect();
+            let v: StringArray = arrays
+                .iter()
+                .flat_map(|a| a.as_string::<i32>().iter())
+                .collect();
             Ok(Arc::new(v))
         }
         other => Err(Error::Unsupported(format!("concat of {other}"))),
@@ -177,7 +202,10 @@ fn concat_prim<T: ArrowPrimitiveType>(arrays: &[&ArrayRef]) -> ArrayRef {
     } else {
         None
     };
-    Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(vals), nulls).with_data_type(arrays[0].data_type().clone()))
+    Arc::new(
+        PrimitiveArray::<T>::new(ScalarBuffer::from(vals), nulls)
+            .with_data_type(arrays[0].data_type().clone()),
+    )
 }
 
 /// All chunks glued into one; `types` gives the columns (and their types when there are no chunks).
@@ -187,11 +215,17 @@ pub fn concat_chunks(chunks: &[Chunk], types: &[DType]) -> Result<Chunk> {
         return Ok(chunks[0].clone());
     }
     if chunks.is_empty() {
-        return Ok(Chunk::new(types.iter().map(|t| null_array(*t, 0)).collect(), 0));
+        return Ok(Chunk::new(
+            types.iter().map(|t| null_array(*t, 0)).collect(),
+            0,
+        ));
     }
     let mut cols = Vec::with_capacity(types.len());
     for i in 0..types.len() {
-        let parts = chunks.iter().map(|c| c.col(i)).collect::<Result<Vec<_>>>()?;
+        let parts = chunks
+            .iter()
+            .map(|c| c.col(i))
+            .collect::<Result<Vec<_>>>()?;
         cols.push(concat(&parts)?);
     }
     Ok(Chunk::new(cols, len))
@@ -200,7 +234,11 @@ pub fn concat_chunks(chunks: &[Chunk], types: &[DType]) -> Result<Chunk> {
 /// Build a column by picking, for each output row, `(source array, row)` out of `arrays` (all of
 /// one type). The kernel behind CASE and COALESCE. `picks` with `which == NO_ROW` give NULL.
 pub fn interleave(arrays: &[ArrayRef], ty: DType, picks: &[(u32, u32)]) -> Result<ArrayRef> {
-    fn prim<T: ArrowPrimitiveType>(arrays: &[ArrayRef], picks: &[(u32, u32)], dt: &DataType) -> ArrayRef {
+    fn prim<T: ArrowPrimitiveType>(
+        arrays: &[ArrayRef],
+        picks: &[(u32, u32)],
+        dt: &DataType,
+    ) -> ArrayRef {
         let srcs: Vec<&PrimitiveArray<T>> = arrays.iter().map(|a| a.as_primitive::<T>()).collect();
         let mut vals = Vec::with_capacity(picks.len());
         let mut valid = Vec::with_capacity(picks.len());
@@ -214,7 +252,10 @@ pub fn interleave(arrays: &[ArrayRef], ty: DType, picks: &[(u32, u32)]) -> Resul
                 valid.push(s.is_valid(r as usize));
             }
         }
-        Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(vals), Some(NullBuffer::from(valid))).with_data_type(dt.clone()))
+        Arc::new(
+            PrimitiveArray::<T>::new(ScalarBuffer::from(vals), Some(NullBuffer::from(valid)))
+                .with_data_type(dt.clone()),
+        )
     }
     let dt = ty.arrow();
     Ok(match ty {
@@ -226,7 +267,18 @@ pub fn interleave(arrays: &[ArrayRef], ty: DType, picks: &[(u32, u32)]) -> Resul
             let srcs: Vec<&BooleanArray> = arrays.iter().map(|a| a.as_boolean()).collect();
             let v: BooleanArray = picks
                 .iter()
-                .map(|&(w, r)| if w == NO_ROW { None } else { let s = srcs[w as usize]; if s.is_valid(r as usize) { Some(s.value(r as usize)) } else { None } })
+                .map(|&(w, r)| {
+                    if w == NO_ROW {
+                        None
+                    } else {
+                        let s = srcs[w as usize];
+                        if s.is_valid(r as usize) {
+                            Some(s.value(r as usize))
+                        } else {
+                            None
+                        }
+                    }
+                })
                 .collect();
             Arc::new(v)
         }
@@ -234,7 +286,18 @@ pub fn interleave(arrays: &[ArrayRef], ty: DType, picks: &[(u32, u32)]) -> Resul
             let srcs: Vec<&StringArray> = arrays.iter().map(|a| a.as_string::<i32>()).collect();
             let v: StringArray = picks
                 .iter()
-                .map(|&(w, r)| if w == NO_ROW { None } else { let s = srcs[w as usize]; if s.is_valid(r as usize) { Some(s.value(r as usize)) } else { None } })
+                .map(|&(w, r)| {
+                    if w == NO_ROW {
+                        None
+                    } else {
+                        let s = srcs[w as usize];
+                        if s.is_valid(r as usize) {
+                            Some(s.value(r as usize))
+                        } else {
+                            None
+                        }
+                    }
+                })
                 .collect();
             Arc::new(v)
         }

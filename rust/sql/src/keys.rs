@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
+};
 use arrow_schema::DataType;
 use minide_common::{Error, Result};
 
@@ -23,7 +26,11 @@ pub enum Keys {
     /// (partkey, suppkey)).
     Pair(Vec<i128>, Vec<bool>),
     /// Encoded rows: `data[offsets[i]..offsets[i+1]]`; `has_null[i]` if any key column is NULL.
-    Bytes { data: Vec<u8>, offsets: Vec<usize>, has_null: Vec<bool> },
+    Bytes {
+        data: Vec<u8>,
+        offsets: Vec<usize>,
+        has_null: Vec<bool>,
+    },
 }
 
 impl Keys {
@@ -62,14 +69,29 @@ pub fn int_mode(types: &[DType]) -> bool {
 fn ints_of(a: &ArrayRef) -> Result<Vec<i64>> {
     Ok(match a.data_type() {
         DataType::Int64 => a.as_primitive::<Int64Type>().values().to_vec(),
-        DataType::Date32 => a.as_primitive::<Date32Type>().values().iter().map(|d| i64::from(*d)).collect(),
-        DataType::Timestamp(_, _) => a.as_primitive::<TimestampMicrosecondType>().values().to_vec(),
-        other => return Err(Error::InvalidArgument(format!("integer key of type {other}"))),
+        DataType::Date32 => a
+            .as_primitive::<Date32Type>()
+            .values()
+            .iter()
+            .map(|d| i64::from(*d))
+            .collect(),
+        DataType::Timestamp(_, _) => a
+            .as_primitive::<TimestampMicrosecondType>()
+            .values()
+            .to_vec(),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "integer key of type {other}"
+            )));
+        }
     })
 }
 
 fn int_like(a: &ArrayRef) -> bool {
-    matches!(a.data_type(), DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _))
+    matches!(
+        a.data_type(),
+        DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _)
+    )
 }
 
 /// Encode the key columns of `n` rows. `force_bytes` disables the integer fast paths (one
@@ -78,13 +100,22 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
     if !force_bytes && cols.len() == 2 && cols.iter().all(int_like) {
         let a = ints_of(&cols[0])?;
         let b = ints_of(&cols[1])?;
-        let vals = a.iter().zip(&b).map(|(x, y)| (i128::from(*x) << 64) | i128::from(*y as u64)).collect();
-        let valid = (0..n).map(|i| cols[0].is_valid(i) && cols[1].is_valid(i)).collect();
+        let vals = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (i128::from(*x) << 64) | i128::from(*y as u64))
+            .collect();
+        let valid = (0..n)
+            .map(|i| cols[0].is_valid(i) && cols[1].is_valid(i))
+            .collect();
         return Ok(Keys::Pair(vals, valid));
     }
     if !force_bytes && cols.len() == 1 {
         let a = &cols[0];
-        if matches!(a.data_type(), DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _)) {
+        if matches!(
+            a.data_type(),
+            DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _)
+        ) {
             let vals = ints_of(a)?;
             let valid = (0..n).map(|i| a.is_valid(i)).collect();
             return Ok(Keys::Int(vals, valid));
@@ -106,7 +137,9 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
         .map(|a| {
             Ok(match a.data_type() {
                 DataType::Int64 => Acc::I(a.as_primitive::<Int64Type>().values()),
-                DataType::Timestamp(_, _) => Acc::I(a.as_primitive::<TimestampMicrosecondType>().values()),
+                DataType::Timestamp(_, _) => {
+                    Acc::I(a.as_primitive::<TimestampMicrosecondType>().values())
+                }
                 DataType::Date32 => Acc::D(a.as_primitive::<Date32Type>().values()),
                 DataType::Float64 => Acc::F(a.as_primitive::<Float64Type>().values()),
                 DataType::Utf8 => Acc::S(a.as_string::<i32>()),
@@ -129,7 +162,13 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
                 Acc::F(v) => {
                     let x = v[i];
                     // -0.0 groups with 0.0, and every NaN with every other NaN.
-                    let x = if x == 0.0 { 0.0 } else if x.is_nan() { f64::NAN } else { x };
+                    let x = if x == 0.0 {
+                        0.0
+                    } else if x.is_nan() {
+                        f64::NAN
+                    } else {
+                        x
+                    };
                     data.extend_from_slice(&x.to_bits().to_le_bytes());
                 }
                 Acc::S(s) => {
@@ -142,7 +181,11 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
         }
         offsets.push(data.len());
     }
-    Ok(Keys::Bytes { data, offsets, has_null })
+    Ok(Keys::Bytes {
+        data,
+        offsets,
+        has_null,
+    })
 }
 
 fn corrupt_key() -> Error {
@@ -165,7 +208,11 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
             match ty {
                 DType::Utf8 => {
                     if tag == 1 {
-                        let len_bytes: [u8; 4] = k.get(*p..*p + 4).ok_or_else(corrupt_key)?.try_into().map_err(|_| corrupt_key())?;
+                        let len_bytes: [u8; 4] = k
+                            .get(*p..*p + 4)
+                            .ok_or_else(corrupt_key)?
+                            .try_into()
+                            .map_err(|_| corrupt_key())?;
                         let len = u32::from_le_bytes(len_bytes) as usize;
                         *p += 4;
                         let s = k.get(*p..*p + len).ok_or_else(corrupt_key)?;
@@ -185,7 +232,11 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
                 }
                 _ => {
                     if tag == 1 {
-                        let b: [u8; 8] = k.get(*p..*p + 8).ok_or_else(corrupt_key)?.try_into().map_err(|_| corrupt_key())?;
+                        let b: [u8; 8] = k
+                            .get(*p..*p + 8)
+                            .ok_or_else(corrupt_key)?
+                            .try_into()
+                            .map_err(|_| corrupt_key())?;
                         nums.push(i64::from_le_bytes(b));
                         *p += 8;
                     } else {
@@ -200,8 +251,14 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
             DType::Bool => Arc::new(BooleanArray::from(bools)),
             DType::Int64 => Arc::new(Int64Array::new(nums.into(), nulls)),
             DType::Timestamp => Arc::new(TimestampMicrosecondArray::new(nums.into(), nulls)),
-            DType::Date32 => Arc::new(Date32Array::new(nums.iter().map(|x| *x as i32).collect(), nulls)),
-            DType::Float64 => Arc::new(Float64Array::new(nums.iter().map(|x| f64::from_bits(*x as u64)).collect(), nulls)),
+            DType::Date32 => Arc::new(Date32Array::new(
+                nums.iter().map(|x| *x as i32).collect(),
+                nulls,
+            )),
+            DType::Float64 => Arc::new(Float64Array::new(
+                nums.iter().map(|x| f64::from_bits(*x as u64)).collect(),
+                nulls,
+            )),
         };
         out.push(arr);
     }
@@ -211,7 +268,11 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
 /// Build a column from integer keys (the integer fast path's decode).
 pub fn decode_ints(vals: &[Option<i64>], ty: DType) -> ArrayRef {
     match ty {
-        DType::Date32 => Arc::new(vals.iter().map(|v| v.map(|x| x as i32)).collect::<Date32Array>()),
+        DType::Date32 => Arc::new(
+            vals.iter()
+                .map(|v| v.map(|x| x as i32))
+                .collect::<Date32Array>(),
+        ),
         DType::Timestamp => Arc::new(vals.iter().copied().collect::<TimestampMicrosecondArray>()),
         _ => Arc::new(vals.iter().copied().collect::<Int64Array>()),
     }

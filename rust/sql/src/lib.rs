@@ -37,7 +37,8 @@ pub struct QueryOutput {
 
 /// Decode a msgpack physical plan.
 pub fn decode_plan(bytes: &[u8]) -> Result<plan::Node> {
-    rmp_serde::from_slice(bytes).map_err(|e| Error::InvalidArgument(format!("malformed physical plan: {e}")))
+    rmp_serde::from_slice(bytes)
+        .map_err(|e| Error::InvalidArgument(format!("malformed physical plan: {e}")))
 }
 
 /// Execute a msgpack-encoded plan against `catalog` on `threads` worker threads.
@@ -47,8 +48,16 @@ pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<Q
         .num_threads(threads.max(1))
         .build()
         .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} threads: {e}")))?;
-    let ctx = ops::Ctx { catalog, threads: threads.max(1), metrics: Mutex::new(HashMap::new()) };
+    let ctx = ops::Ctx {
+        catalog,
+        threads: threads.max(1),
+        metrics: Mutex::new(HashMap::new()),
+    };
     let chunks = pool.install(|| ops::execute(&node, &ctx))?;
     let metrics = ctx.metrics.into_inner().unwrap_or_default();
-    Ok(QueryOutput { chunks, types: node.types.clone(), metrics })
+    Ok(QueryOutput {
+        chunks,
+        types: node.types.clone(),
+        metrics,
+    })
 }

@@ -53,7 +53,11 @@ impl DType {
             DataType::Utf8 => DType::Utf8,
             DataType::Date32 => DType::Date32,
             DataType::Timestamp(TimeUnit::Microsecond, _) => DType::Timestamp,
-            other => return Err(Error::Unsupported(format!("column type {other} in the executor"))),
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "column type {other} in the executor"
+                )));
+            }
         })
     }
 
@@ -93,9 +97,12 @@ impl Chunk {
     }
 
     pub fn col(&self, i: usize) -> Result<&ArrayRef> {
-        self.cols
-            .get(i)
-            .ok_or_else(|| Error::InvalidArgument(format!("plan refers to column {i} of a {}-column input", self.cols.len())))
+        self.cols.get(i).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "plan refers to column {i} of a {}-column input",
+                self.cols.len()
+            ))
+        })
     }
 }
 
@@ -156,18 +163,28 @@ pub fn normalize(array: &ArrayRef) -> Result<ArrayRef> {
         }
         DataType::Date64 => {
             let p = array.as_primitive::<Date64Type>();
-            let v: Vec<i32> = p.values().iter().map(|ms| ms.div_euclid(86_400_000) as i32).collect();
+            let v: Vec<i32> = p
+                .values()
+                .iter()
+                .map(|ms| ms.div_euclid(86_400_000) as i32)
+                .collect();
             Arc::new(Date32Array::new(v.into(), p.nulls().cloned()))
         }
         DataType::Timestamp(unit, _) => {
             let (vals, nulls): (Vec<i64>, Option<NullBuffer>) = match unit {
                 TimeUnit::Second => {
                     let p = array.as_primitive::<TimestampSecondType>();
-                    (p.values().iter().map(|x| x * 1_000_000).collect(), p.nulls().cloned())
+                    (
+                        p.values().iter().map(|x| x * 1_000_000).collect(),
+                        p.nulls().cloned(),
+                    )
                 }
                 TimeUnit::Millisecond => {
                     let p = array.as_primitive::<TimestampMillisecondType>();
-                    (p.values().iter().map(|x| x * 1_000).collect(), p.nulls().cloned())
+                    (
+                        p.values().iter().map(|x| x * 1_000).collect(),
+                        p.nulls().cloned(),
+                    )
                 }
                 TimeUnit::Microsecond => {
                     let p = array.as_primitive::<TimestampMicrosecondType>();
@@ -175,12 +192,17 @@ pub fn normalize(array: &ArrayRef) -> Result<ArrayRef> {
                 }
                 TimeUnit::Nanosecond => {
                     let p = array.as_primitive::<TimestampNanosecondType>();
-                    (p.values().iter().map(|x| x.div_euclid(1_000)).collect(), p.nulls().cloned())
+                    (
+                        p.values().iter().map(|x| x.div_euclid(1_000)).collect(),
+                        p.nulls().cloned(),
+                    )
                 }
             };
             Arc::new(TimestampMicrosecondArray::new(vals.into(), nulls))
         }
-        DataType::Dictionary(_, value) if value.as_ref() == &DataType::Utf8 || value.as_ref() == &DataType::LargeUtf8 => {
+        DataType::Dictionary(_, value)
+            if value.as_ref() == &DataType::Utf8 || value.as_ref() == &DataType::LargeUtf8 =>
+        {
             let d = array.as_any_dictionary();
             let values = normalize(d.values())?;
             let keys = d.normalized_keys();
@@ -190,17 +212,26 @@ pub fn normalize(array: &ArrayRef) -> Result<ArrayRef> {
                     if array.is_null(i) {
                         None
                     } else {
-                        keys.get(i).and_then(|k| if strs.is_null(*k) { None } else { Some(strs.value(*k)) })
+                        keys.get(i).and_then(|k| {
+                            if strs.is_null(*k) {
+                                None
+                            } else {
+                                Some(strs.value(*k))
+                            }
+                        })
                     }
                 })
                 .collect();
             Arc::new(out)
         }
-        DataType::Null => Arc::new(Int64Array::new(vec![0i64; array.len()].into(), Some(NullBuffer::new_null(array.len())))),
+        DataType::Null => Arc::new(Int64Array::new(
+            vec![0i64; array.len()].into(),
+            Some(NullBuffer::new_null(array.len())),
+        )),
         other => {
             return Err(Error::Unsupported(format!(
                 "column type {other}; supported: booleans, integers, floats, decimals, strings, dates, timestamps"
-            )))
+            )));
         }
     })
 }
@@ -229,19 +260,37 @@ pub fn scalar_array(value: &Scalar, ty: DType, len: usize) -> Result<ArrayRef> {
     Ok(match (value, ty) {
         (Scalar::Null, _) => null_array(ty, len),
         (Scalar::Bool(b), DType::Bool) => Arc::new(BooleanArray::new(
-            if *b { BooleanBuffer::new_set(len) } else { BooleanBuffer::new_unset(len) },
+            if *b {
+                BooleanBuffer::new_set(len)
+            } else {
+                BooleanBuffer::new_unset(len)
+            },
             None,
         )),
         (Scalar::Int(v), DType::Int64) => Arc::new(Int64Array::new(vec![*v; len].into(), None)),
-        (Scalar::Int(v), DType::Float64) => Arc::new(Float64Array::new(vec![*v as f64; len].into(), None)),
-        (Scalar::Float(v), DType::Float64) => Arc::new(Float64Array::new(vec![*v; len].into(), None)),
+        (Scalar::Int(v), DType::Float64) => {
+            Arc::new(Float64Array::new(vec![*v as f64; len].into(), None))
+        }
+        (Scalar::Float(v), DType::Float64) => {
+            Arc::new(Float64Array::new(vec![*v; len].into(), None))
+        }
         (Scalar::Int(v), DType::Date32) => {
-            let d = i32::try_from(*v).map_err(|_| Error::InvalidArgument(format!("date {v} out of range")))?;
+            let d = i32::try_from(*v)
+                .map_err(|_| Error::InvalidArgument(format!("date {v} out of range")))?;
             Arc::new(Date32Array::new(vec![d; len].into(), None))
         }
-        (Scalar::Int(v), DType::Timestamp) => Arc::new(TimestampMicrosecondArray::new(vec![*v; len].into(), None)),
-        (Scalar::Str(s), DType::Utf8) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s.as_str(), len))),
-        (v, t) => return Err(Error::InvalidArgument(format!("literal {v:?} does not fit type {}", t.name()))),
+        (Scalar::Int(v), DType::Timestamp) => {
+            Arc::new(TimestampMicrosecondArray::new(vec![*v; len].into(), None))
+        }
+        (Scalar::Str(s), DType::Utf8) => Arc::new(StringArray::from_iter_values(
+            std::iter::repeat_n(s.as_str(), len),
+        )),
+        (v, t) => {
+            return Err(Error::InvalidArgument(format!(
+                "literal {v:?} does not fit type {}",
+                t.name()
+            )));
+        }
     })
 }
 
@@ -256,7 +305,9 @@ pub fn scalar_at(array: &ArrayRef, i: usize) -> Scalar {
         DataType::Float64 => Scalar::Float(array.as_primitive::<Float64Type>().value(i)),
         DataType::Utf8 => Scalar::Str(array.as_string::<i32>().value(i).to_string()),
         DataType::Date32 => Scalar::Int(i64::from(array.as_primitive::<Date32Type>().value(i))),
-        DataType::Timestamp(_, _) => Scalar::Int(array.as_primitive::<TimestampMicrosecondType>().value(i)),
+        DataType::Timestamp(_, _) => {
+            Scalar::Int(array.as_primitive::<TimestampMicrosecondType>().value(i))
+        }
         _ => Scalar::Null,
     }
 }
@@ -291,7 +342,8 @@ pub fn array_from_scalars(ty: DType, values: &[Scalar]) -> Result<ArrayRef> {
                 DType::Int64 => Arc::new(Int64Array::from(out)),
                 DType::Timestamp => Arc::new(TimestampMicrosecondArray::from(out)),
                 _ => {
-                    let d: PrimitiveArray<Date32Type> = out.into_iter().map(|x| x.map(|v| v as i32)).collect();
+                    let d: PrimitiveArray<Date32Type> =
+                        out.into_iter().map(|x| x.map(|v| v as i32)).collect();
                     Arc::new(d)
                 }
             }

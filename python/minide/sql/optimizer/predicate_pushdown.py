@@ -29,8 +29,17 @@ from minide.sql.plan import (
 from minide.sql.types import BOOL
 
 
+_EST: list[Any] = []
+
+
 def run(plan: Plan, ctx: Any = None) -> Plan:
-    return _push(plan, [])
+    from minide.sql.optimizer.cardinality import Estimator
+
+    _EST[:] = [Estimator(ctx) if ctx is not None else None]
+    try:
+        return _push(plan, [])
+    finally:
+        _EST.clear()
 
 
 def factor_or(e: BExpr) -> list[BExpr]:
@@ -153,9 +162,18 @@ def _push_join(p: Join, preds: list[BExpr]) -> Plan:
         above = preds
         cond = on
     out = replace(p, left=_push(p.left, left_preds), right=_push(p.right, right_preds), condition=and_all(cond))
-    if out.kind in ("semi", "anti", "null_aware_anti"):
+    if out.kind in ("semi", "anti", "null_aware_anti") and _selective(out):
         out = _sink_semi(out)
     return _wrap(out, above)
+
+
+def _selective(j: Join) -> bool:
+    """Sink a semi/anti join only when it keeps few rows (Q18's IN over 5 orders); a weak one
+    (Q21's EXISTS over all lineitems) is cheaper after the selective inner joins."""
+    est = _EST[0] if _EST else None
+    if est is None:
+        return False
+    return est.rows(j) < 0.2 * est.rows(j.left)
 
 
 def _sink_semi(j: Join) -> Plan:

@@ -25,13 +25,21 @@ enum Operand {
 
 fn operand(e: &Expr, chunk: &Chunk) -> Result<Operand> {
     match e {
-        Expr::Lit { value, .. } if !matches!(value, Scalar::Null) => Ok(Operand::Lit(value.clone())),
+        Expr::Lit { value, .. } if !matches!(value, Scalar::Null) => {
+            Ok(Operand::Lit(value.clone()))
+        }
         _ => Ok(Operand::Col(eval(e, chunk)?)),
     }
 }
 
 fn is_null_lit(e: &Expr) -> bool {
-    matches!(e, Expr::Lit { value: Scalar::Null, .. })
+    matches!(
+        e,
+        Expr::Lit {
+            value: Scalar::Null,
+            ..
+        }
+    )
 }
 
 pub fn eval_binary(op: BinOp, l: &Expr, r: &Expr, ty: DType, chunk: &Chunk) -> Result<ArrayRef> {
@@ -67,18 +75,32 @@ pub fn eval_binary(op: BinOp, l: &Expr, r: &Expr, ty: DType, chunk: &Chunk) -> R
 fn eval_binary_ops(op: BinOp, l: Operand, r: Operand, ty: DType, len: usize) -> Result<ArrayRef> {
     let col_type = match (&l, &r) {
         (Operand::Col(a), _) | (_, Operand::Col(a)) => a.data_type().clone(),
-        _ => return Err(Error::InvalidArgument("binary operator without a column".into())),
+        _ => {
+            return Err(Error::InvalidArgument(
+                "binary operator without a column".into(),
+            ));
+        }
     };
     match op {
-        BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => compare(op, &l, &r, &col_type, len),
+        BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => {
+            compare(op, &l, &r, &col_type, len)
+        }
         BinOp::Concat => concat_str(&l, &r, len),
         _ => arith(op, &l, &r, ty, len),
     }
 }
 
 fn nulls_of(l: &Operand, r: &Operand) -> Option<NullBuffer> {
-    let ln = if let Operand::Col(a) = l { a.logical_nulls() } else { None };
-    let rn = if let Operand::Col(a) = r { a.logical_nulls() } else { None };
+    let ln = if let Operand::Col(a) = l {
+        a.logical_nulls()
+    } else {
+        None
+    };
+    let rn = if let Operand::Col(a) = r {
+        a.logical_nulls()
+    } else {
+        None
+    };
     NullBuffer::union(ln.as_ref(), rn.as_ref())
 }
 
@@ -87,7 +109,9 @@ fn lit_i64(s: &Scalar) -> Result<i64> {
         Scalar::Int(v) => Ok(*v),
         Scalar::Float(f) => Ok(*f as i64),
         Scalar::Bool(b) => Ok(i64::from(*b)),
-        other => Err(Error::InvalidArgument(format!("expected an integer literal, got {other:?}"))),
+        other => Err(Error::InvalidArgument(format!(
+            "expected an integer literal, got {other:?}"
+        ))),
     }
 }
 
@@ -95,7 +119,9 @@ fn lit_f64(s: &Scalar) -> Result<f64> {
     match s {
         Scalar::Int(v) => Ok(*v as f64),
         Scalar::Float(f) => Ok(*f),
-        other => Err(Error::InvalidArgument(format!("expected a numeric literal, got {other:?}"))),
+        other => Err(Error::InvalidArgument(format!(
+            "expected a numeric literal, got {other:?}"
+        ))),
     }
 }
 
@@ -119,7 +145,9 @@ fn src_i64<'a>(o: &'a Operand) -> Result<Src<'a, i64>> {
     Ok(match o {
         Operand::Col(a) => match a.data_type() {
             DataType::Int64 => Src::Slice(a.as_primitive::<Int64Type>().values()),
-            DataType::Timestamp(_, _) => Src::Slice(a.as_primitive::<TimestampMicrosecondType>().values()),
+            DataType::Timestamp(_, _) => {
+                Src::Slice(a.as_primitive::<TimestampMicrosecondType>().values())
+            }
             _ => return Err(type_error("an integer operator", a)),
         },
         Operand::Lit(s) => Src::Const(lit_i64(s)?),
@@ -158,7 +186,11 @@ macro_rules! map2 {
     ($a:expr, $b:expr, $len:expr, $f:expr) => {{
         let f = $f;
         match (&$a, &$b) {
-            (Src::Slice(x), Src::Slice(y)) => x.iter().zip(y.iter()).map(|(p, q)| f(*p, *q)).collect::<Vec<_>>(),
+            (Src::Slice(x), Src::Slice(y)) => x
+                .iter()
+                .zip(y.iter())
+                .map(|(p, q)| f(*p, *q))
+                .collect::<Vec<_>>(),
             (Src::Slice(x), Src::Const(c)) => x.iter().map(|p| f(*p, *c)).collect::<Vec<_>>(),
             (Src::Const(c), Src::Slice(y)) => y.iter().map(|q| f(*c, *q)).collect::<Vec<_>>(),
             (Src::Const(c), Src::Const(d)) => vec![f(*c, *d); $len],
@@ -243,9 +275,16 @@ impl StrSrc<'_> {
 
 fn str_src(o: &Operand) -> Result<StrSrc<'_>> {
     Ok(match o {
-        Operand::Col(a) => StrSrc::Col(a.as_string_opt::<i32>().ok_or_else(|| type_error("a string operator", a))?),
+        Operand::Col(a) => StrSrc::Col(
+            a.as_string_opt::<i32>()
+                .ok_or_else(|| type_error("a string operator", a))?,
+        ),
         Operand::Lit(Scalar::Str(s)) => StrSrc::Const(s.as_str()),
-        Operand::Lit(other) => return Err(Error::InvalidArgument(format!("expected a string literal, got {other:?}"))),
+        Operand::Lit(other) => {
+            return Err(Error::InvalidArgument(format!(
+                "expected a string literal, got {other:?}"
+            )));
+        }
     })
 }
 
@@ -253,7 +292,13 @@ fn concat_str(l: &Operand, r: &Operand, len: usize) -> Result<ArrayRef> {
     let nulls = nulls_of(l, r);
     let (a, b) = (str_src(l)?, str_src(r)?);
     let out: StringArray = (0..len)
-        .map(|i| if nulls.as_ref().is_some_and(|n| n.is_null(i)) { None } else { Some(format!("{}{}", a.get(i), b.get(i))) })
+        .map(|i| {
+            if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                None
+            } else {
+                Some(format!("{}{}", a.get(i), b.get(i)))
+            }
+        })
         .collect();
     Ok(Arc::new(out))
 }
@@ -284,7 +329,10 @@ fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<A
                 }
                 _ => return Err(Error::InvalidArgument(format!("{op:?} is not arithmetic"))),
             };
-            Ok(prim_array::<Float64Type>(vals, NullBuffer::union(nulls.as_ref(), extra_nulls.as_ref())))
+            Ok(prim_array::<Float64Type>(
+                vals,
+                NullBuffer::union(nulls.as_ref(), extra_nulls.as_ref()),
+            ))
         }
         DType::Int64 if op == BinOp::Sub && (is_date(&lt) || is_date(&rt)) => {
             // date - date = days
@@ -298,8 +346,22 @@ fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<A
                 BinOp::Add => (map2!(a, b, len, |x: i64, y: i64| x.wrapping_add(y)), None),
                 BinOp::Sub => (map2!(a, b, len, |x: i64, y: i64| x.wrapping_sub(y)), None),
                 BinOp::Mul => (map2!(a, b, len, |x: i64, y: i64| x.wrapping_mul(y)), None),
-                BinOp::Div => (map2!(a, b, len, |x: i64, y: i64| if y == 0 { 0 } else { x.wrapping_div(y) }), zero_nulls_i64(&b, len)),
-                BinOp::Mod => (map2!(a, b, len, |x: i64, y: i64| if y == 0 { 0 } else { x.wrapping_rem(y) }), zero_nulls_i64(&b, len)),
+                BinOp::Div => (
+                    map2!(a, b, len, |x: i64, y: i64| if y == 0 {
+                        0
+                    } else {
+                        x.wrapping_div(y)
+                    }),
+                    zero_nulls_i64(&b, len),
+                ),
+                BinOp::Mod => (
+                    map2!(a, b, len, |x: i64, y: i64| if y == 0 {
+                        0
+                    } else {
+                        x.wrapping_rem(y)
+                    }),
+                    zero_nulls_i64(&b, len),
+                ),
                 _ => return Err(Error::InvalidArgument(format!("{op:?} is not arithmetic"))),
             };
             let nulls = NullBuffer::union(nulls.as_ref(), extra.as_ref());
@@ -311,7 +373,11 @@ fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<A
         }
         DType::Date32 => {
             // date ± days (either side may be the date for +).
-            let (d, n, flip) = if is_date(&lt) || (lt.is_none() && !is_date(&rt)) { (l, r, false) } else { (r, l, true) };
+            let (d, n, flip) = if is_date(&lt) || (lt.is_none() && !is_date(&rt)) {
+                (l, r, false)
+            } else {
+                (r, l, true)
+            };
             let a = src_i32(d)?;
             let b = match n {
                 Operand::Col(x) if x.data_type() == &DataType::Int64 => {
@@ -321,33 +387,52 @@ fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<A
                 Operand::Col(x) => return Err(type_error("date arithmetic", x)),
             };
             let vals = match (op, flip) {
-                (BinOp::Add, _) => (0..len).map(|i| a.get(i).wrapping_add(b.get(i) as i32)).collect(),
-                (BinOp::Sub, false) => (0..len).map(|i| a.get(i).wrapping_sub(b.get(i) as i32)).collect(),
-                _ => return Err(Error::InvalidArgument("only date + days and date - days are supported".into())),
+                (BinOp::Add, _) => (0..len)
+                    .map(|i| a.get(i).wrapping_add(b.get(i) as i32))
+                    .collect(),
+                (BinOp::Sub, false) => (0..len)
+                    .map(|i| a.get(i).wrapping_sub(b.get(i) as i32))
+                    .collect(),
+                _ => {
+                    return Err(Error::InvalidArgument(
+                        "only date + days and date - days are supported".into(),
+                    ));
+                }
             };
             Ok(prim_array::<Date32Type>(vals, nulls))
         }
-        other => Err(Error::InvalidArgument(format!("arithmetic producing {}", other.name()))),
+        other => Err(Error::InvalidArgument(format!(
+            "arithmetic producing {}",
+            other.name()
+        ))),
     }
 }
 
 fn zero_nulls_f64(b: &Src<'_, f64>, len: usize) -> Option<NullBuffer> {
     match b {
         Src::Const(c) if *c != 0.0 => None,
-        _ => Some(NullBuffer::new(BooleanBuffer::collect_bool(len, |i| b.get(i) != 0.0))),
+        _ => Some(NullBuffer::new(BooleanBuffer::collect_bool(len, |i| {
+            b.get(i) != 0.0
+        }))),
     }
 }
 
 fn zero_nulls_i64(b: &Src<'_, i64>, len: usize) -> Option<NullBuffer> {
     match b {
         Src::Const(c) if *c != 0 => None,
-        _ => Some(NullBuffer::new(BooleanBuffer::collect_bool(len, |i| b.get(i) != 0))),
+        _ => Some(NullBuffer::new(BooleanBuffer::collect_bool(len, |i| {
+            b.get(i) != 0
+        }))),
     }
 }
 
 fn kleene(op: BinOp, a: &BooleanArray, b: &BooleanArray) -> Result<ArrayRef> {
     let n = a.len();
-    let valid = |x: &BooleanArray| x.nulls().map(|v| v.inner().clone()).unwrap_or_else(|| BooleanBuffer::new_set(n));
+    let valid = |x: &BooleanArray| {
+        x.nulls()
+            .map(|v| v.inner().clone())
+            .unwrap_or_else(|| BooleanBuffer::new_set(n))
+    };
     let (av, bv) = (valid(a), valid(b));
     let a_true = a.values() & &av;
     let b_true = b.values() & &bv;
@@ -359,12 +444,22 @@ fn kleene(op: BinOp, a: &BooleanArray, b: &BooleanArray) -> Result<ArrayRef> {
         (&a_true | &b_true, &a_false & &b_false)
     };
     let valid = &t | &f;
-    let nulls = if valid.count_set_bits() == n { None } else { Some(NullBuffer::new(valid)) };
+    let nulls = if valid.count_set_bits() == n {
+        None
+    } else {
+        Some(NullBuffer::new(valid))
+    };
     Ok(Arc::new(BooleanArray::new(t, nulls)))
 }
 
 fn not_distinct(a: &ArrayRef, b: &ArrayRef) -> Result<ArrayRef> {
-    let eq = compare(BinOp::Eq, &Operand::Col(a.clone()), &Operand::Col(b.clone()), a.data_type(), a.len())?;
+    let eq = compare(
+        BinOp::Eq,
+        &Operand::Col(a.clone()),
+        &Operand::Col(b.clone()),
+        a.data_type(),
+        a.len(),
+    )?;
     let eq = eq.as_boolean();
     let v = BooleanBuffer::collect_bool(a.len(), |i| match (a.is_null(i), b.is_null(i)) {
         (true, true) => true,
@@ -378,7 +473,10 @@ pub fn negate(a: &ArrayRef) -> Result<ArrayRef> {
     Ok(match a.data_type() {
         DataType::Int64 => {
             let p = a.as_primitive::<Int64Type>();
-            prim_array::<Int64Type>(p.values().iter().map(|x| x.wrapping_neg()).collect(), p.nulls().cloned())
+            prim_array::<Int64Type>(
+                p.values().iter().map(|x| x.wrapping_neg()).collect(),
+                p.nulls().cloned(),
+            )
         }
         DataType::Float64 => {
             let p = a.as_primitive::<Float64Type>();

@@ -74,6 +74,9 @@ mod tests {
         }
         assert_eq!(parse_date("1998-12-01"), Some(10561));
         assert_eq!(format_date(10561), "1998-12-01");
-        assert_eq!(add_months(parse_date("1994-01-31").unwrap_or(0), 1), parse_date("1994-02-28").unwrap_or(1));
+        assert_eq!(
+            add_months(parse_date("1994-01-31").unwrap_or(0), 1),
+            parse_date("1994-02-28").unwrap_or(1)
+        );
     }
 }

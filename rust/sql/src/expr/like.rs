@@ -15,7 +15,11 @@ pub struct LikeMatcher {
 
 impl LikeMatcher {
     pub fn new(pattern: &str, case_insensitive: bool) -> LikeMatcher {
-        let pattern = if case_insensitive { pattern.to_lowercase() } else { pattern.to_string() };
+        let pattern = if case_insensitive {
+            pattern.to_lowercase()
+        } else {
+            pattern.to_string()
+        };
         let parts: Vec<&str> = pattern.split('%').collect();
         LikeMatcher {
             anchored_start: !pattern.starts_with('%'),
@@ -50,7 +54,10 @@ impl LikeMatcher {
         }
         let first = &self.plain[0];
         let last = &self.plain[n - 1];
-        if !s.starts_with(first.as_str()) || s.len() < first.len() + last.len() || !s.ends_with(last.as_str()) {
+        if !s.starts_with(first.as_str())
+            || s.len() < first.len() + last.len()
+            || !s.ends_with(last.as_str())
+        {
             return false;
         }
         let mut hay = &s.as_bytes()[first.len()..s.len() - last.len()];
@@ -67,7 +74,9 @@ impl LikeMatcher {
     }
 
     fn match_chars(&self, s: &[char]) -> bool {
-        let seg_eq = |seg: &[char], at: &[char]| seg.len() <= at.len() && seg.iter().zip(at).all(|(p, c)| *p == '_' || p == c);
+        let seg_eq = |seg: &[char], at: &[char]| {
+            seg.len() <= at.len() && seg.iter().zip(at).all(|(p, c)| *p == '_' || p == c)
+        };
         let n = self.segments.len();
         if n == 1 {
             return s.len() == self.segments[0].len() && seg_eq(&self.segments[0], s);

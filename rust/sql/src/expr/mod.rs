@@ -55,19 +55,34 @@ pub fn eval(expr: &Expr, chunk: &Chunk) -> Result<ArrayRef> {
             };
             Ok(Arc::new(BooleanArray::new(v, None)))
         }
-        Expr::Case { whens, otherwise, ty } => eval_case(whens, otherwise.as_deref(), *ty, chunk),
+        Expr::Case {
+            whens,
+            otherwise,
+            ty,
+        } => eval_case(whens, otherwise.as_deref(), *ty, chunk),
         Expr::Cast { expr, to } => {
             let a = eval(expr, chunk)?;
             cast(&a, *to)
         }
-        Expr::Like { expr, pattern, negated, case_insensitive } => {
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+            case_insensitive,
+        } => {
             let a = eval(expr, chunk)?;
             let m = LikeMatcher::new(pattern, *case_insensitive);
-            let s = a.as_string_opt::<i32>().ok_or_else(|| type_error("LIKE", &a))?;
+            let s = a
+                .as_string_opt::<i32>()
+                .ok_or_else(|| type_error("LIKE", &a))?;
             let v = BooleanBuffer::collect_bool(s.len(), |i| m.matches(s.value(i)) != *negated);
             Ok(Arc::new(BooleanArray::new(v, s.nulls().cloned())))
         }
-        Expr::InList { expr, list, negated } => {
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
             let a = eval(expr, chunk)?;
             in_list(&a, list, *negated)
         }
@@ -82,14 +97,20 @@ pub fn eval_predicate(expr: &Expr, chunk: &Chunk) -> Result<BooleanArray> {
 }
 
 pub(crate) fn as_bool(a: &ArrayRef) -> Result<&BooleanArray> {
-    a.as_boolean_opt().ok_or_else(|| type_error("a boolean operator", a))
+    a.as_boolean_opt()
+        .ok_or_else(|| type_error("a boolean operator", a))
 }
 
 pub(crate) fn type_error(what: &str, a: &ArrayRef) -> Error {
     Error::InvalidArgument(format!("{what} got a column of type {}", a.data_type()))
 }
 
-fn eval_case(whens: &[(Expr, Expr)], otherwise: Option<&Expr>, ty: DType, chunk: &Chunk) -> Result<ArrayRef> {
+fn eval_case(
+    whens: &[(Expr, Expr)],
+    otherwise: Option<&Expr>,
+    ty: DType,
+    chunk: &Chunk,
+) -> Result<ArrayRef> {
     let n = chunk.len;
     // picks[i] = (branch, row); branches decided in order, the first TRUE condition wins.
     let mut picks: Vec<(u32, u32)> = (0..n as u32).map(|i| (NO_ROW, i)).collect();
@@ -114,7 +135,10 @@ fn eval_case(whens: &[(Expr, Expr)], otherwise: Option<&Expr>, ty: DType, chunk:
             }
         }
     }
-    let picks: Vec<(u32, u32)> = picks.into_iter().map(|(w, r)| if w == NO_ROW { (NO_ROW, 0) } else { (w, r) }).collect();
+    let picks: Vec<(u32, u32)> = picks
+        .into_iter()
+        .map(|(w, r)| if w == NO_ROW { (NO_ROW, 0) } else { (w, r) })
+        .collect();
     interleave(&values, ty, &picks)
 }
 
@@ -122,18 +146,43 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
     let has_null = list.iter().any(|s| matches!(s, Scalar::Null));
     let n = a.len();
     let found: BooleanBuffer = if let Some(s) = a.as_string_opt::<i32>() {
-        let set: hashbrown::HashSet<&str> = list.iter().filter_map(|v| if let Scalar::Str(s) = v { Some(s.as_str()) } else { None }).collect();
+        let set: hashbrown::HashSet<&str> = list
+            .iter()
+            .filter_map(|v| {
+                if let Scalar::Str(s) = v {
+                    Some(s.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         BooleanBuffer::collect_bool(n, |i| set.contains(s.value(i)))
     } else {
         let ty = DType::of(a.data_type())?;
         match ty {
             DType::Float64 => {
                 let p = a.as_primitive::<arrow_array::types::Float64Type>();
-                let vals: Vec<f64> = list.iter().filter_map(|v| match v { Scalar::Float(f) => Some(*f), Scalar::Int(i) => Some(*i as f64), _ => None }).collect();
+                let vals: Vec<f64> = list
+                    .iter()
+                    .filter_map(|v| match v {
+                        Scalar::Float(f) => Some(*f),
+                        Scalar::Int(i) => Some(*i as f64),
+                        _ => None,
+                    })
+                    .collect();
                 BooleanBuffer::collect_bool(n, |i| vals.contains(&p.value(i)))
             }
             DType::Int64 | DType::Date32 | DType::Timestamp => {
-                let vals: hashbrown::HashSet<i64> = list.iter().filter_map(|v| if let Scalar::Int(i) = v { Some(*i) } else { None }).collect();
+                let vals: hashbrown::HashSet<i64> = list
+                    .iter()
+                    .filter_map(|v| {
+                        if let Scalar::Int(i) = v {
+                            Some(*i)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
                 let col = cast(a, DType::Int64)?;
                 let p = col.as_primitive::<arrow_array::types::Int64Type>();
                 BooleanBuffer::collect_bool(n, |i| vals.contains(&p.value(i)))
@@ -156,5 +205,8 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
         valid = &valid & &found;
     }
     let values = if negated { !&found } else { found };
-    Ok(Arc::new(BooleanArray::new(values, Some(NullBuffer::new(valid)))))
+    Ok(Arc::new(BooleanArray::new(
+        values,
+        Some(NullBuffer::new(valid)),
+    )))
 }

@@ -18,13 +18,35 @@ use crate::types::DType;
 
 pub enum Acc {
     Count(Vec<i64>),
-    SumI { sum: Vec<i64>, seen: Vec<bool> },
-    SumF { sum: Vec<f64>, seen: Vec<bool> },
-    Avg { sum: Vec<f64>, cnt: Vec<i64> },
-    MinMaxI { v: Vec<i64>, seen: Vec<bool>, max: bool },
-    MinMaxF { v: Vec<f64>, seen: Vec<bool>, max: bool },
-    MinMaxS { v: Vec<Option<String>>, max: bool },
-    Distinct { sets: Vec<HashSet<Vec<u8>>> },
+    SumI {
+        sum: Vec<i64>,
+        seen: Vec<bool>,
+    },
+    SumF {
+        sum: Vec<f64>,
+        seen: Vec<bool>,
+    },
+    Avg {
+        sum: Vec<f64>,
+        cnt: Vec<i64>,
+    },
+    MinMaxI {
+        v: Vec<i64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    MinMaxF {
+        v: Vec<f64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    MinMaxS {
+        v: Vec<Option<String>>,
+        max: bool,
+    },
+    Distinct {
+        sets: Vec<HashSet<Vec<u8>>>,
+    },
 }
 
 impl Acc {
@@ -33,15 +55,45 @@ impl Acc {
         use AggFunc::*;
         Ok(match (func, arg) {
             (CountStar, _) | (Count, _) => Acc::Count(Vec::new()),
-            (Sum, Some(DType::Int64)) => Acc::SumI { sum: Vec::new(), seen: Vec::new() },
-            (Sum, Some(DType::Float64)) => Acc::SumF { sum: Vec::new(), seen: Vec::new() },
-            (Avg, Some(DType::Int64 | DType::Float64)) => Acc::Avg { sum: Vec::new(), cnt: Vec::new() },
-            (Min | Max, Some(DType::Float64)) => Acc::MinMaxF { v: Vec::new(), seen: Vec::new(), max: func == Max },
-            (Min | Max, Some(DType::Utf8)) => Acc::MinMaxS { v: Vec::new(), max: func == Max },
-            (Min | Max, Some(_)) => Acc::MinMaxI { v: Vec::new(), seen: Vec::new(), max: func == Max },
-            (BoolAnd | BoolOr, Some(DType::Bool)) => Acc::MinMaxI { v: Vec::new(), seen: Vec::new(), max: func == BoolOr },
-            (CountDistinct | SumDistinct | AvgDistinct, Some(_)) => Acc::Distinct { sets: Vec::new() },
-            (f, t) => return Err(Error::InvalidArgument(format!("aggregate {f:?} over {t:?}"))),
+            (Sum, Some(DType::Int64)) => Acc::SumI {
+                sum: Vec::new(),
+                seen: Vec::new(),
+            },
+            (Sum, Some(DType::Float64)) => Acc::SumF {
+                sum: Vec::new(),
+                seen: Vec::new(),
+            },
+            (Avg, Some(DType::Int64 | DType::Float64)) => Acc::Avg {
+                sum: Vec::new(),
+                cnt: Vec::new(),
+            },
+            (Min | Max, Some(DType::Float64)) => Acc::MinMaxF {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: func == Max,
+            },
+            (Min | Max, Some(DType::Utf8)) => Acc::MinMaxS {
+                v: Vec::new(),
+                max: func == Max,
+            },
+            (Min | Max, Some(_)) => Acc::MinMaxI {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: func == Max,
+            },
+            (BoolAnd | BoolOr, Some(DType::Bool)) => Acc::MinMaxI {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: func == BoolOr,
+            },
+            (CountDistinct | SumDistinct | AvgDistinct, Some(_)) => {
+                Acc::Distinct { sets: Vec::new() }
+            }
+            (f, t) => {
+                return Err(Error::InvalidArgument(format!(
+                    "aggregate {f:?} over {t:?}"
+                )));
+            }
         })
     }
 
@@ -132,8 +184,16 @@ impl Acc {
             Acc::MinMaxI { v, seen, max } => {
                 let ints: Vec<i64> = match a.data_type() {
                     DataType::Int64 => a.as_primitive::<Int64Type>().values().to_vec(),
-                    DataType::Date32 => a.as_primitive::<Date32Type>().values().iter().map(|d| i64::from(*d)).collect(),
-                    DataType::Timestamp(_, _) => a.as_primitive::<TimestampMicrosecondType>().values().to_vec(),
+                    DataType::Date32 => a
+                        .as_primitive::<Date32Type>()
+                        .values()
+                        .iter()
+                        .map(|d| i64::from(*d))
+                        .collect(),
+                    DataType::Timestamp(_, _) => a
+                        .as_primitive::<TimestampMicrosecondType>()
+                        .values()
+                        .to_vec(),
                     DataType::Boolean => {
                         let b = a.as_boolean();
                         (0..b.len()).map(|i| i64::from(b.value(i))).collect()
@@ -157,7 +217,11 @@ impl Acc {
                     if valid(i) {
                         let g = *g as usize;
                         let x = vals[i];
-                        let better = if *max { x.total_cmp(&v[g]).is_gt() } else { x.total_cmp(&v[g]).is_lt() };
+                        let better = if *max {
+                            x.total_cmp(&v[g]).is_gt()
+                        } else {
+                            x.total_cmp(&v[g]).is_lt()
+                        };
                         if !seen[g] || better {
                             v[g] = x;
                             seen[g] = true;
@@ -173,7 +237,13 @@ impl Acc {
                         let x = s.value(i);
                         let better = match &v[g] {
                             None => true,
-                            Some(cur) => if *max { x > cur.as_str() } else { x < cur.as_str() },
+                            Some(cur) => {
+                                if *max {
+                                    x > cur.as_str()
+                                } else {
+                                    x < cur.as_str()
+                                }
+                            }
                         };
                         if better {
                             v[g] = Some(x.to_string());
@@ -226,7 +296,12 @@ impl Acc {
                     cnt[t] += c2[g];
                 }
             }
-            (Acc::MinMaxI { v, seen, max }, Acc::MinMaxI { v: v2, seen: n2, .. }) => {
+            (
+                Acc::MinMaxI { v, seen, max },
+                Acc::MinMaxI {
+                    v: v2, seen: n2, ..
+                },
+            ) => {
                 for g in 0..v2.len() {
                     let t = map[g] as usize;
                     if n2[g] && (!seen[t] || (*max && v2[g] > v[t]) || (!*max && v2[g] < v[t])) {
@@ -235,10 +310,19 @@ impl Acc {
                     }
                 }
             }
-            (Acc::MinMaxF { v, seen, max }, Acc::MinMaxF { v: v2, seen: n2, .. }) => {
+            (
+                Acc::MinMaxF { v, seen, max },
+                Acc::MinMaxF {
+                    v: v2, seen: n2, ..
+                },
+            ) => {
                 for g in 0..v2.len() {
                     let t = map[g] as usize;
-                    let better = if *max { v2[g].total_cmp(&v[t]).is_gt() } else { v2[g].total_cmp(&v[t]).is_lt() };
+                    let better = if *max {
+                        v2[g].total_cmp(&v[t]).is_gt()
+                    } else {
+                        v2[g].total_cmp(&v[t]).is_lt()
+                    };
                     if n2[g] && (!seen[t] || better) {
                         v[t] = v2[g];
                         seen[t] = true;
@@ -251,7 +335,13 @@ impl Acc {
                     if let Some(x) = x {
                         let better = match &v[t] {
                             None => true,
-                            Some(cur) => if *max { x > *cur } else { x < *cur },
+                            Some(cur) => {
+                                if *max {
+                                    x > *cur
+                                } else {
+                                    x < *cur
+                                }
+                            }
                         };
                         if better {
                             v[t] = Some(x);
@@ -272,21 +362,51 @@ impl Acc {
     pub fn finish(self, func: AggFunc, arg: Option<DType>, ty: DType) -> Result<ArrayRef> {
         Ok(match self {
             Acc::Count(c) => Arc::new(Int64Array::from(c)),
-            Acc::SumI { sum, seen } => Arc::new(sum.into_iter().zip(seen).map(|(s, k)| k.then_some(s)).collect::<Int64Array>()),
-            Acc::SumF { sum, seen } => Arc::new(sum.into_iter().zip(seen).map(|(s, k)| k.then_some(s)).collect::<Float64Array>()),
-            Acc::Avg { sum, cnt } => Arc::new(sum.into_iter().zip(cnt).map(|(s, c)| (c > 0).then(|| s / c as f64)).collect::<Float64Array>()),
+            Acc::SumI { sum, seen } => Arc::new(
+                sum.into_iter()
+                    .zip(seen)
+                    .map(|(s, k)| k.then_some(s))
+                    .collect::<Int64Array>(),
+            ),
+            Acc::SumF { sum, seen } => Arc::new(
+                sum.into_iter()
+                    .zip(seen)
+                    .map(|(s, k)| k.then_some(s))
+                    .collect::<Float64Array>(),
+            ),
+            Acc::Avg { sum, cnt } => Arc::new(
+                sum.into_iter()
+                    .zip(cnt)
+                    .map(|(s, c)| (c > 0).then(|| s / c as f64))
+                    .collect::<Float64Array>(),
+            ),
             Acc::MinMaxI { v, seen, .. } => {
-                let vals: Vec<Option<i64>> = v.into_iter().zip(seen).map(|(x, k)| k.then_some(x)).collect();
+                let vals: Vec<Option<i64>> = v
+                    .into_iter()
+                    .zip(seen)
+                    .map(|(x, k)| k.then_some(x))
+                    .collect();
                 if ty == DType::Bool {
-                    Arc::new(vals.iter().map(|x| x.map(|v| v != 0)).collect::<arrow_array::BooleanArray>())
+                    Arc::new(
+                        vals.iter()
+                            .map(|x| x.map(|v| v != 0))
+                            .collect::<arrow_array::BooleanArray>(),
+                    )
                 } else {
                     decode_ints(&vals, ty)
                 }
             }
-            Acc::MinMaxF { v, seen, .. } => Arc::new(v.into_iter().zip(seen).map(|(x, k)| k.then_some(x)).collect::<Float64Array>()),
+            Acc::MinMaxF { v, seen, .. } => Arc::new(
+                v.into_iter()
+                    .zip(seen)
+                    .map(|(x, k)| k.then_some(x))
+                    .collect::<Float64Array>(),
+            ),
             Acc::MinMaxS { v, .. } => Arc::new(v.into_iter().collect::<StringArray>()),
             Acc::Distinct { sets } => match func {
-                AggFunc::CountDistinct => Arc::new(sets.iter().map(|s| s.len() as i64).collect::<Int64Array>()),
+                AggFunc::CountDistinct => {
+                    Arc::new(sets.iter().map(|s| s.len() as i64).collect::<Int64Array>())
+                }
                 _ => {
                     // Distinct values are encoded as tag byte + 8 value bytes.
                     let is_float = arg == Some(DType::Float64);
@@ -298,11 +418,22 @@ impl Acc {
                             }
                             let mut total = 0f64;
                             for b in s {
-                                let raw: [u8; 8] = b.get(1..9).and_then(|x| x.try_into().ok()).unwrap_or([0; 8]);
+                                let raw: [u8; 8] = b
+                                    .get(1..9)
+                                    .and_then(|x| x.try_into().ok())
+                                    .unwrap_or([0; 8]);
                                 let x = i64::from_le_bytes(raw);
-                                total += if is_float { f64::from_bits(x as u64) } else { x as f64 };
+                                total += if is_float {
+                                    f64::from_bits(x as u64)
+                                } else {
+                                    x as f64
+                                };
                             }
-                            Some(if func == AggFunc::AvgDistinct { total / s.len() as f64 } else { total })
+                            Some(if func == AggFunc::AvgDistinct {
+                                total / s.len() as f64
+                            } else {
+                                total
+                            })
                         })
                         .collect();
                     let f: ArrayRef = Arc::new(vals.into_iter().collect::<Float64Array>());

@@ -22,8 +22,15 @@ use crate::types::{Chunk, DType};
 enum GroupIndex {
     /// No GROUP BY: one group, present even over empty input.
     Single,
-    Int { map: HashMap<i64, u32>, null_gid: Option<u32>, keys: Vec<Option<i64>> },
-    Bytes { map: HashMap<Vec<u8>, u32>, keys: Vec<Vec<u8>> },
+    Int {
+        map: HashMap<i64, u32>,
+        null_gid: Option<u32>,
+        keys: Vec<Option<i64>>,
+    },
+    Bytes {
+        map: HashMap<Vec<u8>, u32>,
+        keys: Vec<Vec<u8>>,
+    },
 }
 
 impl GroupIndex {
@@ -31,9 +38,16 @@ impl GroupIndex {
         if types.is_empty() {
             GroupIndex::Single
         } else if keys::int_mode(types) {
-            GroupIndex::Int { map: HashMap::new(), null_gid: None, keys: Vec::new() }
+            GroupIndex::Int {
+                map: HashMap::new(),
+                null_gid: None,
+                keys: Vec::new(),
+            }
         } else {
-            GroupIndex::Bytes { map: HashMap::new(), keys: Vec::new() }
+            GroupIndex::Bytes {
+                map: HashMap::new(),
+                keys: Vec::new(),
+            }
         }
     }
 
@@ -46,7 +60,14 @@ impl GroupIndex {
     }
 
     fn id_int(&mut self, k: Option<i64>) -> u32 {
-        let GroupIndex::Int { map, null_gid, keys } = self else { return 0 };
+        let GroupIndex::Int {
+            map,
+            null_gid,
+            keys,
+        } = self
+        else {
+            return 0;
+        };
         match k {
             None => *null_gid.get_or_insert_with(|| {
                 keys.push(None);
@@ -60,7 +81,9 @@ impl GroupIndex {
     }
 
     fn id_bytes(&mut self, b: &[u8]) -> u32 {
-        let GroupIndex::Bytes { map, keys } = self else { return 0 };
+        let GroupIndex::Bytes { map, keys } = self else {
+            return 0;
+        };
         if let Some(g) = map.get(b) {
             return *g;
         }
@@ -111,13 +134,34 @@ fn arg_types(aggs: &[AggCall]) -> Vec<Option<DType>> {
     aggs.iter().map(|a| a.arg_ty).collect()
 }
 
-fn build_partial(chunks: &[Chunk], groups: &[Expr], group_types: &[DType], aggs: &[AggCall], arg_types: &[Option<DType>]) -> Result<Partial> {
+fn build_partial(
+    chunks: &[Chunk],
+    groups: &[Expr],
+    group_types: &[DType],
+    aggs: &[AggCall],
+    arg_types: &[Option<DType>],
+) -> Result<Partial> {
     let mut index = GroupIndex::new(group_types);
-    let mut accs = aggs.iter().zip(arg_types).map(|(a, t)| Acc::new(a.func, *t)).collect::<Result<Vec<_>>>()?;
+    let mut accs = aggs
+        .iter()
+        .zip(arg_types)
+        .map(|(a, t)| Acc::new(a.func, *t))
+        .collect::<Result<Vec<_>>>()?;
     let mut gids = Vec::new();
     for c in chunks {
-        let key_cols = groups.iter().map(|g| eval(g, c)).collect::<Result<Vec<_>>>()?;
-        let k = if key_cols.is_empty() { None } else { Some(keys::encode(&key_cols, c.len, !keys::int_mode(group_types))?) };
+        let key_cols = groups
+            .iter()
+            .map(|g| eval(g, c))
+            .collect::<Result<Vec<_>>>()?;
+        let k = if key_cols.is_empty() {
+            None
+        } else {
+            Some(keys::encode(
+                &key_cols,
+                c.len,
+                !keys::int_mode(group_types),
+            )?)
+        };
         index.assign(k.as_ref(), c.len, &mut gids);
         let n = index.len();
         for (acc, call) in accs.iter_mut().zip(aggs) {
@@ -149,7 +193,14 @@ fn merge(into: &mut Partial, other: Partial) {
     }
 }
 
-pub fn aggregate(ctx: &Ctx<'_>, input: Vec<Chunk>, in_types: &[DType], groups: &[Expr], aggs: &[AggCall], out_types: &[DType]) -> Result<Vec<Chunk>> {
+pub fn aggregate(
+    ctx: &Ctx<'_>,
+    input: Vec<Chunk>,
+    in_types: &[DType],
+    groups: &[Expr],
+    aggs: &[AggCall],
+    out_types: &[DType],
+) -> Result<Vec<Chunk>> {
     let group_types = &out_types[..groups.len().min(out_types.len())];
     let _ = in_types;
     let arg_types = arg_types(aggs);

@@ -54,9 +54,17 @@ fn build(right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Build> {
     build_from(right, spec.right_keys, spec.right_types, spec.null_equal)
 }
 
-fn build_from(input: Vec<Chunk>, key_exprs: &[Expr], types: &[DType], null_equal: bool) -> Result<Build> {
+fn build_from(
+    input: Vec<Chunk>,
+    key_exprs: &[Expr],
+    types: &[DType],
+    null_equal: bool,
+) -> Result<Build> {
     let chunk = concat_chunks(&input, types)?;
-    let key_cols = key_exprs.iter().map(|e| eval(e, &chunk)).collect::<Result<Vec<_>>>()?;
+    let key_cols = key_exprs
+        .iter()
+        .map(|e| eval(e, &chunk))
+        .collect::<Result<Vec<_>>>()?;
     let k = keys::encode(&key_cols, chunk.len, null_equal || key_cols.is_empty())?;
     let key_null: Vec<bool> = (0..chunk.len).map(|i| k.has_null(i)).collect();
     let n = chunk.len;
@@ -110,7 +118,13 @@ fn build_from(input: Vec<Chunk>, key_exprs: &[Expr], types: &[DType], null_equal
             Table::Bytes(map)
         }
     };
-    Ok(Build { chunk, table, next, any_null_key, key_null })
+    Ok(Build {
+        chunk,
+        table,
+        next,
+        any_null_key,
+        key_null,
+    })
 }
 
 /// Candidate pairs (left row, right row) of one probe morsel with equal, non-NULL keys.
@@ -148,8 +162,60 @@ fn candidates(b: &Build, k: &Keys, null_equal: bool) -> (Vec<u32>, Vec<u32>) {
     (li, ri)
 }
 
+/// The joined rows with only the columns `used` materialized (others are all-NULL stand-ins):
+/// enough to evaluate a residual predicate without gathering every column of every pair.
+fn joined_for(left: &Chunk, li: &[u32], right: &Chunk, ri: &[u32], used: &[bool]) -> Result<Chunk> {
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(left.cols.len() + right.cols.len());
+    for (k, c) in left.cols.iter().chain(right.cols.iter()).enumerate() {
+        let from_left = k < left.cols.len();
+        if used.get(k).copied().unwrap_or(true) {
+            cols.push(if from_left { take(c, li)? } else { take(c, ri)? });
+        } else {
+            cols.push(arrow_array::new_null_array(c.data_type(), li.len()));
+        }
+    }
+    Ok(Chunk::new(cols, li.len()))
+}
+
+/// Which input positions (left ++ right) an expression reads.
+pub fn used_columns(e: &Expr, width: usize) -> Vec<bool> {
+    fn walk(e: &Expr, out: &mut [bool]) {
+        match e {
+            Expr::Col(i) => {
+                if let Some(x) = out.get_mut(*i) {
+                    *x = true;
+                }
+            }
+            Expr::Lit { .. } => {}
+            Expr::Binary { l, r, .. } => {
+                walk(l, out);
+                walk(r, out);
+            }
+            Expr::Not(x) | Expr::Neg(x) | Expr::IsNull(x) | Expr::IsNotNull(x) => walk(x, out),
+            Expr::Case { whens, otherwise, .. } => {
+                for (c, v) in whens {
+                    walk(c, out);
+                    walk(v, out);
+                }
+                if let Some(o) = otherwise {
+                    walk(o, out);
+                }
+            }
+            Expr::Cast { expr, .. } | Expr::Like { expr, .. } | Expr::InList { expr, .. } => walk(expr, out),
+            Expr::Func { args, .. } => args.iter().for_each(|a| walk(a, out)),
+        }
+    }
+    let mut out = vec![false; width];
+    walk(e, &mut out);
+    out
+}
+
 fn joined(left: &Chunk, li: &[u32], right: &Chunk, ri: &[u32]) -> Result<Chunk> {
-    let mut cols: Vec<ArrayRef> = left.cols.iter().map(|c| take(c, li)).collect::<Result<_>>()?;
+    let mut cols: Vec<ArrayRef> = left
+        .cols
+        .iter()
+        .map(|c| take(c, li))
+        .collect::<Result<_>>()?;
     for c in &right.cols {
         cols.push(take(c, ri)?);
     }
@@ -163,13 +229,22 @@ struct ProbeOut {
 }
 
 fn probe(b: &Build, left: &Chunk, spec: &JoinSpec<'_>) -> Result<ProbeOut> {
-    let key_cols = spec.left_keys.iter().map(|e| eval(e, left)).collect::<Result<Vec<_>>>()?;
+    let key_cols = spec
+        .left_keys
+        .iter()
+        .map(|e| eval(e, left))
+        .collect::<Result<Vec<_>>>()?;
     let force_bytes = spec.null_equal || key_cols.is_empty() || matches!(b.table, Table::Bytes(_));
     let k = keys::encode(&key_cols, left.len, force_bytes)?;
     let (mut li, mut ri) = candidates(b, &k, spec.null_equal);
     let mut pairs_chunk = None;
     if let Some(res) = spec.residual {
-        let j = joined(left, &li, &b.chunk, &ri)?;
+        let j = if matches!(spec.kind, JoinKind::Inner) {
+            joined(left, &li, &b.chunk, &ri)?
+        } else {
+            let used = used_columns(res, left.cols.len() + b.chunk.cols.len());
+            joined_for(left, &li, &b.chunk, &ri, &used)?
+        };
         let mask = eval_predicate(res, &j)?;
         let keep = mask_indices(&mask);
         if keep.len() != li.len() {
@@ -224,14 +299,23 @@ fn probe(b: &Build, left: &Chunk, spec: &JoinSpec<'_>) -> Result<ProbeOut> {
             if !build_empty && b.any_null_key {
                 take_chunk(left, &[])?
             } else {
-                let idx: Vec<u32> = (0..n as u32).filter(|i| !has_match[*i as usize] && (build_empty || !k.has_null(*i as usize))).collect();
+                let idx: Vec<u32> = (0..n as u32)
+                    .filter(|i| {
+                        !has_match[*i as usize] && (build_empty || !k.has_null(*i as usize))
+                    })
+                    .collect();
                 take_chunk(left, &idx)?
             }
         }
         JoinKind::Mark => {
             let build_empty = b.chunk.len == 0;
-            let valid = BooleanBuffer::collect_bool(n, |i| has_match[i] || build_empty || !(k.has_null(i) || b.any_null_key));
-            let mark = BooleanArray::new(BooleanBuffer::collect_bool(n, |i| has_match[i]), Some(NullBuffer::new(valid)));
+            let valid = BooleanBuffer::collect_bool(n, |i| {
+                has_match[i] || build_empty || !(k.has_null(i) || b.any_null_key)
+            });
+            let mark = BooleanArray::new(
+                BooleanBuffer::collect_bool(n, |i| has_match[i]),
+                Some(NullBuffer::new(valid)),
+            );
             let mut cols = left.cols.clone();
             cols.push(Arc::new(mark));
             Chunk::new(cols, n)
@@ -240,10 +324,18 @@ fn probe(b: &Build, left: &Chunk, spec: &JoinSpec<'_>) -> Result<ProbeOut> {
     Ok(ProbeOut { chunk, matched })
 }
 
-pub fn hash_join(ctx: &Ctx<'_>, left: Vec<Chunk>, right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Vec<Chunk>> {
+pub fn hash_join(
+    ctx: &Ctx<'_>,
+    left: Vec<Chunk>,
+    right: Vec<Chunk>,
+    spec: &JoinSpec<'_>,
+) -> Result<Vec<Chunk>> {
     let _ = ctx;
     let b = build(right, spec)?;
-    let outs = left.par_iter().map(|c| probe(&b, c, spec)).collect::<Result<Vec<_>>>()?;
+    let outs = left
+        .par_iter()
+        .map(|c| probe(&b, c, spec))
+        .collect::<Result<Vec<_>>>()?;
     let mut matched_all: Option<Vec<bool>> = None;
     let mut chunks = Vec::with_capacity(outs.len() + 1);
     for o in outs {
@@ -259,10 +351,16 @@ pub fn hash_join(ctx: &Ctx<'_>, left: Vec<Chunk>, right: Vec<Chunk>, spec: &Join
     }
     if matches!(spec.kind, JoinKind::Right | JoinKind::Full) {
         let matched = matched_all.unwrap_or_else(|| vec![false; b.chunk.len]);
-        let ri: Vec<u32> = (0..b.chunk.len as u32).filter(|r| !matched[*r as usize]).collect();
+        let ri: Vec<u32> = (0..b.chunk.len as u32)
+            .filter(|r| !matched[*r as usize])
+            .collect();
         if !ri.is_empty() {
             let li = vec![NO_ROW; ri.len()];
-            let mut cols: Vec<ArrayRef> = spec.left_types.iter().map(|t| crate::types::null_array(*t, ri.len())).collect();
+            let mut cols: Vec<ArrayRef> = spec
+                .left_types
+                .iter()
+                .map(|t| crate::types::null_array(*t, ri.len()))
+                .collect();
             let _ = &li;
             for c in &b.chunk.cols {
                 cols.push(take(c, &ri)?);
@@ -276,7 +374,11 @@ pub fn hash_join(ctx: &Ctx<'_>, left: Vec<Chunk>, right: Vec<Chunk>, spec: &Join
 /// Semi/anti join that hashes the LEFT input and streams the right one, marking the left rows
 /// that find a match; used when the left input is much smaller (TPC-H Q4: 5K orders against
 /// 380K lineitems).
-pub fn hash_join_build_left(left: Vec<Chunk>, right: Vec<Chunk>, spec: &JoinSpec<'_>) -> Result<Vec<Chunk>> {
+pub fn hash_join_build_left(
+    left: Vec<Chunk>,
+    right: Vec<Chunk>,
+    spec: &JoinSpec<'_>,
+) -> Result<Vec<Chunk>> {
     let b = build_from(left, spec.left_keys, spec.left_types, spec.null_equal)?;
     let n = b.chunk.len;
     struct Part {
@@ -287,13 +389,19 @@ pub fn hash_join_build_left(left: Vec<Chunk>, right: Vec<Chunk>, spec: &JoinSpec
     let parts = right
         .par_iter()
         .map(|rc| {
-            let key_cols = spec.right_keys.iter().map(|e| eval(e, rc)).collect::<Result<Vec<_>>>()?;
-            let force_bytes = spec.null_equal || key_cols.is_empty() || matches!(b.table, Table::Bytes(_));
+            let key_cols = spec
+                .right_keys
+                .iter()
+                .map(|e| eval(e, rc))
+                .collect::<Result<Vec<_>>>()?;
+            let force_bytes =
+                spec.null_equal || key_cols.is_empty() || matches!(b.table, Table::Bytes(_));
             let k = keys::encode(&key_cols, rc.len, force_bytes)?;
             let any_null = (0..rc.len).any(|i| k.has_null(i));
             let (mut ri, mut li) = candidates(&b, &k, spec.null_equal);
             if let Some(res) = spec.residual {
-                let j = joined(&b.chunk, &li, rc, &ri)?;
+                let used = used_columns(res, b.chunk.cols.len() + rc.cols.len());
+                let j = joined_for(&b.chunk, &li, rc, &ri, &used)?;
                 let keep = mask_indices(&eval_predicate(res, &j)?);
                 li = keep.iter().map(|x| li[*x as usize]).collect();
                 ri = keep.iter().map(|x| ri[*x as usize]).collect();
@@ -303,7 +411,11 @@ pub fn hash_join_build_left(left: Vec<Chunk>, right: Vec<Chunk>, spec: &JoinSpec
             for l in li {
                 matched[l as usize] = true;
             }
-            Ok(Part { matched, rows: rc.len, any_null })
+            Ok(Part {
+                matched,
+                rows: rc.len,
+                any_null,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let mut matched = vec![false; n];
@@ -320,7 +432,11 @@ pub fn hash_join_build_left(left: Vec<Chunk>, right: Vec<Chunk>, spec: &JoinSpec
             if right_rows > 0 && right_null {
                 Vec::new()
             } else {
-                (0..n as u32).filter(|i| !matched[*i as usize] && (right_rows == 0 || !b.key_null[*i as usize])).collect()
+                (0..n as u32)
+                    .filter(|i| {
+                        !matched[*i as usize] && (right_rows == 0 || !b.key_null[*i as usize])
+                    })
+                    .collect()
             }
         }
         _ => (0..n as u32).filter(|i| !matched[*i as usize]).collect(),

@@ -44,15 +44,39 @@ pub struct Ctx<'a> {
 pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
     let start = Instant::now();
     let out = match &node.op {
-        Op::Scan { table, columns, filter } => scan::scan(ctx, table, columns, filter.as_ref())?,
+        Op::Scan {
+            table,
+            columns,
+            filter,
+        } => scan::scan(ctx, table, columns, filter.as_ref())?,
         Op::Values { rows } => values::values(rows, &node.types)?,
         Op::Filter { input, predicate } => filter::filter(execute(input, ctx)?, predicate)?,
         Op::Project { input, exprs } => project::project(execute(input, ctx)?, exprs)?,
-        Op::Aggregate { input, groups, aggs } => {
+        Op::Aggregate {
+            input,
+            groups,
+            aggs,
+        } => {
             let in_types = input.types.clone();
-            hash_aggregate::aggregate(ctx, execute(input, ctx)?, &in_types, groups, aggs, &node.types)?
+            hash_aggregate::aggregate(
+                ctx,
+                execute(input, ctx)?,
+                &in_types,
+                groups,
+                aggs,
+                &node.types,
+            )?
         }
-        Op::HashJoin { left, right, kind, left_keys, right_keys, residual, null_equal, build_left } => {
+        Op::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+            null_equal,
+            build_left,
+        } => {
             let l = execute(left, ctx)?;
             let r = execute(right, ctx)?;
             let spec = hash_join::JoinSpec {
@@ -64,7 +88,10 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
                 left_types: &left.types,
                 right_types: &right.types,
             };
-            let left_buildable = matches!(kind, JoinKind::Semi | JoinKind::Anti | JoinKind::NullAwareAnti);
+            let left_buildable = matches!(
+                kind,
+                JoinKind::Semi | JoinKind::Anti | JoinKind::NullAwareAnti
+            );
             if *build_left && left_buildable {
                 hash_join::hash_join_build_left(l, r, &spec)?
             } else {
@@ -72,8 +99,17 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
             }
         }
         Op::Sort { input, keys } => sort::sort(execute(input, ctx)?, keys, &node.types)?,
-        Op::TopN { input, keys, limit, offset } => topn::topn(execute(input, ctx)?, keys, *limit, *offset, &node.types)?,
-        Op::Limit { input, limit, offset } => limit::limit(execute(input, ctx)?, *limit, *offset),
+        Op::TopN {
+            input,
+            keys,
+            limit,
+            offset,
+        } => topn::topn(execute(input, ctx)?, keys, *limit, *offset, &node.types)?,
+        Op::Limit {
+            input,
+            limit,
+            offset,
+        } => limit::limit(execute(input, ctx)?, *limit, *offset),
         Op::UnionAll { inputs } => {
             let mut parts = Vec::with_capacity(inputs.len());
             for i in inputs {

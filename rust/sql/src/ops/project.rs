@@ -11,7 +11,10 @@ pub fn project(input: Vec<Chunk>, exprs: &[Expr]) -> Result<Vec<Chunk>> {
     input
         .par_iter()
         .map(|c| {
-            let cols = exprs.iter().map(|e| eval(e, c)).collect::<Result<Vec<_>>>()?;
+            let cols = exprs
+                .iter()
+                .map(|e| eval(e, c))
+                .collect::<Result<Vec<_>>>()?;
             Ok(Chunk::new(cols, c.len))
         })
         .collect()

@@ -10,13 +10,22 @@ use crate::kernels::filter_chunk;
 use crate::plan::Expr;
 use crate::types::Chunk;
 
-pub fn scan(ctx: &Ctx<'_>, table: &str, columns: &[usize], filter: Option<&Expr>) -> Result<Vec<Chunk>> {
-    let t = ctx
-        .catalog
-        .get(table)
-        .ok_or_else(|| Error::InvalidArgument(format!("table {table} is not registered in this connection")))?;
+pub fn scan(
+    ctx: &Ctx<'_>,
+    table: &str,
+    columns: &[usize],
+    filter: Option<&Expr>,
+) -> Result<Vec<Chunk>> {
+    let t = ctx.catalog.get(table).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "table {table} is not registered in this connection"
+        ))
+    })?;
     let pick = |c: &Chunk| -> Result<Chunk> {
-        let cols = columns.iter().map(|i| c.col(*i).cloned()).collect::<Result<Vec<_>>>()?;
+        let cols = columns
+            .iter()
+            .map(|i| c.col(*i).cloned())
+            .collect::<Result<Vec<_>>>()?;
         Ok(Chunk::new(cols, c.len))
     };
     match filter {

@@ -55,8 +55,20 @@ pub fn compare_rows<'a>(cols: &'a [ArrayRef], keys: &'a [SortKey]) -> Result<Row
             let (ni, nj) = (a.is_null(i), a.is_null(j));
             let o = match (ni, nj) {
                 (true, true) => Ordering::Equal,
-                (true, false) => if k.nulls_first { Ordering::Less } else { Ordering::Greater },
-                (false, true) => if k.nulls_first { Ordering::Greater } else { Ordering::Less },
+                (true, false) => {
+                    if k.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if k.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
                 (false, false) => {
                     let o = c(i, j);
                     if k.desc { o.reverse() } else { o }
@@ -72,13 +84,18 @@ pub fn compare_rows<'a>(cols: &'a [ArrayRef], keys: &'a [SortKey]) -> Result<Row
 
 /// Gather `idx` from `all` and cut the result back into morsels.
 pub fn gather_morsels(all: &Chunk, idx: &[u32]) -> Result<Vec<Chunk>> {
-    idx.chunks(MORSEL_ROWS).map(|part| take_chunk(all, part)).collect()
+    idx.chunks(MORSEL_ROWS)
+        .map(|part| take_chunk(all, part))
+        .collect()
 }
 
 pub fn sort(input: Vec<Chunk>, keys: &[SortKey], types: &[DType]) -> Result<Vec<Chunk>> {
     let all = concat_chunks(&input, types)?;
     drop(input);
-    let cols = keys.iter().map(|k| eval(&k.expr, &all)).collect::<Result<Vec<_>>>()?;
+    let cols = keys
+        .iter()
+        .map(|k| eval(&k.expr, &all))
+        .collect::<Result<Vec<_>>>()?;
     let cmp = compare_rows(&cols, keys)?;
     let mut idx: Vec<u32> = (0..all.len as u32).collect();
     idx.sort_by(|a, b| cmp(*a as usize, *b as usize));

@@ -9,10 +9,19 @@ use crate::kernels::concat_chunks;
 use crate::plan::SortKey;
 use crate::types::{Chunk, DType};
 
-pub fn topn(input: Vec<Chunk>, keys: &[SortKey], limit: u64, offset: u64, types: &[DType]) -> Result<Vec<Chunk>> {
+pub fn topn(
+    input: Vec<Chunk>,
+    keys: &[SortKey],
+    limit: u64,
+    offset: u64,
+    types: &[DType],
+) -> Result<Vec<Chunk>> {
     let all = concat_chunks(&input, types)?;
     drop(input);
-    let cols = keys.iter().map(|k| eval(&k.expr, &all)).collect::<Result<Vec<_>>>()?;
+    let cols = keys
+        .iter()
+        .map(|k| eval(&k.expr, &all))
+        .collect::<Result<Vec<_>>>()?;
     let cmp = compare_rows(&cols, keys)?;
     let mut idx: Vec<u32> = (0..all.len as u32).collect();
     let want = (limit.saturating_add(offset) as usize).min(idx.len());
