@@ -19,6 +19,12 @@ pub const NO_ROW: u32 = u32::MAX;
 fn take_prim<T: ArrowPrimitiveType>(a: &ArrayRef, idx: &[u32]) -> ArrayRef {
     let p = a.as_primitive::<T>();
     let values = p.values();
+    if !idx.contains(&NO_ROW) {
+        // Common case (filters, inner joins): a plain gather the compiler can unroll.
+        let out: Vec<T::Native> = idx.iter().map(|&i| values[i as usize]).collect();
+        let nulls = take_nulls(p.nulls(), idx, false);
+        return Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(out), nulls).with_data_type(a.data_type().clone()));
+    }
     let mut out = Vec::with_capacity(idx.len());
     let mut any_missing = false;
     for &i in idx {

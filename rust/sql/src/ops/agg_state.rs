@@ -139,9 +139,15 @@ impl Acc {
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
         match self {
             Acc::Count(c) => {
-                for (i, g) in gids.iter().enumerate() {
-                    if valid(i) {
+                if nulls.is_none() {
+                    for g in gids {
                         c[*g as usize] += 1;
+                    }
+                } else {
+                    for (i, g) in gids.iter().enumerate() {
+                        if valid(i) {
+                            c[*g as usize] += 1;
+                        }
                     }
                 }
             }
@@ -174,6 +180,13 @@ impl Acc {
             Acc::Avg { sum, cnt } => {
                 let f = cast(a, DType::Float64)?;
                 let v = f.as_primitive::<Float64Type>().values();
+                if nulls.is_none() {
+                    for (g, x) in gids.iter().zip(v.iter()) {
+                        sum[*g as usize] += x;
+                        cnt[*g as usize] += 1;
+                    }
+                    return Ok(());
+                }
                 for (i, g) in gids.iter().enumerate() {
                     if valid(i) {
                         sum[*g as usize] += v[i];

@@ -104,8 +104,15 @@ impl GroupIndex {
                 }
             }
             (Some(k), _) => {
+                // Runs of equal keys (common in sorted or clustered data) skip the hash lookup.
+                let mut prev: Option<(&[u8], u32)> = None;
                 for i in 0..n {
-                    let g = self.id_bytes(k.bytes(i));
+                    let b = k.bytes(i);
+                    let g = match prev {
+                        Some((pb, pg)) if pb == b => pg,
+                        _ => self.id_bytes(b),
+                    };
+                    prev = Some((b, g));
                     out.push(g);
                 }
             }
