@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-
 import minide
 from minide.bench import Case
 from minide.sql import tpch

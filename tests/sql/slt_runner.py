@@ -86,7 +86,9 @@ def run_file(path: Path, con: Any) -> None:
                 con.sql(rec.sql)
             except Exception as e:
                 if rec.error and rec.error not in str(e):
-                    raise AssertionError(f"{where}: error {e!r} does not mention {rec.error!r}") from e
+                    raise AssertionError(
+                        f"{where}: error {e!r} does not mention {rec.error!r}"
+                    ) from e
             else:
                 raise AssertionError(f"{where}: expected an error from\n{rec.sql}")
         else:
@@ -97,4 +99,9 @@ def run_file(path: Path, con: Any) -> None:
             if rec.sort == "rowsort":
                 got, exp = sorted(got), sorted(exp)
             if got != exp:
-                raise AssertionError(f"{where}: query\n{rec.sql}\n got:\n" + "\n".join(got) + "\n expected:\n" + "\n".join(exp))
+                raise AssertionError(
+                    f"{where}: query\n{rec.sql}\n got:\n"
+                    + "\n".join(got)
+                    + "\n expected:\n"
+                    + "\n".join(exp)
+                )

@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import duckdb
+import minide
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
-
-import minide
 from minide.errors import InvalidArgumentError, PlanError, SqlSyntaxError
 from minide.sql import ast
 
@@ -25,7 +24,9 @@ def test_connect_is_exported() -> None:
 
 
 def test_parse_returns_typed_ast() -> None:
-    q = minide.sql.parse("SELECT a + 1 AS b FROM t WHERE c LIKE 'x%' ORDER BY 1 DESC NULLS FIRST LIMIT 3")
+    q = minide.sql.parse(
+        "SELECT a + 1 AS b FROM t WHERE c LIKE 'x%' ORDER BY 1 DESC NULLS FIRST LIMIT 3"
+    )
     assert isinstance(q, ast.Query)
     assert isinstance(q.body, ast.Select)
     item = q.body.items[0]
@@ -87,7 +88,9 @@ def test_cursor_dbapi() -> None:
     con = minide.connect()
     cur = con.cursor()
     cur.execute("CREATE TABLE t (id INTEGER, name VARCHAR, born DATE)")
-    cur.execute("INSERT INTO t VALUES (?, ?, ?)", (1, "o'neil", __import__("datetime").date(2000, 1, 2)))
+    cur.execute(
+        "INSERT INTO t VALUES (?, ?, ?)", (1, "o'neil", __import__("datetime").date(2000, 1, 2))
+    )
     cur.execute("INSERT INTO t (id) VALUES (2)")
     cur.execute("SELECT id, name, born FROM t WHERE id >= ? ORDER BY id", [1])
     assert [d[0] for d in cur.description] == ["id", "name", "born"]
@@ -125,7 +128,9 @@ def test_settings_and_optimizer_switches() -> None:
 def test_explain_statement_and_analyze() -> None:
     con = minide.connect()
     con.register("t", pa.table({"a": list(range(100))}))
-    text = "\n".join(r[0] for r in con.sql("EXPLAIN ANALYZE SELECT count(*) FROM t WHERE a < 10").fetchall())
+    text = "\n".join(
+        r[0] for r in con.sql("EXPLAIN ANALYZE SELECT count(*) FROM t WHERE a < 10").fetchall()
+    )
     assert "actual 10 rows" in text
 
 
@@ -138,15 +143,31 @@ def test_shell_and_cli(tmp_path: Path) -> None:
     old = sys.stdout
     sys.stdout = out
     try:
-        shell(con, io.StringIO(".timer on\nSELECT sum(a)\n  AS s FROM t;\n.explain SELECT a FROM t\nSELECT nope;\n.quit\n"))
+        shell(
+            con,
+            io.StringIO(
+                ".timer on\nSELECT sum(a)\n  AS s FROM t;\n.explain SELECT a FROM t\nSELECT nope;\n.quit\n"
+            ),
+        )
     finally:
         sys.stdout = old
     text = out.getvalue()
     assert "│ 6 │" in text and "Run Time" in text and "TableScan t" in text and "Error:" in text
     pq.write_table(pa.table({"x": [5, 6]}), tmp_path / "d.parquet")
     res = subprocess.run(
-        [str(Path(sys.executable).parent / "minide"), "sql", "--file", str(tmp_path / "d.parquet"), "AS", "d", "-c", "SELECT sum(x) AS total FROM d"],
-        capture_output=True, text=True, check=False,
+        [
+            str(Path(sys.executable).parent / "minide"),
+            "sql",
+            "--file",
+            str(tmp_path / "d.parquet"),
+            "AS",
+            "d",
+            "-c",
+            "SELECT sum(x) AS total FROM d",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     assert "total" in res.stdout and "11" in res.stdout
@@ -154,7 +175,6 @@ def test_shell_and_cli(tmp_path: Path) -> None:
 
 def test_demo_chapter_runs() -> None:
     import numpy as np
-
     from minide.demo import Context
     from minide.sql.demo import _sql
 

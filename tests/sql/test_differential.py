@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import minide
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import minide
 from minide.sql import tpch
 
 INTS = st.one_of(st.none(), st.integers(-4, 4))
@@ -31,7 +30,12 @@ def _tables(r1: list[Any], r2: list[Any]) -> dict[str, pa.Table]:
             "d": pa.array([r[3] for r in r1], pa.float64()),
         }
     )
-    t2 = pa.table({"a": pa.array([r[0] for r in r2], pa.int64()), "e": pa.array([r[1] for r in r2], pa.int64())})
+    t2 = pa.table(
+        {
+            "a": pa.array([r[0] for r in r2], pa.int64()),
+            "e": pa.array([r[1] for r in r2], pa.int64()),
+        }
+    )
     return {"t1": t1, "t2": t2}
 
 
@@ -42,22 +46,46 @@ def int_expr(depth: int = 2) -> st.SearchStrategy[str]:
     sub = int_expr(depth - 1)
     return st.one_of(
         leaf,
-        st.tuples(sub, st.sampled_from(["+", "-", "*"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(sub, st.sampled_from(["+", "-", "*"]), sub).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
         sub.map(lambda e: f"abs({e})"),
         sub.map(lambda e: f"(- {e})"),
         st.tuples(sub, sub).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
-        st.tuples(pred(depth - 1), sub, sub).map(lambda t: f"(CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END)"),
+        st.tuples(pred(depth - 1), sub, sub).map(
+            lambda t: f"(CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END)"
+        ),
     )
 
 
 def pred(depth: int = 2) -> st.SearchStrategy[str]:
     ie = st.sampled_from(["t1.a", "t1.b", "(t1.a + t1.b)", "1", "0", "-1"])
     leaf = st.one_of(
-        st.tuples(ie, st.sampled_from(["=", "<>", "<", "<=", ">", ">="]), ie).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
-        st.sampled_from(["t1.c = 'x'", "t1.c LIKE 'x%'", "t1.c LIKE '%y'", "t1.c NOT LIKE '_'", "t1.c < 'y'",
-                         "t1.d > 1.0", "t1.d <= 0.1", "t1.d IS NULL", "t1.a IS NULL", "t1.c IS NOT NULL",
-                         "t1.a BETWEEN -1 AND 2", "t1.b NOT BETWEEN 0 AND 3", "t1.a IN (1, 2, NULL)",
-                         "t1.b NOT IN (0, 1)", "t1.a IN (-3, 3)", "TRUE", "FALSE", "NULL"]),
+        st.tuples(ie, st.sampled_from(["=", "<>", "<", "<=", ">", ">="]), ie).map(
+            lambda t: f"{t[0]} {t[1]} {t[2]}"
+        ),
+        st.sampled_from(
+            [
+                "t1.c = 'x'",
+                "t1.c LIKE 'x%'",
+                "t1.c LIKE '%y'",
+                "t1.c NOT LIKE '_'",
+                "t1.c < 'y'",
+                "t1.d > 1.0",
+                "t1.d <= 0.1",
+                "t1.d IS NULL",
+                "t1.a IS NULL",
+                "t1.c IS NOT NULL",
+                "t1.a BETWEEN -1 AND 2",
+                "t1.b NOT BETWEEN 0 AND 3",
+                "t1.a IN (1, 2, NULL)",
+                "t1.b NOT IN (0, 1)",
+                "t1.a IN (-3, 3)",
+                "TRUE",
+                "FALSE",
+                "NULL",
+            ]
+        ),
     )
     if depth == 0:
         return leaf
@@ -85,7 +113,9 @@ def _check(tables: dict[str, pa.Table], sql: str, unoptimized: bool = True) -> N
             if name != "decorrelate":
                 con.disable_optimizer(name)
         plain = con.sql(sql).to_arrow()
-        assert tpch.compare(plain, theirs, ordered=False) is None, f"unoptimized plan differs: {sql}"
+        assert tpch.compare(plain, theirs, ordered=False) is None, (
+            f"unoptimized plan differs: {sql}"
+        )
 
 
 @settings(max_examples=40, deadline=None)
@@ -95,7 +125,9 @@ def test_filter_project_matches_duckdb(r1: list[Any], r2: list[Any], p: str, e: 
 
 
 @settings(max_examples=30, deadline=None)
-@given(T1_ROWS, T2_ROWS, pred(1), int_expr(1), st.sampled_from(["t1.a", "t1.c", "t1.a, t1.c", "t1.d"]))
+@given(
+    T1_ROWS, T2_ROWS, pred(1), int_expr(1), st.sampled_from(["t1.a", "t1.c", "t1.a, t1.c", "t1.d"])
+)
 def test_aggregate_matches_duckdb(r1: list[Any], r2: list[Any], p: str, e: str, g: str) -> None:
     sql = (
         f"SELECT {g}, count(*), count(t1.b), sum({e}), min(t1.d), max(t1.c), count(DISTINCT t1.b), avg(t1.b) "
@@ -107,7 +139,10 @@ def test_aggregate_matches_duckdb(r1: list[Any], r2: list[Any], p: str, e: str, 
 @settings(max_examples=40, deadline=None)
 @given(T1_ROWS, T2_ROWS)
 def test_global_aggregate_matches_duckdb(r1: list[Any], r2: list[Any]) -> None:
-    _check(_tables(r1, r2), "SELECT count(*), sum(t1.a), min(t1.c), max(t1.d), avg(t1.d), count(DISTINCT t1.c) FROM t1")
+    _check(
+        _tables(r1, r2),
+        "SELECT count(*), sum(t1.a), min(t1.c), max(t1.d), avg(t1.d), count(DISTINCT t1.c) FROM t1",
+    )
 
 
 @settings(max_examples=30, deadline=None)

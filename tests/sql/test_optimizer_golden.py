@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import minide
+import pytest
 from minide.sql import tpch
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
+import minide
 import pytest
 from slt_runner import run_file
-
-import minide
 
 FILES = sorted((Path(__file__).parent / "slt").glob("*.slt"))
 

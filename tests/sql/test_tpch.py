@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import pytest
-
 import minide
+import pytest
 from minide.sql import tpch
 
 SCALE = 0.01

@@ -136,7 +136,9 @@ class Scope:
         hits = [e for e in self.entries if e.name == name and (table is None or e.table == table)]
         if len(hits) > 1 and len({h.col.id for h in hits}) > 1:
             tables = ", ".join(sorted({str(h.table) for h in hits}))
-            raise PlanError(f"column reference {name!r} is ambiguous (in {tables}); qualify it as table.{name}")
+            raise PlanError(
+                f"column reference {name!r} is ambiguous (in {tables}); qualify it as table.{name}"
+            )
         if hits:
             c = hits[0].col
             return Col(c.id, c.type, name)
@@ -146,7 +148,9 @@ class Scope:
             except PlanError:
                 pass
         full = f"{table}.{name}" if table else name
-        candidates = [e.name for e in self._all()] + [f"{e.table}.{e.name}" for e in self._all() if e.table]
+        candidates = [e.name for e in self._all()] + [
+            f"{e.table}.{e.name}" for e in self._all() if e.table
+        ]
         close = difflib.get_close_matches(full, candidates, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         if table is not None and not any(e.table == table for e in self._all()):
@@ -191,7 +195,9 @@ class Binder:
 
     # ---- queries ------------------------------------------------------------------------------
 
-    def bind_query(self, q: ast.Query, outer: Scope | None = None, ctes: dict[str, ast.CTE] | None = None) -> Plan:
+    def bind_query(
+        self, q: ast.Query, outer: Scope | None = None, ctes: dict[str, ast.CTE] | None = None
+    ) -> Plan:
         ctes = dict(ctes or {})
         for cte in q.with_:
             ctes[cte.name] = cte
@@ -200,7 +206,9 @@ class Binder:
         plan = self._bind_body(q.body, outer, ctes)
         return self._order_limit_by_output(plan, q)
 
-    def _bind_body(self, body: ast.QueryBody, outer: Scope | None, ctes: dict[str, ast.CTE]) -> Plan:
+    def _bind_body(
+        self, body: ast.QueryBody, outer: Scope | None, ctes: dict[str, ast.CTE]
+    ) -> Plan:
         if isinstance(body, ast.Select):
             return self._bind_select(body, None, outer, ctes)
         if isinstance(body, ast.Values):
@@ -241,7 +249,10 @@ class Binder:
         lc, rc = left.columns, right.columns
         if len(lc) != len(rc):
             raise PlanError(f"{s.op.upper()} inputs have {len(lc)} and {len(rc)} columns")
-        types = [common_type(a.type, b.type, f"{s.op.upper()} column {a.name}") for a, b in zip(lc, rc, strict=True)]
+        types = [
+            common_type(a.type, b.type, f"{s.op.upper()} column {a.name}")
+            for a, b in zip(lc, rc, strict=True)
+        ]
         types = [INT if t == NULL else t for t in types]
         left = self._cast_columns(left, types)
         right = self._cast_columns(right, types)
@@ -251,14 +262,22 @@ class Binder:
             return plan if s.all else self._distinct(plan)
         if s.all:
             raise UnsupportedError(f"{s.op.upper()} ALL (use {s.op.upper()} without ALL)")
-        cond = and_all([Func("is_not_distinct", (a.ref(), b.ref()), BOOL) for a, b in zip(left.columns, right.columns, strict=True)])
+        cond = and_all(
+            [
+                Func("is_not_distinct", (a.ref(), b.ref()), BOOL)
+                for a, b in zip(left.columns, right.columns, strict=True)
+            ]
+        )
         kind = "semi" if s.op == "intersect" else "anti"
         return self._distinct(Join(kind, left, right, cond))
 
     def _cast_columns(self, p: Plan, types: list[str]) -> Plan:
         if all(c.type == t for c, t in zip(p.columns, types, strict=True)):
             return p
-        items = [(self.new_col(c.name, t), cast_to(c.ref(), t)) for c, t in zip(p.columns, types, strict=True)]
+        items = [
+            (self.new_col(c.name, t), cast_to(c.ref(), t))
+            for c, t in zip(p.columns, types, strict=True)
+        ]
         return Project(p, items)
 
     def _distinct(self, p: Plan) -> Plan:
@@ -307,7 +326,9 @@ class Binder:
 
     # ---- FROM -----------------------------------------------------------------------------------
 
-    def _bind_from_item(self, item: ast.FromItem, outer: Scope | None, ctes: dict[str, ast.CTE]) -> tuple[Plan, list[Entry]]:
+    def _bind_from_item(
+        self, item: ast.FromItem, outer: Scope | None, ctes: dict[str, ast.CTE]
+    ) -> tuple[Plan, list[Entry]]:
         if isinstance(item, ast.TableRef):
             alias = item.alias or item.name
             if item.name in ctes:
@@ -324,7 +345,15 @@ class Binder:
             if cols is None:
                 known = self.catalog.names() + list(ctes)
                 close = difflib.get_close_matches(item.name, known, n=1)
-                hint = f"; did you mean {close[0]}?" if close else (f"; registered: {', '.join(sorted(known))}" if known else "; register one with con.register(name, data)")
+                hint = (
+                    f"; did you mean {close[0]}?"
+                    if close
+                    else (
+                        f"; registered: {', '.join(sorted(known))}"
+                        if known
+                        else "; register one with con.register(name, data)"
+                    )
+                )
                 raise PlanError(f"unknown table {item.name!r}{hint}")
             out = [self.new_col(n, t) for n, t in cols]
             plan = Scan(item.name, out, list(range(len(out))))
@@ -366,7 +395,9 @@ class Binder:
 
     # ---- SELECT ---------------------------------------------------------------------------------
 
-    def _bind_select(self, s: ast.Select, q: ast.Query | None, outer: Scope | None, ctes: dict[str, ast.CTE]) -> Plan:
+    def _bind_select(
+        self, s: ast.Select, q: ast.Query | None, outer: Scope | None, ctes: dict[str, ast.CTE]
+    ) -> Plan:
         # FROM: comma-separated items become cross joins; the optimizer turns WHERE predicates
         # into join conditions and picks the order.
         plan: Plan | None = None
@@ -399,9 +430,12 @@ class Binder:
         aliases = {name: e for e, name in items}
 
         order_items = q.order_by if q is not None else ()
-        has_aggs = bool(s.group_by) or s.having is not None or any(
-            _contains_agg(e) for e, _ in items
-        ) or any(_contains_agg(o.expr) for o in order_items)
+        has_aggs = (
+            bool(s.group_by)
+            or s.having is not None
+            or any(_contains_agg(e) for e, _ in items)
+            or any(_contains_agg(o.expr) for o in order_items)
+        )
 
         agg_ctx: AggContext | None = None
         group_map: dict[BExpr, Col] = {}
@@ -417,7 +451,9 @@ class Binder:
                 group_map[ge] = col.ref()
             bound_items = [self.bind_expr(e, scope, agg_ctx) for e, _ in items]
             having = self.bind_expr(s.having, scope, agg_ctx) if s.having is not None else None
-            order_bound = [self._bind_order_expr(o, items, aliases, scope, agg_ctx) for o in order_items]
+            order_bound = [
+                self._bind_order_expr(o, items, aliases, scope, agg_ctx) for o in order_items
+            ]
             aggs = [(col, call) for call, col in agg_ctx.calls.items()]
             plan = Aggregate(plan, groups, aggs)
             agg_ids = {c.id for c, _ in aggs}
@@ -427,23 +463,33 @@ class Binder:
                 bad = (col_ids(out) & local_ids) - agg_ids - {c.id for c in group_map.values()}
                 if bad:
                     name = next(x.name for x in walk(out) if isinstance(x, Col) and x.id in bad)
-                    raise PlanError(f"column {name!r} in {what} must appear in GROUP BY or be used in an aggregate function")
+                    raise PlanError(
+                        f"column {name!r} in {what} must appear in GROUP BY or be used in an aggregate function"
+                    )
                 return out
 
             bound_items = [lift(e, "the select list") for e in bound_items]
             if having is not None:
                 plan = Filter(plan, _bool(lift(having, "HAVING"), "HAVING"))
-            order_bound = [lift(e, "ORDER BY") if not isinstance(e, int) else e for e in order_bound]
+            order_bound = [
+                lift(e, "ORDER BY") if not isinstance(e, int) else e for e in order_bound
+            ]
         else:
             bound_items = [self.bind_expr(e, scope) for e, _ in items]
-            order_bound = [self._bind_order_expr(o, items, aliases, scope, None) for o in order_items]
+            order_bound = [
+                self._bind_order_expr(o, items, aliases, scope, None) for o in order_items
+            ]
 
         if any(isinstance(x, Func) and x.op == "__window__" for e in bound_items for x in walk(e)):
             raise UnsupportedError("window functions")
 
-        out_cols = [self.new_col(name, e.type if e.type != NULL else INT) for (_, name), e in zip(items, bound_items, strict=True)]
+        out_cols = [
+            self.new_col(name, e.type if e.type != NULL else INT)
+            for (_, name), e in zip(items, bound_items, strict=True)
+        ]
         proj_items: list[tuple[Column, BExpr]] = [
-            (c, cast_to(e, INT) if e.type == NULL else e) for c, e in zip(out_cols, bound_items, strict=True)
+            (c, cast_to(e, INT) if e.type == NULL else e)
+            for c, e in zip(out_cols, bound_items, strict=True)
         ]
         # ORDER BY keys that are not select items become hidden columns, dropped after the sort.
         keys: list[SortKey] = []
@@ -455,7 +501,9 @@ class Binder:
             match = next((c for c, e in proj_items if e == b), None)
             if match is None:
                 if s.distinct:
-                    raise PlanError("with SELECT DISTINCT, ORDER BY expressions must appear in the select list")
+                    raise PlanError(
+                        "with SELECT DISTINCT, ORDER BY expressions must appear in the select list"
+                    )
                 match = self.new_col("sortkey", b.type)
                 hidden.append((match, b))
             keys.append(self._sort_key(match.ref(), o))
@@ -464,7 +512,14 @@ class Binder:
             groups = [(self.new_col(c.name, c.type), c.ref()) for c in out_cols]
             remap = {c.id: g.ref() for c, (g, _) in zip(out_cols, groups, strict=True)}
             plan = Aggregate(plan, groups, [])
-            keys = [SortKey(remap.get(k.expr.id, k.expr) if isinstance(k.expr, Col) else k.expr, k.desc, k.nulls_first) for k in keys]
+            keys = [
+                SortKey(
+                    remap.get(k.expr.id, k.expr) if isinstance(k.expr, Col) else k.expr,
+                    k.desc,
+                    k.nulls_first,
+                )
+                for k in keys
+            ]
             out_cols = [g for g, _ in groups]
         if keys:
             plan = Sort(plan, keys)
@@ -474,7 +529,13 @@ class Binder:
             plan = Project(plan, [(self.new_col(c.name, c.type), c.ref()) for c in out_cols])
         return plan
 
-    def _group_expr(self, g: ast.Expr, items: list[tuple[ast.Expr, str]], aliases: dict[str, ast.Expr], scope: Scope) -> BExpr:
+    def _group_expr(
+        self,
+        g: ast.Expr,
+        items: list[tuple[ast.Expr, str]],
+        aliases: dict[str, ast.Expr],
+        scope: Scope,
+    ) -> BExpr:
         if isinstance(g, ast.Literal) and g.kind == "int":
             if not 1 <= g.value <= len(items):
                 raise PlanError(f"GROUP BY position {g.value} is not in the select list")
@@ -489,7 +550,14 @@ class Binder:
             raise PlanError("aggregate functions are not allowed in GROUP BY")
         return e
 
-    def _bind_order_expr(self, o: ast.OrderItem, items: list[tuple[ast.Expr, str]], aliases: dict[str, ast.Expr], scope: Scope, agg_ctx: AggContext | None) -> Any:
+    def _bind_order_expr(
+        self,
+        o: ast.OrderItem,
+        items: list[tuple[ast.Expr, str]],
+        aliases: dict[str, ast.Expr],
+        scope: Scope,
+        agg_ctx: AggContext | None,
+    ) -> Any:
         e = o.expr
         if isinstance(e, ast.Literal) and e.kind == "int":
             if not 1 <= e.value <= len(items):
@@ -553,7 +621,9 @@ class Binder:
         if isinstance(e, ast.SubqueryExpr):
             plan = self.bind_query(e.query, scope)
             if len(plan.columns) != 1:
-                raise PlanError(f"a scalar subquery must return one column, this one returns {len(plan.columns)}")
+                raise PlanError(
+                    f"a scalar subquery must return one column, this one returns {len(plan.columns)}"
+                )
             return Subquery("scalar", plan, plan.columns[0].type)
         if isinstance(e, ast.Exists):
             plan = self.bind_query(e.query, scope)
@@ -562,7 +632,9 @@ class Binder:
             x = b(e.expr)
             plan = self.bind_query(e.query, scope)
             if len(plan.columns) != 1:
-                raise PlanError(f"IN (subquery) needs one column, this one returns {len(plan.columns)}")
+                raise PlanError(
+                    f"IN (subquery) needs one column, this one returns {len(plan.columns)}"
+                )
             inner = plan.columns[0]
             t = common_type(x.type, inner.type, "IN (subquery)")
             if inner.type != t:
@@ -615,7 +687,12 @@ class Binder:
             return Const(None, BOOL)
         folded = [fold(cast_to(i, t)) for i in items]
         if all(isinstance(f, Const) for f in folded):
-            return Func("in_list", (cast_to(x, t),), BOOL, (tuple(f for f in folded if isinstance(f, Const)), negated))
+            return Func(
+                "in_list",
+                (cast_to(x, t),),
+                BOOL,
+                (tuple(f for f in folded if isinstance(f, Const)), negated),
+            )
         ors: BExpr | None = None
         for f in folded:
             eq = Func("eq", (cast_to(x, t), f), BOOL)
@@ -671,7 +748,9 @@ class Binder:
                 arg = cast_to(arg, INT if arg.type == NULL else arg.type)
                 return agg.add(AggCall(name, arg, t, e.distinct))
             if name in ("bool_and", "bool_or", "every"):
-                return agg.add(AggCall("bool_or" if name == "bool_or" else "bool_and", _bool(arg, name), BOOL))
+                return agg.add(
+                    AggCall("bool_or" if name == "bool_or" else "bool_and", _bool(arg, name), BOOL)
+                )
             t = INT if arg.type == NULL else arg.type
             return agg.add(AggCall(name, cast_to(arg, t), t))
         if e.star:
@@ -688,7 +767,9 @@ def _add_interval(x: BExpr, iv: BExpr, sign: int) -> BExpr:
     if x.type == DATE and micros:
         out = cast_to(x, TS)
     if months:
-        out = Func("add_months", (out, Const(sign * months, INT)), out.type if out.type == DATE else TS)
+        out = Func(
+            "add_months", (out, Const(sign * months, INT)), out.type if out.type == DATE else TS
+        )
         if x.type == TS:
             raise UnsupportedError("month intervals on timestamps")
     if days:
@@ -745,7 +826,9 @@ def _contains_agg(e: ast.Expr) -> bool:
             for x in v:
                 if isinstance(x, ast.Expr) and _contains_agg(x):
                     return True
-                if isinstance(x, tuple) and any(isinstance(y, ast.Expr) and _contains_agg(y) for y in x):
+                if isinstance(x, tuple) and any(
+                    isinstance(y, ast.Expr) and _contains_agg(y) for y in x
+                ):
                     return True
     return False
 

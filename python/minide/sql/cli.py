@@ -101,7 +101,9 @@ def shell(con: object, inp: object = sys.stdin) -> int:
     return 0
 
 
-@command("sql", "run SQL over Parquet/CSV files: -c 'SELECT ...' or an interactive shell", _configure)
+@command(
+    "sql", "run SQL over Parquet/CSV files: -c 'SELECT ...' or an interactive shell", _configure
+)
 def main(args: argparse.Namespace) -> int:
     import minide
 

@@ -50,7 +50,9 @@ def _load_source(source: Any) -> Any:
             import pyarrow.csv as pcsv  # TEMPORARY loader (minide.columnar will replace it)
 
             return pcsv.read_csv(path)
-        raise InvalidArgumentError(f"cannot register {path}: expected a .parquet or .csv file or a Hive dataset directory")
+        raise InvalidArgumentError(
+            f"cannot register {path}: expected a .parquet or .csv file or a Hive dataset directory"
+        )
     if isinstance(source, pa.RecordBatch):
         return pa.Table.from_batches([source])
     if hasattr(source, "__arrow_c_stream__"):
@@ -93,13 +95,22 @@ class _Catalog:
         s = self._stats.get(name)
         if s is None:
             cols = self.rust.stats(name)
-            s = TableStats(self.rows.get(name, 0), [c[0] for c in cols], [c[1] for c in cols], [c[2] for c in cols])
+            s = TableStats(
+                self.rows.get(name, 0),
+                [c[0] for c in cols],
+                [c[1] for c in cols],
+                [c[2] for c in cols],
+            )
             self._stats[name] = s
         return s
 
     def put(self, name: str, data: Any) -> None:
         names, types, rows = self.rust.register(name, data)
-        self._set(name, list(zip([n.lower() if n.isidentifier() else n for n in names], types, strict=True)), rows)
+        self._set(
+            name,
+            list(zip([n.lower() if n.isidentifier() else n for n in names], types, strict=True)),
+            rows,
+        )
 
     def _set(self, name: str, cols: list[tuple[str, str]], rows: int) -> None:
         self.views.pop(name, None)
@@ -269,7 +280,11 @@ class Connection:
             t0 = time.perf_counter()
             _, actual = self._catalog.rust.execute(phys.encode(), phys.names, self._threads)
             total = (time.perf_counter() - t0) * 1e3
-        out.append("== physical plan ==" if not analyze else f"== physical plan (analyzed, {self._threads} threads, total {total:.2f} ms) ==")
+        out.append(
+            "== physical plan =="
+            if not analyze
+            else f"== physical plan (analyzed, {self._threads} threads, total {total:.2f} ms) =="
+        )
         out.append(explain_physical(phys, est_rows, actual))
         return "\n".join(out)
 
@@ -305,7 +320,11 @@ class Connection:
             plan = Binder(cat).bind_query(stmt.query)
             table, _ = self._execute(plan)
             cat.rust.register(stmt.name, table)
-            cat._set(stmt.name, [(c.name, c.type if c.type != "null" else "int64") for c in plan.columns], table.num_rows)
+            cat._set(
+                stmt.name,
+                [(c.name, c.type if c.type != "null" else "int64") for c in plan.columns],
+                table.num_rows,
+            )
             return None
         if isinstance(stmt, ast.CreateView):
             if stmt.name in cat.tables:
@@ -349,7 +368,9 @@ class Connection:
             if c not in target:
                 raise PlanError(f"table {stmt.table} has no column {c}")
         if len(chosen) != len(plan.columns):
-            raise PlanError(f"INSERT INTO {stmt.table} gives {len(plan.columns)} values for {len(chosen)} columns")
+            raise PlanError(
+                f"INSERT INTO {stmt.table} gives {len(plan.columns)} values for {len(chosen)} columns"
+            )
         from minide.sql.expr import Const
         from minide.sql.plan import Project
 
@@ -423,7 +444,9 @@ class Cursor:
         else:
             t = rel.to_arrow()
             self._rows = rel.fetchall()
-            self.description = [(f.name, str(f.type), None, None, None, None, True) for f in t.schema]
+            self.description = [
+                (f.name, str(f.type), None, None, None, None, True) for f in t.schema
+            ]
             self.rowcount = len(self._rows)
         self._pos = 0
         return self

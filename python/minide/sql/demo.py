@@ -25,24 +25,34 @@ def _sql(ctx: Context) -> None:
 
     n = ctx.rows
     rng = ctx.rng
-    days = (np.datetime64("2024-01-01") + rng.integers(0, 180, n).astype("timedelta64[D]")).astype("datetime64[D]")
+    days = (np.datetime64("2024-01-01") + rng.integers(0, 180, n).astype("timedelta64[D]")).astype(
+        "datetime64[D]"
+    )
     sales = pa.table(
         {
             "shop": rng.integers(0, 200, n),
-            "category": pa.array(np.array([f"cat{i:02d}" for i in range(40)])[rng.integers(0, 40, n)]),
+            "category": pa.array(
+                np.array([f"cat{i:02d}" for i in range(40)])[rng.integers(0, 40, n)]
+            ),
             "amount": np.round(rng.gamma(2.0, 20.0, n), 2),
             "day": pa.array(days, pa.date32()),
         }
     )
-    shops = pa.table({"id": np.arange(200), "region": pa.array(["north", "south", "east", "west"] * 50)})
+    shops = pa.table(
+        {"id": np.arange(200), "region": pa.array(["north", "south", "east", "west"] * 50)}
+    )
     con = minide.connect()
     t0 = time.perf_counter()
     con.register("sales", sales)
     con.register("shops", shops)
-    console.print(f"registered sales ({n:,} rows) and shops (200 rows) in {(time.perf_counter() - t0) * 1e3:.1f} ms")
+    console.print(
+        f"registered sales ({n:,} rows) and shops (200 rows) in {(time.perf_counter() - t0) * 1e3:.1f} ms"
+    )
     console.print(f"[dim]{QUERY.strip()}[/]")
     ast = minide.sql.parse(QUERY)
-    console.print(f"1. parse: lark LALR grammar -> {type(ast).__name__} with {len(ast.body.items)} select items")  # type: ignore[union-attr]
+    console.print(
+        f"1. parse: lark LALR grammar -> {type(ast).__name__} with {len(ast.body.items)} select items"
+    )  # type: ignore[union-attr]
     text = con.explain(QUERY)
     physical = text.split("== physical plan ==")[1].strip()
     passes = [line for line in text.splitlines() if line.startswith("== ") and "pass" in line]
@@ -57,7 +67,9 @@ def _sql(ctx: Context) -> None:
         t0 = time.perf_counter()
         result = con.sql(QUERY).to_arrow()
         dt = time.perf_counter() - t0
-        console.print(f"5. executed in Rust with {threads} thread(s): {dt * 1e3:.1f} ms ({n / dt / 1e6:,.1f} M rows/s)")
+        console.print(
+            f"5. executed in Rust with {threads} thread(s): {dt * 1e3:.1f} ms ({n / dt / 1e6:,.1f} M rows/s)"
+        )
     from minide.sql.format import format_table
 
     console.print(format_table(result))
@@ -70,6 +82,10 @@ def _sql(ctx: Context) -> None:
         d.register("sales", sales)
         d.register("shops", shops)
         diff = tpch.compare(result, d.sql(QUERY).fetchall(), ordered=True)
-        console.print("   DuckDB gives the same answer" if diff is None else f"   [red]differs from DuckDB: {diff}[/]")
+        console.print(
+            "   DuckDB gives the same answer"
+            if diff is None
+            else f"   [red]differs from DuckDB: {diff}[/]"
+        )
     except ImportError:
         pass

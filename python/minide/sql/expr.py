@@ -64,9 +64,23 @@ class Func(BExpr):
     extra: Any = None
 
     def __str__(self) -> str:
-        sym = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%", "eq": "=", "ne": "<>",
-               "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "and": "AND", "or": "OR", "concat": "||",
-               "is_not_distinct": "IS NOT DISTINCT FROM"}
+        sym = {
+            "add": "+",
+            "sub": "-",
+            "mul": "*",
+            "div": "/",
+            "mod": "%",
+            "eq": "=",
+            "ne": "<>",
+            "lt": "<",
+            "le": "<=",
+            "gt": ">",
+            "ge": ">=",
+            "and": "AND",
+            "or": "OR",
+            "concat": "||",
+            "is_not_distinct": "IS NOT DISTINCT FROM",
+        }
         if self.op in sym and len(self.args) == 2:
             return f"({self.args[0]} {sym[self.op]} {self.args[1]})"
         if self.op == "not":

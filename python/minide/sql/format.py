@@ -21,12 +21,22 @@ def format_table(t: pa.Table, max_rows: int = 40) -> str:
     numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) for f in t.schema]
 
     def line(vals: list[str]) -> str:
-        return "│ " + " │ ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(vals, widths, numeric, strict=True)) + " │"
+        return (
+            "│ "
+            + " │ ".join(
+                v.rjust(w) if num else v.ljust(w)
+                for v, w, num in zip(vals, widths, numeric, strict=True)
+            )
+            + " │"
+        )
 
     sep = "├─" + "─┼─".join("─" * w for w in widths) + "─┤"
     out = ["┌─" + "─┬─".join("─" * w for w in widths) + "─┐", line(names), sep]
     out += [line(r) for r in cells]
     out.append("└─" + "─┴─".join("─" * w for w in widths) + "─┘")
     more = t.num_rows - len(rows)
-    out.append(f"{t.num_rows} row{'s' if t.num_rows != 1 else ''}" + (f" ({more} not shown)" if more > 0 else ""))
+    out.append(
+        f"{t.num_rows} row{'s' if t.num_rows != 1 else ''}"
+        + (f" ({more} not shown)" if more > 0 else "")
+    )
     return "\n".join(out)

@@ -110,7 +110,9 @@ _EXTRACT = {"year", "month", "day", "quarter", "dow", "doy"}
 def extract(field: str, e: BExpr) -> BExpr:
     field = field.lower()
     if field not in _EXTRACT:
-        raise PlanError(f"EXTRACT({field} ...) is not supported; use one of {', '.join(sorted(_EXTRACT))}")
+        raise PlanError(
+            f"EXTRACT({field} ...) is not supported; use one of {', '.join(sorted(_EXTRACT))}"
+        )
     if e.type not in (DATE, TS):
         raise PlanError(f"EXTRACT expects a date or timestamp, got {e.type}")
     return Func(f"extract_{field}", (e,), INT)

@@ -55,7 +55,9 @@ def _interval(text: str, unit: str | None) -> ast.IntervalLit:
         text, unit = parts
     unit = (unit or "day").lower().rstrip("s")
     if unit not in _INTERVAL_UNITS:
-        raise SqlSyntaxError(f"unknown interval unit {unit!r}; use year, month, week, day, hour, minute or second")
+        raise SqlSyntaxError(
+            f"unknown interval unit {unit!r}; use year, month, week, day, hour, minute or second"
+        )
     try:
         n = int(text)
     except ValueError:
@@ -95,7 +97,11 @@ class _ToAst(Transformer):
 
     def interval(self, items: list[Any]) -> ast.IntervalLit:
         text = str(items[0])[1:-1]
-        unit = items[1] if len(items) > 1 and isinstance(items[1], str) and not isinstance(items[1], Token) else None
+        unit = (
+            items[1]
+            if len(items) > 1 and isinstance(items[1], str) and not isinstance(items[1], Token)
+            else None
+        )
         return _interval(text, unit)
 
     def column_ref(self, items: list[str]) -> ast.ColumnRef:
@@ -155,7 +161,9 @@ class _ToAst(Transformer):
     def like(self, items: list[Any]) -> ast.Like:
         e = _exprs(items)
         op = next(str(t) for t in items if isinstance(t, Token) and t.type == "LIKE_OP")
-        return ast.Like(e[0], e[1], negated=_has(items, "NOT"), case_insensitive=op.lower() == "ilike")
+        return ast.Like(
+            e[0], e[1], negated=_has(items, "NOT"), case_insensitive=op.lower() == "ilike"
+        )
 
     def expr_list(self, items: list[Any]) -> list[Any]:
         return list(items)
@@ -318,7 +326,10 @@ class _ToAst(Transformer):
         return self.join([items[0], "inner", *items[1:]])
 
     def order_item(self, items: list[Any]) -> ast.OrderItem:
-        desc = any(isinstance(i, Token) and i.type == "DIRECTION" and str(i).lower() == "desc" for i in items)
+        desc = any(
+            isinstance(i, Token) and i.type == "DIRECTION" and str(i).lower() == "desc"
+            for i in items
+        )
         nulls = next((i for i in items[1:] if isinstance(i, bool)), None)
         return ast.OrderItem(items[0], desc, nulls)
 
@@ -397,7 +408,11 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> SqlSyntaxError:
         line, col = len(lines), len(lines[-1]) + 1
         what = "unexpected end of input"
     elif isinstance(err, UnexpectedCharacters):
-        what = f"unexpected character {sql[err.pos_in_stream]!r}" if err.pos_in_stream < len(sql) else "unexpected character"
+        what = (
+            f"unexpected character {sql[err.pos_in_stream]!r}"
+            if err.pos_in_stream < len(sql)
+            else "unexpected character"
+        )
     else:
         tok = getattr(err, "token", None)
         if tok is not None and getattr(tok, "type", "") == "$END":
@@ -412,7 +427,9 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> SqlSyntaxError:
         nice = [e.strip("_").lower() for e in expected if not e.startswith("__ANON")][:8]
         if nice:
             hint = f" (expected one of: {', '.join(nice)})"
-    err = SqlSyntaxError(f"syntax error at line {line}, column {col}: {what}{hint}\n  {src}\n  {caret}")
+    err = SqlSyntaxError(
+        f"syntax error at line {line}, column {col}: {what}{hint}\n  {src}\n  {caret}"
+    )
     err.line = line  # type: ignore[attr-defined]
     err.column = col  # type: ignore[attr-defined]
     return err

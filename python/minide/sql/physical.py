@@ -30,17 +30,53 @@ from minide.sql.plan import (
 )
 from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS
 
-_DTYPE = {BOOL: "Bool", INT: "Int64", FLOAT: "Float64", STR: "Utf8", DATE: "Date32", TS: "Timestamp", NULL: "Int64"}
+_DTYPE = {
+    BOOL: "Bool",
+    INT: "Int64",
+    FLOAT: "Float64",
+    STR: "Utf8",
+    DATE: "Date32",
+    TS: "Timestamp",
+    NULL: "Int64",
+}
 _BINOP = {
-    "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "mod": "Mod", "eq": "Eq", "ne": "NotEq",
-    "lt": "Lt", "le": "LtEq", "gt": "Gt", "ge": "GtEq", "and": "And", "or": "Or", "concat": "Concat",
+    "add": "Add",
+    "sub": "Sub",
+    "mul": "Mul",
+    "div": "Div",
+    "mod": "Mod",
+    "eq": "Eq",
+    "ne": "NotEq",
+    "lt": "Lt",
+    "le": "LtEq",
+    "gt": "Gt",
+    "ge": "GtEq",
+    "and": "And",
+    "or": "Or",
+    "concat": "Concat",
     "is_not_distinct": "IsNotDistinct",
 }
-_AGG = {"sum": "Sum", "count": "Count", "count_star": "CountStar", "avg": "Avg", "min": "Min", "max": "Max",
-        "bool_and": "BoolAnd", "bool_or": "BoolOr"}
+_AGG = {
+    "sum": "Sum",
+    "count": "Count",
+    "count_star": "CountStar",
+    "avg": "Avg",
+    "min": "Min",
+    "max": "Max",
+    "bool_and": "BoolAnd",
+    "bool_or": "BoolOr",
+}
 _DISTINCT_AGG = {"count": "CountDistinct", "sum": "SumDistinct", "avg": "AvgDistinct"}
-_JOIN = {"inner": "Inner", "left": "Left", "right": "Right", "full": "Full", "semi": "Semi", "anti": "Anti",
-         "null_aware_anti": "NullAwareAnti", "mark": "Mark"}
+_JOIN = {
+    "inner": "Inner",
+    "left": "Left",
+    "right": "Right",
+    "full": "Full",
+    "semi": "Semi",
+    "anti": "Anti",
+    "null_aware_anti": "NullAwareAnti",
+    "mark": "Mark",
+}
 
 
 def dtype(t: str) -> str:
@@ -68,7 +104,9 @@ def expr(e: BExpr, layout: dict[int, int]) -> Any:
     if isinstance(e, Const):
         return {"Lit": {"value": scalar(e.value, e.type), "ty": dtype(e.type)}}
     if isinstance(e, Subquery):
-        raise UnsupportedError("a subquery survived planning; enable the 'decorrelate' optimizer pass")
+        raise UnsupportedError(
+            "a subquery survived planning; enable the 'decorrelate' optimizer pass"
+        )
     if isinstance(e, AggCall):
         raise UnsupportedError(f"internal: aggregate {e} outside an Aggregate operator")
     assert isinstance(e, Func)
@@ -91,15 +129,25 @@ def expr(e: BExpr, layout: dict[int, int]) -> Any:
         return {"Like": {"expr": a[0], "pattern": pat, "negated": neg, "case_insensitive": ci}}
     if op == "in_list":
         vals, neg = e.extra
-        return {"InList": {"expr": a[0], "list": [scalar(v.value, v.type) for v in vals], "negated": neg}}
+        return {
+            "InList": {
+                "expr": a[0],
+                "list": [scalar(v.value, v.type) for v in vals],
+                "negated": neg,
+            }
+        }
     if op == "case":
         n = len(a) - (1 if e.extra else 0)
         whens = [[a[i], a[i + 1]] for i in range(0, n, 2)]
-        return {"Case": {"whens": whens, "otherwise": a[-1] if e.extra else None, "ty": dtype(e.type)}}
+        return {
+            "Case": {"whens": whens, "otherwise": a[-1] if e.extra else None, "ty": dtype(e.type)}
+        }
     return {"Func": {"name": op, "args": a, "ty": dtype(e.type)}}
 
 
-def split_join_condition(cond: BExpr | None, left_ids: set[int], right_ids: set[int]) -> tuple[list[BExpr], list[BExpr], list[BExpr], bool]:
+def split_join_condition(
+    cond: BExpr | None, left_ids: set[int], right_ids: set[int]
+) -> tuple[list[BExpr], list[BExpr], list[BExpr], bool]:
     """(left keys, right keys, residual conjuncts, null_equal) of a join condition."""
     lk: list[BExpr] = []
     rk: list[BExpr] = []
@@ -146,7 +194,9 @@ class _Builder:
         self.nodes: dict[int, tuple[Plan, str]] = {}
         self.children: dict[int, list[int]] = {}
 
-    def node(self, p: Plan, op: str, body: dict[str, Any], desc: str, kids: list[dict[str, Any]]) -> dict[str, Any]:
+    def node(
+        self, p: Plan, op: str, body: dict[str, Any], desc: str, kids: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         self.next_id += 1
         nid = self.next_id
         self.nodes[nid] = (p, desc)
@@ -157,32 +207,66 @@ class _Builder:
         if isinstance(p, Scan):
             layout = {c.id: i for i, c in enumerate(p.cols)}
             f = expr(p.filter, layout) if p.filter is not None else None
-            desc = f"TableScan {p.table} [{', '.join(c.name for c in p.cols)}]" + (f" filter: {p.filter}" if p.filter is not None else "")
-            return self.node(p, "Scan", {"table": p.table, "columns": p.positions, "filter": f}, desc, [])
+            desc = f"TableScan {p.table} [{', '.join(c.name for c in p.cols)}]" + (
+                f" filter: {p.filter}" if p.filter is not None else ""
+            )
+            return self.node(
+                p, "Scan", {"table": p.table, "columns": p.positions, "filter": f}, desc, []
+            )
         if isinstance(p, Values):
             rows = [[scalar(v, c.type) for v, c in zip(r, p.cols, strict=True)] for r in p.rows]
             return self.node(p, "Values", {"rows": rows}, f"Values ({len(p.rows)} rows)", [])
         if isinstance(p, Filter):
             child = self.build(p.input)
             layout = _layout(p.input)
-            return self.node(p, "Filter", {"input": child, "predicate": expr(p.predicate, layout)}, f"Filter {p.predicate}", [child])
+            return self.node(
+                p,
+                "Filter",
+                {"input": child, "predicate": expr(p.predicate, layout)},
+                f"Filter {p.predicate}",
+                [child],
+            )
         if isinstance(p, Project):
             child = self.build(p.input)
             layout = _layout(p.input)
-            return self.node(p, "Project", {"input": child, "exprs": [expr(e, layout) for _, e in p.items]},
-                             "Projection " + ", ".join(str(e) for _, e in p.items), [child])
+            return self.node(
+                p,
+                "Project",
+                {"input": child, "exprs": [expr(e, layout) for _, e in p.items]},
+                "Projection " + ", ".join(str(e) for _, e in p.items),
+                [child],
+            )
         if isinstance(p, Aggregate):
             child = self.build(p.input)
             layout = _layout(p.input)
             aggs = []
             for _, a in p.aggs:
-                func = _DISTINCT_AGG[a.func] if a.distinct and a.func in _DISTINCT_AGG else _AGG[a.func]
+                func = (
+                    _DISTINCT_AGG[a.func]
+                    if a.distinct and a.func in _DISTINCT_AGG
+                    else _AGG[a.func]
+                )
                 if a.distinct and a.func in ("min", "max"):
                     func = _AGG[a.func]
-                aggs.append({"func": func, "arg": expr(a.arg, layout) if a.arg is not None else None,
-                             "arg_ty": dtype(a.arg.type) if a.arg is not None else None, "ty": dtype(a.type)})
-            desc = "HashAggregate " + f"group=[{', '.join(str(e) for _, e in p.groups)}] aggs=[{', '.join(str(a) for _, a in p.aggs)}]"
-            return self.node(p, "Aggregate", {"input": child, "groups": [expr(e, layout) for _, e in p.groups], "aggs": aggs}, desc, [child])
+                aggs.append(
+                    {
+                        "func": func,
+                        "arg": expr(a.arg, layout) if a.arg is not None else None,
+                        "arg_ty": dtype(a.arg.type) if a.arg is not None else None,
+                        "ty": dtype(a.type),
+                    }
+                )
+            desc = (
+                "HashAggregate "
+                + f"group=[{', '.join(str(e) for _, e in p.groups)}] aggs=[{', '.join(str(a) for _, a in p.aggs)}]"
+            )
+            return self.node(
+                p,
+                "Aggregate",
+                {"input": child, "groups": [expr(e, layout) for _, e in p.groups], "aggs": aggs},
+                desc,
+                [child],
+            )
         if isinstance(p, Join):
             left = self.build(p.left)
             right = self.build(p.right)
@@ -198,27 +282,58 @@ class _Builder:
                 assert r is not None
                 residual = expr(r, both)
             body = {
-                "left": left, "right": right, "kind": _JOIN[p.kind],
+                "left": left,
+                "right": right,
+                "kind": _JOIN[p.kind],
                 "left_keys": [expr(k, _layout(p.left)) for k in lk],
                 "right_keys": [expr(k, _layout(p.right)) for k in rk],
-                "residual": residual, "null_equal": null_eq,
+                "residual": residual,
+                "null_equal": null_eq,
                 "build_left": p.build_left and p.kind in ("semi", "anti", "null_aware_anti"),
             }
-            keys = ", ".join(f"{a} = {b}" for a, b in zip(lk, rk, strict=True)) or "none (nested loop)"
-            desc = f"HashJoin {p.kind} keys=[{keys}]" + (f" residual: {' AND '.join(map(str, rest))}" if rest else "") + ("  build=left" if body["build_left"] else "  build=right")
+            keys = (
+                ", ".join(f"{a} = {b}" for a, b in zip(lk, rk, strict=True)) or "none (nested loop)"
+            )
+            desc = (
+                f"HashJoin {p.kind} keys=[{keys}]"
+                + (f" residual: {' AND '.join(map(str, rest))}" if rest else "")
+                + ("  build=left" if body["build_left"] else "  build=right")
+            )
             return self.node(p, "HashJoin", body, desc, [left, right])
         if isinstance(p, Sort):
             child = self.build(p.input)
             layout = _layout(p.input)
-            return self.node(p, "Sort", {"input": child, "keys": _keys(p.keys, layout)}, "Sort " + ", ".join(map(str, p.keys)), [child])
+            return self.node(
+                p,
+                "Sort",
+                {"input": child, "keys": _keys(p.keys, layout)},
+                "Sort " + ", ".join(map(str, p.keys)),
+                [child],
+            )
         if isinstance(p, TopN):
             child = self.build(p.input)
             layout = _layout(p.input)
-            return self.node(p, "TopN", {"input": child, "keys": _keys(p.keys, layout), "limit": p.limit, "offset": p.offset},
-                             f"TopN limit={p.limit} offset={p.offset} by " + ", ".join(map(str, p.keys)), [child])
+            return self.node(
+                p,
+                "TopN",
+                {
+                    "input": child,
+                    "keys": _keys(p.keys, layout),
+                    "limit": p.limit,
+                    "offset": p.offset,
+                },
+                f"TopN limit={p.limit} offset={p.offset} by " + ", ".join(map(str, p.keys)),
+                [child],
+            )
         if isinstance(p, Limit):
             child = self.build(p.input)
-            return self.node(p, "Limit", {"input": child, "limit": p.limit, "offset": p.offset}, f"Limit {p.limit} offset {p.offset}", [child])
+            return self.node(
+                p,
+                "Limit",
+                {"input": child, "limit": p.limit, "offset": p.offset},
+                f"Limit {p.limit} offset {p.offset}",
+                [child],
+            )
         if isinstance(p, Union):
             kids = [self.build(x) for x in p.parts]
             return self.node(p, "UnionAll", {"inputs": kids}, "UnionAll", kids)
@@ -230,7 +345,9 @@ def _layout(p: Plan) -> dict[int, int]:
 
 
 def _keys(keys: list[SortKey], layout: dict[int, int]) -> list[dict[str, Any]]:
-    return [{"expr": expr(k.expr, layout), "desc": k.desc, "nulls_first": k.nulls_first} for k in keys]
+    return [
+        {"expr": expr(k.expr, layout), "desc": k.desc, "nulls_first": k.nulls_first} for k in keys
+    ]
 
 
 def to_physical(plan: Plan) -> PhysicalPlan:
@@ -239,7 +356,11 @@ def to_physical(plan: Plan) -> PhysicalPlan:
     return PhysicalPlan(root, [c.name for c in plan.columns], b.nodes, b.children)
 
 
-def explain_physical(pp: PhysicalPlan, est: dict[int, float] | None = None, actual: dict[int, tuple[int, int]] | None = None) -> str:
+def explain_physical(
+    pp: PhysicalPlan,
+    est: dict[int, float] | None = None,
+    actual: dict[int, tuple[int, int]] | None = None,
+) -> str:
     lines: list[str] = []
 
     def visit(nid: int, indent: str) -> None:
@@ -252,7 +373,9 @@ def explain_physical(pp: PhysicalPlan, est: dict[int, float] | None = None, actu
             rows, nanos = actual.get(nid, (0, 0))
             kids = sum(actual.get(k, (0, 0))[1] for k in pp.children[nid])
             self_ms = max(nanos - kids, 0) / 1e6
-            extra += ("," if est is not None and id(p) in est else "  (") + f" actual {rows:,} rows, {self_ms:.2f} ms)"
+            extra += (
+                "," if est is not None and id(p) in est else "  ("
+            ) + f" actual {rows:,} rows, {self_ms:.2f} ms)"
         lines.append(f"{indent}{desc}{extra}")
         for k in pp.children[nid]:
             visit(k, indent + "  ")

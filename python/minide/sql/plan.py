@@ -152,7 +152,9 @@ class SortKey:
     nulls_first: bool = False
 
     def __str__(self) -> str:
-        return f"{self.expr}{' DESC' if self.desc else ''}{' NULLS FIRST' if self.nulls_first else ''}"
+        return (
+            f"{self.expr}{' DESC' if self.desc else ''}{' NULLS FIRST' if self.nulls_first else ''}"
+        )
 
 
 @dataclass
@@ -274,7 +276,10 @@ def describe(p: Plan) -> str:
     if isinstance(p, Filter):
         return f"Filter {p.predicate}"
     if isinstance(p, Project):
-        return "Project " + ", ".join(f"{e}" if isinstance(e, Col) and e.id == c.id else f"{e} AS {c.name}#{c.id}" for c, e in p.items)
+        return "Project " + ", ".join(
+            f"{e}" if isinstance(e, Col) and e.id == c.id else f"{e} AS {c.name}#{c.id}"
+            for c, e in p.items
+        )
     if isinstance(p, Aggregate):
         g = ", ".join(str(e) for _, e in p.groups)
         a = ", ".join(f"{e} AS {c.name}#{c.id}" for c, e in p.aggs)

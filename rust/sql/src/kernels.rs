@@ -23,7 +23,10 @@ fn take_prim<T: ArrowPrimitiveType>(a: &ArrayRef, idx: &[u32]) -> ArrayRef {
         // Common case (filters, inner joins): a plain gather the compiler can unroll.
         let out: Vec<T::Native> = idx.iter().map(|&i| values[i as usize]).collect();
         let nulls = take_nulls(p.nulls(), idx, false);
-        return Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(out), nulls).with_data_type(a.data_type().clone()));
+        return Arc::new(
+            PrimitiveArray::<T>::new(ScalarBuffer::from(out), nulls)
+                .with_data_type(a.data_type().clone()),
+        );
     }
     let mut out = Vec::with_capacity(idx.len());
     let mut any_missing = false;

@@ -149,7 +149,8 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
         })
         .collect::<Result<Vec<_>>>()?;
     // Null masks looked up once, not through a dynamic call per row.
-    let nulls: Vec<Option<arrow_buffer::NullBuffer>> = cols.iter().map(|c| c.logical_nulls()).collect();
+    let nulls: Vec<Option<arrow_buffer::NullBuffer>> =
+        cols.iter().map(|c| c.logical_nulls()).collect();
     for (i, hn) in has_null.iter_mut().enumerate() {
         for (nb, acc) in nulls.iter().zip(&accs) {
             if nb.as_ref().is_some_and(|n| n.is_null(i)) {

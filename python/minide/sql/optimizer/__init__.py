@@ -42,7 +42,9 @@ def check_name(name: str) -> None:
 
         close = difflib.get_close_matches(name, PASS_NAMES, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise InvalidArgumentError(f"unknown optimizer pass {name!r}{hint}; passes: {', '.join(PASS_NAMES)}")
+        raise InvalidArgumentError(
+            f"unknown optimizer pass {name!r}{hint}; passes: {', '.join(PASS_NAMES)}"
+        )
 
 
 @dataclass
@@ -53,7 +55,9 @@ class PassTrace:
     plan_after: str
 
 
-def optimize(plan: Plan, ctx: Any, disabled: set[str], trace: list[PassTrace] | None = None) -> Plan:
+def optimize(
+    plan: Plan, ctx: Any, disabled: set[str], trace: list[PassTrace] | None = None
+) -> Plan:
     for name, fn in PASSES:
         if name in disabled:
             if trace is not None:
@@ -62,5 +66,7 @@ def optimize(plan: Plan, ctx: Any, disabled: set[str], trace: list[PassTrace] | 
         t0 = time.perf_counter()
         plan = fn(plan, ctx)
         if trace is not None:
-            trace.append(PassTrace(name, True, (time.perf_counter() - t0) * 1e3, explain_tree(plan)))
+            trace.append(
+                PassTrace(name, True, (time.perf_counter() - t0) * 1e3, explain_tree(plan))
+            )
     return plan

@@ -151,7 +151,7 @@ class Estimator:
                 return 1.0
             g = 1.0
             for c, e in p.groups:
-                n = self.col_ndv(e.id, base) if isinstance(e, Col) else base ** 0.5
+                n = self.col_ndv(e.id, base) if isinstance(e, Col) else base**0.5
                 self.ndv[c.id] = n
                 g *= n
             return min(base, g)
@@ -160,7 +160,11 @@ class Estimator:
             if p.kind in ("semi", "anti", "null_aware_anti"):
                 frac = 0.5
                 for c in conjuncts(p.condition):
-                    if isinstance(c, Func) and c.op == "eq" and all(isinstance(a, Col) for a in c.args):
+                    if (
+                        isinstance(c, Func)
+                        and c.op == "eq"
+                        and all(isinstance(a, Col) for a in c.args)
+                    ):
                         a, b = c.args
                         assert isinstance(a, Col) and isinstance(b, Col)
                         lids = {x.id for x in p.left.columns}

@@ -64,7 +64,9 @@ def _fold_func(f: Func) -> BExpr | None:
     if any(v is None for v in vals):
         return Const(None, f.type)
     try:
-        if op in _CMP and not (f.args[0].type == FLOAT and any(isinstance(v, float) and math.isnan(v) for v in vals)):
+        if op in _CMP and not (
+            f.args[0].type == FLOAT and any(isinstance(v, float) and math.isnan(v) for v in vals)
+        ):
             return Const(_CMP[op](vals[0], vals[1]), BOOL)
         if op == "not":
             return Const(not vals[0], BOOL)
@@ -96,7 +98,9 @@ def _fold_func(f: Func) -> BExpr | None:
             return Const(str(vals[0]) + str(vals[1]), STR)
         if op in ("extract_year", "extract_month", "extract_day") and args[0].type == DATE:
             d = days_to_date(vals[0])
-            return Const({"extract_year": d.year, "extract_month": d.month, "extract_day": d.day}[op], INT)
+            return Const(
+                {"extract_year": d.year, "extract_month": d.month, "extract_day": d.day}[op], INT
+            )
     except (TypeError, ValueError, OverflowError):
         return None
     return None
@@ -138,8 +142,11 @@ def run(plan: Plan, ctx: Any = None) -> Plan:
     if isinstance(p, Join):
         return replace(p, condition=_fold_opt(p.condition))
     if isinstance(p, Aggregate):
-        return replace(p, groups=[(c, fold(e)) for c, e in p.groups],
-                       aggs=[(c, replace(a, arg=fold(a.arg)) if a.arg is not None else a) for c, a in p.aggs])
+        return replace(
+            p,
+            groups=[(c, fold(e)) for c, e in p.groups],
+            aggs=[(c, replace(a, arg=fold(a.arg)) if a.arg is not None else a) for c, a in p.aggs],
+        )
     if isinstance(p, Sort | TopN):
         return replace(p, keys=[_SortKey(fold(k.expr), k.desc, k.nulls_first) for k in p.keys])
     return p

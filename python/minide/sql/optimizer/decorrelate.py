@@ -178,7 +178,9 @@ class _Rewriter:
             inp, preds = self._pull(p.input, outer)
             have = {c.id for c, _ in p.items}
             extra = []
-            for i in sorted(set().union(*(col_ids(x) for x in preds)) - outer - have) if preds else []:
+            for i in (
+                sorted(set().union(*(col_ids(x) for x in preds)) - outer - have) if preds else []
+            ):
                 col = next((c for c in inp.columns if c.id == i), None)
                 if col is not None:
                     extra.append((col, col.ref()))
@@ -191,14 +193,18 @@ class _Rewriter:
             out_preds = []
             for c in preds:
                 if not (isinstance(c, Func) and c.op == "eq"):
-                    raise UnsupportedError(f"correlated predicate {c} under an aggregate (only equalities are supported)")
+                    raise UnsupportedError(
+                        f"correlated predicate {c} under an aggregate (only equalities are supported)"
+                    )
                 a, b = c.args
                 if col_ids(a) <= outer and not (col_ids(b) & outer):
                     o, i = a, b
                 elif col_ids(b) <= outer and not (col_ids(a) & outer):
                     o, i = b, a
                 else:
-                    raise UnsupportedError(f"correlated predicate {c} mixes outer and inner columns")
+                    raise UnsupportedError(
+                        f"correlated predicate {c} mixes outer and inner columns"
+                    )
                 g = next((gc for gc, ge in groups if ge == i), None)
                 if g is None:
                     g = self.ids.col(i.name if isinstance(i, Col) else "key", i.type)
@@ -211,7 +217,9 @@ class _Rewriter:
             return replace(p, left=left, right=right), lp + rp
         if isinstance(p, Join) and p.kind in ("left", "semi", "anti", "null_aware_anti", "mark"):
             if free_ids(p.right) & outer:
-                raise UnsupportedError("correlation inside the inner side of an outer/semi join in a subquery")
+                raise UnsupportedError(
+                    "correlation inside the inner side of an outer/semi join in a subquery"
+                )
             left, lp = self._pull(p.left, outer)
             return replace(p, left=left), lp
         raise UnsupportedError(f"correlated subquery through {type(p).__name__}")

@@ -53,7 +53,12 @@ class _Graph:
         groups: dict[int, list[int]] = {}
         for k, c in enumerate(conds):
             m = self.masks[k]
-            if isinstance(c, Func) and c.op == "eq" and all(isinstance(a, Col) for a in c.args) and bin(m).count("1") == 2:
+            if (
+                isinstance(c, Func)
+                and c.op == "eq"
+                and all(isinstance(a, Col) for a in c.args)
+                and bin(m).count("1") == 2
+            ):
                 groups.setdefault(m, []).append(k)
             else:
                 self.sel[k] = est._sel1(c, sum(self.rows))
@@ -89,7 +94,11 @@ class _Graph:
 
     def build(self, left: Plan, lmask: int, right: Plan, rmask: int, used: set[int]) -> Plan:
         s = lmask | rmask
-        ks = [k for k, m in enumerate(self.masks) if k not in used and m & s == m and m & lmask != m and m & rmask != m]
+        ks = [
+            k
+            for k, m in enumerate(self.masks)
+            if k not in used and m & s == m and m & lmask != m and m & rmask != m
+        ]
         used.update(ks)
         j = Join("inner", left, right, and_all([self.conds[k] for k in ks]))
         self.est.cache[id(j)] = self.card(s)

@@ -28,7 +28,6 @@ from minide.sql.plan import (
 )
 from minide.sql.types import BOOL
 
-
 _EST: list[Any] = []
 
 
@@ -98,7 +97,11 @@ def _push(p: Plan, preds: list[BExpr]) -> Plan:
         mapping = {c.id: e for c, e in p.items}
         down, keep = [], []
         for c in preds:
-            if not has_subquery(c) and col_ids(c) <= set(mapping) and not any(has_subquery(mapping[i]) for i in col_ids(c)):
+            if (
+                not has_subquery(c)
+                and col_ids(c) <= set(mapping)
+                and not any(has_subquery(mapping[i]) for i in col_ids(c))
+            ):
                 down.append(substitute(c, mapping))
             else:
                 keep.append(c)
@@ -161,7 +164,12 @@ def _push_join(p: Join, preds: list[BExpr]) -> Plan:
     else:  # right / full: leave everything in place
         above = preds
         cond = on
-    out = replace(p, left=_push(p.left, left_preds), right=_push(p.right, right_preds), condition=and_all(cond))
+    out = replace(
+        p,
+        left=_push(p.left, left_preds),
+        right=_push(p.right, right_preds),
+        condition=and_all(cond),
+    )
     if out.kind in ("semi", "anti", "null_aware_anti") and _selective(out):
         out = _sink_semi(out)
     return _wrap(out, above)

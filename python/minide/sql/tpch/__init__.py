@@ -38,7 +38,9 @@ def generate(scale: float) -> Path:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    subprocess.run([exe, "parquet", "-s", str(scale), f"--output-dir={tmp}"], check=True, capture_output=True)
+    subprocess.run(
+        [exe, "parquet", "-s", str(scale), f"--output-dir={tmp}"], check=True, capture_output=True
+    )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
@@ -84,7 +86,17 @@ def compare(ours: Any, theirs: Any, ordered: bool, rel: float = 1e-9) -> str | N
     if len(a) != len(b):
         return f"{len(a)} rows, expected {len(b)}"
     if not ordered:
-        key = lambda r: tuple((x is None, str(type(_norm(x))), round(_norm(x), 6) if isinstance(_norm(x), float) else _norm(x)) for x in r)  # noqa: E731
+
+        def key(r: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(
+                (
+                    x is None,
+                    str(type(_norm(x))),
+                    round(_norm(x), 6) if isinstance(_norm(x), float) else _norm(x),
+                )
+                for x in r
+            )
+
         a, b = sorted(a, key=key), sorted(b, key=key)
     for i, (ra, rb) in enumerate(zip(a, b, strict=True)):
         if len(ra) != len(rb) or not all(_close(x, y, rel) for x, y in zip(ra, rb, strict=True)):

@@ -169,7 +169,11 @@ fn joined_for(left: &Chunk, li: &[u32], right: &Chunk, ri: &[u32], used: &[bool]
     for (k, c) in left.cols.iter().chain(right.cols.iter()).enumerate() {
         let from_left = k < left.cols.len();
         if used.get(k).copied().unwrap_or(true) {
-            cols.push(if from_left { take(c, li)? } else { take(c, ri)? });
+            cols.push(if from_left {
+                take(c, li)?
+            } else {
+                take(c, ri)?
+            });
         } else {
             cols.push(arrow_array::new_null_array(c.data_type(), li.len()));
         }
@@ -192,7 +196,9 @@ pub fn used_columns(e: &Expr, width: usize) -> Vec<bool> {
                 walk(r, out);
             }
             Expr::Not(x) | Expr::Neg(x) | Expr::IsNull(x) | Expr::IsNotNull(x) => walk(x, out),
-            Expr::Case { whens, otherwise, .. } => {
+            Expr::Case {
+                whens, otherwise, ..
+            } => {
                 for (c, v) in whens {
                     walk(c, out);
                     walk(v, out);
@@ -201,7 +207,9 @@ pub fn used_columns(e: &Expr, width: usize) -> Vec<bool> {
                     walk(o, out);
                 }
             }
-            Expr::Cast { expr, .. } | Expr::Like { expr, .. } | Expr::InList { expr, .. } => walk(expr, out),
+            Expr::Cast { expr, .. } | Expr::Like { expr, .. } | Expr::InList { expr, .. } => {
+                walk(expr, out)
+            }
             Expr::Func { args, .. } => args.iter().for_each(|a| walk(a, out)),
         }
     }
