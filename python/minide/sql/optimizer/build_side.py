@@ -24,14 +24,14 @@ def _visit(p: Plan, est: Estimator) -> Plan:
         lr, rr = est.rows(p.left), est.rows(p.right)
         if p.kind == "inner" and lr < rr:
             out = replace(p, left=p.right, right=p.left)
-            est.cache[id(out)] = est.rows(p)
+            est.remember(out, est.rows(p))
             return out
         if p.kind in ("semi", "anti", "null_aware_anti") and lr * 4 < rr:
             out = replace(p, build_left=True)
-            est.cache[id(out)] = est.rows(p)
+            est.remember(out, est.rows(p))
             return out
         if p.kind == "left" and lr * 4 < rr:
             out = Join("right", p.right, p.left, p.condition)
-            est.cache[id(out)] = est.rows(p)
+            est.remember(out, est.rows(p))
             return out
     return p

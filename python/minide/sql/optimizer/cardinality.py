@@ -40,7 +40,8 @@ class Estimator:
         self.catalog = catalog
         self.ndv: dict[int, float] = {}
         self.range: dict[int, tuple[float, float]] = {}
-        self.cache: dict[int, float] = {}
+        # keyed by id(), holding the node itself so that ids of dead nodes are never reused
+        self.cache: dict[int, tuple[Plan, float]] = {}
 
     def estimate_all(self, plan: Plan) -> dict[int, float]:
         out: dict[int, float] = {}
@@ -111,12 +112,15 @@ class Estimator:
         return 0.5
 
     def rows(self, p: Plan) -> float:
-        key = id(p)
-        if key in self.cache:
-            return self.cache[key]
+        hit = self.cache.get(id(p))
+        if hit is not None and hit[0] is p:
+            return hit[1]
         r = max(1.0, self._rows(p))
-        self.cache[key] = r
+        self.cache[id(p)] = (p, r)
         return r
+
+    def remember(self, p: Plan, rows: float) -> None:
+        self.cache[id(p)] = (p, max(1.0, rows))
 
     def _rows(self, p: Plan) -> float:
         if isinstance(p, Scan):

@@ -101,7 +101,7 @@ class _Graph:
         ]
         used.update(ks)
         j = Join("inner", left, right, and_all([self.conds[k] for k in ks]))
-        self.est.cache[id(j)] = self.card(s)
+        self.est.remember(j, self.card(s))
         return j
 
 
