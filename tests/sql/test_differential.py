@@ -166,6 +166,7 @@ def test_join_matches_duckdb(r1: list[Any], r2: list[Any], p: str, kind: str) ->
             "t1.b > (SELECT avg(e) FROM t2)",
             "t1.b >= (SELECT max(e) FROM t2 WHERE t2.a = t1.a)",
             "t1.a IN (SELECT a FROM t2) OR t1.c = 'x'",
+            "t1.b = (SELECT count(*) FROM t2 WHERE t2.a = t1.a)",
         ]
     ),
 )

@@ -9,7 +9,8 @@ A correlated subquery (one that reads outer columns) has its correlated predicat
 of it and turned into the join condition; crossing an aggregate, an equality ``outer = inner``
 turns ``inner`` into a GROUP BY key of the subquery (the classic "magic" rewrite), so
 ``(SELECT avg(x) FROM t WHERE t.k = o.k)`` becomes a join with ``SELECT k, avg(x) ... GROUP BY k``.
-Known gap: a correlated COUNT(*) returns NULL instead of 0 for outer rows without matches.
+A correlated COUNT that is the subquery's value becomes ``coalesce(count, 0)`` after the left
+join, so outer rows without matches see 0 (the "COUNT bug").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from minide.errors import UnsupportedError
 from minide.sql.expr import (
     BExpr,
     Col,
+    Const,
     Func,
     Subquery,
     and_all,
@@ -42,7 +44,7 @@ from minide.sql.plan import (
     free_ids,
     with_inputs,
 )
-from minide.sql.types import BOOL
+from minide.sql.types import BOOL, INT
 
 
 class _Ids:
@@ -143,7 +145,11 @@ class _Rewriter:
                 value = s.plan.columns[0]
                 sub, preds = self._prepare(s, outer)
                 inp = Join("left", inp, sub, and_all(preds))
-                mapping[id(s)] = value.ref()
+                ref: BExpr = value.ref()
+                if preds and _is_count(sub, value.id):
+                    # COUNT over no matching rows is 0, but the left join yields NULL.
+                    ref = Func("coalesce", (ref, Const(0, INT)), INT)
+                mapping[id(s)] = ref
             else:
                 value = s.plan.columns[0] if s.kind == "in" else None
                 sub, preds = self._prepare(s, outer)
@@ -153,7 +159,7 @@ class _Rewriter:
                     cond.insert(0, Func("eq", (s.operand, value.ref()), BOOL))
                 mark = self.ids.col("mark", BOOL)
                 inp = Join("mark", inp, sub, and_all(cond), mark=mark)
-                ref: BExpr = mark.ref()
+                ref = mark.ref()
                 mapping[id(s)] = Func("not", (ref,), BOOL) if s.negated else ref
         out = transform(e, lambda x: mapping.get(id(x)) if isinstance(x, Subquery) else None)
         return inp, out
@@ -223,6 +229,18 @@ class _Rewriter:
             left, lp = self._pull(p.left, outer)
             return replace(p, left=left), lp
         raise UnsupportedError(f"correlated subquery through {type(p).__name__}")
+
+
+def _is_count(p: Plan, cid: int) -> bool:
+    """Whether column ``cid`` of ``p`` is (a projection of) a COUNT aggregate."""
+    if isinstance(p, Project):
+        e = next((e for c, e in p.items if c.id == cid), None)
+        return isinstance(e, Col) and _is_count(p.input, e.id)
+    if isinstance(p, Aggregate):
+        return any(c.id == cid and a.func in ("count", "count_star") for c, a in p.aggs)
+    if isinstance(p, Filter | Sort):
+        return _is_count(p.input, cid)
+    return False
 
 
 def _all_ids_above(p: Plan) -> set[int]:
