@@ -19,6 +19,7 @@ from minide.sql.expr import (
     Const,
     Func,
     Subquery,
+    WindowCall,
     and_all,
     col_ids,
     transform,
@@ -38,6 +39,7 @@ from minide.sql.plan import (
     SortKey,
     Union,
     Values,
+    Window,
 )
 from minide.sql.types import (
     BOOL,
@@ -179,6 +181,24 @@ class AggContext:
         return col.ref()
 
 
+WINDOW_ONLY = {"row_number", "rank", "dense_rank", "lag", "lead"}
+
+
+@dataclass
+class WindowContext:
+    """Collects the window function calls of one SELECT list."""
+
+    binder: Binder
+    calls: dict[WindowCall, Column] = field(default_factory=dict)
+
+    def add(self, call: WindowCall) -> Col:
+        col = self.calls.get(call)
+        if col is None:
+            col = self.binder.new_col(call.func, call.type)
+            self.calls[call] = col
+        return col.ref()
+
+
 # ------------------------------------------------------------------------------------------------
 # the binder
 # ------------------------------------------------------------------------------------------------
@@ -188,6 +208,7 @@ class Binder:
     def __init__(self, catalog: CatalogView) -> None:
         self.catalog = catalog
         self.next_id = 0
+        self._windows: WindowContext | None = None
 
     def new_col(self, name: str, type_: str) -> Column:
         self.next_id += 1
@@ -439,6 +460,8 @@ class Binder:
 
         agg_ctx: AggContext | None = None
         group_map: dict[BExpr, Col] = {}
+        saved_windows = self._windows
+        windows = self._windows = WindowContext(self)
         if has_aggs:
             agg_ctx = AggContext(self)
             groups: list[tuple[Column, BExpr]] = []
@@ -480,8 +503,19 @@ class Binder:
                 self._bind_order_expr(o, items, aliases, scope, None) for o in order_items
             ]
 
-        if any(isinstance(x, Func) and x.op == "__window__" for e in bound_items for x in walk(e)):
-            raise UnsupportedError("window functions")
+        self._windows = saved_windows
+        if windows.calls:
+            calls = list(windows.calls.items())
+            if agg_ctx is not None:
+                calls = [(w, c) for w, c in calls]
+                lifted = []
+                for w, c in calls:
+                    lw = lift(w, "a window function")
+                    assert isinstance(lw, WindowCall)
+                    lifted.append((c, lw))
+                plan = Window(plan, lifted)
+            else:
+                plan = Window(plan, [(c, w) for w, c in calls])
 
         out_cols = [
             self.new_col(name, e.type if e.type != NULL else INT)
@@ -723,10 +757,44 @@ class Binder:
             args.append(cast_to(els, t))
         return Func("case", tuple(args), t, els is not None)
 
+    def _window(self, e: ast.FuncCall, name: str, scope: Scope, agg: AggContext | None) -> BExpr:
+        if self._windows is None:
+            raise PlanError(f"window function {name}() is only allowed in the select list")
+        assert e.window is not None
+        if name not in WINDOW_ONLY and name not in ("sum", "count", "avg", "min", "max"):
+            raise UnsupportedError(f"window function {name}()")
+        if e.distinct:
+            raise UnsupportedError("DISTINCT in window functions")
+        args = [self.bind_expr(a, scope, agg) for a in e.args]
+        func = "count_star" if name == "count" and e.star else name
+        if (
+            name in ("sum", "avg", "min", "max", "count", "lag", "lead")
+            and not args
+            and func != "count_star"
+        ):
+            raise PlanError(f"{name}() OVER needs an argument")
+        if name in ("sum", "avg") and args[0].type not in (*NUMERIC, NULL):
+            raise PlanError(f"{name}() needs numbers, got {args[0].type}")
+        if name in ("lag", "lead") and len(args) > 2:
+            args[2] = cast_to(args[2], args[0].type)
+        partition = tuple(self.bind_expr(p, scope, agg) for p in e.window.partition_by)
+        order = tuple(
+            (
+                self.bind_expr(o.expr, scope, agg),
+                o.desc,
+                bool(o.nulls_first) if o.nulls_first is not None else False,
+            )
+            for o in e.window.order_by
+        )
+        call = WindowCall(func, tuple(args), partition, order, _window_type(func, args))
+        return self._windows.add(call)
+
     def _func(self, e: ast.FuncCall, scope: Scope, agg: AggContext | None) -> BExpr:
         name = e.name.lower()
         if e.window is not None:
-            raise UnsupportedError(f"window function {name}() OVER (...)")
+            return self._window(e, name, scope, agg)
+        if name in WINDOW_ONLY:
+            raise PlanError(f"{name}() needs an OVER (...) clause")
         if name in AGGREGATES:
             if agg is None:
                 raise PlanError(f"aggregate {name}() is not allowed here")
@@ -757,6 +825,16 @@ class Binder:
             raise PlanError(f"{name}(*) is not valid")
         args = [self.bind_expr(a, scope, agg) for a in e.args]
         return call_scalar(name, args)
+
+
+def _window_type(name: str, args: list[BExpr]) -> str:
+    if name in ("row_number", "rank", "dense_rank", "count", "count_star"):
+        return INT
+    if name == "avg":
+        return FLOAT
+    if name == "sum":
+        return INT if args[0].type in (INT, NULL) else FLOAT
+    return args[0].type if args[0].type != NULL else INT
 
 
 def _add_interval(x: BExpr, iv: BExpr, sign: int) -> BExpr:

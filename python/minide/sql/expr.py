@@ -125,6 +125,28 @@ class AggCall(BExpr):
         return f"{self.func}({'DISTINCT ' if self.distinct else ''}{self.arg})"
 
 
+@dataclass(frozen=True)
+class WindowCall(BExpr):
+    """``func(args) OVER (PARTITION BY partition ORDER BY order)``; ``order`` holds
+    (expr, desc, nulls_first) triples. Default frame only."""
+
+    func: str
+    args: tuple[BExpr, ...]
+    partition: tuple[BExpr, ...]
+    order: tuple[tuple[BExpr, bool, bool], ...]
+    type: str
+
+    def __str__(self) -> str:
+        over = []
+        if self.partition:
+            over.append("PARTITION BY " + ", ".join(map(str, self.partition)))
+        if self.order:
+            over.append(
+                "ORDER BY " + ", ".join(f"{e}{' DESC' if d else ''}" for e, d, _ in self.order)
+            )
+        return f"{self.func}({', '.join(map(str, self.args))}) OVER ({' '.join(over)})"
+
+
 @dataclass(frozen=True, eq=False)
 class Subquery(BExpr):
     """A subquery inside an expression, before decorrelation turns it into a join.
@@ -151,6 +173,8 @@ class Subquery(BExpr):
 def children(e: BExpr) -> tuple[BExpr, ...]:
     if isinstance(e, Func):
         return e.args
+    if isinstance(e, WindowCall):
+        return e.args + e.partition + tuple(o[0] for o in e.order)
     if isinstance(e, AggCall):
         return (e.arg,) if e.arg is not None else ()
     if isinstance(e, Subquery):
@@ -174,6 +198,13 @@ def transform(e: BExpr, f: Callable[[BExpr], BExpr | None]) -> BExpr:
         return e if args == e.args else replace(e, args=args)
     if isinstance(e, AggCall) and e.arg is not None:
         return replace(e, arg=transform(e.arg, f))
+    if isinstance(e, WindowCall):
+        return replace(
+            e,
+            args=tuple(transform(a, f) for a in e.args),
+            partition=tuple(transform(a, f) for a in e.partition),
+            order=tuple((transform(x, f), d, nf) for x, d, nf in e.order),
+        )
     if isinstance(e, Subquery) and e.operand is not None:
         return replace(e, operand=transform(e.operand, f))
     return e

@@ -27,6 +27,7 @@ from minide.sql.plan import (
     TopN,
     Union,
     Values,
+    Window,
 )
 from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS
 
@@ -67,6 +68,19 @@ _AGG = {
     "bool_or": "BoolOr",
 }
 _DISTINCT_AGG = {"count": "CountDistinct", "sum": "SumDistinct", "avg": "AvgDistinct"}
+_WIN = {
+    "row_number": "RowNumber",
+    "rank": "Rank",
+    "dense_rank": "DenseRank",
+    "lag": "Lag",
+    "lead": "Lead",
+    "sum": "Sum",
+    "count": "Count",
+    "count_star": "CountStar",
+    "avg": "Avg",
+    "min": "Min",
+    "max": "Max",
+}
 _JOIN = {
     "inner": "Inner",
     "left": "Left",
@@ -334,6 +348,25 @@ class _Builder:
                 f"Limit {p.limit} offset {p.offset}",
                 [child],
             )
+        if isinstance(p, Window):
+            child = self.build(p.input)
+            layout = _layout(p.input)
+            calls = []
+            for _, w in p.calls:
+                calls.append(
+                    {
+                        "func": _WIN[w.func],
+                        "args": [expr(a, layout) for a in w.args],
+                        "partition": [expr(e, layout) for e in w.partition],
+                        "order": [
+                            {"expr": expr(e, layout), "desc": d, "nulls_first": nf}
+                            for e, d, nf in w.order
+                        ],
+                        "ty": dtype(w.type),
+                    }
+                )
+            desc = "Window " + ", ".join(str(w) for _, w in p.calls)
+            return self.node(p, "Window", {"input": child, "calls": calls}, desc, [child])
         if isinstance(p, Union):
             kids = [self.build(x) for x in p.parts]
             return self.node(p, "UnionAll", {"inputs": kids}, "UnionAll", kids)

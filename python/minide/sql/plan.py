@@ -206,6 +206,24 @@ class Limit(Plan):
 
 
 @dataclass
+class Window(Plan):
+    """Appends one column per window function call to its input's columns."""
+
+    input: Plan
+    calls: list[tuple[Column, Any]]
+
+    def inputs(self) -> list[Plan]:
+        return [self.input]
+
+    @property
+    def columns(self) -> list[Column]:
+        return self.input.columns + [c for c, _ in self.calls]
+
+    def exprs(self) -> list[BExpr]:
+        return [w for _, w in self.calls]
+
+
+@dataclass
 class Union(Plan):
     """UNION ALL of inputs with positionally matching columns."""
 
@@ -228,7 +246,7 @@ def with_inputs(p: Plan, new: list[Plan]) -> Plan:
         return replace(p, left=new[0], right=new[1])
     if isinstance(p, Union):
         return replace(p, parts=list(new))
-    if isinstance(p, Filter | Project | Aggregate | Sort | TopN | Limit):
+    if isinstance(p, Filter | Project | Aggregate | Sort | TopN | Limit | Window):
         return replace(p, input=new[0])
     return p
 
@@ -295,6 +313,8 @@ def describe(p: Plan) -> str:
         return f"Limit {p.limit} offset {p.offset}"
     if isinstance(p, Union):
         return f"UnionAll {len(p.parts)} inputs"
+    if isinstance(p, Window):
+        return "Window " + ", ".join(f"{w} AS {c.name}#{c.id}" for c, w in p.calls)
     return type(p).__name__
 
 

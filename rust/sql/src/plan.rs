@@ -61,6 +61,33 @@ pub struct AggCall {
     pub ty: DType,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum WinFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    Lag,
+    Lead,
+    Sum,
+    Count,
+    CountStar,
+    Avg,
+    Min,
+    Max,
+}
+
+/// One window function: `func(args) OVER (PARTITION BY partition ORDER BY order)` with the
+/// default frame (whole partition without ORDER BY, else RANGE UNBOUNDED PRECEDING .. CURRENT
+/// ROW, peers included).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WindowCall {
+    pub func: WinFunc,
+    pub args: Vec<Expr>,
+    pub partition: Vec<Expr>,
+    pub order: Vec<SortKey>,
+    pub ty: DType,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub enum Op {
     Scan {
@@ -118,6 +145,11 @@ pub enum Op {
     },
     UnionAll {
         inputs: Vec<Node>,
+    },
+    /// Appends one column per window call to its input's columns.
+    Window {
+        input: Box<Node>,
+        calls: Vec<WindowCall>,
     },
 }
 

@@ -24,6 +24,7 @@ from minide.sql.plan import (
     TopN,
     Union,
     Values,
+    Window,
 )
 
 
@@ -200,4 +201,6 @@ class Estimator:
             return min(base, float(p.limit)) if p.limit is not None else base
         if isinstance(p, Union):
             return sum(self.rows(x) for x in p.parts)
+        if isinstance(p, Window):
+            return self.rows(p.input)
         return 1000.0

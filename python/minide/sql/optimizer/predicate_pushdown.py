@@ -25,6 +25,7 @@ from minide.sql.plan import (
     TopN,
     Union,
     Values,
+    Window,
 )
 from minide.sql.types import BOOL
 
@@ -126,7 +127,7 @@ def _push(p: Plan, preds: list[BExpr]) -> Plan:
             mapping = {o.id: c.ref() for o, c in zip(p.cols, part.columns, strict=True)}
             parts.append(_push(part, [substitute(c, mapping) for c in preds]))
         return replace(p, parts=parts)
-    if isinstance(p, Limit | TopN | Values):
+    if isinstance(p, Limit | TopN | Values | Window):
         new = [_push(i, []) for i in p.inputs()]
         from minide.sql.plan import with_inputs
 

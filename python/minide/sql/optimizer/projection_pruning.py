@@ -18,7 +18,7 @@ from minide.sql.plan import (
     Sort,
     TopN,
     Union,
-    Values,
+    Window,
 )
 
 
@@ -61,6 +61,6 @@ def _prune(p: Plan, need: set[int]) -> Plan:
         return replace(p, left=_prune(p.left, sub), right=_prune(p.right, sub))
     if isinstance(p, Union):
         return replace(p, parts=[_prune(x, {c.id for c in x.columns}) for x in p.parts])
-    if isinstance(p, Values):
-        return p
+    if isinstance(p, Window):
+        return replace(p, input=_prune(p.input, need | _uses(p)))
     return p

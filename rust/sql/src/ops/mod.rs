@@ -13,6 +13,7 @@ mod sort;
 mod topn;
 mod union;
 mod values;
+mod window;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -110,6 +111,7 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
             limit,
             offset,
         } => limit::limit(execute(input, ctx)?, *limit, *offset),
+        Op::Window { input, calls } => window::window(execute(input, ctx)?, calls, &input.types)?,
         Op::UnionAll { inputs } => {
             let mut parts = Vec::with_capacity(inputs.len());
             for i in inputs {
