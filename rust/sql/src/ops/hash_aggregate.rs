@@ -6,7 +6,8 @@
 //!           └─► thread 1: keys → group ids → acc.update ─┴─► merge ─► decode keys + finish accs
 //! ```
 
-use arrow_array::ArrayRef;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
 use hashbrown::HashMap;
 use minide_common::Result;
 use rayon::prelude::*;
@@ -141,6 +142,65 @@ fn arg_types(aggs: &[AggCall]) -> Vec<Option<DType>> {
     aggs.iter().map(|a| a.arg_ty).collect()
 }
 
+/// Group ids of one morsel when every key column is a string (or bool) column with few distinct
+/// values in this morsel (TPC-H Q1's flags): each column is coded through a tiny per-morsel
+/// dictionary, the codes are combined, and only one key per distinct combination goes through
+/// the group index. Returns None when the keys do not qualify.
+fn small_dict_gids(
+    cols: &[ArrayRef],
+    n: usize,
+    index: &mut GroupIndex,
+) -> Result<Option<Vec<u32>>> {
+    const MAX_DISTINCT: usize = 64;
+    if cols.is_empty() || !matches!(index, GroupIndex::Bytes { .. }) {
+        return Ok(None);
+    }
+    let mut codes: Vec<Vec<u16>> = Vec::with_capacity(cols.len());
+    let mut radix: Vec<usize> = Vec::with_capacity(cols.len());
+    for c in cols {
+        let Some(s) = c.as_string_opt::<i32>() else {
+            return Ok(None);
+        };
+        let mut dict: HashMap<Option<&str>, u16> = HashMap::new();
+        let mut col_codes = Vec::with_capacity(n);
+        for i in 0..n {
+            let v = if s.is_null(i) { None } else { Some(s.value(i)) };
+            let next = dict.len() as u16;
+            let code = *dict.entry(v).or_insert(next);
+            if dict.len() > MAX_DISTINCT {
+                return Ok(None);
+            }
+            col_codes.push(code);
+        }
+        radix.push(dict.len().max(1));
+        codes.push(col_codes);
+    }
+    let combos: usize = radix.iter().product();
+    if combos > MAX_DISTINCT * MAX_DISTINCT {
+        return Ok(None);
+    }
+    let mut table = vec![u32::MAX; combos];
+    let mut gids = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut code = 0usize;
+        for (cc, r) in codes.iter().zip(&radix) {
+            code = code * r + cc[i] as usize;
+        }
+        let g = match table[code] {
+            u32::MAX => {
+                let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
+                let k = keys::encode(&one, 1, true)?;
+                let g = index.id_bytes(k.bytes(0));
+                table[code] = g;
+                g
+            }
+            g => g,
+        };
+        gids.push(g);
+    }
+    Ok(Some(gids))
+}
+
 fn build_partial(
     chunks: &[Chunk],
     groups: &[Expr],
@@ -160,16 +220,20 @@ fn build_partial(
             .iter()
             .map(|g| eval(g, c))
             .collect::<Result<Vec<_>>>()?;
-        let k = if key_cols.is_empty() {
-            None
+        if let Some(small) = small_dict_gids(&key_cols, c.len, &mut index)? {
+            gids = small;
         } else {
-            Some(keys::encode(
-                &key_cols,
-                c.len,
-                !keys::int_mode(group_types),
-            )?)
-        };
-        index.assign(k.as_ref(), c.len, &mut gids);
+            let k = if key_cols.is_empty() {
+                None
+            } else {
+                Some(keys::encode(
+                    &key_cols,
+                    c.len,
+                    !keys::int_mode(group_types),
+                )?)
+            };
+            index.assign(k.as_ref(), c.len, &mut gids);
+        }
         let n = index.len();
         for (acc, call) in accs.iter_mut().zip(aggs) {
             acc.resize(n);
