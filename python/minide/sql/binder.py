@@ -507,7 +507,6 @@ class Binder:
         if windows.calls:
             calls = list(windows.calls.items())
             if agg_ctx is not None:
-                calls = [(w, c) for w, c in calls]
                 lifted = []
                 for w, c in calls:
                     lw = lift(w, "a window function")
@@ -913,6 +912,3 @@ def _contains_agg(e: ast.Expr) -> bool:
 
 def _has_agg_bound(e: BExpr) -> bool:
     return any(isinstance(x, AggCall) for x in walk(e))
-
-
-_ = (Subquery, Union)

@@ -122,22 +122,29 @@ class _Catalog:
 class Relation:
     """The result of ``con.sql(...)``: executed on first use, then cached."""
 
-    def __init__(self, con: Connection, plan: Plan, sql: str) -> None:
+    def __init__(
+        self, con: Connection, plan: Plan | None, sql: str, table: pa.Table | None = None
+    ) -> None:
         self._con = con
         self._plan = plan
         self._sql = sql
-        self._table: pa.Table | None = None
+        self._table: pa.Table | None = table
 
     @property
     def columns(self) -> list[str]:
+        if self._plan is None:
+            return self.to_arrow().column_names
         return [c.name for c in self._plan.columns]
 
     @property
     def types(self) -> list[str]:
+        if self._plan is None:
+            return [str(f.type) for f in self.to_arrow().schema]
         return [c.type for c in self._plan.columns]
 
     def to_arrow(self) -> pa.Table:
         if self._table is None:
+            assert self._plan is not None
             self._table, _ = self._con._execute(self._plan)
         return self._table
 
@@ -157,6 +164,8 @@ class Relation:
         return self.to_arrow().to_pandas()
 
     def explain(self) -> str:
+        if self._plan is None:
+            raise InvalidArgumentError("this result has no plan to explain (it is EXPLAIN output)")
         return self._con._explain_plan(self._plan, analyze=False)
 
     def __len__(self) -> int:
@@ -295,15 +304,8 @@ class Connection:
             return Relation(self, plan, sql)
         if isinstance(stmt, ast.Explain):
             text = self.explain_query(stmt.query, stmt.analyze)
-            t = pa.table({"explain": pa.array(text.splitlines(), pa.string())})
-            tmp = "__explain__"
-            cat.put(tmp, t)
-            rel = self.sql(f"SELECT * FROM {tmp}")
-            assert rel is not None
-            rel.to_arrow()
-            cat.rust.drop(tmp)
-            cat.tables.pop(tmp, None)
-            return rel
+            table = pa.table({"explain": pa.array(text.splitlines(), pa.string())})
+            return Relation(self, None, sql, table)
         if isinstance(stmt, ast.CreateTable):
             if stmt.name in cat.tables:
                 raise PlanError(f"table {stmt.name} already exists; DROP TABLE it first")

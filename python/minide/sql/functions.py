@@ -162,6 +162,3 @@ def call_scalar(name: str, args: list[BExpr]) -> BExpr:
     if not lo <= len(args) <= hi:
         raise PlanError(f"{name}() takes {lo}..{hi} arguments, got {len(args)}")
     return build(args)
-
-
-_ = TS

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minide.sql.expr import AggCall, BExpr, Col, col_ids, walk
-from minide.sql.types import BOOL
 
 
 @dataclass(frozen=True)
@@ -272,10 +271,6 @@ def free_ids(p: Plan) -> set[int]:
 
     visit(p)
     return used - produced
-
-
-def bool_col(id_: int, name: str) -> Column:
-    return Column(id_, name, BOOL)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from minide.sql.expr import BExpr, Const, Func, Subquery, transform
+from minide.sql.expr import BExpr, Const, Func, Subquery
 from minide.sql.plan import Aggregate, Filter, Join, Plan, Project, Scan, Sort, TopN, with_inputs
 from minide.sql.plan import SortKey as _SortKey
 from minide.sql.types import BOOL, DATE, EPOCH, FLOAT, INT, STR, days_to_date
@@ -150,6 +150,3 @@ def run(plan: Plan, ctx: Any = None) -> Plan:
     if isinstance(p, Sort | TopN):
         return replace(p, keys=[_SortKey(fold(k.expr), k.desc, k.nulls_first) for k in p.keys])
     return p
-
-
-_ = transform

@@ -125,7 +125,7 @@ class _Rewriter:
     def _semi(self, inp: Plan, s: Subquery, negated: bool) -> Plan:
         outer = {c.id for c in inp.columns}
         value = s.plan.columns[0] if s.kind == "in" else None
-        sub, preds = self._prepare(s, outer | _all_ids_above(inp))
+        sub, preds = self._prepare(s, outer)
         cond = list(preds)
         if s.kind == "in":
             assert value is not None and s.operand is not None
@@ -241,7 +241,3 @@ def _is_count(p: Plan, cid: int) -> bool:
     if isinstance(p, Filter | Sort):
         return _is_count(p.input, cid)
     return False
-
-
-def _all_ids_above(p: Plan) -> set[int]:
-    return set()
