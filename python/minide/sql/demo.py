@@ -48,7 +48,7 @@ def _sql(ctx: Context) -> None:
     console.print(
         f"registered sales ({n:,} rows) and shops (200 rows) in {(time.perf_counter() - t0) * 1e3:.1f} ms"
     )
-    console.print(f"[dim]{QUERY.strip()}[/]")
+    console.print(QUERY.strip(), markup=False, style="dim")
     ast = minide.sql.parse(QUERY)
     console.print(
         f"1. parse: lark LALR grammar -> {type(ast).__name__} with {len(ast.body.items)} select items"
@@ -60,7 +60,7 @@ def _sql(ctx: Context) -> None:
     for p in passes:
         console.print(f"   {p.strip('= ')}")
     console.print("4. physical plan (estimated rows from table statistics):")
-    console.print(physical)
+    console.print(physical, markup=False, highlight=False)
     for threads in (1, 2):
         con.set("threads", threads)
         con.sql(QUERY).to_arrow()  # warm
@@ -72,7 +72,7 @@ def _sql(ctx: Context) -> None:
         )
     from minide.sql.format import format_table
 
-    console.print(format_table(result))
+    console.print(format_table(result), markup=False, highlight=False)
     try:
         import duckdb
 
