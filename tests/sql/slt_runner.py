@@ -76,14 +76,20 @@ def render(v: Any, t: str) -> str:
     return str(v)
 
 
+def _run(con: Any, sql: str) -> None:
+    rel = con.sql(sql)
+    if rel is not None:
+        rel.to_arrow()  # relations are lazy: execute to see run-time errors
+
+
 def run_file(path: Path, con: Any) -> None:
     for rec in parse_file(path):
         where = f"{path.name}:{rec.line}"
         if rec.kind == "statement_ok":
-            con.sql(rec.sql)
+            _run(con, rec.sql)
         elif rec.kind == "statement_error":
             try:
-                con.sql(rec.sql)
+                _run(con, rec.sql)
             except Exception as e:
                 if rec.error and rec.error not in str(e):
                     raise AssertionError(

@@ -304,6 +304,7 @@ class _Builder:
                 "residual": residual,
                 "null_equal": null_eq,
                 "build_left": p.build_left and p.kind in ("semi", "anti", "null_aware_anti"),
+                "single_match": p.single_match,
             }
             keys = (
                 ", ".join(f"{a} = {b}" for a, b in zip(lk, rk, strict=True)) or "none (nested loop)"

@@ -127,6 +127,8 @@ class Join(Plan):
     mark: Column | None = None
     #: semi/anti joins: hash the left input instead of the right one (set by build_side)
     build_left: bool = False
+    #: scalar subquery joins: a left row may match at most one right row (else an error)
+    single_match: bool = False
 
     def inputs(self) -> list[Plan]:
         return [self.left, self.right]

@@ -127,6 +127,9 @@ pub enum Op {
         /// optimizer when the left input is the smaller one).
         #[serde(default)]
         build_left: bool,
+        /// Scalar subqueries: a left row matching more than one right row is an error.
+        #[serde(default)]
+        single_match: bool,
     },
     Sort {
         input: Box<Node>,

@@ -30,7 +30,7 @@ def _visit(p: Plan, est: Estimator) -> Plan:
             out = replace(p, build_left=True)
             est.remember(out, est.rows(p))
             return out
-        if p.kind == "left" and lr * 4 < rr:
+        if p.kind == "left" and lr * 4 < rr and not p.single_match:
             out = Join("right", p.right, p.left, p.condition)
             est.remember(out, est.rows(p))
             return out

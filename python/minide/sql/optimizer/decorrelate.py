@@ -144,7 +144,8 @@ class _Rewriter:
             if s.kind == "scalar":
                 value = s.plan.columns[0]
                 sub, preds = self._prepare(s, outer)
-                inp = Join("left", inp, sub, and_all(preds))
+                single = not _at_most_one_row_per_key(sub)
+                inp = Join("left", inp, sub, and_all(preds), single_match=single)
                 ref: BExpr = value.ref()
                 if preds and _is_count(sub, value.id):
                     # COUNT over no matching rows is 0, but the left join yields NULL.
@@ -229,6 +230,14 @@ class _Rewriter:
             left, lp = self._pull(p.left, outer)
             return replace(p, left=left), lp
         raise UnsupportedError(f"correlated subquery through {type(p).__name__}")
+
+
+def _at_most_one_row_per_key(p: Plan) -> bool:
+    """A subquery that is an aggregate (global, or grouped by the keys it is joined on) yields
+    one row per join key; anything else is checked at run time (``single_match``)."""
+    while isinstance(p, Project | Filter | Sort):
+        p = p.input
+    return isinstance(p, Aggregate)
 
 
 def _is_count(p: Plan, cid: int) -> bool:

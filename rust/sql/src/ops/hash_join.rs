@@ -14,7 +14,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, BooleanArray};
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 use hashbrown::HashMap;
-use minide_common::Result;
+use minide_common::{Error, Result};
 use rayon::prelude::*;
 
 use super::Ctx;
@@ -30,6 +30,7 @@ pub struct JoinSpec<'a> {
     pub right_keys: &'a [Expr],
     pub residual: Option<&'a Expr>,
     pub null_equal: bool,
+    pub single_match: bool,
     pub left_types: &'a [DType],
     pub right_types: &'a [DType],
 }
@@ -268,6 +269,11 @@ fn probe(b: &Build, left: &Chunk, spec: &JoinSpec<'_>) -> Result<ProbeOut> {
     let n = left.len;
     let mut has_match = vec![false; n];
     for l in &li {
+        if spec.single_match && has_match[*l as usize] {
+            return Err(Error::InvalidArgument(
+                "more than one row returned by a subquery used as an expression".into(),
+            ));
+        }
         has_match[*l as usize] = true;
     }
     let matched = if matches!(spec.kind, JoinKind::Right | JoinKind::Full) {

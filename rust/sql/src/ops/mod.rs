@@ -77,6 +77,7 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
             residual,
             null_equal,
             build_left,
+            single_match,
         } => {
             let l = execute(left, ctx)?;
             let r = execute(right, ctx)?;
@@ -86,6 +87,7 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
                 right_keys,
                 residual: residual.as_ref(),
                 null_equal: *null_equal,
+                single_match: *single_match,
                 left_types: &left.types,
                 right_types: &right.types,
             };
