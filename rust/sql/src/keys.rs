@@ -66,7 +66,7 @@ pub fn int_mode(types: &[DType]) -> bool {
     matches!(types, [DType::Int64 | DType::Date32 | DType::Timestamp])
 }
 
-fn ints_of(a: &ArrayRef) -> Result<Vec<i64>> {
+pub(crate) fn ints_of(a: &ArrayRef) -> Result<Vec<i64>> {
     Ok(match a.data_type() {
         DataType::Int64 => a.as_primitive::<Int64Type>().values().to_vec(),
         DataType::Date32 => a

@@ -32,6 +32,12 @@ enum GroupIndex {
         map: HashMap<Vec<u8>, u32>,
         keys: Vec<Vec<u8>>,
     },
+    /// Two integer-like keys: packed into an i128 when both are non-NULL.
+    Pair {
+        map: HashMap<i128, u32>,
+        with_null: HashMap<(Option<i64>, Option<i64>), u32>,
+        keys: Vec<(Option<i64>, Option<i64>)>,
+    },
 }
 
 impl GroupIndex {
@@ -42,6 +48,16 @@ impl GroupIndex {
             GroupIndex::Int {
                 map: HashMap::new(),
                 null_gid: None,
+                keys: Vec::new(),
+            }
+        } else if types.len() == 2
+            && types
+                .iter()
+                .all(|t| keys::int_mode(std::slice::from_ref(t)))
+        {
+            GroupIndex::Pair {
+                map: HashMap::new(),
+                with_null: HashMap::new(),
                 keys: Vec::new(),
             }
         } else {
@@ -57,6 +73,7 @@ impl GroupIndex {
             GroupIndex::Single => 1,
             GroupIndex::Int { keys, .. } => keys.len(),
             GroupIndex::Bytes { keys, .. } => keys.len(),
+            GroupIndex::Pair { keys, .. } => keys.len(),
         }
     }
 
@@ -79,6 +96,41 @@ impl GroupIndex {
                 (keys.len() - 1) as u32
             }),
         }
+    }
+
+    fn id_pair(&mut self, k: (Option<i64>, Option<i64>)) -> u32 {
+        let GroupIndex::Pair {
+            map,
+            with_null,
+            keys,
+        } = self
+        else {
+            return 0;
+        };
+        let next = keys.len() as u32;
+        let g = match k {
+            (Some(a), Some(b)) => *map
+                .entry((i128::from(a) << 64) | i128::from(b as u64))
+                .or_insert(next),
+            _ => *with_null.entry(k).or_insert(next),
+        };
+        if g == next {
+            keys.push(k);
+        }
+        g
+    }
+
+    /// Group ids of a morsel's two integer key columns.
+    fn assign_pair(&mut self, cols: &[ArrayRef], n: usize, out: &mut Vec<u32>) -> Result<()> {
+        out.clear();
+        let (a, b) = (keys::ints_of(&cols[0])?, keys::ints_of(&cols[1])?);
+        let (na, nb) = (cols[0].logical_nulls(), cols[1].logical_nulls());
+        for i in 0..n {
+            let x = (!na.as_ref().is_some_and(|m| m.is_null(i))).then_some(a[i]);
+            let y = (!nb.as_ref().is_some_and(|m| m.is_null(i))).then_some(b[i]);
+            out.push(self.id_pair((x, y)));
+        }
+        Ok(())
     }
 
     fn id_bytes(&mut self, b: &[u8]) -> u32 {
@@ -125,6 +177,14 @@ impl GroupIndex {
         match self {
             GroupIndex::Single => Ok(Vec::new()),
             GroupIndex::Int { keys, .. } => Ok(vec![decode_ints(keys, types[0])]),
+            GroupIndex::Pair { keys, .. } => {
+                let first: Vec<Option<i64>> = keys.iter().map(|k| k.0).collect();
+                let second: Vec<Option<i64>> = keys.iter().map(|k| k.1).collect();
+                Ok(vec![
+                    decode_ints(&first, types[0]),
+                    decode_ints(&second, types[1]),
+                ])
+            }
             GroupIndex::Bytes { keys, .. } => {
                 let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
                 keys::decode(&refs, types)
@@ -220,7 +280,9 @@ fn build_partial(
             .iter()
             .map(|g| eval(g, c))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(small) = small_dict_gids(&key_cols, c.len, &mut index)? {
+        if matches!(index, GroupIndex::Pair { .. }) {
+            index.assign_pair(&key_cols, c.len, &mut gids)?;
+        } else if let Some(small) = small_dict_gids(&key_cols, c.len, &mut index)? {
             gids = small;
         } else {
             let k = if key_cols.is_empty() {
@@ -256,6 +318,7 @@ fn merge(into: &mut Partial, other: Partial) {
         GroupIndex::Single => vec![0],
         GroupIndex::Int { keys, .. } => keys.iter().map(|k| into.index.id_int(*k)).collect(),
         GroupIndex::Bytes { keys, .. } => keys.iter().map(|k| into.index.id_bytes(k)).collect(),
+        GroupIndex::Pair { keys, .. } => keys.iter().map(|k| into.index.id_pair(*k)).collect(),
     };
     let n = into.index.len();
     for (acc, o) in into.accs.iter_mut().zip(other.accs) {
