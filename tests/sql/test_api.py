@@ -98,6 +98,7 @@ def test_cursor_dbapi() -> None:
     assert cur.fetchall() == [(2, None, None)]
     assert cur.fetchone() is None
     assert minide.sql.paramstyle == "qmark"
+    con.commit()  # autocommit: a no-op that DB-API callers may rely on
 
 
 def test_ddl_and_dml() -> None:

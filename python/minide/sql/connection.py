@@ -250,6 +250,9 @@ class Connection:
     def close(self) -> None:
         pass
 
+    def commit(self) -> None:
+        """DB-API: every statement takes effect immediately (autocommit), so nothing to do."""
+
     def __enter__(self) -> Connection:
         return self
 
