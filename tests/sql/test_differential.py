@@ -126,7 +126,11 @@ def test_filter_project_matches_duckdb(r1: list[Any], r2: list[Any], p: str, e: 
 
 @settings(max_examples=30, deadline=None)
 @given(
-    T1_ROWS, T2_ROWS, pred(1), int_expr(1), st.sampled_from(["t1.a", "t1.c", "t1.a, t1.c", "t1.d", "t1.a, t1.b"])
+    T1_ROWS,
+    T2_ROWS,
+    pred(1),
+    int_expr(1),
+    st.sampled_from(["t1.a", "t1.c", "t1.a, t1.c", "t1.d", "t1.a, t1.b"]),
 )
 def test_aggregate_matches_duckdb(r1: list[Any], r2: list[Any], p: str, e: str, g: str) -> None:
     sql = (
