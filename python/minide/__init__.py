@@ -14,10 +14,11 @@ import pyarrow as pa
 
 from minide import _core
 from minide.errors import InvalidArgumentError, MinideError
+from minide.sql import connect
 
 __version__: str = _core.__version__
 
-__all__ = ["MinideError", "__version__", "hash_column"]
+__all__ = ["MinideError", "__version__", "connect", "hash_column"]
 
 
 def hash_column(array: Any) -> pa.UInt64Array | pa.ChunkedArray:

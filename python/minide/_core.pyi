@@ -2,6 +2,7 @@
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
 from typing import Any, Self, final
+from typing import Any, final
 
 import pyarrow as pa
 
@@ -188,6 +189,18 @@ def stream_checkpoint_seal(payload: bytes) -> bytes: ...
 # ----------------------------------------------------------------------------------------------
 # sql (rust/bindings/src/sql.rs)
 # ----------------------------------------------------------------------------------------------
+
+@final
+class SqlCatalog:
+    def __init__(self) -> None: ...
+    def register(self, name: str, data: Any) -> tuple[list[str], list[str], int]: ...
+    def create(self, name: str, names: list[str], types: list[str]) -> None: ...
+    def append(self, name: str, data: Any) -> int: ...
+    def drop(self, name: str) -> bool: ...
+    def stats(self, name: str) -> list[tuple[float, float | None, float | None, int]]: ...
+    def execute(
+        self, plan: bytes, names: list[str], threads: int
+    ) -> tuple[pa.Table, dict[int, tuple[int, int]]]: ...
 
 # ----------------------------------------------------------------------------------------------
 # replication (rust/bindings/src/replication.rs)

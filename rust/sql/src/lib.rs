@@ -1,1 +1,63 @@
 //! minide SQL executor: vectorized physical operators over Arrow batches. See `docs/sql.md`.
+//!
+//! Python parses, binds, plans and optimizes (`python/minide/sql/`); the finished physical plan
+//! crosses into Rust once per query as msgpack ([`plan`]) and runs here:
+//!
+//! - [`types`]: the engine's types, [`types::Chunk`] (a morsel) and input normalization;
+//! - [`catalog`]: registered in-memory tables and their statistics;
+//! - [`expr`]: the vectorized expression evaluator;
+//! - [`ops`]: one file per operator (scan, filter, project, hash aggregate, hash join, sort,
+//!   top-N, limit, union, values), parallel over the query's rayon pool;
+//! - [`kernels`] and [`keys`]: take/filter/concat and hashable row keys.
+
+pub mod catalog;
+pub mod expr;
+pub mod kernels;
+pub mod keys;
+pub mod ops;
+pub mod plan;
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use minide_common::{Error, Result};
+
+pub use catalog::{Catalog, ColumnStats, Table};
+pub use ops::OpMetrics;
+pub use types::{Chunk, DType};
+
+/// A finished query: output morsels with their types, and per-operator metrics by plan node id.
+#[derive(Debug)]
+pub struct QueryOutput {
+    pub chunks: Vec<Chunk>,
+    pub types: Vec<DType>,
+    pub metrics: HashMap<u32, OpMetrics>,
+}
+
+/// Decode a msgpack physical plan.
+pub fn decode_plan(bytes: &[u8]) -> Result<plan::Node> {
+    rmp_serde::from_slice(bytes)
+        .map_err(|e| Error::InvalidArgument(format!("malformed physical plan: {e}")))
+}
+
+/// Execute a msgpack-encoded plan against `catalog` on `threads` worker threads.
+pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<QueryOutput> {
+    let node = decode_plan(plan_bytes)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} threads: {e}")))?;
+    let ctx = ops::Ctx {
+        catalog,
+        threads: threads.max(1),
+        metrics: Mutex::new(HashMap::new()),
+    };
+    let chunks = pool.install(|| ops::execute(&node, &ctx))?;
+    let metrics = ctx.metrics.into_inner().unwrap_or_default();
+    Ok(QueryOutput {
+        chunks,
+        types: node.types.clone(),
+        metrics,
+    })
+}

@@ -1,0 +1,492 @@
+"""Connections, relations and DB-API cursors: the public face of minide.sql.
+
+``connect()`` -> :class:`Connection`; ``con.register(name, data)`` loads Arrow data into the
+Rust catalog; ``con.sql(text)`` parses, binds, optimizes and (lazily) executes, returning a
+:class:`Relation`. See docs/sql.md for the five stages a query goes through.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from minide import _core
+from minide.errors import InvalidArgumentError, PlanError, UnsupportedError
+from minide.sql import ast
+from minide.sql.binder import Binder, cast_to
+from minide.sql.optimizer import PassTrace, check_name, optimize
+from minide.sql.optimizer.cardinality import Estimator, TableStats
+from minide.sql.parser import parse_script
+from minide.sql.physical import PhysicalPlan, explain_physical, to_physical
+from minide.sql.plan import Plan, explain_tree
+from minide.sql.types import from_sql, to_arrow
+
+
+def _load_source(source: Any) -> Any:
+    """Turn a registration source into something with ``__arrow_c_stream__``.
+
+    Files are read with pyarrow for now: TEMPORARY loader, to be replaced by minide.columnar's
+    Parquet/CSV readers (with scan pushdown) when they land.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.exists():
+            raise InvalidArgumentError(f"cannot register {path}: no such file or directory")
+        if path.is_dir():
+            import pyarrow.dataset as ds  # TEMPORARY loader (minide.columnar will replace it)
+
+            return ds.dataset(path, format="parquet", partitioning="hive").to_table()
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq  # TEMPORARY loader (minide.columnar will replace it)
+
+            return pq.read_table(path)
+        if suffix in (".csv", ".tbl", ".txt"):
+            import pyarrow.csv as pcsv  # TEMPORARY loader (minide.columnar will replace it)
+
+            return pcsv.read_csv(path)
+        raise InvalidArgumentError(
+            f"cannot register {path}: expected a .parquet or .csv file or a Hive dataset directory"
+        )
+    if isinstance(source, pa.RecordBatch):
+        return pa.Table.from_batches([source])
+    if hasattr(source, "__arrow_c_stream__"):
+        return source
+    for meth in ("arrow", "to_arrow", "to_arrow_table"):
+        if hasattr(source, meth):
+            out = getattr(source, meth)()
+            if isinstance(out, pa.RecordBatchReader):
+                out = out.read_all()
+            return out
+    if type(source).__name__ == "DataFrame" and hasattr(source, "to_numpy"):
+        return pa.Table.from_pandas(source)
+    raise InvalidArgumentError(
+        f"cannot register a {type(source).__name__}: pass a .parquet/.csv path, a Hive dataset directory, "
+        "or an Arrow table/stream (pyarrow, Polars, DuckDB result)"
+    )
+
+
+class _Catalog:
+    """Table schemas, views and statistics, mirrored from the Rust catalog."""
+
+    def __init__(self) -> None:
+        self.rust = _core.SqlCatalog()
+        self.tables: dict[str, list[tuple[str, str]]] = {}
+        self.rows: dict[str, int] = {}
+        self.views: dict[str, tuple[ast.Query, tuple[str, ...]]] = {}
+        self._stats: dict[str, TableStats] = {}
+
+    # CatalogView protocol used by the binder
+    def table_columns(self, name: str) -> list[tuple[str, str]] | None:
+        return self.tables.get(name)
+
+    def view_query(self, name: str) -> tuple[ast.Query, tuple[str, ...]] | None:
+        return self.views.get(name)
+
+    def names(self) -> list[str]:
+        return list(self.tables) + list(self.views)
+
+    def stats(self, name: str) -> TableStats:
+        s = self._stats.get(name)
+        if s is None:
+            cols = self.rust.stats(name)
+            s = TableStats(
+                self.rows.get(name, 0),
+                [c[0] for c in cols],
+                [c[1] for c in cols],
+                [c[2] for c in cols],
+            )
+            self._stats[name] = s
+        return s
+
+    def put(self, name: str, data: Any) -> None:
+        names, types, rows = self.rust.register(name, data)
+        self._set(
+            name,
+            list(zip([n.lower() if n.isidentifier() else n for n in names], types, strict=True)),
+            rows,
+        )
+
+    def _set(self, name: str, cols: list[tuple[str, str]], rows: int) -> None:
+        self.views.pop(name, None)
+        self.tables[name] = cols
+        self.rows[name] = rows
+        self._stats.pop(name, None)
+
+
+class Relation:
+    """The result of ``con.sql(...)``: executed on first use, then cached."""
+
+    def __init__(
+        self, con: Connection, plan: Plan | None, sql: str, table: pa.Table | None = None
+    ) -> None:
+        self._con = con
+        self._plan = plan
+        self._sql = sql
+        self._table: pa.Table | None = table
+
+    @property
+    def columns(self) -> list[str]:
+        if self._plan is None:
+            return self.to_arrow().column_names
+        return [c.name for c in self._plan.columns]
+
+    @property
+    def types(self) -> list[str]:
+        if self._plan is None:
+            return [str(f.type) for f in self.to_arrow().schema]
+        return [c.type for c in self._plan.columns]
+
+    def to_arrow(self) -> pa.Table:
+        if self._table is None:
+            assert self._plan is not None
+            self._table, _ = self._con._execute(self._plan)
+        return self._table
+
+    arrow = to_arrow
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        t = self.to_arrow()
+        cols = [c.to_pylist() for c in t.columns]
+        return list(zip(*cols, strict=True)) if cols else []
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        rows = self.fetchall()
+        return rows[0] if rows else None
+
+    def df(self) -> Any:
+        """The result as a pandas DataFrame (needs pandas installed)."""
+        return self.to_arrow().to_pandas()
+
+    def explain(self) -> str:
+        if self._plan is None:
+            raise InvalidArgumentError("this result has no plan to explain (it is EXPLAIN output)")
+        return self._con._explain_plan(self._plan, analyze=False)
+
+    def __len__(self) -> int:
+        return self.to_arrow().num_rows
+
+    def __repr__(self) -> str:
+        from minide.sql.format import format_table
+
+        return format_table(self.to_arrow(), max_rows=20)
+
+
+class Connection:
+    """An in-memory SQL database: registered tables, views, settings and optimizer switches."""
+
+    def __init__(self) -> None:
+        self._catalog = _Catalog()
+        self._disabled: set[str] = set()
+        self._threads = max(1, min(2, os.cpu_count() or 1))
+
+    # ---- settings -------------------------------------------------------------------------------
+    def set(self, name: str, value: Any) -> None:
+        """``con.set("threads", 2)``: worker threads for the executor."""
+        if name == "threads":
+            n = int(value)
+            if n < 1:
+                raise InvalidArgumentError("threads must be >= 1")
+            self._threads = n
+            return
+        raise InvalidArgumentError(f"unknown setting {name!r}; known: threads")
+
+    def disable_optimizer(self, name: str) -> None:
+        """Switch optimizer pass ``name`` off (see ``minide.sql.optimizer.PASS_NAMES``)."""
+        check_name(name)
+        self._disabled.add(name)
+
+    def enable_optimizer(self, name: str) -> None:
+        check_name(name)
+        self._disabled.discard(name)
+
+    # ---- data -----------------------------------------------------------------------------------
+    def register(self, name: str, source: Any) -> Connection:
+        """Make ``source`` queryable as table ``name`` (replacing any table or view of that name)."""
+        if not name or not isinstance(name, str):
+            raise InvalidArgumentError("table name must be a non-empty string")
+        data = _load_source(source)
+        self._catalog.put(name.lower(), data)
+        return self
+
+    def tables(self) -> list[str]:
+        return sorted(self._catalog.names())
+
+    # ---- queries --------------------------------------------------------------------------------
+    def sql(self, sql: str, params: Sequence[Any] | None = None) -> Relation | None:
+        """Run SQL; returns a :class:`Relation` for the last statement if it is a query."""
+        if params:
+            sql = _bind_params(sql, params)
+        script = parse_script(sql)
+        result: Relation | None = None
+        for stmt in script.statements:
+            result = self._run_statement(stmt, sql)
+        return result
+
+    execute = sql
+
+    def explain(self, sql: str, analyze: bool = False) -> str:
+        """Logical plan (after every optimizer pass) and physical plan with estimated rows;
+        ``analyze=True`` runs the query and adds actual rows and time per operator."""
+        stmts = parse_script(sql).statements
+        for stmt in stmts[:-1]:
+            self._run_statement(stmt, sql)
+        last = stmts[-1]
+        if isinstance(last, ast.Explain):
+            last, analyze = last.query, analyze or last.analyze
+        if not isinstance(last, ast.Query):
+            raise InvalidArgumentError("EXPLAIN needs a query (SELECT ...)")
+        plan = Binder(self._catalog).bind_query(last)
+        return self._explain_plan(plan, analyze)
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    def close(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        """DB-API: every statement takes effect immediately (autocommit), so nothing to do."""
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- internals ------------------------------------------------------------------------------
+    def _optimize(self, plan: Plan, trace: list[PassTrace] | None = None) -> Plan:
+        return optimize(plan, self._catalog, self._disabled, trace)
+
+    def _execute(self, plan: Plan) -> tuple[pa.Table, PhysicalPlan]:
+        opt = self._optimize(plan)
+        phys = to_physical(opt)
+        table, metrics = self._catalog.rust.execute(phys.encode(), phys.names, self._threads)
+        self._last_metrics = metrics
+        return table, phys
+
+    def _explain_plan(self, plan: Plan, analyze: bool) -> str:
+        est = Estimator(self._catalog)
+        out = ["== logical plan (bound) ==", explain_tree(plan, est.estimate_all(plan))]
+        trace: list[PassTrace] = []
+        opt = self._optimize(plan, trace)
+        prev = explain_tree(plan)
+        for t in trace:
+            if not t.enabled:
+                out.append(f"== pass {t.name}: disabled ==")
+            elif t.plan_after == prev:
+                out.append(f"== pass {t.name}: no change ({t.millis:.2f} ms) ==")
+            else:
+                out.append(f"== after pass {t.name} ({t.millis:.2f} ms) ==")
+                out.append(t.plan_after)
+                prev = t.plan_after
+        est_rows = est.estimate_all(opt)
+        phys = to_physical(opt)
+        actual = None
+        if analyze:
+            t0 = time.perf_counter()
+            _, actual = self._catalog.rust.execute(phys.encode(), phys.names, self._threads)
+            total = (time.perf_counter() - t0) * 1e3
+        out.append(
+            "== physical plan =="
+            if not analyze
+            else f"== physical plan (analyzed, {self._threads} threads, total {total:.2f} ms) =="
+        )
+        out.append(explain_physical(phys, est_rows, actual))
+        return "\n".join(out)
+
+    def _run_statement(self, stmt: Any, sql: str) -> Relation | None:
+        cat = self._catalog
+        if isinstance(stmt, ast.Query):
+            plan = Binder(cat).bind_query(stmt)
+            return Relation(self, plan, sql)
+        if isinstance(stmt, ast.Explain):
+            text = self.explain_query(stmt.query, stmt.analyze)
+            table = pa.table({"explain": pa.array(text.splitlines(), pa.string())})
+            return Relation(self, None, sql, table)
+        if isinstance(stmt, ast.CreateTable):
+            if stmt.name in cat.tables:
+                raise PlanError(f"table {stmt.name} already exists; DROP TABLE it first")
+            names = [c.name for c in stmt.columns]
+            types = [from_sql(c.type.name) for c in stmt.columns]
+            if len(set(names)) != len(names):
+                raise PlanError(f"duplicate column names in CREATE TABLE {stmt.name}")
+            cat.rust.create(stmt.name, names, types)
+            cat._set(stmt.name, list(zip(names, types, strict=True)), 0)
+            return None
+        if isinstance(stmt, ast.CreateTableAs):
+            if stmt.name in cat.tables:
+                raise PlanError(f"table {stmt.name} already exists; DROP TABLE it first")
+            plan = Binder(cat).bind_query(stmt.query)
+            table, _ = self._execute(plan)
+            cat.rust.register(stmt.name, table)
+            cat._set(
+                stmt.name,
+                [(c.name, c.type if c.type != "null" else "int64") for c in plan.columns],
+                table.num_rows,
+            )
+            return None
+        if isinstance(stmt, ast.CreateView):
+            if stmt.name in cat.tables:
+                raise PlanError(f"{stmt.name} is a table; DROP TABLE it first")
+            if stmt.name in cat.views and not stmt.replace:
+                raise PlanError(f"view {stmt.name} already exists; use CREATE OR REPLACE VIEW")
+            Binder(cat).bind_query(stmt.query)  # validate now
+            cat.views[stmt.name] = (stmt.query, stmt.columns)
+            return None
+        if isinstance(stmt, ast.Insert):
+            return self._insert(stmt)
+        if isinstance(stmt, ast.DropTable):
+            if stmt.view:
+                if cat.views.pop(stmt.name, None) is None and not stmt.if_exists:
+                    raise PlanError(f"no view named {stmt.name}")
+                return None
+            if stmt.name not in cat.tables:
+                if stmt.if_exists:
+                    return None
+                raise PlanError(f"no table named {stmt.name}")
+            cat.rust.drop(stmt.name)
+            del cat.tables[stmt.name]
+            cat.rows.pop(stmt.name, None)
+            cat._stats.pop(stmt.name, None)
+            return None
+        raise UnsupportedError(f"statement {type(stmt).__name__}")
+
+    def explain_query(self, q: ast.Query, analyze: bool) -> str:
+        return self._explain_plan(Binder(self._catalog).bind_query(q), analyze)
+
+    def _insert(self, stmt: ast.Insert) -> None:
+        cat = self._catalog
+        cols = cat.tables.get(stmt.table)
+        if cols is None:
+            raise PlanError(f"no table named {stmt.table}; CREATE TABLE it first")
+        binder = Binder(cat)
+        plan = binder.bind_query(stmt.query)
+        target = [n for n, _ in cols]
+        chosen = list(stmt.columns) or target
+        for c in chosen:
+            if c not in target:
+                raise PlanError(f"table {stmt.table} has no column {c}")
+        if len(chosen) != len(plan.columns):
+            raise PlanError(
+                f"INSERT INTO {stmt.table} gives {len(plan.columns)} values for {len(chosen)} columns"
+            )
+        from minide.sql.expr import Const
+        from minide.sql.plan import Project
+
+        src = {c: col for c, col in zip(chosen, plan.columns, strict=True)}
+        items = []
+        for name, t in cols:
+            col = src.get(name)
+            e = cast_to(col.ref(), t) if col is not None else Const(None, t)
+            items.append((binder.new_col(name, t), e))
+        table, _ = self._execute(Project(plan, items))
+        table = table.cast(pa.schema([pa.field(n, to_arrow(t)) for n, t in cols]))
+        rows = cat.rust.append(stmt.table, table)
+        cat.rows[stmt.table] = rows
+        cat._stats.pop(stmt.table, None)
+        return None
+
+
+def _bind_params(sql: str, params: Sequence[Any]) -> str:
+    """Substitute ``?`` placeholders with SQL literals (qmark paramstyle)."""
+    import datetime as dt
+
+    out = []
+    it = iter(params)
+    in_str = False
+    for ch in sql:
+        if ch == "'":
+            in_str = not in_str
+        if ch == "?" and not in_str:
+            try:
+                v = next(it)
+            except StopIteration:
+                raise InvalidArgumentError("more ? placeholders than parameters") from None
+            if v is None:
+                out.append("NULL")
+            elif isinstance(v, bool):
+                out.append("TRUE" if v else "FALSE")
+            elif isinstance(v, int | float):
+                out.append(repr(v))
+            elif isinstance(v, dt.datetime):
+                out.append(f"TIMESTAMP '{v.isoformat(sep=' ')}'")
+            elif isinstance(v, dt.date):
+                out.append(f"DATE '{v.isoformat()}'")
+            else:
+                out.append("'" + str(v).replace("'", "''") + "'")
+        else:
+            out.append(ch)
+    if next(it, _END) is not _END:
+        raise InvalidArgumentError("more parameters than ? placeholders")
+    return "".join(out)
+
+
+_END = object()
+
+
+class Cursor:
+    """DB-API 2.0 cursor (PEP 249, qmark parameters)."""
+
+    arraysize = 1
+
+    def __init__(self, con: Connection) -> None:
+        self.connection = con
+        self._rows: list[tuple[Any, ...]] = []
+        self._pos = 0
+        self.description: list[tuple[Any, ...]] | None = None
+        self.rowcount = -1
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        rel = self.connection.sql(sql, params)
+        if rel is None:
+            self._rows, self.description, self.rowcount = [], None, -1
+        else:
+            t = rel.to_arrow()
+            self._rows = rel.fetchall()
+            self.description = [
+                (f.name, str(f.type), None, None, None, None, True) for f in t.schema
+            ]
+            self.rowcount = len(self._rows)
+        self._pos = 0
+        return self
+
+    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Cursor:
+        for p in seq:
+            self.execute(sql, p)
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._pos >= len(self._rows):
+            return None
+        r = self._rows[self._pos]
+        self._pos += 1
+        return r
+
+    def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
+        n = size or self.arraysize
+        r = self._rows[self._pos : self._pos + n]
+        self._pos += len(r)
+        return r
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        r = self._rows[self._pos :]
+        self._pos = len(self._rows)
+        return r
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        while (r := self.fetchone()) is not None:
+            yield r
+
+    def close(self) -> None:
+        self._rows = []
+
+
+def connect() -> Connection:
+    """A new in-memory SQL connection."""
+    return Connection()

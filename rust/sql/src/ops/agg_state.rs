@@ -1,0 +1,458 @@
+//! Aggregate accumulators: one vector of per-group state per aggregate call, updated a morsel at
+//! a time from group ids, merged across threads, finished into an Arrow column.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow_schema::DataType;
+use hashbrown::HashSet;
+use minide_common::{Error, Result};
+
+use crate::expr::cast;
+use crate::keys;
+use crate::keys::decode_ints;
+use crate::plan::AggFunc;
+use crate::types::DType;
+
+pub enum Acc {
+    Count(Vec<i64>),
+    SumI {
+        sum: Vec<i64>,
+        seen: Vec<bool>,
+    },
+    SumF {
+        sum: Vec<f64>,
+        seen: Vec<bool>,
+    },
+    Avg {
+        sum: Vec<f64>,
+        cnt: Vec<i64>,
+    },
+    MinMaxI {
+        v: Vec<i64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    MinMaxF {
+        v: Vec<f64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    MinMaxS {
+        v: Vec<Option<String>>,
+        max: bool,
+    },
+    Distinct {
+        sets: Vec<HashSet<Vec<u8>>>,
+    },
+}
+
+impl Acc {
+    /// The state for `func` over an argument of type `arg` (None for COUNT(*)).
+    pub fn new(func: AggFunc, arg: Option<DType>) -> Result<Acc> {
+        use AggFunc::*;
+        Ok(match (func, arg) {
+            (CountStar, _) | (Count, _) => Acc::Count(Vec::new()),
+            (Sum, Some(DType::Int64)) => Acc::SumI {
+                sum: Vec::new(),
+                seen: Vec::new(),
+            },
+            (Sum, Some(DType::Float64)) => Acc::SumF {
+                sum: Vec::new(),
+                seen: Vec::new(),
+            },
+            (Avg, Some(DType::Int64 | DType::Float64)) => Acc::Avg {
+                sum: Vec::new(),
+                cnt: Vec::new(),
+            },
+            (Min | Max, Some(DType::Float64)) => Acc::MinMaxF {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: func == Max,
+            },
+            (Min | Max, Some(DType::Utf8)) => Acc::MinMaxS {
+                v: Vec::new(),
+                max: func == Max,
+            },
+            (Min | Max, Some(_)) => Acc::MinMaxI {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: func == Max,
+            },
+            (BoolAnd | BoolOr, Some(DType::Bool)) => Acc::MinMaxI {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: func == BoolOr,
+            },
+            (CountDistinct | SumDistinct | AvgDistinct, Some(_)) => {
+                Acc::Distinct { sets: Vec::new() }
+            }
+            (f, t) => {
+                return Err(Error::InvalidArgument(format!(
+                    "aggregate {f:?} over {t:?}"
+                )));
+            }
+        })
+    }
+
+    pub fn resize(&mut self, n: usize) {
+        match self {
+            Acc::Count(c) => c.resize(n, 0),
+            Acc::SumI { sum, seen } => {
+                sum.resize(n, 0);
+                seen.resize(n, false);
+            }
+            Acc::SumF { sum, seen } => {
+                sum.resize(n, 0.0);
+                seen.resize(n, false);
+            }
+            Acc::Avg { sum, cnt } => {
+                sum.resize(n, 0.0);
+                cnt.resize(n, 0);
+            }
+            Acc::MinMaxI { v, seen, .. } => {
+                v.resize(n, 0);
+                seen.resize(n, false);
+            }
+            Acc::MinMaxF { v, seen, .. } => {
+                v.resize(n, 0.0);
+                seen.resize(n, false);
+            }
+            Acc::MinMaxS { v, .. } => v.resize(n, None),
+            Acc::Distinct { sets } => sets.resize_with(n, HashSet::new),
+        }
+    }
+
+    /// Fold one morsel: row `i` belongs to group `gids[i]`; `arg` is None for COUNT(*).
+    pub fn update(&mut self, gids: &[u32], arg: Option<&ArrayRef>) -> Result<()> {
+        let Some(a) = arg else {
+            if let Acc::Count(c) = self {
+                for g in gids {
+                    c[*g as usize] += 1;
+                }
+            }
+            return Ok(());
+        };
+        let nulls = a.logical_nulls();
+        let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+        match self {
+            Acc::Count(c) => {
+                if nulls.is_none() {
+                    for g in gids {
+                        c[*g as usize] += 1;
+                    }
+                } else {
+                    for (i, g) in gids.iter().enumerate() {
+                        if valid(i) {
+                            c[*g as usize] += 1;
+                        }
+                    }
+                }
+            }
+            Acc::SumI { sum, seen } => {
+                let v = a.as_primitive::<Int64Type>().values();
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        let g = *g as usize;
+                        sum[g] = sum[g].wrapping_add(v[i]);
+                        seen[g] = true;
+                    }
+                }
+            }
+            Acc::SumF { sum, seen } => {
+                let v = a.as_primitive::<Float64Type>().values();
+                if nulls.is_none() {
+                    for (g, x) in gids.iter().zip(v.iter()) {
+                        sum[*g as usize] += x;
+                        seen[*g as usize] = true;
+                    }
+                } else {
+                    for (i, g) in gids.iter().enumerate() {
+                        if valid(i) {
+                            sum[*g as usize] += v[i];
+                            seen[*g as usize] = true;
+                        }
+                    }
+                }
+            }
+            Acc::Avg { sum, cnt } => {
+                let f = cast(a, DType::Float64)?;
+                let v = f.as_primitive::<Float64Type>().values();
+                if nulls.is_none() {
+                    for (g, x) in gids.iter().zip(v.iter()) {
+                        sum[*g as usize] += x;
+                        cnt[*g as usize] += 1;
+                    }
+                    return Ok(());
+                }
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        sum[*g as usize] += v[i];
+                        cnt[*g as usize] += 1;
+                    }
+                }
+            }
+            Acc::MinMaxI { v, seen, max } => {
+                let ints: Vec<i64> = match a.data_type() {
+                    DataType::Int64 => a.as_primitive::<Int64Type>().values().to_vec(),
+                    DataType::Date32 => a
+                        .as_primitive::<Date32Type>()
+                        .values()
+                        .iter()
+                        .map(|d| i64::from(*d))
+                        .collect(),
+                    DataType::Timestamp(_, _) => a
+                        .as_primitive::<TimestampMicrosecondType>()
+                        .values()
+                        .to_vec(),
+                    DataType::Boolean => {
+                        let b = a.as_boolean();
+                        (0..b.len()).map(|i| i64::from(b.value(i))).collect()
+                    }
+                    other => return Err(Error::InvalidArgument(format!("MIN/MAX over {other}"))),
+                };
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        let g = *g as usize;
+                        let x = ints[i];
+                        if !seen[g] || (*max && x > v[g]) || (!*max && x < v[g]) {
+                            v[g] = x;
+                            seen[g] = true;
+                        }
+                    }
+                }
+            }
+            Acc::MinMaxF { v, seen, max } => {
+                let vals = a.as_primitive::<Float64Type>().values();
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        let g = *g as usize;
+                        let x = vals[i];
+                        let better = if *max {
+                            x.total_cmp(&v[g]).is_gt()
+                        } else {
+                            x.total_cmp(&v[g]).is_lt()
+                        };
+                        if !seen[g] || better {
+                            v[g] = x;
+                            seen[g] = true;
+                        }
+                    }
+                }
+            }
+            Acc::MinMaxS { v, max } => {
+                let s = a.as_string::<i32>();
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        let g = *g as usize;
+                        let x = s.value(i);
+                        let better = match &v[g] {
+                            None => true,
+                            Some(cur) => {
+                                if *max {
+                                    x > cur.as_str()
+                                } else {
+                                    x < cur.as_str()
+                                }
+                            }
+                        };
+                        if better {
+                            v[g] = Some(x.to_string());
+                        }
+                    }
+                }
+            }
+            Acc::Distinct { sets } => {
+                let k = keys::encode(std::slice::from_ref(a), a.len(), true)?;
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        let b = k.bytes(i);
+                        let set = &mut sets[*g as usize];
+                        if !set.contains(b) {
+                            set.insert(b.to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fold `other` (a partial from another thread) in: its group `g` is our group `map[g]`.
+    pub fn merge(&mut self, other: Acc, map: &[u32]) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => {
+                for (g, x) in b.into_iter().enumerate() {
+                    a[map[g] as usize] += x;
+                }
+            }
+            (Acc::SumI { sum, seen }, Acc::SumI { sum: s2, seen: n2 }) => {
+                for g in 0..s2.len() {
+                    let t = map[g] as usize;
+                    sum[t] = sum[t].wrapping_add(s2[g]);
+                    seen[t] |= n2[g];
+                }
+            }
+            (Acc::SumF { sum, seen }, Acc::SumF { sum: s2, seen: n2 }) => {
+                for g in 0..s2.len() {
+                    let t = map[g] as usize;
+                    sum[t] += s2[g];
+                    seen[t] |= n2[g];
+                }
+            }
+            (Acc::Avg { sum, cnt }, Acc::Avg { sum: s2, cnt: c2 }) => {
+                for g in 0..s2.len() {
+                    let t = map[g] as usize;
+                    sum[t] += s2[g];
+                    cnt[t] += c2[g];
+                }
+            }
+            (
+                Acc::MinMaxI { v, seen, max },
+                Acc::MinMaxI {
+                    v: v2, seen: n2, ..
+                },
+            ) => {
+                for g in 0..v2.len() {
+                    let t = map[g] as usize;
+                    if n2[g] && (!seen[t] || (*max && v2[g] > v[t]) || (!*max && v2[g] < v[t])) {
+                        v[t] = v2[g];
+                        seen[t] = true;
+                    }
+                }
+            }
+            (
+                Acc::MinMaxF { v, seen, max },
+                Acc::MinMaxF {
+                    v: v2, seen: n2, ..
+                },
+            ) => {
+                for g in 0..v2.len() {
+                    let t = map[g] as usize;
+                    let better = if *max {
+                        v2[g].total_cmp(&v[t]).is_gt()
+                    } else {
+                        v2[g].total_cmp(&v[t]).is_lt()
+                    };
+                    if n2[g] && (!seen[t] || better) {
+                        v[t] = v2[g];
+                        seen[t] = true;
+                    }
+                }
+            }
+            (Acc::MinMaxS { v, max }, Acc::MinMaxS { v: v2, .. }) => {
+                for (g, x) in v2.into_iter().enumerate() {
+                    let t = map[g] as usize;
+                    if let Some(x) = x {
+                        let better = match &v[t] {
+                            None => true,
+                            Some(cur) => {
+                                if *max {
+                                    x > *cur
+                                } else {
+                                    x < *cur
+                                }
+                            }
+                        };
+                        if better {
+                            v[t] = Some(x);
+                        }
+                    }
+                }
+            }
+            (Acc::Distinct { sets }, Acc::Distinct { sets: s2 }) => {
+                for (g, s) in s2.into_iter().enumerate() {
+                    sets[map[g] as usize].extend(s);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The finished column (`func` picks among COUNT/SUM/AVG over DISTINCT sets).
+    pub fn finish(self, func: AggFunc, arg: Option<DType>, ty: DType) -> Result<ArrayRef> {
+        Ok(match self {
+            Acc::Count(c) => Arc::new(Int64Array::from(c)),
+            Acc::SumI { sum, seen } => Arc::new(
+                sum.into_iter()
+                    .zip(seen)
+                    .map(|(s, k)| k.then_some(s))
+                    .collect::<Int64Array>(),
+            ),
+            Acc::SumF { sum, seen } => Arc::new(
+                sum.into_iter()
+                    .zip(seen)
+                    .map(|(s, k)| k.then_some(s))
+                    .collect::<Float64Array>(),
+            ),
+            Acc::Avg { sum, cnt } => Arc::new(
+                sum.into_iter()
+                    .zip(cnt)
+                    .map(|(s, c)| (c > 0).then(|| s / c as f64))
+                    .collect::<Float64Array>(),
+            ),
+            Acc::MinMaxI { v, seen, .. } => {
+                let vals: Vec<Option<i64>> = v
+                    .into_iter()
+                    .zip(seen)
+                    .map(|(x, k)| k.then_some(x))
+                    .collect();
+                if ty == DType::Bool {
+                    Arc::new(
+                        vals.iter()
+                            .map(|x| x.map(|v| v != 0))
+                            .collect::<arrow_array::BooleanArray>(),
+                    )
+                } else {
+                    decode_ints(&vals, ty)
+                }
+            }
+            Acc::MinMaxF { v, seen, .. } => Arc::new(
+                v.into_iter()
+                    .zip(seen)
+                    .map(|(x, k)| k.then_some(x))
+                    .collect::<Float64Array>(),
+            ),
+            Acc::MinMaxS { v, .. } => Arc::new(v.into_iter().collect::<StringArray>()),
+            Acc::Distinct { sets } => match func {
+                AggFunc::CountDistinct => {
+                    Arc::new(sets.iter().map(|s| s.len() as i64).collect::<Int64Array>())
+                }
+                _ => {
+                    // Distinct values are encoded as tag byte + 8 value bytes.
+                    let is_float = arg == Some(DType::Float64);
+                    let vals: Vec<Option<f64>> = sets
+                        .iter()
+                        .map(|s| {
+                            if s.is_empty() {
+                                return None;
+                            }
+                            let mut total = 0f64;
+                            for b in s {
+                                let raw: [u8; 8] = b
+                                    .get(1..9)
+                                    .and_then(|x| x.try_into().ok())
+                                    .unwrap_or([0; 8]);
+                                let x = i64::from_le_bytes(raw);
+                                total += if is_float {
+                                    f64::from_bits(x as u64)
+                                } else {
+                                    x as f64
+                                };
+                            }
+                            Some(if func == AggFunc::AvgDistinct {
+                                total / s.len() as f64
+                            } else {
+                                total
+                            })
+                        })
+                        .collect();
+                    let f: ArrayRef = Arc::new(vals.into_iter().collect::<Float64Array>());
+                    cast(&f, ty)?
+                }
+            },
+        })
+    }
+}

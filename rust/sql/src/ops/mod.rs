@@ -1,0 +1,132 @@
+//! Physical operators, one file each. Every operator takes its input as a list of morsels
+//! ([`Chunk`]s) and returns its output the same way; per-morsel work is spread over the query's
+//! thread pool with rayon (filter, projection, aggregate partials, join probes).
+
+mod agg_state;
+mod filter;
+mod hash_aggregate;
+mod hash_join;
+mod limit;
+mod project;
+mod scan;
+mod sort;
+mod topn;
+mod union;
+mod values;
+mod window;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use minide_common::Result;
+
+use crate::catalog::Catalog;
+use crate::plan::{JoinKind, Node, Op};
+use crate::types::Chunk;
+
+pub use sort::compare_rows;
+
+/// Actual rows and inclusive wall time of one operator (EXPLAIN ANALYZE).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpMetrics {
+    pub rows: u64,
+    pub nanos: u64,
+}
+
+/// What every operator can reach while running.
+pub struct Ctx<'a> {
+    pub catalog: &'a Catalog,
+    pub threads: usize,
+    pub metrics: Mutex<HashMap<u32, OpMetrics>>,
+}
+
+/// Run `node` (and, recursively, its inputs) to completion.
+pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
+    let start = Instant::now();
+    let out = match &node.op {
+        Op::Scan {
+            table,
+            columns,
+            filter,
+        } => scan::scan(ctx, table, columns, filter.as_ref())?,
+        Op::Values { rows } => values::values(rows, &node.types)?,
+        Op::Filter { input, predicate } => filter::filter(execute(input, ctx)?, predicate)?,
+        Op::Project { input, exprs } => project::project(execute(input, ctx)?, exprs)?,
+        Op::Aggregate {
+            input,
+            groups,
+            aggs,
+        } => {
+            let in_types = input.types.clone();
+            hash_aggregate::aggregate(
+                ctx,
+                execute(input, ctx)?,
+                &in_types,
+                groups,
+                aggs,
+                &node.types,
+            )?
+        }
+        Op::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+            null_equal,
+            build_left,
+            single_match,
+        } => {
+            let l = execute(left, ctx)?;
+            let r = execute(right, ctx)?;
+            let spec = hash_join::JoinSpec {
+                kind: *kind,
+                left_keys,
+                right_keys,
+                residual: residual.as_ref(),
+                null_equal: *null_equal,
+                single_match: *single_match,
+                left_types: &left.types,
+                right_types: &right.types,
+            };
+            let left_buildable = matches!(
+                kind,
+                JoinKind::Semi | JoinKind::Anti | JoinKind::NullAwareAnti
+            );
+            if *build_left && left_buildable {
+                hash_join::hash_join_build_left(l, r, &spec)?
+            } else {
+                hash_join::hash_join(ctx, l, r, &spec)?
+            }
+        }
+        Op::Sort { input, keys } => sort::sort(execute(input, ctx)?, keys, &node.types)?,
+        Op::TopN {
+            input,
+            keys,
+            limit,
+            offset,
+        } => topn::topn(execute(input, ctx)?, keys, *limit, *offset, &node.types)?,
+        Op::Limit {
+            input,
+            limit,
+            offset,
+        } => limit::limit(execute(input, ctx)?, *limit, *offset),
+        Op::Window { input, calls } => window::window(execute(input, ctx)?, calls, &input.types)?,
+        Op::UnionAll { inputs } => {
+            let mut parts = Vec::with_capacity(inputs.len());
+            for i in inputs {
+                parts.push(execute(i, ctx)?);
+            }
+            union::union_all(parts)
+        }
+    };
+    let rows: usize = out.iter().map(|c| c.len).sum();
+    if let Ok(mut m) = ctx.metrics.lock() {
+        let e = m.entry(node.id).or_default();
+        e.rows += rows as u64;
+        e.nanos += start.elapsed().as_nanos() as u64;
+    }
+    Ok(out)
+}

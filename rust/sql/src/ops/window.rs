@@ -1,0 +1,226 @@
+//! Window functions: for each call, sort row positions by (PARTITION BY, ORDER BY), walk each
+//! partition in order and compute ranks, offsets (LAG/LEAD) or aggregates over the default frame
+//! (the whole partition without ORDER BY; rows up to the current row and its peers with it).
+
+use std::cmp::Ordering;
+
+use arrow_array::{Array, ArrayRef};
+use minide_common::{Error, Result};
+
+use super::sort::compare_rows;
+use crate::expr::eval;
+use crate::kernels::concat_chunks;
+use crate::plan::{Expr, SortKey, WinFunc, WindowCall};
+use crate::types::{Chunk, DType, Scalar, array_from_scalars, scalar_at};
+
+fn cmp_scalar(a: &Scalar, b: &Scalar) -> Ordering {
+    match (a, b) {
+        (Scalar::Int(x), Scalar::Int(y)) => x.cmp(y),
+        (Scalar::Float(x), Scalar::Float(y)) => x.total_cmp(y),
+        (Scalar::Str(x), Scalar::Str(y)) => x.cmp(y),
+        (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Running aggregate state over the rows added so far.
+struct Running {
+    func: WinFunc,
+    count: i64,
+    sum_i: i64,
+    sum_f: f64,
+    best: Scalar,
+}
+
+impl Running {
+    fn new(func: WinFunc) -> Running {
+        Running {
+            func,
+            count: 0,
+            sum_i: 0,
+            sum_f: 0.0,
+            best: Scalar::Null,
+        }
+    }
+
+    fn add(&mut self, v: Scalar) {
+        if self.func == WinFunc::CountStar {
+            self.count += 1;
+            return;
+        }
+        if matches!(v, Scalar::Null) {
+            return;
+        }
+        self.count += 1;
+        match &v {
+            Scalar::Int(x) => {
+                self.sum_i = self.sum_i.wrapping_add(*x);
+                self.sum_f += *x as f64;
+            }
+            Scalar::Float(x) => self.sum_f += *x,
+            _ => {}
+        }
+        let better = match (&self.best, self.func) {
+            (Scalar::Null, _) => true,
+            (b, WinFunc::Min) => cmp_scalar(&v, b) == Ordering::Less,
+            (b, WinFunc::Max) => cmp_scalar(&v, b) == Ordering::Greater,
+            _ => false,
+        };
+        if better {
+            self.best = v;
+        }
+    }
+
+    fn value(&self, ty: DType) -> Scalar {
+        match self.func {
+            WinFunc::Count | WinFunc::CountStar => Scalar::Int(self.count),
+            _ if self.count == 0 => Scalar::Null,
+            WinFunc::Sum if ty == DType::Int64 => Scalar::Int(self.sum_i),
+            WinFunc::Sum => Scalar::Float(self.sum_f),
+            WinFunc::Avg => Scalar::Float(self.sum_f / self.count as f64),
+            _ => self.best.clone(),
+        }
+    }
+}
+
+fn literal_int(e: Option<&Expr>, default: i64) -> Result<i64> {
+    match e {
+        None => Ok(default),
+        Some(Expr::Lit {
+            value: Scalar::Int(v),
+            ..
+        }) => Ok(*v),
+        Some(_) => Err(Error::Unsupported(
+            "LAG/LEAD offsets must be integer constants".into(),
+        )),
+    }
+}
+
+fn compute(all: &Chunk, call: &WindowCall) -> Result<ArrayRef> {
+    let n = all.len;
+    let part_cols = call
+        .partition
+        .iter()
+        .map(|e| eval(e, all))
+        .collect::<Result<Vec<_>>>()?;
+    let order_cols = call
+        .order
+        .iter()
+        .map(|k| eval(&k.expr, all))
+        .collect::<Result<Vec<_>>>()?;
+    let pkeys: Vec<SortKey> = call
+        .partition
+        .iter()
+        .map(|e| SortKey {
+            expr: e.clone(),
+            desc: false,
+            nulls_first: true,
+        })
+        .collect();
+    let mut all_cols = part_cols.clone();
+    all_cols.extend(order_cols.iter().cloned());
+    let mut all_keys = pkeys.clone();
+    all_keys.extend(call.order.iter().cloned());
+    let full = compare_rows(&all_cols, &all_keys)?;
+    let same_part = compare_rows(&part_cols, &pkeys)?;
+    let peers = compare_rows(&order_cols, &call.order)?;
+    let mut idx: Vec<u32> = (0..n as u32).collect();
+    idx.sort_by(|a, b| full(*a as usize, *b as usize));
+    let arg = match call.args.first() {
+        Some(e) if !matches!(call.func, WinFunc::CountStar) => Some(eval(e, all)?),
+        _ => None,
+    };
+    let value_at = |row: usize| -> Scalar {
+        arg.as_ref()
+            .map(|a| scalar_at(a, row))
+            .unwrap_or(Scalar::Null)
+    };
+    let mut out = vec![Scalar::Null; n];
+    let mut start = 0;
+    while start < n {
+        let mut end = start + 1;
+        while end < n && same_part(idx[start] as usize, idx[end] as usize) == Ordering::Equal {
+            end += 1;
+        }
+        let part = &idx[start..end];
+        match call.func {
+            WinFunc::RowNumber | WinFunc::Rank | WinFunc::DenseRank => {
+                let (mut rank, mut dense) = (0i64, 0i64);
+                for (k, &r) in part.iter().enumerate() {
+                    let new_peer_group =
+                        k == 0 || peers(part[k - 1] as usize, r as usize) != Ordering::Equal;
+                    if new_peer_group {
+                        rank = k as i64 + 1;
+                        dense += 1;
+                    }
+                    out[r as usize] = Scalar::Int(match call.func {
+                        WinFunc::RowNumber => k as i64 + 1,
+                        WinFunc::Rank => rank,
+                        _ => dense,
+                    });
+                }
+            }
+            WinFunc::Lag | WinFunc::Lead => {
+                let off = literal_int(call.args.get(1), 1)?;
+                let default = match call.args.get(2) {
+                    Some(Expr::Lit { value, .. }) => value.clone(),
+                    Some(_) => {
+                        return Err(Error::Unsupported(
+                            "LAG/LEAD defaults must be constants".into(),
+                        ));
+                    }
+                    None => Scalar::Null,
+                };
+                for (k, &r) in part.iter().enumerate() {
+                    let j = if call.func == WinFunc::Lag {
+                        k as i64 - off
+                    } else {
+                        k as i64 + off
+                    };
+                    out[r as usize] = if j >= 0 && (j as usize) < part.len() {
+                        value_at(part[j as usize] as usize)
+                    } else {
+                        default.clone()
+                    };
+                }
+            }
+            _ => {
+                let mut acc = Running::new(call.func);
+                if call.order.is_empty() {
+                    part.iter().for_each(|&r| acc.add(value_at(r as usize)));
+                    let v = acc.value(call.ty);
+                    part.iter().for_each(|&r| out[r as usize] = v.clone());
+                } else {
+                    let mut g = 0;
+                    while g < part.len() {
+                        let mut h = g + 1;
+                        while h < part.len()
+                            && peers(part[g] as usize, part[h] as usize) == Ordering::Equal
+                        {
+                            h += 1;
+                        }
+                        part[g..h]
+                            .iter()
+                            .for_each(|&r| acc.add(value_at(r as usize)));
+                        let v = acc.value(call.ty);
+                        part[g..h].iter().for_each(|&r| out[r as usize] = v.clone());
+                        g = h;
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    let _ = arg.as_ref().map(|a| a.len());
+    array_from_scalars(call.ty, &out)
+}
+
+pub fn window(input: Vec<Chunk>, calls: &[WindowCall], in_types: &[DType]) -> Result<Vec<Chunk>> {
+    let all = concat_chunks(&input, in_types)?;
+    drop(input);
+    let mut cols = all.cols.clone();
+    for call in calls {
+        cols.push(compute(&all, call)?);
+    }
+    Ok(vec![Chunk::new(cols, all.len)])
+}
