@@ -18,6 +18,41 @@ def hash_array(array: Any) -> pa.UInt64Array: ...
 # columnar: Parquet (rust/bindings/src/columnar/parquet.rs)
 # ----------------------------------------------------------------------------------------------
 
+def parquet_write(
+    data: Any,
+    path: str,
+    *,
+    compression: str,
+    compression_level: int | None,
+    row_group_size: int,
+    data_page_size: int,
+    dictionary: bool,
+    statistics: bool,
+    page_index: bool,
+    data_page_v2: bool,
+    threads: int,
+    key_value_metadata: list[tuple[str, str]],
+) -> None: ...
+
+class ParquetReader:
+    def __init__(self, path: str) -> None: ...
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def num_row_groups(self) -> int: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    def schema(self) -> pa.Schema: ...
+    def key_value_metadata(self) -> list[tuple[str, str | None]]: ...
+    def metadata(self) -> dict[str, Any]: ...
+    def read(
+        self,
+        row_groups: list[int] | None = None,
+        columns: list[str] | None = None,
+        threads: int = 2,
+    ) -> pa.Table: ...
+    def inspect(self) -> str: ...
+
 # ----------------------------------------------------------------------------------------------
 # columnar: CSV (rust/bindings/src/columnar/csv.rs)
 # ----------------------------------------------------------------------------------------------

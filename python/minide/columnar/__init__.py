@@ -1,1 +1,25 @@
 """minide.columnar: see docs/columnar.md."""
+
+# --- parquet (python/minide/columnar/parquet.py) ---
+from minide.columnar.parquet import (
+    ColumnChunkMetadata,
+    ColumnStatistics,
+    FileMetadata,
+    ParquetFile,
+    RowGroupMetadata,
+    inspect,
+    read_parquet,
+    write_parquet,
+)
+
+__all__ = [
+    "ColumnChunkMetadata",
+    "ColumnStatistics",
+    "FileMetadata",
+    "ParquetFile",
+    "RowGroupMetadata",
+    "inspect",
+    "read_parquet",
+    "write_parquet",
+]
+# --- end parquet ---

@@ -1,0 +1,244 @@
+//! The Parquet file reader.
+//!
+//! 1. `open`: check the magic at both ends, read the footer length, check it fits the file, parse
+//!    `FileMetaData` with the bounded Thrift reader, and check every column chunk's byte range
+//!    lies between the header magic and the footer.
+//! 2. `read_row_group`: for each projected column (in parallel), read the chunk bytes and decode
+//!    them page by page (`column.rs`) into an Arrow array; assemble a `RecordBatch`.
+//!
+//! Every error is a `Corrupt` naming the file (and row group / column / offset where known).
+
+pub mod column;
+pub mod schema;
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{Field, Schema, SchemaRef};
+use rayon::prelude::*;
+
+use super::metadata::FileMetaData;
+use super::thrift;
+use minide_common::{Error, Result};
+pub use schema::TopColumn;
+
+/// Largest footer accepted (a footer is metadata; hundreds of MB means corruption).
+const MAX_FOOTER: u64 = 512 << 20;
+
+pub struct ParquetFile {
+    pub path: PathBuf,
+    file: File,
+    pub file_len: u64,
+    pub metadata: FileMetaData,
+    pub columns: Vec<TopColumn>,
+    pub num_leaves: usize,
+    /// First byte of the footer: column data must end before it.
+    footer_start: u64,
+}
+
+fn at(path: &Path, e: Error) -> Error {
+    e.at_path(path)
+}
+
+impl ParquetFile {
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(e, path))?;
+        let file_len = file.metadata().map_err(|e| Error::io(e, path))?.len();
+        Self::from_file(path, file, file_len).map_err(|e| at(path, e))
+    }
+
+    fn from_file(path: &Path, file: File, file_len: u64) -> Result<Self> {
+        if file_len < 12 {
+            return Err(Error::corrupt(format!(
+                "file of {file_len} bytes is too small to be Parquet"
+            )));
+        }
+        let mut tail = [0u8; 8];
+        read_at(&file, &mut tail, file_len - 8)?;
+        let mut head = [0u8; 4];
+        read_at(&file, &mut head, 0)?;
+        if &tail[4..] != b"PAR1" || &head != b"PAR1" {
+            return Err(Error::corrupt("not a Parquet file (magic PAR1 missing)"));
+        }
+        let footer_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+        if footer_len + 12 > file_len || footer_len > MAX_FOOTER {
+            return Err(Error::corrupt(format!(
+                "footer length {footer_len} does not fit the file of {file_len} bytes"
+            ))
+            .at_offset(file_len - 8));
+        }
+        let footer_start = file_len - 8 - footer_len;
+        let mut footer = vec![0u8; footer_len as usize];
+        read_at(&file, &mut footer, footer_start)?;
+        let mut r = thrift::Reader::new(&footer);
+        let metadata = FileMetaData::read(&mut r)
+            .map_err(|e| column::prefix(e, "footer").at_offset(footer_start))?;
+        let (columns, num_leaves) = schema::parse(&metadata.schema)
+            .map_err(|e| column::prefix(e, "footer schema"))?;
+        let pf = ParquetFile {
+            path: path.to_path_buf(),
+            file,
+            file_len,
+            metadata,
+            columns,
+            num_leaves,
+            footer_start,
+        };
+        pf.validate()?;
+        Ok(pf)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.metadata.num_rows < 0 {
+            return Err(Error::corrupt("negative row count"));
+        }
+        let mut total = 0i64;
+        for (i, rg) in self.metadata.row_groups.iter().enumerate() {
+            if rg.columns.len() != self.num_leaves {
+                return Err(Error::corrupt(format!(
+                    "row group {i} has {} column chunks, the schema {} leaves",
+                    rg.columns.len(),
+                    self.num_leaves
+                )));
+            }
+            if rg.num_rows < 0 {
+                return Err(Error::corrupt(format!("row group {i} has a negative row count")));
+            }
+            total = total.saturating_add(rg.num_rows);
+            for (j, c) in rg.columns.iter().enumerate() {
+                let Some(m) = &c.meta_data else { continue };
+                let (start, len) = self.chunk_range(m);
+                if start < 4 || len < 0 || start.saturating_add(len) > self.footer_start as i64 {
+                    return Err(Error::corrupt(format!(
+                        "row group {i} column {j}: bytes {start}..+{len} lie outside the data region"
+                    )));
+                }
+            }
+        }
+        if total != self.metadata.num_rows {
+            return Err(Error::corrupt(format!(
+                "row groups hold {total} rows, the footer says {}",
+                self.metadata.num_rows
+            )));
+        }
+        Ok(())
+    }
+
+    /// Byte range of a column chunk: from its dictionary page (when the offset is plausible; some
+    /// writers store 0) or first data page, `total_compressed_size` long.
+    fn chunk_range(&self, m: &super::metadata::ColumnMetaData) -> (i64, i64) {
+        let start = match m.dictionary_page_offset {
+            Some(d) if d > 0 && d < m.data_page_offset => d,
+            _ => m.data_page_offset,
+        };
+        (start, m.total_compressed_size)
+    }
+
+    /// The Arrow schema of the readable (flat) columns, in file order.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = self.columns.iter().map(|c| c.field.clone()).collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Indexes of the columns named in `names` (all when `None`), in the order given.
+    pub fn projection(&self, names: Option<&[String]>) -> Result<Vec<usize>> {
+        match names {
+            None => Ok((0..self.columns.len()).collect()),
+            Some(ns) => ns
+                .iter()
+                .map(|n| {
+                    self.columns
+                        .iter()
+                        .position(|c| &c.name == n)
+                        .ok_or_else(|| Error::schema(format!(
+                            "column {n:?} is not in {} (columns: {})",
+                            self.path.display(),
+                            self.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                        )))
+                })
+                .collect(),
+        }
+    }
+
+    /// The open file handle (for tools that walk pages, like `inspect`).
+    pub fn file_ref(&self) -> &File {
+        &self.file
+    }
+
+    fn read_chunk_bytes(&self, start: i64, len: i64) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len as usize];
+        read_at(&self.file, &mut buf, start as u64)?;
+        Ok(buf)
+    }
+
+    /// Decode one column of one row group.
+    pub fn read_column(&self, rg: usize, col: usize) -> Result<ArrayRef> {
+        let top = &self.columns[col];
+        let group = &self.metadata.row_groups[rg];
+        let ctx = |e: Error| column::prefix(e, &format!("row group {rg}, column {:?}", top.name)).at_path(&self.path);
+        let Some(el) = &top.element else {
+            return Err(Error::unsupported(format!(
+                "reading nested column {:?} (struct/list/map) of {}",
+                top.name,
+                self.path.display()
+            )));
+        };
+        let chunk = &group.columns[top.first_leaf];
+        if chunk.file_path.is_some() {
+            return Err(Error::unsupported("column chunks in external files"));
+        }
+        let meta = chunk
+            .meta_data
+            .as_ref()
+            .ok_or_else(|| ctx(Error::corrupt("column chunk without metadata")))?;
+        if Some(meta.type_) != el.type_ {
+            return Err(ctx(Error::corrupt("chunk type differs from the schema")));
+        }
+        let (start, len) = self.chunk_range(meta);
+        let bytes = self.read_chunk_bytes(start, len).map_err(ctx)?;
+        let rows = group.num_rows as usize;
+        let dec = column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows).map_err(ctx)?;
+        dec.decode(top.field.data_type()).map_err(|e| ctx(e).at_offset(start as u64))
+    }
+
+    /// Decode the projected columns of one row group into a batch.
+    pub fn read_row_group(&self, rg: usize, projection: &[usize], threads: usize) -> Result<RecordBatch> {
+        if rg >= self.metadata.row_groups.len() {
+            return Err(Error::invalid(format!("row group {rg} does not exist")));
+        }
+        let run = || -> Result<Vec<ArrayRef>> {
+            if threads > 1 && projection.len() > 1 {
+                projection.par_iter().map(|&c| self.read_column(rg, c)).collect()
+            } else {
+                projection.iter().map(|&c| self.read_column(rg, c)).collect()
+            }
+        };
+        let arrays = super::writer::with_pool(threads, run)??;
+        let fields: Vec<Field> = projection.iter().map(|&c| self.columns[c].field.clone()).collect();
+        let rows = self.metadata.row_groups[rg].num_rows as usize;
+        RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| Error::corrupt(format!("row group {rg}: {e}")).at_path(&self.path))
+    }
+
+    /// Schema of a projection.
+    pub fn projected_schema(&self, projection: &[usize]) -> SchemaRef {
+        Arc::new(Schema::new(
+            projection
+                .iter()
+                .map(|&c| self.columns[c].field.clone())
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+fn read_at(file: &File, buf: &mut [u8], off: u64) -> Result<()> {
+    file.read_exact_at(buf, off)
+        .map_err(|e| Error::corrupt(format!("read of {} bytes at {off} failed: {e}", buf.len())))
+}
