@@ -1,5 +1,5 @@
 //! Page compression codecs. Writes UNCOMPRESSED, SNAPPY, GZIP, ZSTD and LZ4_RAW; reads those
-//! plus the legacy Hadoop-framed LZ4 (codec LZ4).
+//! plus BROTLI and the legacy Hadoop-framed LZ4 (codec LZ4).
 //!
 //! Decompression never trusts the declared size for allocation alone: the output grows with the
 //! data actually produced, is bounded by the declared size, and must match it exactly.
@@ -143,6 +143,12 @@ pub fn decompress(codec_id: i32, input: &[u8], size: usize) -> Result<Vec<u8>> {
         }
         codec::GZIP => read_bounded(flate2::read::MultiGzDecoder::new(input), input.len(), size, "gzip")?,
         codec::LZ4_RAW => lz4_raw(input, size)?,
+        codec::BROTLI => read_bounded(
+            brotli::Decompressor::new(input, 4096),
+            input.len(),
+            size,
+            "brotli",
+        )?,
         codec::LZ4 => {
             // Hadoop framing: [u32 BE decompressed len][u32 BE compressed len][lz4 block]*;
             // some writers used plain LZ4_RAW under this codec id, so fall back to that.
