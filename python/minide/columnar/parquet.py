@@ -129,7 +129,7 @@ def _hint_schema(kv: list[tuple[str, str | None]]) -> pa.Schema | None:
         if k == _ARROW_SCHEMA_KEY and v:
             try:
                 return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(v)))
-            except (ValueError, pa.ArrowInvalid, OSError):
+            except (ValueError, pa.ArrowException, OSError):
                 return None  # a foreign or damaged hint: fall back to the Parquet types
     return None
 

@@ -197,8 +197,13 @@ impl<'a> ChunkDecoder<'a> {
                     )?;
                     let mut values = &raw[..];
                     if self.max_def > 0 {
+                        if h.definition_level_encoding == encoding::BIT_PACKED {
+                            return Err(Error::unsupported(
+                                "deprecated BIT_PACKED definition levels",
+                            ));
+                        }
                         if h.definition_level_encoding != encoding::RLE {
-                            return Err(unsupported_or_corrupt(h.definition_level_encoding, "definition levels"));
+                            return Err(invalid_encoding(h.definition_level_encoding, "definition levels"));
                         }
                         let len = raw
                             .get(..4)
@@ -366,7 +371,7 @@ impl<'a> ChunkDecoder<'a> {
                         }
                         vals.extend(w.iter().map(|&x| x as $t));
                     }
-                    other => return Err(unsupported_or_corrupt(other, "values")),
+                    other => return Err(invalid_encoding(other, "values")),
                 }
                 scatter(levels, max, &vals, $out)?;
             }};
@@ -399,7 +404,7 @@ impl<'a> ChunkDecoder<'a> {
                         rle::decode(body, 1, k, &mut v)?;
                         vals.extend(v.iter().map(|&x| x != 0));
                     }
-                    other => return Err(unsupported_or_corrupt(other, "booleans")),
+                    other => return Err(invalid_encoding(other, "booleans")),
                 }
                 if vals.len() != k {
                     return Err(corrupt("boolean page holds too few values"));
@@ -434,7 +439,7 @@ impl<'a> ChunkDecoder<'a> {
                         delta::decode_length_byte_array(data, k, &mut push)?
                     }
                     encoding::DELTA_BYTE_ARRAY => delta::decode_byte_array(data, k, &mut push)?,
-                    other => return Err(unsupported_or_corrupt(other, "byte arrays")),
+                    other => return Err(invalid_encoding(other, "byte arrays")),
                 }
                 if s.bytes_ends.len() != k {
                     return Err(corrupt("byte array page holds too few values"));
@@ -495,7 +500,7 @@ impl<'a> ChunkDecoder<'a> {
                             return Err(corrupt("DELTA_BYTE_ARRAY value of the wrong width"));
                         }
                     }
-                    other => return Err(unsupported_or_corrupt(other, "fixed-width values")),
+                    other => return Err(invalid_encoding(other, "fixed-width values")),
                 }
                 match levels {
                     None => out.extend_from_slice(&vals),
@@ -696,13 +701,10 @@ fn scatter<T: Copy + Default>(levels: Option<&[u32]>, max: u32, vals: &[T], out:
     Ok(())
 }
 
-/// Known-but-unimplemented encodings are `Unsupported`; ids outside the enum are corruption.
-fn unsupported_or_corrupt(enc: i32, what: &str) -> Error {
-    if (0..=9).contains(&enc) && enc != 1 {
-        Error::unsupported(format!("{} encoding for {what}", encoding::name(enc)))
-    } else {
-        corrupt(format!("unknown encoding {enc} for {what}"))
-    }
+/// Every encoding the spec defines for a physical type is implemented, so any other id in a
+/// page header is corruption.
+fn invalid_encoding(enc: i32, what: &str) -> Error {
+    corrupt(format!("encoding {} ({enc}) is not valid for {what}", encoding::name(enc)))
 }
 
 /// Prefix a corruption message with context.

@@ -71,6 +71,9 @@ fn skip_subtree(els: &[SchemaElement], pos: &mut usize, leaves: &mut usize, dept
         .get(*pos)
         .ok_or_else(|| Error::corrupt("schema has fewer elements than declared"))?;
     *pos += 1;
+    if el.name.contains('\0') {
+        return Err(Error::corrupt("schema name contains a NUL byte"));
+    }
     let n = usize::try_from(el.num_children.unwrap_or(0))
         .map_err(|_| Error::corrupt("negative number of schema children"))?;
     if n == 0 {
