@@ -77,16 +77,32 @@ struct ChunkIndex {
     offset_index: Vec<u8>,
 }
 
-/// Run `f` on a pool of `threads` threads (1 = the calling thread).
-pub fn with_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
+/// Shared rayon pools, one per thread count (2..=16), created on first use: spawning threads
+/// for every call would cost more than encoding a small row group.
+fn pool(threads: usize) -> Result<Option<&'static rayon::ThreadPool>> {
+    static POOLS: [std::sync::OnceLock<rayon::ThreadPool>; 17] =
+        [const { std::sync::OnceLock::new() }; 17];
     if threads <= 1 {
-        return Ok(f());
+        return Ok(None);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+    let cell = &POOLS[threads.min(16)];
+    if let Some(p) = cell.get() {
+        return Ok(Some(p));
+    }
+    let built = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.min(16))
+        .thread_name(|i| format!("minide-parquet-{i}"))
         .build()
         .map_err(|e| Error::invalid(format!("thread pool: {e}")))?;
-    Ok(pool.install(f))
+    Ok(Some(cell.get_or_init(|| built)))
+}
+
+/// Run `f` on a pool of `threads` threads (1 = the calling thread).
+pub fn with_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
+    Ok(match pool(threads)? {
+        Some(p) => p.install(f),
+        None => f(),
+    })
 }
 
 pub struct FileWriter {
@@ -101,7 +117,7 @@ pub struct FileWriter {
     row_groups: Vec<RowGroup>,
     indexes: Vec<ChunkIndex>,
     num_rows: i64,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<&'static rayon::ThreadPool>,
 }
 
 impl FileWriter {
@@ -119,16 +135,7 @@ impl FileWriter {
         let file = File::create(path).map_err(|e| Error::io(e, path))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         out.write_all(b"PAR1").map_err(|e| Error::io(e, path))?;
-        let pool = if opts.threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(opts.threads)
-                    .build()
-                    .map_err(|e| Error::invalid(format!("thread pool: {e}")))?,
-            )
-        } else {
-            None
-        };
+        let pool = pool(opts.threads)?;
         Ok(FileWriter {
             path: path.to_path_buf(),
             out,
@@ -177,7 +184,7 @@ impl FileWriter {
             let data = values::collect(&arrays, &leaves[i])?;
             column::encode_chunk(&leaves[i], &data, opts)
         };
-        let chunks: Vec<EncodedChunk> = match &self.pool {
+        let chunks: Vec<EncodedChunk> = match self.pool {
             Some(pool) => pool.install(|| {
                 (0..leaves.len())
                     .into_par_iter()
