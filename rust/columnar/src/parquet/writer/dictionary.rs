@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::values::Values;
 
-/// Fast non-cryptographic hasher: a multiply-rotate mix for integers, xxh3 for byte strings.
+/// Fast non-cryptographic hasher: a folded multiply for integers, xxh3 for byte strings.
 #[derive(Default)]
 pub struct FastHasher(u64);
 
@@ -19,14 +19,16 @@ impl Hasher for FastHasher {
         self.write_u64(u64::from(v));
     }
     fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        // Folded 64x64->128 multiply: every input bit reaches the low bits the table indexes
+        // with (floats holding integers have all-zero low mantissa bits).
+        let m = u128::from(self.0 ^ v) * 0x9E37_79B9_7F4A_7C15_u128;
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
     }
     fn write_usize(&mut self, v: usize) {
         self.write_u64(v as u64);
     }
     fn finish(&self) -> u64 {
-        // Fold the well-mixed high bits into the low bits the table indexes with.
-        self.0 ^ (self.0 >> 29)
+        self.0
     }
 }
 
