@@ -114,6 +114,7 @@ impl<'a> DeltaDecoder<'a> {
         let mut prev = first;
         let mut left = total - 1;
         let mut widths = vec![0u8; minis];
+        let mut packed: Vec<u32> = Vec::with_capacity(mini);
         while left > 0 {
             let min = zigzag_decode(uvar(data, pos)?);
             let w = data
@@ -135,6 +136,22 @@ impl<'a> DeltaDecoder<'a> {
                     .get(*pos..)
                     .filter(|b| b.len() >= needed)
                     .ok_or_else(|| Error::corrupt("delta miniblock truncated"))?;
+                if bw <= 32 {
+                    packed.clear();
+                    super::rle::unpack_into(body, bw, n, &mut packed);
+                    for &d in packed.iter() {
+                        let v = if is32 {
+                            i64::from((prev as i32).wrapping_add(min as i32).wrapping_add(d as i32))
+                        } else {
+                            prev.wrapping_add(min).wrapping_add(i64::from(d))
+                        };
+                        out.push(v);
+                        prev = v;
+                    }
+                    *pos += bytes.min(body.len());
+                    left -= n;
+                    continue;
+                }
                 for i in 0..n {
                     let d = get_packed(body, i, bw);
                     let v = if is32 {

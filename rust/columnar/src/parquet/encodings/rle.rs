@@ -73,12 +73,12 @@ pub fn get_packed(src: &[u8], i: usize, bw: u8) -> u64 {
     let byte = bit / 8;
     let shift = (bit % 8) as u32;
     let mask = if bw == 64 { u64::MAX } else { (1u64 << bw) - 1 };
-    if let Some(chunk) = src.get(byte..byte + 8) {
-        if shift + u32::from(bw) <= 64 {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(chunk);
-            return (u64::from_le_bytes(a) >> shift) & mask;
-        }
+    if let Some(chunk) = src.get(byte..byte + 8)
+        && shift + u32::from(bw) <= 64
+    {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        return (u64::from_le_bytes(a) >> shift) & mask;
     }
     let mut a = [0u8; 16];
     let avail = src.get(byte..).unwrap_or(&[]);
@@ -136,7 +136,7 @@ impl RleEncoder {
                     r -= need;
                     i += need;
                 }
-                if self.pending.len() % 8 == 0 {
+                if self.pending.len().is_multiple_of(8) {
                     self.flush_packed(out);
                 }
                 if r >= 8 && self.pending.is_empty() {
@@ -150,7 +150,7 @@ impl RleEncoder {
                 i += r;
             }
             // Long literal stretches are flushed in whole groups to bound memory.
-            if self.pending.len() >= 4096 && self.pending.len() % 8 == 0 {
+            if self.pending.len() >= 4096 && self.pending.len().is_multiple_of(8) {
                 self.flush_packed(out);
             }
         }
@@ -225,6 +225,40 @@ pub fn unpack_into(src: &[u8], bw: u8, n: usize, out: &mut Vec<u32>) {
     let bwu = usize::from(bw);
     let mask = if bw == 32 { u64::MAX } else { (1u64 << bw) - 1 };
     let mut i = 0;
+    // Fast path: whole groups of 8 values (bw bytes) while 8 more bytes can be loaded; for
+    // bw <= 8 one u64 load yields all 8 values of a group.
+    if bw <= 8 {
+        let m = mask;
+        out.reserve(n);
+        while i + 8 <= n {
+            let byte = i / 8 * bwu;
+            let Some(chunk) = src.get(byte..byte + 8) else {
+                break;
+            };
+            let mut a = [0u8; 8];
+            a.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(a);
+            for k in 0..8 {
+                out.push(((w >> (k * bwu)) & m) as u32);
+            }
+            i += 8;
+        }
+    } else if bw <= 16 {
+        out.reserve(n);
+        while i + 8 <= n {
+            let byte = i / 8 * bwu;
+            let Some(chunk) = src.get(byte..byte + 16) else {
+                break;
+            };
+            let mut a = [0u8; 16];
+            a.copy_from_slice(chunk);
+            let w = u128::from_le_bytes(a);
+            for k in 0..8 {
+                out.push(((w >> (k * bwu)) as u64 & mask) as u32);
+            }
+            i += 8;
+        }
+    }
     // Fast path: an 8-byte load covers any value of <= 32 bits at any bit offset (shift <= 7).
     while i < n {
         let bit = i * bwu;

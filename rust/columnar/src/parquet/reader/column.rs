@@ -155,13 +155,13 @@ impl<'a> ChunkDecoder<'a> {
                 .get(pos..pos.saturating_add(size))
                 .ok_or_else(|| corrupt(format!("page at chunk offset {pos} runs past the chunk")))?;
             pos += size;
-            if let Some(crc) = header.crc {
-                if crc32fast::hash(body) as i32 != crc {
-                    return Err(corrupt(format!(
-                        "page CRC mismatch at chunk offset {}",
-                        pos - size
-                    )));
-                }
+            if let Some(crc) = header.crc
+                && crc32fast::hash(body) as i32 != crc
+            {
+                return Err(corrupt(format!(
+                    "page CRC mismatch at chunk offset {}",
+                    pos - size
+                )));
             }
             match header.type_ {
                 page_type::DICTIONARY_PAGE => {
@@ -346,7 +346,14 @@ impl<'a> ChunkDecoder<'a> {
         let max = self.max_def;
         macro_rules! fixed {
             ($out:expr, $dict:path, $is32:expr, $t:ty) => {{
-                let mut vals: Vec<$t> = Vec::with_capacity(k);
+                // Without nulls, values decode straight into the column (no scatter copy).
+                let direct = k == n;
+                let mut vals: Vec<$t> = if direct {
+                    std::mem::take($out)
+                } else {
+                    Vec::with_capacity(k)
+                };
+                let before = vals.len();
                 match enc {
                     _ if is_dict => {
                         if let Some($dict(d)) = &self.dict {
@@ -373,7 +380,14 @@ impl<'a> ChunkDecoder<'a> {
                     }
                     other => return Err(invalid_encoding(other, "values")),
                 }
-                scatter(levels, max, &vals, $out)?;
+                if vals.len() - before != k {
+                    return Err(corrupt("page holds fewer values than its levels"));
+                }
+                if direct {
+                    *$out = vals;
+                } else {
+                    scatter(levels, max, &vals, $out)?;
+                }
             }};
         }
         match &mut self.dense {

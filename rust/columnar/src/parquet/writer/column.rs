@@ -18,7 +18,7 @@ use crate::parquet::compression::Compression;
 use crate::parquet::encodings::{delta, plain, rle};
 use crate::parquet::metadata::{
     ColumnMetaData, DataPageHeader, DataPageHeaderV2, DictionaryPageHeader, PageHeader,
-    Statistics, encoding, page_type, ptype,
+    Statistics, encoding, page_type,
 };
 use crate::parquet::stats;
 use minide_common::Result;
@@ -218,7 +218,7 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
     let num_rows = data.num_rows;
     let mut data_page_offset: Option<usize> = None;
     let mut used_plain = false;
-    while row < num_rows || (num_rows == 0 && pages.is_empty() && false) {
+    while row < num_rows {
         let page_mode = if mode == Mode::Dict && val >= cutoff {
             Mode::Plain
         } else {
@@ -383,7 +383,6 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         statistics,
         ..Default::default()
     };
-    let _ = ptype::BOOLEAN;
     Ok(EncodedChunk {
         bytes,
         meta,

@@ -21,9 +21,7 @@ use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
 use super::compression::Compression;
-use super::metadata::{
-    ColumnChunk, FileMetaData, RowGroup, SchemaElement, repetition,
-};
+use super::metadata::{ColumnChunk, FileMetaData, RowGroup, SchemaElement};
 use super::thrift::{T_BINARY, T_I64, T_STRUCT, Writer as ThriftWriter};
 use column::EncodedChunk;
 use minide_common::{Error, Result};
@@ -295,7 +293,6 @@ impl FileWriter {
             .map_err(io)?;
         self.out.write_all(b"PAR1").map_err(io)?;
         self.out.flush().map_err(io)?;
-        let _ = repetition::REQUIRED;
         Ok(meta)
     }
 }

@@ -79,8 +79,8 @@ fn empty_values(dt: &DataType, width: usize) -> Result<Values<'static>> {
     })
 }
 
-fn prim<'a, T, U>(
-    a: &'a dyn Array,
+fn prim<T, U>(
+    a: &dyn Array,
     idx: impl Iterator<Item = usize>,
     out: &mut Vec<U>,
     f: impl Fn(T::Native) -> U,
@@ -180,13 +180,14 @@ pub fn collect<'a>(arrays: &[&'a dyn Array], leaf: &LeafSpec) -> Result<ColumnDa
     let mut def: Option<Vec<u32>> = leaf.nullable.then(|| Vec::with_capacity(num_rows));
     for &a in arrays {
         let nulls = a.logical_nulls();
-        if let Some(n) = &nulls {
-            if n.null_count() > 0 && !leaf.nullable {
-                return Err(Error::schema(format!(
-                    "column {:?} is declared non-nullable but holds nulls",
-                    leaf.name
-                )));
-            }
+        if let Some(n) = &nulls
+            && n.null_count() > 0
+            && !leaf.nullable
+        {
+            return Err(Error::schema(format!(
+                "column {:?} is declared non-nullable but holds nulls",
+                leaf.name
+            )));
         }
         if let Some(d) = def.as_mut() {
             match &nulls {
@@ -196,12 +197,17 @@ pub fn collect<'a>(arrays: &[&'a dyn Array], leaf: &LeafSpec) -> Result<ColumnDa
         }
         let valid = |i: &usize| nulls.as_ref().is_none_or(|n| n.is_valid(*i));
         if let Some(dict) = a.as_any_dictionary_opt() {
-            let keys = dict.normalized_keys();
             let dict_values = dict.values().as_ref();
-            let idx = (0..a.len()).filter(valid).map(|i| keys[i]);
-            if dict_values.len() == 0 && a.len() > nulls.as_ref().map_or(0, |n| n.null_count()) {
-                return Err(Error::invalid("dictionary array with keys but no values"));
+            let present = a.len() - nulls.as_ref().map_or(0, |n| n.null_count());
+            if dict_values.is_empty() {
+                // Only all-null arrays may have an empty dictionary (normalized_keys needs one).
+                if present > 0 {
+                    return Err(Error::invalid("dictionary array with keys but no values"));
+                }
+                continue;
             }
+            let keys = dict.normalized_keys();
+            let idx = (0..a.len()).filter(valid).map(|i| keys[i]);
             gather(dict_values, idx, &mut values)?;
         } else if nulls.as_ref().is_some_and(|n| n.null_count() > 0) {
             gather(a, (0..a.len()).filter(valid), &mut values)?;
