@@ -119,6 +119,7 @@ fn bytes_per_value(values: &Values<'_>, mode: Mode, dict: Option<&Dict<'_>>) -> 
 #[derive(Default)]
 struct Scratch {
     levels: Vec<u8>,
+    rep_levels: Vec<u8>,
     values: Vec<u8>,
     body: Vec<u8>,
     compressed: Vec<u8>,
@@ -164,6 +165,11 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         if dict.is_some() {
             mode = Mode::Dict;
         }
+    }
+    // Nested columns cut pages at row starts only, so their dictionary must cover the chunk.
+    if data.rep.is_some() && dict.as_ref().is_some_and(|d| d.indices.len() < n_values) {
+        dict = None;
+        mode = Mode::Plain;
     }
     // Values [0, cutoff) are dictionary-encoded; the rest (after a fallback) PLAIN.
     let cutoff = dict.as_ref().map_or(n_values, |d| d.indices.len());
@@ -212,10 +218,14 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
 
     let mut pages = Vec::new();
     let mut indexable = true;
+    // `row` walks level indexes (one per row for flat columns); `first_row` counts rows.
     let mut row = 0usize;
     let mut val = 0usize;
+    let mut first_row = 0usize;
     let def = data.def.as_deref();
-    let num_rows = data.num_rows;
+    let rep = data.rep.as_deref();
+    let max_def = data.max_def;
+    let num_rows = def.map_or(data.num_rows, |d| d.len());
     let mut data_page_offset: Option<usize> = None;
     let mut used_plain = false;
     while row < num_rows {
@@ -229,15 +239,30 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         let r0 = row;
         let v0 = val;
         let limit_val = if page_mode == Mode::Dict { cutoff } else { usize::MAX };
-        match def {
-            None => {
+        let mut rows_here = 0usize;
+        match (def, rep) {
+            (None, _) => {
                 let take = max_rows.min(num_rows - row).min(limit_val - val);
                 row += take;
                 val += take;
             }
-            Some(d) => {
+            (Some(d), Some(r)) => {
+                while row < num_rows {
+                    if r[row] == 0 {
+                        if rows_here == max_rows {
+                            break;
+                        }
+                        rows_here += 1;
+                    }
+                    if d[row] == max_def {
+                        val += 1;
+                    }
+                    row += 1;
+                }
+            }
+            (Some(d), None) => {
                 while row < num_rows && row - r0 < max_rows {
-                    if d[row] == 1 {
+                    if d[row] == max_def {
                         if val == limit_val {
                             break;
                         }
@@ -254,11 +279,18 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         let (r1, v1) = (row, val);
         let page_rows = r1 - r0;
         let null_count = page_rows - (v1 - v0);
+        let rows_in_page = if rep.is_some() { rows_here } else { page_rows };
+        let page_first_row = first_row;
+        first_row += rows_in_page;
 
-        // Levels.
+        // Levels: repetition then definition, each an RLE hybrid run.
         scratch.levels.clear();
+        scratch.rep_levels.clear();
+        if let Some(r) = rep {
+            rle::encode(&r[r0..r1], rle::bit_width(u64::from(data.max_rep)), &mut scratch.rep_levels);
+        }
         if let Some(d) = def {
-            rle::encode(&d[r0..r1], 1, &mut scratch.levels);
+            rle::encode(&d[r0..r1], rle::bit_width(u64::from(max_def)), &mut scratch.levels);
         }
         // Values.
         scratch.values.clear();
@@ -301,6 +333,7 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         data_page_offset.get_or_insert(offset);
         let size = if opts.data_page_v2 {
             scratch.compressed.clear();
+            scratch.compressed.extend_from_slice(&scratch.rep_levels);
             scratch.compressed.extend_from_slice(&scratch.levels);
             let compressed = opts.compression.codec != 0;
             sink.compression.compress(&scratch.values, &mut scratch.compressed)?;
@@ -309,18 +342,25 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
                 data_page_v2: Some(DataPageHeaderV2 {
                     num_values: page_rows as i32,
                     num_nulls: null_count as i32,
-                    num_rows: page_rows as i32,
+                    num_rows: rows_in_page as i32,
                     encoding: enc,
                     definition_levels_byte_length: scratch.levels.len() as i32,
-                    repetition_levels_byte_length: 0,
+                    repetition_levels_byte_length: scratch.rep_levels.len() as i32,
                     is_compressed: compressed,
                 }),
                 ..Default::default()
             };
-            let uncompressed = scratch.levels.len() + scratch.values.len();
+            let uncompressed =
+                scratch.rep_levels.len() + scratch.levels.len() + scratch.values.len();
             sink.emit(header, &scratch.compressed, uncompressed)
         } else {
             scratch.body.clear();
+            if rep.is_some() {
+                scratch
+                    .body
+                    .extend_from_slice(&(scratch.rep_levels.len() as u32).to_le_bytes());
+                scratch.body.extend_from_slice(&scratch.rep_levels);
+            }
             if def.is_some() {
                 scratch
                     .body
@@ -345,7 +385,7 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         pages.push(PageLoc {
             offset,
             size,
-            first_row: r0,
+            first_row: page_first_row,
             null_count,
             rows: page_rows,
             min_max,
@@ -360,7 +400,7 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
     let uncompressed_total = sink.uncompressed_total;
 
     let statistics = opts.statistics.then(|| {
-        let null_count = (data.num_rows - n_values) as i64;
+        let null_count = (num_rows - n_values) as i64;
         let mm = stats::min_max(values, 0, n_values, leaf.unsigned)
             .filter(|(a, b)| a.len() <= MAX_STAT_BYTES && b.len() <= MAX_STAT_BYTES);
         Statistics {
@@ -373,9 +413,9 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
     let meta = ColumnMetaData {
         type_: leaf.physical,
         encodings,
-        path_in_schema: vec![leaf.name.clone()],
+        path_in_schema: leaf.path.clone(),
         codec: opts.compression.codec,
-        num_values: data.num_rows as i64,
+        num_values: num_rows as i64,
         total_uncompressed_size: uncompressed_total as i64,
         total_compressed_size: bytes.len() as i64,
         data_page_offset: data_page_offset.unwrap_or(0) as i64,

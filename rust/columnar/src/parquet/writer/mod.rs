@@ -9,6 +9,7 @@
 
 pub mod column;
 pub mod dictionary;
+pub mod nested;
 pub mod schema;
 pub mod values;
 
@@ -67,6 +68,12 @@ impl Default for WriteOptions {
 
 pub const CREATED_BY: &str = concat!("minide version ", env!("CARGO_PKG_VERSION"));
 
+/// How one top-level Arrow column is written.
+enum TopSpec {
+    Flat(LeafSpec),
+    Nested(nested::NestedSpec),
+}
+
 /// Indexes of one written chunk, kept until the footer.
 struct ChunkIndex {
     rg: usize,
@@ -108,7 +115,8 @@ pub struct FileWriter {
     out: BufWriter<File>,
     pos: u64,
     schema: SchemaRef,
-    leaves: Vec<LeafSpec>,
+    tops: Vec<TopSpec>,
+    num_leaves: usize,
     opts: WriteOptions,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
@@ -125,11 +133,24 @@ impl FileWriter {
                 "row_group_size and data_page_size must be positive",
             ));
         }
-        let leaves = schema
+        let tops = schema
             .fields()
             .iter()
-            .map(|f| schema::leaf_for(f))
+            .map(|f| {
+                if nested::is_nested(f.data_type()) {
+                    nested::spec_for(f).map(TopSpec::Nested)
+                } else {
+                    schema::leaf_for(f).map(TopSpec::Flat)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
+        let num_leaves = tops
+            .iter()
+            .map(|t| match t {
+                TopSpec::Flat(_) => 1,
+                TopSpec::Nested(n) => n.leaves.len(),
+            })
+            .sum();
         let file = File::create(path).map_err(|e| Error::io(e, path))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         out.write_all(b"PAR1").map_err(|e| Error::io(e, path))?;
@@ -139,7 +160,8 @@ impl FileWriter {
             out,
             pos: 4,
             schema,
-            leaves,
+            tops,
+            num_leaves,
             opts,
             pending: Vec::new(),
             pending_rows: 0,
@@ -152,7 +174,7 @@ impl FileWriter {
 
     /// Buffer a batch; full row groups are encoded and written.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        if batch.num_columns() != self.leaves.len() {
+        if batch.num_columns() != self.tops.len() {
             return Err(Error::schema("batch does not match the file's schema"));
         }
         let mut batch = batch.clone();
@@ -175,22 +197,32 @@ impl FileWriter {
         }
         let batches = std::mem::take(&mut self.pending);
         let rows = std::mem::take(&mut self.pending_rows);
-        let leaves = &self.leaves;
+        let tops = &self.tops;
         let opts = &self.opts;
-        let encode = |i: usize| -> Result<EncodedChunk> {
+        let encode = |i: usize| -> Result<Vec<EncodedChunk>> {
             let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            let data = values::collect(&arrays, &leaves[i])?;
-            column::encode_chunk(&leaves[i], &data, opts)
+            match &tops[i] {
+                TopSpec::Flat(leaf) => {
+                    let data = values::collect(&arrays, leaf)?;
+                    Ok(vec![column::encode_chunk(leaf, &data, opts)?])
+                }
+                TopSpec::Nested(spec) => nested::collect(&arrays, spec)?
+                    .iter()
+                    .zip(&spec.leaves)
+                    .map(|(data, leaf)| column::encode_chunk(leaf, data, opts))
+                    .collect(),
+            }
         };
-        let chunks: Vec<EncodedChunk> = match self.pool {
+        let per_top: Vec<Vec<EncodedChunk>> = match self.pool {
             Some(pool) => pool.install(|| {
-                (0..leaves.len())
+                (0..tops.len())
                     .into_par_iter()
                     .map(encode)
                     .collect::<Result<Vec<_>>>()
             })?,
-            None => (0..leaves.len()).map(encode).collect::<Result<Vec<_>>>()?,
+            None => (0..tops.len()).map(encode).collect::<Result<Vec<_>>>()?,
         };
+        let chunks: Vec<EncodedChunk> = per_top.into_iter().flatten().collect();
         let rg_index = self.row_groups.len();
         let mut columns = Vec::with_capacity(chunks.len());
         let mut total_uncompressed = 0i64;
@@ -259,10 +291,15 @@ impl FileWriter {
         }
         let mut schema = vec![SchemaElement {
             name: "schema".into(),
-            num_children: Some(self.leaves.len() as i32),
+            num_children: Some(self.tops.len() as i32),
             ..Default::default()
         }];
-        schema.extend(self.leaves.iter().map(|l| l.element.clone()));
+        for t in &self.tops {
+            match t {
+                TopSpec::Flat(l) => schema.push(l.element.clone()),
+                TopSpec::Nested(n) => schema.extend(n.elements.iter().cloned()),
+            }
+        }
         let mut kv: Vec<(String, Option<String>)> = self
             .opts
             .key_value_metadata
@@ -281,7 +318,7 @@ impl FileWriter {
             row_groups: std::mem::take(&mut self.row_groups),
             key_value_metadata: kv,
             created_by: Some(CREATED_BY.to_string()),
-            column_orders: Some(self.leaves.len()),
+            column_orders: Some(self.num_leaves),
         };
         let mut w = ThriftWriter::new();
         meta.write(&mut w);

@@ -10,6 +10,12 @@ use minide_common::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct LeafSpec {
     pub name: String,
+    /// Names from the top-level column down to this leaf (`path_in_schema`).
+    pub path: Vec<String>,
+    pub max_def: u32,
+    pub max_rep: u32,
+    /// Arrow type of the values (dictionary value type for dictionary columns).
+    pub arrow_type: DataType,
     pub nullable: bool,
     pub element: SchemaElement,
     pub physical: i32,
@@ -146,6 +152,10 @@ pub fn leaf_for(field: &Field) -> Result<LeafSpec> {
     el.converted_type = conv;
     Ok(LeafSpec {
         name: field.name().clone(),
+        path: vec![field.name().clone()],
+        max_def: u32::from(field.is_nullable()),
+        max_rep: 0,
+        arrow_type: dt.clone(),
         nullable: field.is_nullable(),
         element: el,
         physical,

@@ -44,12 +44,17 @@ impl Values<'_> {
 /// One column chunk ready to encode.
 pub struct ColumnData<'a> {
     pub values: Values<'a>,
-    /// Definition level per row (None for REQUIRED columns: every row has a value).
+    /// Definition level per row or, for nested columns, per level slot (None for REQUIRED flat
+    /// columns: every row has a value).
     pub def: Option<Vec<u32>>,
+    /// Repetition levels (nested columns under a list or map only).
+    pub rep: Option<Vec<u32>>,
+    pub max_def: u32,
+    pub max_rep: u32,
     pub num_rows: usize,
 }
 
-fn empty_values(dt: &DataType, width: usize) -> Result<Values<'static>> {
+pub fn empty_values(dt: &DataType, width: usize) -> Result<Values<'static>> {
     Ok(match dt {
         DataType::Boolean => Values::Bool(Vec::new()),
         DataType::Int8
@@ -92,7 +97,7 @@ fn prim<T, U>(
 }
 
 /// Append the values at positions `idx` of `a` (a non-dictionary array) to `out`.
-fn gather<'a>(
+pub fn gather<'a>(
     a: &'a dyn Array,
     idx: impl Iterator<Item = usize>,
     out: &mut Values<'a>,
@@ -218,6 +223,9 @@ pub fn collect<'a>(arrays: &[&'a dyn Array], leaf: &LeafSpec) -> Result<ColumnDa
     Ok(ColumnData {
         values,
         def,
+        rep: None,
+        max_def: u32::from(leaf.nullable),
+        max_rep: 0,
         num_rows,
     })
 }
