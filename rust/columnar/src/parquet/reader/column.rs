@@ -76,6 +76,11 @@ pub struct ChunkDecoder<'a> {
     physical: i32,
     width: usize,
     max_def: u32,
+    max_rep: u32,
+    /// Nested columns keep every level for the reassembly in `nested.rs`.
+    keep_levels: bool,
+    pub def_levels: Vec<u32>,
+    pub rep_levels: Vec<u32>,
     codec: i32,
     chunk: &'a [u8],
     rows: usize,
@@ -123,6 +128,10 @@ impl<'a> ChunkDecoder<'a> {
             physical,
             width,
             max_def,
+            max_rep: 0,
+            keep_levels: false,
+            def_levels: Vec::new(),
+            rep_levels: Vec::new(),
             codec,
             chunk,
             rows,
@@ -134,8 +143,22 @@ impl<'a> ChunkDecoder<'a> {
         })
     }
 
+    /// Decode a nested leaf: `rows` counts levels, repetition levels up to `max_rep` are read
+    /// and every level is kept.
+    pub fn nested(mut self, max_rep: u32) -> Self {
+        self.max_rep = max_rep;
+        self.keep_levels = true;
+        self
+    }
+
     /// Decode every page; returns the chunk's dense values and validity.
-    pub fn decode(mut self, data_type: &DataType) -> Result<ArrayRef> {
+    pub fn decode(self, data_type: &DataType) -> Result<ArrayRef> {
+        self.decode_levels_and_values(data_type).map(|(a, _, _)| a)
+    }
+
+    /// Decode every page; returns the values (one slot per level, null where the level is below
+    /// the maximum) with the definition and repetition levels.
+    pub fn decode_levels_and_values(mut self, data_type: &DataType) -> Result<(ArrayRef, Vec<u32>, Vec<u32>)> {
         let mut pos = 0usize;
         let mut done = 0usize;
         while done < self.rows {
@@ -196,6 +219,20 @@ impl<'a> ChunkDecoder<'a> {
                         header.uncompressed_page_size as usize,
                     )?;
                     let mut values = &raw[..];
+                    if self.max_rep > 0 {
+                        if h.repetition_level_encoding != encoding::RLE {
+                            return Err(invalid_encoding(h.repetition_level_encoding, "repetition levels"));
+                        }
+                        let len = raw
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                            .ok_or_else(|| corrupt("repetition levels truncated"))?;
+                        let lv = raw
+                            .get(4..4 + len)
+                            .ok_or_else(|| corrupt("repetition levels past the page end"))?;
+                        self.decode_rep(lv, n)?;
+                        values = &raw[4 + len..];
+                    }
                     if self.max_def > 0 {
                         if h.definition_level_encoding == encoding::BIT_PACKED {
                             return Err(Error::unsupported(
@@ -205,15 +242,15 @@ impl<'a> ChunkDecoder<'a> {
                         if h.definition_level_encoding != encoding::RLE {
                             return Err(invalid_encoding(h.definition_level_encoding, "definition levels"));
                         }
-                        let len = raw
+                        let len = values
                             .get(..4)
                             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
                             .ok_or_else(|| corrupt("definition levels truncated"))?;
-                        let lv = raw
+                        let lv = values
                             .get(4..4 + len)
                             .ok_or_else(|| corrupt("definition levels past the page end"))?;
                         self.decode_levels(lv, n)?;
-                        values = &raw[4 + len..];
+                        values = &values[4 + len..];
                     }
                     self.decode_page_values(h.encoding, values, n)?;
                     done += n;
@@ -228,16 +265,22 @@ impl<'a> ChunkDecoder<'a> {
                         .map_err(|_| corrupt("negative level length"))?;
                     let def = usize::try_from(h.definition_levels_byte_length)
                         .map_err(|_| corrupt("negative level length"))?;
-                    if rep != 0 {
+                    if rep != 0 && self.max_rep == 0 {
                         return Err(corrupt("repetition levels in a flat column"));
                     }
-                    let lv = body
-                        .get(..def)
+                    let rv = body
+                        .get(..rep)
                         .ok_or_else(|| corrupt("levels longer than the page"))?;
-                    let rest = &body[def..];
+                    let lv = body
+                        .get(rep..rep.saturating_add(def))
+                        .ok_or_else(|| corrupt("levels longer than the page"))?;
+                    let rest = &body[rep + def..];
                     let usize_ = (header.uncompressed_page_size as usize)
-                        .checked_sub(def)
+                        .checked_sub(rep + def)
                         .ok_or_else(|| corrupt("page smaller than its levels"))?;
+                    if self.max_rep > 0 {
+                        self.decode_rep(rv, n)?;
+                    }
                     let raw = if h.is_compressed {
                         compression::decompress(self.codec, rest, usize_)?
                     } else {
@@ -255,13 +298,37 @@ impl<'a> ChunkDecoder<'a> {
                 other => return Err(corrupt(format!("unknown page type {other}"))),
             }
         }
-        self.finish(data_type)
+        let def = std::mem::take(&mut self.def_levels);
+        let rep = std::mem::take(&mut self.rep_levels);
+        let keep = self.keep_levels;
+        let max_def = self.max_def;
+        let array = self.finish(data_type)?;
+        if keep && max_def == 0 {
+            return Ok((array, vec![0; rep.len()], rep));
+        }
+        Ok((array, def, rep))
+    }
+
+    fn decode_rep(&mut self, data: &[u8], n: usize) -> Result<()> {
+        let start = self.rep_levels.len();
+        rle::decode(data, rle::bit_width(u64::from(self.max_rep)), n, &mut self.rep_levels)?;
+        let max = self.max_rep;
+        if self.rep_levels[start..].iter().any(|&r| r > max) {
+            return Err(corrupt(format!("repetition level above the maximum {max}")));
+        }
+        if n > 0 && self.rep_levels[start] != 0 {
+            return Err(corrupt("page does not start at a row boundary"));
+        }
+        Ok(())
     }
 
     fn decode_levels(&mut self, data: &[u8], n: usize) -> Result<()> {
         let s = &mut self.scratch;
         s.levels.clear();
         rle::decode(data, rle::bit_width(u64::from(self.max_def)), n, &mut s.levels)?;
+        if self.keep_levels {
+            self.def_levels.extend_from_slice(&s.levels);
+        }
         let validity = self
             .validity
             .as_mut()

@@ -9,6 +9,7 @@
 //! Every error is a `Corrupt` naming the file (and row group / column / offset where known).
 
 pub mod column;
+pub mod nested;
 pub mod schema;
 
 use std::fs::File;
@@ -180,11 +181,11 @@ impl ParquetFile {
         let group = &self.metadata.row_groups[rg];
         let ctx = |e: Error| column::prefix(e, &format!("row group {rg}, column {:?}", top.name)).at_path(&self.path);
         let Some(el) = &top.element else {
-            return Err(Error::unsupported(format!(
-                "reading nested column {:?} (struct/list/map) of {}",
-                top.name,
-                self.path.display()
-            )));
+            let node = top
+                .node
+                .as_ref()
+                .ok_or_else(|| ctx(Error::corrupt("column without schema")))?;
+            return self.read_nested(rg, node).map_err(ctx);
         };
         let chunk = &group.columns[top.first_leaf];
         if chunk.file_path.is_some() {
@@ -202,6 +203,41 @@ impl ParquetFile {
         let rows = group.num_rows as usize;
         let dec = column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows).map_err(ctx)?;
         dec.decode(top.field.data_type()).map_err(|e| ctx(e).at_offset(start as u64))
+    }
+
+    fn read_nested(&self, rg: usize, node: &nested::RNode) -> Result<ArrayRef> {
+        let group = &self.metadata.row_groups[rg];
+        let mut specs = Vec::new();
+        nested::leaf_levels(node, &mut specs);
+        let mut leaves: Vec<Option<nested::LeafData>> = (0..self.num_leaves).map(|_| None).collect();
+        for (leaf, el, max_def, max_rep, dt) in specs {
+            let chunk = group
+                .columns
+                .get(leaf)
+                .ok_or_else(|| Error::corrupt("missing column chunk"))?;
+            let meta = chunk
+                .meta_data
+                .as_ref()
+                .ok_or_else(|| Error::corrupt("column chunk without metadata"))?;
+            if Some(meta.type_) != el.type_ {
+                return Err(Error::corrupt("chunk type differs from the schema"));
+            }
+            let levels = usize::try_from(meta.num_values)
+                .map_err(|_| Error::corrupt("negative value count"))?;
+            let (start, len) = self.chunk_range(meta);
+            let bytes = self.read_chunk_bytes(start, len)?;
+            let dec = column::ChunkDecoder::new(&el, max_def, meta.codec, &bytes, levels)?
+                .nested(max_rep);
+            let (values, def, rep) = dec
+                .decode_levels_and_values(&dt)
+                .map_err(|e| e.at_offset(start as u64))?;
+            let rep = if max_rep == 0 { vec![0; def.len()] } else { rep };
+            if let Some(slot) = leaves.get_mut(leaf) {
+                *slot = Some(nested::LeafData { values, def, rep });
+            }
+        }
+        let slots = nested::top_slots(node, &leaves, group.num_rows as usize)?;
+        nested::build(node, &slots, &leaves)
     }
 
     /// Decode the projected columns of one row group into a batch.

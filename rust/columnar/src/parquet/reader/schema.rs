@@ -1,8 +1,7 @@
 //! Parquet schema (flattened tree of `SchemaElement`s) -> top-level columns and Arrow types.
 //!
-//! Flat columns (a primitive directly under the root, REQUIRED or OPTIONAL) are read; nested
-//! groups are listed with their leaves so that projection around them works, and reading one
-//! raises `Unsupported`.
+//! Flat columns (a primitive directly under the root, REQUIRED or OPTIONAL) take the fast path;
+//! nested groups and repeated fields become a node tree (`nested.rs`).
 
 use arrow_schema::{DataType, Field, TimeUnit as ATU};
 
@@ -19,8 +18,10 @@ pub struct TopColumn {
     /// The primitive element for flat columns; `None` for nested groups.
     pub element: Option<SchemaElement>,
     pub max_def: u32,
-    /// Arrow field for flat columns (nested: a placeholder of type Null).
+    /// Arrow field of the column.
     pub field: Field,
+    /// The node tree of a nested column.
+    pub node: Option<super::nested::RNode>,
 }
 
 /// Walk the flattened tree; returns the top-level columns and the total number of leaves.
@@ -38,15 +39,15 @@ pub fn parse(elements: &[SchemaElement]) -> Result<(Vec<TopColumn>, usize)> {
             .get(pos)
             .ok_or_else(|| Error::corrupt("schema has fewer elements than declared"))?;
         let first_leaf = leaves;
-        let start = pos;
-        skip_subtree(elements, &mut pos, &mut leaves, 0)?;
-        let is_leaf = el.num_children.unwrap_or(0) == 0 && pos == start + 1;
         let rep = el.repetition_type.unwrap_or(repetition::REQUIRED);
-        let flat = is_leaf && rep != repetition::REPEATED;
-        let field = if flat {
-            Field::new(el.name.clone(), arrow_type(el)?, rep == repetition::OPTIONAL)
+        let flat = el.num_children.unwrap_or(0) == 0 && rep != repetition::REPEATED;
+        let (field, node) = if flat {
+            skip_subtree(elements, &mut pos, &mut leaves, 0)?;
+            let f = Field::new(el.name.clone(), arrow_type(el)?, rep == repetition::OPTIONAL);
+            (f, None)
         } else {
-            Field::new(el.name.clone(), DataType::Null, true)
+            let node = super::nested::parse(elements, &mut pos, 0, 0, &mut leaves, 0)?;
+            (node.field().clone(), Some(node))
         };
         cols.push(TopColumn {
             name: el.name.clone(),
@@ -55,6 +56,7 @@ pub fn parse(elements: &[SchemaElement]) -> Result<(Vec<TopColumn>, usize)> {
             element: flat.then(|| el.clone()),
             max_def: u32::from(rep == repetition::OPTIONAL),
             field,
+            node,
         });
     }
     if pos != elements.len() {
