@@ -15,20 +15,15 @@ import os
 import tempfile
 from pathlib import Path
 
+import minide.columnar as mc
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from minide.bench import Case
 
-import minide.columnar as mc
-
 ROWS = {"tiny": 20_000, "small": 1_000_000, "large": 10_000_000}
 
-WORDS = (
-    "data lake stream table query parquet column row group page index bloom filter "
-    "schema type value null batch arrow file byte codec zstd snappy delta plain "
-    "dictionary level repeat define nested struct list map order sort"
-).split()
+WORDS = ["data", "lake", "stream", "table", "query", "parquet", "column", "row", "group", "page", "index", "bloom", "filter", "schema", "type", "value", "null", "batch", "arrow", "file", "byte", "codec", "zstd", "snappy", "delta", "plain", "dictionary", "level", "repeat", "define", "nested", "struct", "list", "map", "order", "sort"]
 
 
 def generate(n: int, seed: int = 42) -> pa.Table:
@@ -144,7 +139,9 @@ def cases(size: str) -> list[Case]:
                 items=n,
                 repeat=repeat,
                 minide=lambda bp=bp: (pa.set_cpu_count(1), mc.read_parquet(bp, threads=1))[1],
-                baseline=lambda bp=bp: (pa.set_cpu_count(1), pq.read_table(bp, use_threads=False))[1],
+                baseline=lambda bp=bp: (pa.set_cpu_count(1), pq.read_table(bp, use_threads=False))[
+                    1
+                ],
                 baseline_name="pq.read_table",
                 verify=same,
             )

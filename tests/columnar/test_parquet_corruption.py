@@ -11,10 +11,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import minide.columnar as mc
 import pyarrow as pa
 import pytest
-
-import minide.columnar as mc
 from minide.errors import CorruptFileError, MinideError
 
 
@@ -27,17 +26,31 @@ def small_table() -> pa.Table:
             "v": pa.array([i * 0.5 for i in range(n)], pa.float64()),
             "flag": pa.array([i % 2 == 0 for i in range(n)]),
             "n": pa.array([None if i % 4 == 0 else (i * 37) % 11 for i in range(n)], pa.int32()),
+            "tags": pa.array(
+                [None if i % 9 == 0 else [f"t{j}" for j in range(i % 3)] for i in range(n)]
+            ),
+            "point": pa.array(
+                [None if i % 5 == 0 else {"x": i, "y": [i, None]} for i in range(n)],
+                pa.struct([("x", pa.int32()), ("y", pa.list_(pa.int64()))]),
+            ),
         }
     )
 
 
 @pytest.fixture(scope="module", params=["1.0", "2.0"])
-def original(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, pa.Table]:
+def original(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[bytes, pa.Table]:
     d = tmp_path_factory.mktemp("orig")
     t = small_table()
     p = d / "o.parquet"
     mc.write_parquet(
-        t, p, row_group_size=30, data_page_size=64, compression="snappy", data_page_version=request.param
+        t,
+        p,
+        row_group_size=30,
+        data_page_size=64,
+        compression="snappy",
+        data_page_version=request.param,
     )
     return p.read_bytes(), mc.read_parquet(p)
 
@@ -116,7 +129,9 @@ def test_mutations_in_footer_never_crash(tmp_path: Path, original: tuple[bytes, 
         p.write_bytes(bytes(buf))
         got = outcome(p)
         if isinstance(got, Exception):
-            assert isinstance(got, MinideError) and not type(got).__name__ == "InternalError", repr(got)
+            assert isinstance(got, MinideError) and not type(got).__name__ == "InternalError", repr(
+                got
+            )
             detected += 1
         elif got.equals(want):
             same += 1
@@ -126,7 +141,12 @@ def test_mutations_in_footer_never_crash(tmp_path: Path, original: tuple[bytes, 
 def test_footer_length_fields(tmp_path: Path, original: tuple[bytes, pa.Table]) -> None:
     data, _ = original
     p = tmp_path / "l.parquet"
-    for word in (b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", b"\xff\xff\xff\x7f", b"\x10\x00\x00\x00"):
+    for word in (
+        b"\x00\x00\x00\x00",
+        b"\xff\xff\xff\xff",
+        b"\xff\xff\xff\x7f",
+        b"\x10\x00\x00\x00",
+    ):
         p.write_bytes(data[:-8] + word + b"PAR1")
         with pytest.raises(CorruptFileError, match=str(p)):
             mc.read_parquet(p)

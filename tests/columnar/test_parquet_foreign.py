@@ -12,13 +12,12 @@ import decimal
 from pathlib import Path
 
 import duckdb
+import minide.columnar as mc
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import minide.columnar as mc
 from minide.errors import SchemaError
 
 
@@ -135,7 +134,9 @@ def test_polars_written_file(tmp_path: Path, compression: str) -> None:
             "a": list(range(2000)),
             "s": [f"v{i % 17}" for i in range(2000)],
             "f": [None if i % 5 == 0 else i / 3 for i in range(2000)],
-            "t": [datetime.datetime(2020, 1, 1) + datetime.timedelta(minutes=i) for i in range(2000)],
+            "t": [
+                datetime.datetime(2020, 1, 1) + datetime.timedelta(minutes=i) for i in range(2000)
+            ],
         }
     )
     df.write_parquet(p, compression=compression)  # type: ignore[arg-type]
@@ -147,3 +148,33 @@ def test_int96_timestamps(tmp_path: Path) -> None:
     t = pa.table({"ts": pa.array([0, 10**18, None, -(10**15)], pa.timestamp("ns"))})
     pq.write_table(t, p, use_deprecated_int96_timestamps=True)
     check(p)
+
+
+@pytest.mark.parametrize("data_page_version", ["1.0", "2.0"])
+@pytest.mark.parametrize("use_dictionary", [True, False])
+def test_pyarrow_nested(tmp_path: Path, data_page_version: str, use_dictionary: bool) -> None:
+    n = 500
+    t = pa.table(
+        {
+            "tags": pa.array(
+                [None if i % 7 == 0 else [f"t{j}" for j in range(i % 4)] for i in range(n)]
+            ),
+            "s": pa.array(
+                [None if i % 5 == 0 else {"a": i, "b": [float(i), None]} for i in range(n)],
+                pa.struct([("a", pa.int32()), ("b", pa.list_(pa.float64()))]),
+            ),
+            "m": pa.array(
+                [[("k", i), ("j", None)] if i % 3 else None for i in range(n)],
+                pa.map_(pa.string(), pa.int64()),
+            ),
+            "ll": pa.array(
+                [[[i], [], None] if i % 2 else [] for i in range(n)], pa.list_(pa.list_(pa.int64()))
+            ),
+        }
+    )
+    p = tmp_path / "nested.parquet"
+    pq.write_table(
+        t, p, data_page_version=data_page_version, use_dictionary=use_dictionary, data_page_size=512
+    )
+    check(p)
+    check(p, columns=["m", "tags"])

@@ -82,6 +82,8 @@ def _parquet(ctx: Context) -> None:
         f"pyarrow reads minide's file identically: {same_pa}"
     )
     foreign = mc.read_parquet(ref)
-    console.print(f"  read_parquet(pyarrow's file) equals pq.read_table: {foreign.equals(pq.read_table(ref))}")
+    console.print(
+        f"  read_parquet(pyarrow's file) equals pq.read_table: {foreign.equals(pq.read_table(ref))}"
+    )
     if not (same_mine and same_pa):
         raise AssertionError("Parquet round trip differs")

@@ -333,7 +333,9 @@ class ParquetFile:
 
     def read_row_group(self, i: int, columns: Sequence[str] | None = None) -> pa.Table:
         if not 0 <= i < self.num_row_groups:
-            raise InvalidArgumentError(f"row group {i} does not exist (file has {self.num_row_groups})")
+            raise InvalidArgumentError(
+                f"row group {i} does not exist (file has {self.num_row_groups})"
+            )
         cols = list(columns) if columns is not None else None
         return _apply_hint(self._reader.read([i], cols, DEFAULT_THREADS), self._hint)
 

@@ -109,6 +109,10 @@ impl ParquetFile {
                 return Err(Error::corrupt(format!("row group {i} has a negative row count")));
             }
             total = total.saturating_add(rg.num_rows);
+            if rg.num_rows == 0 {
+                // Empty row groups are never read (pyarrow writes them with zero offsets).
+                continue;
+            }
             for (j, c) in rg.columns.iter().enumerate() {
                 let Some(m) = &c.meta_data else { continue };
                 let (start, len) = self.chunk_range(m);
@@ -179,6 +183,9 @@ impl ParquetFile {
     pub fn read_column(&self, rg: usize, col: usize) -> Result<ArrayRef> {
         let top = &self.columns[col];
         let group = &self.metadata.row_groups[rg];
+        if group.num_rows == 0 {
+            return Ok(arrow_array::new_empty_array(top.field.data_type()));
+        }
         let ctx = |e: Error| column::prefix(e, &format!("row group {rg}, column {:?}", top.name)).at_path(&self.path);
         let Some(el) = &top.element else {
             let node = top
