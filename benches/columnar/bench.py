@@ -23,7 +23,44 @@ from minide.bench import Case
 
 ROWS = {"tiny": 20_000, "small": 1_000_000, "large": 10_000_000}
 
-WORDS = ["data", "lake", "stream", "table", "query", "parquet", "column", "row", "group", "page", "index", "bloom", "filter", "schema", "type", "value", "null", "batch", "arrow", "file", "byte", "codec", "zstd", "snappy", "delta", "plain", "dictionary", "level", "repeat", "define", "nested", "struct", "list", "map", "order", "sort"]
+WORDS = [
+    "data",
+    "lake",
+    "stream",
+    "table",
+    "query",
+    "parquet",
+    "column",
+    "row",
+    "group",
+    "page",
+    "index",
+    "bloom",
+    "filter",
+    "schema",
+    "type",
+    "value",
+    "null",
+    "batch",
+    "arrow",
+    "file",
+    "byte",
+    "codec",
+    "zstd",
+    "snappy",
+    "delta",
+    "plain",
+    "dictionary",
+    "level",
+    "repeat",
+    "define",
+    "nested",
+    "struct",
+    "list",
+    "map",
+    "order",
+    "sort",
+]
 
 
 def generate(n: int, seed: int = 42) -> pa.Table:
