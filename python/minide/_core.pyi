@@ -50,6 +50,7 @@ class ParquetReader:
         row_groups: list[int] | None = None,
         columns: list[str] | None = None,
         threads: int = 2,
+        filter: tuple[Any, ...] | None = None,
     ) -> pa.Table: ...
     def inspect(self) -> str: ...
 

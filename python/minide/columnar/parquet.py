@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from minide import _core
+from minide.columnar.filter import Expr, bind, may_match, parse_filter
 from minide.errors import InvalidArgumentError, UnsupportedError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "FileMetadata",
     "ParquetFile",
     "RowGroupMetadata",
+    "ScanStats",
     "inspect",
     "read_parquet",
     "write_parquet",
@@ -97,6 +99,16 @@ class FileMetadata:
             if c.path == name:
                 return c
         raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ScanStats:
+    """What the last filtered read did: row groups pruned by statistics, rows decoded and kept."""
+
+    row_groups_total: int
+    row_groups_skipped: int
+    rows_read: int
+    rows_matched: int
 
 
 def _decode_stat(raw: bytes | None, physical: str, arrow_type: pa.DataType | None) -> Any:
@@ -233,11 +245,6 @@ def write_parquet(
     return ParquetFile(out).metadata
 
 
-def _no_filter(filter: Any) -> None:
-    if filter is not None:
-        raise UnsupportedError("filter pushdown is not implemented yet; filter=None only")
-
-
 class ParquetFile:
     """An open Parquet file (footer parsed and validated); columns are decoded on ``read``."""
 
@@ -247,6 +254,9 @@ class ParquetFile:
         self._kv = self._reader.key_value_metadata()
         self._hint = _hint_schema(self._kv)
         self._metadata: FileMetadata | None = None
+        self._raw_schema: pa.Schema = self._reader.schema()
+        #: counters of the last read with a filter (None before the first one)
+        self.last_scan: ScanStats | None = None
 
     @property
     def num_rows(self) -> int:
@@ -325,11 +335,49 @@ class ParquetFile:
         *,
         threads: int | None = None,
     ) -> pa.Table:
-        """Read the whole file (or ``columns``) into a pyarrow Table."""
-        _no_filter(filter)
+        """Read the whole file (or ``columns``) into a pyarrow Table.
+
+        ``filter`` (SQL string or (column, op, value) tuples) skips row groups whose statistics
+        exclude a match, then keeps exactly the matching rows; see ``last_scan`` for counters.
+        """
         cols = list(columns) if columns is not None else None
-        table = self._reader.read(None, cols, threads or DEFAULT_THREADS)
+        if filter is None:
+            table = self._reader.read(None, cols, threads or DEFAULT_THREADS)
+            return _apply_hint(table, self._hint)
+        expr = self._bind(filter)
+        groups = self._prune(expr)
+        table = self._reader.read(groups, cols, threads or DEFAULT_THREADS, expr)
+        self.last_scan = ScanStats(
+            row_groups_total=self.num_row_groups,
+            row_groups_skipped=self.num_row_groups - len(groups),
+            rows_read=sum(self.metadata.row_groups[g].num_rows for g in groups),
+            rows_matched=table.num_rows,
+        )
         return _apply_hint(table, self._hint)
+
+    def _bind(self, filter: Any) -> Expr:
+        return bind(parse_filter(filter), self._raw_schema)
+
+    def _row_group_stats(self, i: int) -> dict[str, tuple[Any, Any, int | None, int]]:
+        raw = self._reader.metadata()["row_groups"][i]
+        out: dict[str, tuple[Any, Any, int | None, int]] = {}
+        for c in raw["columns"]:
+            s = c["statistics"]
+            idx = self._raw_schema.get_field_index(c["path"])
+            if s is None or idx < 0:
+                continue
+            t = self._raw_schema.field(idx).type
+            out[c["path"]] = (
+                _decode_stat(s["min"], c["physical_type"], t),
+                _decode_stat(s["max"], c["physical_type"], t),
+                s["null_count"],
+                c["num_values"],
+            )
+        return out
+
+    def _prune(self, expr: Expr) -> list[int]:
+        """Row groups that may hold a matching row, judged by their column statistics."""
+        return [i for i in range(self.num_row_groups) if may_match(expr, self._row_group_stats(i))]
 
     def read_row_group(self, i: int, columns: Sequence[str] | None = None) -> pa.Table:
         if not 0 <= i < self.num_row_groups:
@@ -346,11 +394,18 @@ class ParquetFile:
         filter: Any = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream record batches of at most ``batch_size`` rows; one row group in memory."""
-        _no_filter(filter)
         if batch_size <= 0:
             raise InvalidArgumentError("batch_size must be positive")
-        for i in range(self.num_row_groups):
-            yield from self.read_row_group(i, columns).to_batches(max_chunksize=batch_size)
+        cols = list(columns) if columns is not None else None
+        if filter is None:
+            groups = list(range(self.num_row_groups))
+            expr = None
+        else:
+            expr = self._bind(filter)
+            groups = self._prune(expr)
+        for i in groups:
+            t = self._reader.read([i], cols, DEFAULT_THREADS, expr)
+            yield from _apply_hint(t, self._hint).to_batches(max_chunksize=batch_size)
 
     def inspect(self) -> str:
         return self._reader.inspect()

@@ -11,7 +11,8 @@ use minide_columnar::parquet::reader::ParquetFile;
 use minide_columnar::parquet::writer::{WriteOptions, write_file};
 use minide_common::Error;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use minide_columnar::parquet::filter::{CmpOp, Literal, Predicate};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyTuple};
 
 use crate::errors::detach;
 
@@ -148,22 +149,25 @@ impl ParquetReader {
         Ok(d)
     }
 
-    /// Read row groups `row_groups` (all when None), projected to `columns`, as a pyarrow.Table.
-    #[pyo3(signature = (row_groups=None, columns=None, threads=2))]
+    /// Read row groups `row_groups` (all when None), projected to `columns`, keeping the rows
+    /// where `filter` (an expression tree of tuples, see minide.columnar.filter) holds.
+    #[pyo3(signature = (row_groups=None, columns=None, threads=2, filter=None))]
     fn read<'py>(
         &self,
         py: Python<'py>,
         row_groups: Option<Vec<usize>>,
         columns: Option<Vec<String>>,
         threads: usize,
+        filter: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let pf = self.inner.clone();
+        let pred = filter.map(predicate).transpose()?;
         let (batches, schema) = detach(py, move || {
             let proj = pf.projection(columns.as_deref())?;
             let groups = row_groups.unwrap_or_else(|| (0..pf.metadata.row_groups.len()).collect());
             let batches = groups
                 .iter()
-                .map(|&g| pf.read_row_group(g, &proj, threads))
+                .map(|&g| pf.read_row_group_filtered(g, &proj, pred.as_ref(), threads))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((batches, pf.projected_schema(&proj)))
         })?;
@@ -177,6 +181,63 @@ impl ParquetReader {
         let pf = self.inner.clone();
         detach(py, move || minide_columnar::parquet::inspect::inspect(&pf))
     }
+}
+
+fn literal(v: &Bound<'_, PyAny>) -> PyResult<Literal> {
+    if v.is_none() {
+        return Ok(Literal::Null);
+    }
+    if v.is_instance_of::<PyBool>() {
+        return Ok(Literal::Bool(v.extract()?));
+    }
+    if v.is_instance_of::<PyInt>() {
+        return Ok(Literal::Int(v.extract()?));
+    }
+    if let Ok(s) = v.extract::<String>() {
+        return Ok(Literal::Str(s));
+    }
+    if v.is_instance_of::<PyBytes>() {
+        return Ok(Literal::Bytes(v.extract()?));
+    }
+    Ok(Literal::Float(v.extract()?))
+}
+
+/// Convert the facade's expression tuples into the engine's predicate.
+fn predicate(e: &Bound<'_, PyAny>) -> PyResult<Predicate> {
+    let t = e.cast::<PyTuple>()?;
+    let kind: String = t.get_item(0)?.extract()?;
+    let bad = |m: String| crate::errors::to_py(Error::invalid(m));
+    Ok(match kind.as_str() {
+        "and" | "or" => {
+            let a = Box::new(predicate(&t.get_item(1)?)?);
+            let b = Box::new(predicate(&t.get_item(2)?)?);
+            if kind == "and" {
+                Predicate::And(a, b)
+            } else {
+                Predicate::Or(a, b)
+            }
+        }
+        "not" => Predicate::Not(Box::new(predicate(&t.get_item(1)?)?)),
+        "cmp" => Predicate::Cmp {
+            column: t.get_item(1)?.extract()?,
+            op: CmpOp::parse(&t.get_item(2)?.extract::<String>()?).map_err(crate::errors::to_py)?,
+            value: literal(&t.get_item(3)?)?,
+        },
+        "in" => Predicate::In {
+            column: t.get_item(1)?.extract()?,
+            values: t
+                .get_item(2)?
+                .try_iter()?
+                .map(|v| literal(&v?))
+                .collect::<PyResult<Vec<_>>>()?,
+            negated: t.get_item(3)?.extract()?,
+        },
+        "isnull" => Predicate::IsNull {
+            column: t.get_item(1)?.extract()?,
+            negated: t.get_item(2)?.extract()?,
+        },
+        other => return Err(bad(format!("unknown filter node {other:?}"))),
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

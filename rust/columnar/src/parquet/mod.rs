@@ -6,10 +6,12 @@
 //! - [`compression`]: page codecs. [`stats`]: exact min/max in the type's order.
 //! - [`writer`]: Arrow batches -> row groups -> column chunks -> pages -> file.
 //! - [`reader`]: file -> footer -> pages -> Arrow batches, with checks at every step.
+//! - [`filter`]: exact row filtering of decoded batches.
 //! - [`inspect`]: a human-readable dump of a file's layout.
 
 pub mod compression;
 pub mod encodings;
+pub mod filter;
 pub mod inspect;
 pub mod metadata;
 pub mod reader;
