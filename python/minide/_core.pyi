@@ -52,6 +52,15 @@ class ParquetReader:
         threads: int = 2,
         filter: tuple[Any, ...] | None = None,
     ) -> pa.Table: ...
+    def page_index(self, row_group: int, column: str) -> list[dict[str, Any]] | None: ...
+    def read_selected(
+        self,
+        row_group: int,
+        selection: list[tuple[int, int]],
+        columns: list[str] | None = None,
+        threads: int = 2,
+        filter: tuple[Any, ...] | None = None,
+    ) -> tuple[pa.Table, int]: ...
     def inspect(self) -> str: ...
 
 # ----------------------------------------------------------------------------------------------

@@ -129,3 +129,41 @@ def test_bad_filters(data: tuple[pa.Table, Path]) -> None:
         mc.read_parquet(path, filter="id = = 1")
     with pytest.raises(InvalidArgumentError):
         mc.read_parquet(path, filter=[("id", "~", 1)])
+
+
+def test_page_index_skips_pages(data: tuple[pa.Table, Path], tmp_path: Path) -> None:
+    t, _ = data
+    p = tmp_path / "pages.parquet"
+    meta = mc.write_parquet(t, p, row_group_size=N, data_page_size=512)
+    assert meta.row_groups[0].columns[0].has_column_index
+    pf = mc.ParquetFile(p)
+    got = pf.read(filter="id >= 1000 AND id < 1100")
+    assert got.equals(t.slice(1000, 100))
+    s = pf.last_scan
+    assert s is not None and s.row_groups_skipped == 0
+    assert s.pages_skipped > 0  # pages of every column outside rows ~1000..1100 were not read
+    assert s.rows_read < N // 4
+    # same answer with pruning impossible (a filter on a column without useful page bounds)
+    got = pf.read(filter="id >= 1000 AND id < 1100 AND price >= 0")
+    assert got.equals(t.slice(1000, 100))
+
+
+@settings(max_examples=30)
+@given(lo=st.integers(0, N), width=st.integers(0, 800), page=st.sampled_from([128, 512, 4096]))
+def test_page_selection_exact(
+    tmp_path_factory: pytest.TempPathFactory,
+    data: tuple[pa.Table, Path],
+    lo: int,
+    width: int,
+    page: int,
+) -> None:
+    t, _ = data
+    p = tmp_path_factory.mktemp("sel") / "s.parquet"
+    mc.write_parquet(t, p, row_group_size=2500, data_page_size=page)
+    got = mc.ParquetFile(p).read(
+        filter=f"id >= {lo} AND id < {lo + width} OR qty = 3", columns=["id", "country"]
+    )
+    want = t.filter(
+        ((pc.field("id") >= lo) & (pc.field("id") < lo + width)) | (pc.field("qty") == 3)
+    )
+    assert got.equals(want.select(["id", "country"]))

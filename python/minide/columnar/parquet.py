@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from minide import _core
-from minide.columnar.filter import Expr, bind, may_match, parse_filter
+from minide.columnar.filter import Expr, bind, columns_of, may_match, parse_filter
 from minide.errors import InvalidArgumentError, UnsupportedError
 
 __all__ = [
@@ -107,6 +107,8 @@ class ScanStats:
 
     row_groups_total: int
     row_groups_skipped: int
+    #: data pages left unread because the page index excluded them (summed over columns)
+    pages_skipped: int
     rows_read: int
     rows_matched: int
 
@@ -346,14 +348,67 @@ class ParquetFile:
             return _apply_hint(table, self._hint)
         expr = self._bind(filter)
         groups = self._prune(expr)
-        table = self._reader.read(groups, cols, threads or DEFAULT_THREADS, expr)
+        parts = []
+        pages_skipped = rows_read = 0
+        for g in groups:
+            sel = self._select_rows(g, expr)
+            if not sel:
+                continue
+            t, skipped = self._reader.read_selected(g, sel, cols, threads or DEFAULT_THREADS, expr)
+            pages_skipped += skipped
+            rows_read += sum(e - s for s, e in sel)
+            parts.append(t)
+        if parts:
+            table = pa.concat_tables(parts)
+        else:
+            table = self._reader.read([], cols, threads or DEFAULT_THREADS, expr)
         self.last_scan = ScanStats(
             row_groups_total=self.num_row_groups,
             row_groups_skipped=self.num_row_groups - len(groups),
-            rows_read=sum(self.metadata.row_groups[g].num_rows for g in groups),
+            pages_skipped=pages_skipped,
+            rows_read=rows_read,
             rows_matched=table.num_rows,
         )
         return _apply_hint(table, self._hint)
+
+    def _select_rows(self, rg: int, expr: Expr) -> list[tuple[int, int]]:
+        """Row ranges of row group `rg` whose pages (by the page index) may match `expr`."""
+        rows = self.metadata.row_groups[rg].num_rows
+        chunks = {c.path: c for c in self.metadata.row_groups[rg].columns}
+        pages: dict[str, list[tuple[int, int, tuple[Any, Any, int | None, int]]]] = {}
+        for col in columns_of(expr):
+            idx = self._raw_schema.get_field_index(col)
+            entries = self._reader.page_index(rg, col) if col in chunks else None
+            if idx < 0 or not entries:
+                continue
+            t = self._raw_schema.field(idx).type
+            phys = chunks[col].physical_type
+            bounds = [e["first_row"] for e in entries] + [rows]
+            pages[col] = []
+            for k, e in enumerate(entries):
+                n = bounds[k + 1] - bounds[k]
+                if e["null_page"]:
+                    st: tuple[Any, Any, int | None, int] = (None, None, n, n)
+                else:
+                    st = (
+                        _decode_stat(e["min"], phys, t),
+                        _decode_stat(e["max"], phys, t),
+                        e["null_count"],
+                        n,
+                    )
+                pages[col].append((bounds[k], bounds[k + 1], st))
+        if not pages:
+            return [(0, rows)] if rows else []
+        cuts = sorted({0, rows} | {p[0] for ps in pages.values() for p in ps})
+        keep: list[tuple[int, int]] = []
+        for s, e in zip(cuts, cuts[1:], strict=False):
+            stats = {col: next(p[2] for p in ps if p[0] <= s < p[1]) for col, ps in pages.items()}
+            if may_match(expr, stats):
+                if keep and keep[-1][1] == s:
+                    keep[-1] = (keep[-1][0], e)
+                else:
+                    keep.append((s, e))
+        return keep
 
     def _bind(self, filter: Any) -> Expr:
         return bind(parse_filter(filter), self._raw_schema)

@@ -176,6 +176,57 @@ impl ParquetReader {
             .into_pyarrow(py)
     }
 
+    /// Page index of a flat column in a row group: one dict per page (first_row, null_page,
+    /// min, max, null_count), or None when the file has no page index for it.
+    fn page_index<'py>(&self, py: Python<'py>, row_group: usize, column: &str) -> PyResult<Option<Bound<'py, PyList>>> {
+        let pf = self.inner.clone();
+        let col = pf
+            .columns
+            .iter()
+            .position(|c| c.name == column)
+            .ok_or_else(|| crate::errors::to_py(Error::schema(format!("no column {column:?}"))))?;
+        let entries = detach(py, move || pf.page_index(row_group, col))?;
+        let Some(entries) = entries else {
+            return Ok(None);
+        };
+        let out = PyList::empty(py);
+        for e in entries {
+            let d = PyDict::new(py);
+            d.set_item("first_row", e.first_row)?;
+            d.set_item("null_page", e.null_page)?;
+            d.set_item("min", PyBytes::new(py, &e.min))?;
+            d.set_item("max", PyBytes::new(py, &e.max))?;
+            d.set_item("null_count", e.null_count)?;
+            out.append(d)?;
+        }
+        Ok(Some(out))
+    }
+
+    /// Read the rows `selection` (sorted, disjoint (start, end) ranges) of one row group,
+    /// skipping pages outside them; returns (table, pages skipped).
+    #[pyo3(signature = (row_group, selection, columns=None, threads=2, filter=None))]
+    fn read_selected<'py>(
+        &self,
+        py: Python<'py>,
+        row_group: usize,
+        selection: Vec<(usize, usize)>,
+        columns: Option<Vec<String>>,
+        threads: usize,
+        filter: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyAny>, usize)> {
+        let pf = self.inner.clone();
+        let pred = filter.map(predicate).transpose()?;
+        let (batch, skipped, schema) = detach(py, move || {
+            let proj = pf.projection(columns.as_deref())?;
+            let (b, s) = pf.read_row_group_selected(row_group, &proj, &selection, pred.as_ref(), threads)?;
+            Ok((b, s, pf.projected_schema(&proj)))
+        })?;
+        let table = Table::try_new(vec![batch], schema)
+            .map_err(|e| crate::errors::to_py(Error::from(e)))?
+            .into_pyarrow(py)?;
+        Ok((table, skipped))
+    }
+
     /// Human-readable layout of the file.
     fn inspect(&self, py: Python<'_>) -> PyResult<String> {
         let pf = self.inner.clone();

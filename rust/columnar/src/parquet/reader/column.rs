@@ -62,6 +62,15 @@ impl Dict {
     }
 }
 
+/// Everything a chunk decode produces.
+struct Decoded {
+    array: ArrayRef,
+    def: Vec<u32>,
+    rep: Vec<u32>,
+    decoded: Vec<(usize, usize)>,
+    skipped: usize,
+}
+
 /// Page-local scratch buffers, reused across pages.
 #[derive(Default)]
 struct Scratch {
@@ -81,6 +90,11 @@ pub struct ChunkDecoder<'a> {
     keep_levels: bool,
     pub def_levels: Vec<u32>,
     pub rep_levels: Vec<u32>,
+    /// Row ranges to decode (flat columns): pages entirely outside are skipped unread.
+    selection: Option<Vec<(usize, usize)>>,
+    /// Row ranges of the pages actually decoded, in order.
+    pub decoded: Vec<(usize, usize)>,
+    pub pages_skipped: usize,
     codec: i32,
     chunk: &'a [u8],
     rows: usize,
@@ -132,6 +146,9 @@ impl<'a> ChunkDecoder<'a> {
             keep_levels: false,
             def_levels: Vec::new(),
             rep_levels: Vec::new(),
+            selection: None,
+            decoded: Vec::new(),
+            pages_skipped: 0,
             codec,
             chunk,
             rows,
@@ -151,14 +168,39 @@ impl<'a> ChunkDecoder<'a> {
         self
     }
 
+    /// Only decode pages that overlap these row ranges (sorted, disjoint).
+    pub fn select(mut self, ranges: Vec<(usize, usize)>) -> Self {
+        self.selection = Some(ranges);
+        self
+    }
+
+    fn skip_page(&self, first: usize, n: usize) -> bool {
+        match &self.selection {
+            Some(sel) if self.max_rep == 0 => !sel.iter().any(|&(s, e)| s < first + n && first < e),
+            _ => false,
+        }
+    }
+
     /// Decode every page; returns the chunk's dense values and validity.
     pub fn decode(self, data_type: &DataType) -> Result<ArrayRef> {
         self.decode_levels_and_values(data_type).map(|(a, _, _)| a)
     }
 
+    /// Decode (skipping unselected pages); returns the array of the decoded rows, their row
+    /// ranges and the number of pages skipped.
+    pub fn decode_with_pages(self, data_type: &DataType) -> Result<(ArrayRef, Vec<(usize, usize)>, usize)> {
+        let d = self.run(data_type)?;
+        Ok((d.array, d.decoded, d.skipped))
+    }
+
     /// Decode every page; returns the values (one slot per level, null where the level is below
     /// the maximum) with the definition and repetition levels.
-    pub fn decode_levels_and_values(mut self, data_type: &DataType) -> Result<(ArrayRef, Vec<u32>, Vec<u32>)> {
+    pub fn decode_levels_and_values(self, data_type: &DataType) -> Result<(ArrayRef, Vec<u32>, Vec<u32>)> {
+        let d = self.run(data_type)?;
+        Ok((d.array, d.def, d.rep))
+    }
+
+    fn run(mut self, data_type: &DataType) -> Result<Decoded> {
         let mut pos = 0usize;
         let mut done = 0usize;
         while done < self.rows {
@@ -178,6 +220,20 @@ impl<'a> ChunkDecoder<'a> {
                 .get(pos..pos.saturating_add(size))
                 .ok_or_else(|| corrupt(format!("page at chunk offset {pos} runs past the chunk")))?;
             pos += size;
+            let page_values = match (&header.data_page, &header.data_page_v2) {
+                (Some(h), _) if header.type_ == page_type::DATA_PAGE => Some(h.num_values),
+                (_, Some(h)) if header.type_ == page_type::DATA_PAGE_V2 => Some(h.num_values),
+                _ => None,
+            };
+            if let Some(nv) = page_values {
+                let n = page_rows(nv, self.rows - done)?;
+                if self.skip_page(done, n) {
+                    done += n;
+                    self.pages_skipped += 1;
+                    continue;
+                }
+                self.decoded.push((done, done + n));
+            }
             if let Some(crc) = header.crc
                 && crc32fast::hash(body) as i32 != crc
             {
@@ -298,15 +354,21 @@ impl<'a> ChunkDecoder<'a> {
                 other => return Err(corrupt(format!("unknown page type {other}"))),
             }
         }
-        let def = std::mem::take(&mut self.def_levels);
+        let mut def = std::mem::take(&mut self.def_levels);
         let rep = std::mem::take(&mut self.rep_levels);
-        let keep = self.keep_levels;
-        let max_def = self.max_def;
-        let array = self.finish(data_type)?;
-        if keep && max_def == 0 {
-            return Ok((array, vec![0; rep.len()], rep));
+        let decoded = std::mem::take(&mut self.decoded);
+        let skipped = self.pages_skipped;
+        if self.keep_levels && self.max_def == 0 {
+            def = vec![0; rep.len()];
         }
-        Ok((array, def, rep))
+        let array = self.finish(data_type, &decoded)?;
+        Ok(Decoded {
+            array,
+            def,
+            rep,
+            decoded,
+            skipped,
+        })
     }
 
     fn decode_rep(&mut self, data: &[u8], n: usize) -> Result<()> {
@@ -603,12 +665,12 @@ impl<'a> ChunkDecoder<'a> {
         Ok(())
     }
 
-    fn finish(self, dt: &DataType) -> Result<ArrayRef> {
+    fn finish(self, dt: &DataType, decoded: &[(usize, usize)]) -> Result<ArrayRef> {
         let nulls = match self.validity {
             Some(mut b) if self.null_count > 0 => Some(NullBuffer::new(b.finish())),
             _ => None,
         };
-        let n = self.rows;
+        let n: usize = decoded.iter().map(|&(s, e)| e - s).sum();
         fn prim<T: arrow_array::ArrowPrimitiveType>(
             v: Vec<T::Native>,
             nulls: Option<NullBuffer>,

@@ -181,10 +181,24 @@ impl ParquetFile {
 
     /// Decode one column of one row group.
     pub fn read_column(&self, rg: usize, col: usize) -> Result<ArrayRef> {
+        self.read_column_selected(rg, col, None).map(|(a, _)| a)
+    }
+
+    /// Decode the rows of `selection` (sorted, disjoint row ranges) of one column; pages outside
+    /// it are skipped unread. Returns the array and the number of pages skipped.
+    pub fn read_column_selected(&self, rg: usize, col: usize, selection: Option<&[(usize, usize)]>) -> Result<(ArrayRef, usize)> {
+        let Some(sel) = selection else {
+            return self.read_column_inner(rg, col, None).map(|(a, _, s)| (a, s));
+        };
+        let (array, decoded, skipped) = self.read_column_inner(rg, col, Some(sel.to_vec()))?;
+        Ok((cut(&array, &decoded, sel)?, skipped))
+    }
+
+    fn read_column_inner(&self, rg: usize, col: usize, selection: Option<Vec<(usize, usize)>>) -> Result<(ArrayRef, Vec<(usize, usize)>, usize)> {
         let top = &self.columns[col];
         let group = &self.metadata.row_groups[rg];
         if group.num_rows == 0 {
-            return Ok(arrow_array::new_empty_array(top.field.data_type()));
+            return Ok((arrow_array::new_empty_array(top.field.data_type()), Vec::new(), 0));
         }
         let ctx = |e: Error| column::prefix(e, &format!("row group {rg}, column {:?}", top.name)).at_path(&self.path);
         let Some(el) = &top.element else {
@@ -192,7 +206,8 @@ impl ParquetFile {
                 .node
                 .as_ref()
                 .ok_or_else(|| ctx(Error::corrupt("column without schema")))?;
-            return self.read_nested(rg, node).map_err(ctx);
+            let rows = group.num_rows as usize;
+            return self.read_nested(rg, node).map(|a| (a, vec![(0, rows)], 0)).map_err(ctx);
         };
         let chunk = &group.columns[top.first_leaf];
         if chunk.file_path.is_some() {
@@ -208,8 +223,14 @@ impl ParquetFile {
         let (start, len) = self.chunk_range(meta);
         let bytes = self.read_chunk_bytes(start, len).map_err(ctx)?;
         let rows = group.num_rows as usize;
-        let dec = column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows).map_err(ctx)?;
-        dec.decode(top.field.data_type()).map_err(|e| ctx(e).at_offset(start as u64))
+        let mut dec = column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows).map_err(ctx)?;
+        if let Some(sel) = selection {
+            dec = dec.select(sel);
+        }
+        let (array, decoded, skipped) = dec
+            .decode_with_pages(top.field.data_type())
+            .map_err(|e| ctx(e).at_offset(start as u64))?;
+        Ok((array, decoded, skipped))
     }
 
     fn read_nested(&self, rg: usize, node: &nested::RNode) -> Result<ArrayRef> {
@@ -245,6 +266,66 @@ impl ParquetFile {
         }
         let slots = nested::top_slots(node, &leaves, group.num_rows as usize)?;
         nested::build(node, &slots, &leaves)
+    }
+
+    /// Decode the rows `selection` of the projected columns of one row group; returns the batch
+    /// and the number of data pages skipped thanks to the selection.
+    pub fn read_row_group_selected(
+        &self,
+        rg: usize,
+        projection: &[usize],
+        selection: &[(usize, usize)],
+        filter: Option<&super::filter::Predicate>,
+        threads: usize,
+    ) -> Result<(RecordBatch, usize)> {
+        if rg >= self.metadata.row_groups.len() {
+            return Err(Error::invalid(format!("row group {rg} does not exist")));
+        }
+        let rows = self.metadata.row_groups[rg].num_rows as usize;
+        if selection.iter().any(|&(s, e)| s >= e || e > rows) || selection.windows(2).any(|w| w[0].1 > w[1].0) {
+            return Err(Error::invalid("row selection must be sorted, disjoint ranges inside the row group"));
+        }
+        let mut wide: Vec<usize> = projection.to_vec();
+        if let Some(p) = filter {
+            let mut names = Vec::new();
+            p.columns(&mut names);
+            for n in &names {
+                let i = self
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == n)
+                    .ok_or_else(|| Error::schema(format!("filter column {n:?} is not in the file")))?;
+                if !wide.contains(&i) {
+                    wide.push(i);
+                }
+            }
+        }
+        let run = || -> Result<Vec<(ArrayRef, usize)>> {
+            if threads > 1 && wide.len() > 1 {
+                wide.par_iter().map(|&c| self.read_column_selected(rg, c, Some(selection))).collect()
+            } else {
+                wide.iter().map(|&c| self.read_column_selected(rg, c, Some(selection))).collect()
+            }
+        };
+        let parts = super::writer::with_pool(threads, run)??;
+        let skipped = parts.iter().map(|(_, s)| s).sum();
+        let arrays: Vec<ArrayRef> = parts.into_iter().map(|(a, _)| a).collect();
+        let n: usize = selection.iter().map(|&(s, e)| e - s).sum();
+        let batch = RecordBatch::try_new_with_options(
+            self.projected_schema(&wide),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .map_err(|e| Error::corrupt(format!("row group {rg}: {e}")).at_path(&self.path))?;
+        let batch = match filter {
+            Some(p) => {
+                let mask = super::filter::evaluate(&batch, p)?;
+                super::filter::filter_batch(&batch, &mask)?
+            }
+            None => batch,
+        };
+        let idx: Vec<usize> = (0..projection.len()).collect();
+        Ok((batch.project(&idx).map_err(Error::from)?, skipped))
     }
 
     /// Decode the projected columns of one row group into a batch.
@@ -302,6 +383,47 @@ impl ParquetFile {
         kept.project(&idx).map_err(Error::from)
     }
 
+    /// The page index (ColumnIndex + OffsetIndex) of a flat column chunk, when both exist.
+    pub fn page_index(&self, rg: usize, col: usize) -> Result<Option<Vec<super::metadata::PageIndexEntry>>> {
+        let (Some(group), Some(top)) = (self.metadata.row_groups.get(rg), self.columns.get(col)) else {
+            return Err(Error::invalid("row group or column out of range"));
+        };
+        if top.element.is_none() {
+            return Ok(None);
+        }
+        let Some(chunk) = group.columns.get(top.first_leaf) else {
+            return Ok(None);
+        };
+        let (Some(oo), Some(ol), Some(co), Some(cl)) = (
+            chunk.offset_index_offset,
+            chunk.offset_index_length,
+            chunk.column_index_offset,
+            chunk.column_index_length,
+        ) else {
+            return Ok(None);
+        };
+        let read = |off: i64, len: i32| -> Result<Vec<u8>> {
+            let end = off.checked_add(i64::from(len)).unwrap_or(i64::MAX);
+            if off < 4 || len < 0 || end > self.footer_start as i64 {
+                return Err(Error::corrupt("page index outside the file").at_path(&self.path));
+            }
+            self.read_chunk_bytes(off, i64::from(len))
+        };
+        let ctx = |e: Error| column::prefix(e, "page index").at_path(&self.path);
+        let ob = read(oo, ol)?;
+        let mut entries = super::metadata::read_offset_index(&mut thrift::Reader::new(&ob)).map_err(ctx)?;
+        let cb = read(co, cl)?;
+        super::metadata::read_column_index(&mut thrift::Reader::new(&cb), &mut entries).map_err(ctx)?;
+        let mut prev = -1i64;
+        for e in &entries {
+            if e.first_row <= prev || e.first_row >= group.num_rows {
+                return Err(ctx(Error::corrupt("page index rows out of order")));
+            }
+            prev = e.first_row;
+        }
+        Ok(Some(entries))
+    }
+
     /// Schema of a projection.
     pub fn projected_schema(&self, projection: &[usize]) -> SchemaRef {
         Arc::new(Schema::new(
@@ -311,6 +433,27 @@ impl ParquetFile {
                 .collect::<Vec<_>>(),
         ))
     }
+}
+
+/// Keep the rows of `sel` from an array holding the rows of `decoded` (both sorted ranges).
+fn cut(array: &ArrayRef, decoded: &[(usize, usize)], sel: &[(usize, usize)]) -> Result<ArrayRef> {
+    if decoded == sel {
+        return Ok(array.clone());
+    }
+    let data = array.to_data();
+    let mut m = arrow_data::transform::MutableArrayData::new(vec![&data], true, 0);
+    let mut base = 0usize;
+    for &(a, b) in decoded {
+        for &(s, e) in sel {
+            let (lo, hi) = (s.max(a), e.min(b));
+            if lo < hi {
+                m.try_extend(0, base + lo - a, base + hi - a)
+                    .map_err(|e| Error::corrupt(format!("row selection: {e}")))?;
+            }
+        }
+        base += b - a;
+    }
+    Ok(arrow_array::make_array(m.freeze()))
 }
 
 fn read_at(file: &File, buf: &mut [u8], off: u64) -> Result<()> {
