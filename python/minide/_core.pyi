@@ -32,6 +32,7 @@ def parquet_write(
     data_page_v2: bool,
     threads: int,
     key_value_metadata: list[tuple[str, str]],
+    bloom_filter_columns: list[str] = ...,
 ) -> None: ...
 
 class ParquetReader:
@@ -52,6 +53,7 @@ class ParquetReader:
         threads: int = 2,
         filter: tuple[Any, ...] | None = None,
     ) -> pa.Table: ...
+    def bloom_probe(self, row_group: int, column: str, values: list[Any]) -> bool | None: ...
     def page_index(self, row_group: int, column: str) -> list[dict[str, Any]] | None: ...
     def read_selected(
         self,

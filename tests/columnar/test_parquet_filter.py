@@ -167,3 +167,50 @@ def test_page_selection_exact(
         ((pc.field("id") >= lo) & (pc.field("id") < lo + width)) | (pc.field("qty") == 3)
     )
     assert got.equals(want.select(["id", "country"]))
+
+
+def test_bloom_filters_prune_equality(tmp_path: Path) -> None:
+    n = 8000
+    # even numbers only: odd values lie inside every row group's min/max but are absent
+    t = pa.table(
+        {
+            "k": pa.array([i * 2 for i in range(n)]),
+            "s": pa.array([f"user-{i * 2}" for i in range(n)]),
+        }
+    )
+    p = tmp_path / "b.parquet"
+    mc.write_parquet(t, p, row_group_size=1000, bloom_filter_columns=["k", "s"])
+    pf = mc.ParquetFile(p)
+    got = pf.read(filter="k = 2001 OR s IN ('user-3001', 'user-5001')")
+    assert got.num_rows == 0
+    assert pf.last_scan is not None
+    assert pf.last_scan.row_groups_skipped == 8
+    # min/max keeps the 3 row groups whose ranges hold 2001, 3001 and 5001; Bloom drops them
+    assert pf.last_scan.row_groups_skipped_bloom == 3
+    got = pf.read(filter="k = 2000")
+    assert got.column("k").to_pylist() == [2000]
+    assert pf.last_scan.row_groups_skipped == 7  # min/max prunes the other 7
+    with pytest.raises(InvalidArgumentError):
+        mc.write_parquet(t, tmp_path / "x.parquet", bloom_filter_columns=["nope"])
+
+
+def test_reads_pyarrow_bloom_filters(tmp_path: Path) -> None:
+    """Hashing and probing agree with pyarrow's writer: present values are always found."""
+    from minide import _core
+
+    n = 3000
+    t = pa.table({"k": pa.array(range(n), pa.int64()), "s": pa.array([f"v{i}" for i in range(n)])})
+    p = tmp_path / "pb.parquet"
+    import pyarrow.parquet as pq
+
+    try:
+        pq.write_table(
+            t, p, bloom_filter_options={"k": {"ndv": n, "fpp": 0.01}, "s": {"ndv": n, "fpp": 0.01}}
+        )
+    except TypeError:
+        pytest.fail("pyarrow without bloom_filter_options: needs pyarrow >= 21")
+    r = _core.ParquetReader(str(p))
+    assert all(r.bloom_probe(0, "k", [i]) for i in range(0, n, 37))
+    assert all(r.bloom_probe(0, "s", [f"v{i}"]) for i in range(0, n, 37))
+    absent = sum(bool(r.bloom_probe(0, "k", [i])) for i in range(n, n + 2000))
+    assert absent < 200

@@ -9,6 +9,7 @@ reads pyarrow's), and wraps the footer in typed dataclasses. See docs/columnar.m
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import struct
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from minide import _core
 from minide.columnar.filter import Expr, bind, columns_of, may_match, parse_filter
-from minide.errors import InvalidArgumentError, UnsupportedError
+from minide.errors import InvalidArgumentError
 
 __all__ = [
     "ColumnChunkMetadata",
@@ -106,7 +107,10 @@ class ScanStats:
     """What the last filtered read did: row groups pruned by statistics, rows decoded and kept."""
 
     row_groups_total: int
+    #: row groups skipped by min/max statistics or Bloom filters (the latter also counted below)
     row_groups_skipped: int
+    #: row groups whose Bloom filters excluded every equality value
+    row_groups_skipped_bloom: int
     #: data pages left unread because the page index excluded them (summed over columns)
     pages_skipped: int
     rows_read: int
@@ -219,8 +223,6 @@ def write_parquet(
     CRC32 checksums; statistics are exact; ``page_index`` writes ColumnIndex/OffsetIndex.
     ``threads`` (default 2) encodes columns in parallel.
     """
-    if bloom_filter_columns:
-        raise UnsupportedError("bloom_filter_columns: Bloom filters are not written yet")
     if data_page_version not in ("1.0", "2.0"):
         raise InvalidArgumentError(
             f"data_page_version must be '1.0' or '2.0', got {data_page_version!r}"
@@ -243,6 +245,7 @@ def write_parquet(
         data_page_v2=data_page_version == "2.0",
         threads=threads or DEFAULT_THREADS,
         key_value_metadata=[(_ARROW_SCHEMA_KEY, schema_b64)],
+        bloom_filter_columns=list(bloom_filter_columns),
     )
     return ParquetFile(out).metadata
 
@@ -347,7 +350,8 @@ class ParquetFile:
             table = self._reader.read(None, cols, threads or DEFAULT_THREADS)
             return _apply_hint(table, self._hint)
         expr = self._bind(filter)
-        groups = self._prune(expr)
+        by_stats = self._prune(expr)
+        groups = [g for g in by_stats if self._bloom_may_match(g, expr)]
         parts = []
         pages_skipped = rows_read = 0
         for g in groups:
@@ -365,11 +369,29 @@ class ParquetFile:
         self.last_scan = ScanStats(
             row_groups_total=self.num_row_groups,
             row_groups_skipped=self.num_row_groups - len(groups),
+            row_groups_skipped_bloom=len(by_stats) - len(groups),
             pages_skipped=pages_skipped,
             rows_read=rows_read,
             rows_matched=table.num_rows,
         )
         return _apply_hint(table, self._hint)
+
+    def _bloom_may_match(self, rg: int, e: Expr) -> bool:
+        """False when Bloom filters prove no row of `rg` satisfies `e` (equality and IN only)."""
+        kind = e[0]
+        if kind == "and":
+            return self._bloom_may_match(rg, e[1]) and self._bloom_may_match(rg, e[2])
+        if kind == "or":
+            return self._bloom_may_match(rg, e[1]) or self._bloom_may_match(rg, e[2])
+        values: list[Any] | None = None
+        if kind == "cmp" and e[2] == "=":
+            values = [e[3]]
+        elif kind == "in" and not e[3]:
+            values = list(e[2])
+        if values is None or e[1] not in self._reader.column_names:
+            return True
+        hit = self._reader.bloom_probe(rg, e[1], values)
+        return hit is None or hit
 
     def _select_rows(self, rg: int, expr: Expr) -> list[tuple[int, int]]:
         """Row ranges of row group `rg` whose pages (by the page index) may match `expr`."""
@@ -401,7 +423,7 @@ class ParquetFile:
             return [(0, rows)] if rows else []
         cuts = sorted({0, rows} | {p[0] for ps in pages.values() for p in ps})
         keep: list[tuple[int, int]] = []
-        for s, e in zip(cuts, cuts[1:], strict=False):
+        for s, e in itertools.pairwise(cuts):
             stats = {col: next(p[2] for p in ps if p[0] <= s < p[1]) for col, ps in pages.items()}
             if may_match(expr, stats):
                 if keep and keep[-1][1] == s:
@@ -457,7 +479,7 @@ class ParquetFile:
             expr = None
         else:
             expr = self._bind(filter)
-            groups = self._prune(expr)
+            groups = [g for g in self._prune(expr) if self._bloom_may_match(g, expr)]
         for i in groups:
             t = self._reader.read([i], cols, DEFAULT_THREADS, expr)
             yield from _apply_hint(t, self._hint).to_batches(max_chunksize=batch_size)

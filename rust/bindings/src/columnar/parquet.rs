@@ -20,7 +20,7 @@ use crate::errors::detach;
 #[pyfunction]
 #[pyo3(signature = (data, path, *, compression, compression_level, row_group_size,
     data_page_size, dictionary, statistics, page_index, data_page_v2, threads,
-    key_value_metadata))]
+    key_value_metadata, bloom_filter_columns=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn parquet_write(
     py: Python<'_>,
@@ -36,6 +36,7 @@ fn parquet_write(
     data_page_v2: bool,
     threads: usize,
     key_value_metadata: Vec<(String, String)>,
+    bloom_filter_columns: Vec<String>,
 ) -> PyResult<()> {
     let reader = RecordBatchStreamReader::from_pyarrow_bound(data)?;
     let compression = Compression::parse(compression, compression_level).map_err(crate::errors::to_py)?;
@@ -49,6 +50,7 @@ fn parquet_write(
         data_page_v2,
         threads: threads.max(1),
         key_value_metadata,
+        bloom_filter_columns,
         ..WriteOptions::default()
     };
     detach(py, move || {
@@ -225,6 +227,19 @@ impl ParquetReader {
             .map_err(|e| crate::errors::to_py(Error::from(e)))?
             .into_pyarrow(py)?;
         Ok((table, skipped))
+    }
+
+    /// Probe the Bloom filter of `column` in `row_group` for any of `values` (physical
+    /// representation); None when the chunk has no filter.
+    fn bloom_probe(&self, py: Python<'_>, row_group: usize, column: &str, values: Vec<Bound<'_, PyAny>>) -> PyResult<Option<bool>> {
+        let pf = self.inner.clone();
+        let col = pf
+            .columns
+            .iter()
+            .position(|c| c.name == column)
+            .ok_or_else(|| crate::errors::to_py(Error::schema(format!("no column {column:?}"))))?;
+        let lits = values.iter().map(literal).collect::<PyResult<Vec<_>>>()?;
+        detach(py, move || pf.bloom_probe(row_group, col, &lits))
     }
 
     /// Human-readable layout of the file.

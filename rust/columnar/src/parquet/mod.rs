@@ -6,9 +6,11 @@
 //! - [`compression`]: page codecs. [`stats`]: exact min/max in the type's order.
 //! - [`writer`]: Arrow batches -> row groups -> column chunks -> pages -> file.
 //! - [`reader`]: file -> footer -> pages -> Arrow batches, with checks at every step.
+//! - [`bloom`]: split-block Bloom filters (written on request, probed by filters).
 //! - [`filter`]: exact row filtering of decoded batches.
 //! - [`inspect`]: a human-readable dump of a file's layout.
 
+pub mod bloom;
 pub mod compression;
 pub mod encodings;
 pub mod filter;

@@ -424,6 +424,58 @@ impl ParquetFile {
         Ok(Some(entries))
     }
 
+    /// Probe the Bloom filter of a flat column chunk: `Some(false)` when none of `values` can
+    /// be in it, `None` when there is no filter.
+    pub fn bloom_probe(&self, rg: usize, col: usize, values: &[super::filter::Literal]) -> Result<Option<bool>> {
+        use super::filter::Literal;
+        use super::metadata::ptype;
+        let (Some(group), Some(top)) = (self.metadata.row_groups.get(rg), self.columns.get(col)) else {
+            return Err(Error::invalid("row group or column out of range"));
+        };
+        let Some(el) = &top.element else { return Ok(None) };
+        let Some(meta) = group.columns.get(top.first_leaf).and_then(|c| c.meta_data.as_ref()) else {
+            return Ok(None);
+        };
+        let Some(off) = meta.bloom_filter_offset else { return Ok(None) };
+        // Without a declared length, read up to the footer (bounded by MAX_BYTES + header).
+        let max = (self.footer_start as i64 - off).min(super::bloom::MAX_BYTES as i64 + 64);
+        let len = meta.bloom_filter_length.map_or(max, i64::from);
+        if off < 4 || len <= 0 || len > max {
+            return Err(Error::corrupt("bloom filter outside the file").at_path(&self.path));
+        }
+        let bytes = self.read_chunk_bytes(off, len)?;
+        let f = super::bloom::Sbbf::from_bytes(&bytes).map_err(|e| e.at_path(&self.path))?;
+        let phys = el.type_.unwrap_or(-1);
+        let mut any = false;
+        for v in values {
+            let enc: Option<Vec<u8>> = match (v, phys) {
+                (Literal::Int(i), ptype::INT32) => match i32::try_from(*i) {
+                    Ok(x) => Some(x.to_le_bytes().to_vec()),
+                    Err(_) => match u32::try_from(*i) {
+                        Ok(x) => Some(x.to_le_bytes().to_vec()),
+                        Err(_) => continue, // not representable: cannot be stored
+                    },
+                },
+                (Literal::Int(i), ptype::INT64) => match i64::try_from(*i) {
+                    Ok(x) => Some(x.to_le_bytes().to_vec()),
+                    Err(_) => match u64::try_from(*i) {
+                        Ok(x) => Some(x.to_le_bytes().to_vec()),
+                        Err(_) => continue,
+                    },
+                },
+                (Literal::Str(s), ptype::BYTE_ARRAY) => Some(s.as_bytes().to_vec()),
+                (Literal::Bytes(b), ptype::BYTE_ARRAY) => Some(b.clone()),
+                (Literal::Null, _) => continue,
+                _ => None,
+            };
+            match enc {
+                Some(e) => any |= f.check(super::bloom::hash(&e)),
+                None => return Ok(None), // a literal we cannot encode: do not prune
+            }
+        }
+        Ok(Some(any))
+    }
+
     /// Schema of a projection.
     pub fn projected_schema(&self, projection: &[usize]) -> SchemaRef {
         Arc::new(Schema::new(

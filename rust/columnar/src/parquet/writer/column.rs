@@ -47,6 +47,37 @@ pub struct EncodedChunk {
     /// False when some page has values but no orderable min/max (all NaN, oversized): then no
     /// ColumnIndex is written for this chunk.
     pub indexable: bool,
+    /// Serialized Bloom filter (header + bitset) when requested for this column.
+    pub bloom: Option<Vec<u8>>,
+}
+
+/// xxh64 of every value's PLAIN encoding (byte arrays without their length prefix).
+fn value_hashes(values: &Values<'_>) -> Vec<u64> {
+    use crate::parquet::bloom::hash;
+    match values {
+        Values::Bool(v) => v.iter().map(|&b| hash(&[u8::from(b)])).collect(),
+        Values::I32(v) => v.iter().map(|x| hash(&x.to_le_bytes())).collect(),
+        Values::I64(v) => v.iter().map(|x| hash(&x.to_le_bytes())).collect(),
+        Values::F32(v) => v.iter().map(|x| hash(&x.to_le_bytes())).collect(),
+        Values::F64(v) => v.iter().map(|x| hash(&x.to_le_bytes())).collect(),
+        Values::Bytes(v) => v.iter().map(|x| hash(x)).collect(),
+        Values::Decimal { values, width } => values
+            .iter()
+            .map(|x| hash(&x.to_be_bytes()[16 - width..]))
+            .collect(),
+    }
+}
+
+fn bloom_for(values: &Values<'_>, fpp: f64) -> Vec<u8> {
+    let hashes = value_hashes(values);
+    let mut distinct = hashes.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut f = crate::parquet::bloom::Sbbf::with_ndv(distinct.len(), fpp);
+    for h in distinct {
+        f.insert(h);
+    }
+    f.to_bytes()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -423,10 +454,13 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         statistics,
         ..Default::default()
     };
+    let bloom = (leaf.path.len() == 1 && opts.bloom_filter_columns.contains(&leaf.name))
+        .then(|| bloom_for(values, opts.bloom_filter_fpp));
     Ok(EncodedChunk {
         bytes,
         meta,
         pages,
         indexable,
+        bloom,
     })
 }

@@ -41,6 +41,9 @@ pub struct WriteOptions {
     pub data_page_v2: bool,
     pub page_checksum: bool,
     pub threads: usize,
+    /// Flat columns that get a split-block Bloom filter per column chunk.
+    pub bloom_filter_columns: Vec<String>,
+    pub bloom_filter_fpp: f64,
     /// Extra footer key-value metadata (the Python layer passes `ARROW:schema`).
     pub key_value_metadata: Vec<(String, String)>,
 }
@@ -61,6 +64,8 @@ impl Default for WriteOptions {
             data_page_v2: false,
             page_checksum: true,
             threads: 2,
+            bloom_filter_columns: Vec::new(),
+            bloom_filter_fpp: 0.05,
             key_value_metadata: Vec::new(),
         }
     }
@@ -122,6 +127,8 @@ pub struct FileWriter {
     pending_rows: usize,
     row_groups: Vec<RowGroup>,
     indexes: Vec<ChunkIndex>,
+    /// (row group, column, filter bytes), written after the row groups.
+    blooms: Vec<(usize, usize, Vec<u8>)>,
     num_rows: i64,
     pool: Option<&'static rayon::ThreadPool>,
 }
@@ -151,6 +158,16 @@ impl FileWriter {
                 TopSpec::Nested(n) => n.leaves.len(),
             })
             .sum();
+        for b in &opts.bloom_filter_columns {
+            let ok = tops
+                .iter()
+                .any(|t| matches!(t, TopSpec::Flat(l) if &l.name == b));
+            if !ok {
+                return Err(Error::invalid(format!(
+                    "bloom_filter_columns: {b:?} is not a flat column of the data"
+                )));
+            }
+        }
         let file = File::create(path).map_err(|e| Error::io(e, path))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         out.write_all(b"PAR1").map_err(|e| Error::io(e, path))?;
@@ -167,6 +184,7 @@ impl FileWriter {
             pending_rows: 0,
             row_groups: Vec::new(),
             indexes: Vec::new(),
+            blooms: Vec::new(),
             num_rows: 0,
             pool,
         })
@@ -227,7 +245,10 @@ impl FileWriter {
         let mut columns = Vec::with_capacity(chunks.len());
         let mut total_uncompressed = 0i64;
         let rg_start = self.pos as i64;
-        for (col, chunk) in chunks.into_iter().enumerate() {
+        for (col, mut chunk) in chunks.into_iter().enumerate() {
+            if let Some(b) = chunk.bloom.take() {
+                self.blooms.push((rg_index, col, b));
+            }
             let base = self.pos as i64;
             let mut meta = chunk.meta;
             meta.data_page_offset += base;
@@ -269,6 +290,14 @@ impl FileWriter {
     /// Write the last row group, the page indexes and the footer. Returns the footer.
     pub fn finish(mut self) -> Result<FileMetaData> {
         self.flush_row_group()?;
+        for (rg, col, bytes) in std::mem::take(&mut self.blooms) {
+            if let Some(m) = self.row_groups[rg].columns[col].meta_data.as_mut() {
+                m.bloom_filter_offset = Some(self.pos as i64);
+                m.bloom_filter_length = Some(bytes.len() as i32);
+            }
+            self.out.write_all(&bytes).map_err(|e| Error::io(e, &self.path))?;
+            self.pos += bytes.len() as u64;
+        }
         // Page indexes: all ColumnIndexes, then all OffsetIndexes (as other writers lay them).
         let indexes = std::mem::take(&mut self.indexes);
         for ix in &indexes {
