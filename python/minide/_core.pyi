@@ -1,7 +1,7 @@
 # Type stubs of the Rust extension module (rust/bindings). Checked by `python -m mypy.stubtest`.
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
-from typing import Any
+from typing import Any, final
 
 import pyarrow as pa
 
@@ -35,8 +35,9 @@ def parquet_write(
     bloom_filter_columns: list[str] = ...,
 ) -> None: ...
 
+@final
 class ParquetReader:
-    def __init__(self, path: str) -> None: ...
+    def __new__(cls, path: str) -> ParquetReader: ...
     @property
     def num_rows(self) -> int: ...
     @property

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, Table, ToPyArrow};
 use minide_columnar::parquet::compression::Compression;
+use minide_columnar::parquet::filter::{CmpOp, Literal, Predicate};
 use minide_columnar::parquet::metadata::{codec, encoding, ptype};
 use minide_columnar::parquet::reader::ParquetFile;
 use minide_columnar::parquet::writer::{WriteOptions, write_file};
 use minide_common::Error;
 use pyo3::prelude::*;
-use minide_columnar::parquet::filter::{CmpOp, Literal, Predicate};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyTuple};
 
 use crate::errors::detach;
@@ -39,7 +39,8 @@ fn parquet_write(
     bloom_filter_columns: Vec<String>,
 ) -> PyResult<()> {
     let reader = RecordBatchStreamReader::from_pyarrow_bound(data)?;
-    let compression = Compression::parse(compression, compression_level).map_err(crate::errors::to_py)?;
+    let compression =
+        Compression::parse(compression, compression_level).map_err(crate::errors::to_py)?;
     let opts = WriteOptions {
         compression,
         row_group_size,
@@ -180,7 +181,12 @@ impl ParquetReader {
 
     /// Page index of a flat column in a row group: one dict per page (first_row, null_page,
     /// min, max, null_count), or None when the file has no page index for it.
-    fn page_index<'py>(&self, py: Python<'py>, row_group: usize, column: &str) -> PyResult<Option<Bound<'py, PyList>>> {
+    fn page_index<'py>(
+        &self,
+        py: Python<'py>,
+        row_group: usize,
+        column: &str,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
         let pf = self.inner.clone();
         let col = pf
             .columns
@@ -220,7 +226,8 @@ impl ParquetReader {
         let pred = filter.map(predicate).transpose()?;
         let (batch, skipped, schema) = detach(py, move || {
             let proj = pf.projection(columns.as_deref())?;
-            let (b, s) = pf.read_row_group_selected(row_group, &proj, &selection, pred.as_ref(), threads)?;
+            let (b, s) =
+                pf.read_row_group_selected(row_group, &proj, &selection, pred.as_ref(), threads)?;
             Ok((b, s, pf.projected_schema(&proj)))
         })?;
         let table = Table::try_new(vec![batch], schema)
@@ -231,7 +238,13 @@ impl ParquetReader {
 
     /// Probe the Bloom filter of `column` in `row_group` for any of `values` (physical
     /// representation); None when the chunk has no filter.
-    fn bloom_probe(&self, py: Python<'_>, row_group: usize, column: &str, values: Vec<Bound<'_, PyAny>>) -> PyResult<Option<bool>> {
+    fn bloom_probe(
+        &self,
+        py: Python<'_>,
+        row_group: usize,
+        column: &str,
+        values: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<Option<bool>> {
         let pf = self.inner.clone();
         let col = pf
             .columns

@@ -45,7 +45,9 @@ impl Sbbf {
     /// A filter sized for `ndv` distinct values at false-positive rate `fpp`.
     pub fn with_ndv(ndv: usize, fpp: f64) -> Self {
         let bits = -8.0 * ndv.max(1) as f64 / (1.0 - fpp.powf(1.0 / 8.0)).ln();
-        let bytes = ((bits / 8.0).ceil() as usize).next_power_of_two().clamp(32, MAX_BYTES);
+        let bytes = ((bits / 8.0).ceil() as usize)
+            .next_power_of_two()
+            .clamp(32, MAX_BYTES);
         Sbbf {
             words: vec![0; bytes / 4],
         }
@@ -106,7 +108,7 @@ impl Sbbf {
         }
         let n = num_bytes
             .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n >= 32 && n <= MAX_BYTES && n.is_power_of_two())
+            .filter(|&n| (32..=MAX_BYTES).contains(&n) && n.is_power_of_two())
             .ok_or_else(|| Error::corrupt("bloom filter with an invalid size"))?;
         let start = r.position();
         let bits = data

@@ -89,7 +89,10 @@ impl Compression {
             }
             codec::LZ4_RAW => {
                 let start = out.len();
-                out.resize(start + lz4_flex::block::get_maximum_output_size(input.len()), 0);
+                out.resize(
+                    start + lz4_flex::block::get_maximum_output_size(input.len()),
+                    0,
+                );
                 let n = lz4_flex::block::compress_into(input, &mut out[start..])
                     .map_err(|e| Error::invalid(format!("lz4: {e}")))?;
                 out.truncate(start + n);
@@ -141,7 +144,12 @@ pub fn decompress(codec_id: i32, input: &[u8], size: usize) -> Result<Vec<u8>> {
                 .map_err(|e| Error::corrupt(format!("zstd: {e}")))?;
             read_bounded(dec, input.len(), size, "zstd")?
         }
-        codec::GZIP => read_bounded(flate2::read::MultiGzDecoder::new(input), input.len(), size, "gzip")?,
+        codec::GZIP => read_bounded(
+            flate2::read::MultiGzDecoder::new(input),
+            input.len(),
+            size,
+            "gzip",
+        )?,
         codec::LZ4_RAW => lz4_raw(input, size)?,
         codec::BROTLI => read_bounded(
             brotli::Decompressor::new(input, 4096),
@@ -215,12 +223,18 @@ mod tests {
 
     #[test]
     fn every_codec_roundtrips() {
-        let data: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 97).to_le_bytes())
+            .collect();
         for name in ["none", "snappy", "gzip", "zstd", "lz4"] {
             let c = Compression::parse(name, None).unwrap();
             let mut out = Vec::new();
             c.compress(&data, &mut out).unwrap();
-            assert_eq!(decompress(c.codec, &out, data.len()).unwrap(), data, "{name}");
+            assert_eq!(
+                decompress(c.codec, &out, data.len()).unwrap(),
+                data,
+                "{name}"
+            );
             assert!(decompress(c.codec, &out, data.len() + 1).is_err(), "{name}");
         }
     }

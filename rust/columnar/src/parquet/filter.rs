@@ -65,9 +65,20 @@ pub enum Predicate {
     And(Box<Predicate>, Box<Predicate>),
     Or(Box<Predicate>, Box<Predicate>),
     Not(Box<Predicate>),
-    Cmp { column: String, op: CmpOp, value: Literal },
-    In { column: String, values: Vec<Literal>, negated: bool },
-    IsNull { column: String, negated: bool },
+    Cmp {
+        column: String,
+        op: CmpOp,
+        value: Literal,
+    },
+    In {
+        column: String,
+        values: Vec<Literal>,
+        negated: bool,
+    },
+    IsNull {
+        column: String,
+        negated: bool,
+    },
 }
 
 impl Predicate {
@@ -134,7 +145,9 @@ fn value_at<'a>(a: &'a dyn Array, i: usize) -> Result<Val<'a>> {
         DataType::Binary => Val::Str(a.as_binary::<i32>().value(i)),
         DataType::LargeBinary => Val::Str(a.as_binary::<i64>().value(i)),
         other => {
-            return Err(Error::unsupported(format!("filtering a column of type {other}")));
+            return Err(Error::unsupported(format!(
+                "filtering a column of type {other}"
+            )));
         }
     })
 }
@@ -184,7 +197,10 @@ pub fn evaluate(batch: &RecordBatch, p: &Predicate) -> Result<Vec<Option<bool>>>
                 })
                 .collect()
         }
-        Predicate::Not(a) => evaluate(batch, a)?.into_iter().map(|x| x.map(|b| !b)).collect(),
+        Predicate::Not(a) => evaluate(batch, a)?
+            .into_iter()
+            .map(|x| x.map(|b| !b))
+            .collect(),
         Predicate::IsNull { column, negated } => {
             let a = col(column)?;
             (0..n).map(|i| Some(a.is_null(i) != *negated)).collect()
@@ -202,9 +218,13 @@ pub fn evaluate(batch: &RecordBatch, p: &Predicate) -> Result<Vec<Option<bool>>>
             }
             out
         }
-        Predicate::In { column, values, negated } => {
+        Predicate::In {
+            column,
+            values,
+            negated,
+        } => {
             let a = col(column)?.as_ref();
-            let has_null = values.iter().any(|v| *v == Literal::Null);
+            let has_null = values.contains(&Literal::Null);
             let mut out = Vec::with_capacity(n);
             for i in 0..n {
                 if a.is_null(i) {

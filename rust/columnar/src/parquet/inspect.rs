@@ -68,8 +68,18 @@ pub fn inspect(pf: &ParquetFile) -> Result<String> {
     );
     let _ = writeln!(o, "schema:");
     for c in &pf.columns {
-        let phys = c.element.as_ref().and_then(|e| e.type_).map_or("group", ptype::name);
-        let _ = writeln!(o, "  {:<24} {:<22} arrow={}", c.name, phys, c.field.data_type());
+        let phys = c
+            .element
+            .as_ref()
+            .and_then(|e| e.type_)
+            .map_or("group", ptype::name);
+        let _ = writeln!(
+            o,
+            "  {:<24} {:<22} arrow={}",
+            c.name,
+            phys,
+            c.field.data_type()
+        );
     }
     for (i, rg) in m.row_groups.iter().enumerate() {
         let _ = writeln!(
@@ -82,7 +92,13 @@ pub fn inspect(pf: &ParquetFile) -> Result<String> {
         for (top, chunk) in pf.columns.iter().map(|t| (t, &rg.columns[t.first_leaf])) {
             let Some(cm) = &chunk.meta_data else { continue };
             let encs: Vec<&str> = cm.encodings.iter().map(|&e| encoding::name(e)).collect();
-            let unsigned = matches!(top.field.data_type(), arrow_schema::DataType::UInt8 | arrow_schema::DataType::UInt16 | arrow_schema::DataType::UInt32 | arrow_schema::DataType::UInt64);
+            let unsigned = matches!(
+                top.field.data_type(),
+                arrow_schema::DataType::UInt8
+                    | arrow_schema::DataType::UInt16
+                    | arrow_schema::DataType::UInt32
+                    | arrow_schema::DataType::UInt64
+            );
             let _ = writeln!(
                 o,
                 "  column {:?}: {} {} {}→{} bytes enc=[{}] {}",
@@ -110,7 +126,9 @@ pub fn inspect(pf: &ParquetFile) -> Result<String> {
                 let n = ((end - off) as usize).min(buf.len());
                 buf.truncate(n);
                 buf.resize(n, 0);
-                if std::os::unix::fs::FileExt::read_exact_at(pf.file_ref(), &mut buf, off as u64).is_err() {
+                if std::os::unix::fs::FileExt::read_exact_at(pf.file_ref(), &mut buf, off as u64)
+                    .is_err()
+                {
                     break;
                 }
                 let mut r = thrift::Reader::new(&buf);
@@ -145,7 +163,11 @@ pub fn inspect(pf: &ParquetFile) -> Result<String> {
         }
     }
     if !m.key_value_metadata.is_empty() {
-        let keys: Vec<&str> = m.key_value_metadata.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = m
+            .key_value_metadata
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
         let _ = writeln!(o, "key-value metadata: {}", keys.join(", "));
     }
     Ok(o)

@@ -492,7 +492,8 @@ impl ColumnMetaData {
                     let (_, n) = r.list_of(ty)?;
                     for _ in 0..n {
                         let b = r.raw_binary()?;
-                        m.path_in_schema.push(String::from_utf8_lossy(b).into_owned());
+                        m.path_in_schema
+                            .push(String::from_utf8_lossy(b).into_owned());
                     }
                     seen |= 2;
                 }
@@ -718,7 +719,9 @@ impl FileMetaData {
                         while let Some((fid, t)) = r.field()? {
                             match fid {
                                 1 => k = String::from_utf8_lossy(r.binary_of(t)?).into_owned(),
-                                2 => v = Some(String::from_utf8_lossy(r.binary_of(t)?).into_owned()),
+                                2 => {
+                                    v = Some(String::from_utf8_lossy(r.binary_of(t)?).into_owned())
+                                }
                                 _ => r.skip(t)?,
                             }
                         }
@@ -946,7 +949,9 @@ pub fn read_column_index(r: &mut Reader<'_>, entries: &mut [PageIndexEntry]) -> 
         if len == n {
             Ok(())
         } else {
-            Err(corrupt("column index and offset index disagree on the page count"))
+            Err(corrupt(
+                "column index and offset index disagree on the page count",
+            ))
         }
     };
     r.begin()?;

@@ -10,7 +10,12 @@ use super::writer::values::Values;
 
 /// Min and max of a slice, PLAIN-encoded; `None` when there is no orderable value (all null or
 /// all NaN).
-pub fn min_max(values: &Values<'_>, lo: usize, hi: usize, unsigned: bool) -> Option<(Vec<u8>, Vec<u8>)> {
+pub fn min_max(
+    values: &Values<'_>,
+    lo: usize,
+    hi: usize,
+    unsigned: bool,
+) -> Option<(Vec<u8>, Vec<u8>)> {
     match values {
         Values::Bool(v) => {
             let s = v.get(lo..hi)?;
@@ -45,7 +50,10 @@ pub fn min_max(values: &Values<'_>, lo: usize, hi: usize, unsigned: bool) -> Opt
         }
         Values::F32(v) => {
             let (mn, mx) = float_minmax(v.get(lo..hi)?.iter().map(|&x| f64::from(x)))?;
-            Some(((mn as f32).to_le_bytes().to_vec(), (mx as f32).to_le_bytes().to_vec()))
+            Some((
+                (mn as f32).to_le_bytes().to_vec(),
+                (mx as f32).to_le_bytes().to_vec(),
+            ))
         }
         Values::F64(v) => {
             let (mn, mx) = float_minmax(v.get(lo..hi)?.iter().copied())?;
@@ -112,9 +120,15 @@ mod tests {
     fn orders() {
         let v = Values::I32(vec![-1, 5, 3]);
         let (mn, mx) = min_max(&v, 0, 3, false).unwrap();
-        assert_eq!((mn, mx), ((-1i32).to_le_bytes().to_vec(), 5i32.to_le_bytes().to_vec()));
+        assert_eq!(
+            (mn, mx),
+            ((-1i32).to_le_bytes().to_vec(), 5i32.to_le_bytes().to_vec())
+        );
         let (mn, mx) = min_max(&v, 0, 3, true).unwrap();
-        assert_eq!((mn, mx), (3i32.to_le_bytes().to_vec(), (-1i32).to_le_bytes().to_vec()));
+        assert_eq!(
+            (mn, mx),
+            (3i32.to_le_bytes().to_vec(), (-1i32).to_le_bytes().to_vec())
+        );
         let v = Values::F64(vec![f64::NAN, 0.0, -2.5]);
         let (mn, mx) = min_max(&v, 0, 3, false).unwrap();
         assert_eq!(f64::from_le_bytes(mn.try_into().unwrap()), -2.5);

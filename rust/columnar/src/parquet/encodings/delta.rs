@@ -99,7 +99,9 @@ impl<'a> DeltaDecoder<'a> {
         }
         let mini = block / minis;
         if mini % 32 != 0 {
-            return Err(Error::corrupt("DELTA_BINARY_PACKED miniblock not a multiple of 32"));
+            return Err(Error::corrupt(
+                "DELTA_BINARY_PACKED miniblock not a multiple of 32",
+            ));
         }
         if total > max_values {
             return Err(Error::corrupt(format!(
@@ -141,7 +143,11 @@ impl<'a> DeltaDecoder<'a> {
                     super::rle::unpack_into(body, bw, n, &mut packed);
                     for &d in packed.iter() {
                         let v = if is32 {
-                            i64::from((prev as i32).wrapping_add(min as i32).wrapping_add(d as i32))
+                            i64::from(
+                                (prev as i32)
+                                    .wrapping_add(min as i32)
+                                    .wrapping_add(d as i32),
+                            )
                         } else {
                             prev.wrapping_add(min).wrapping_add(i64::from(d))
                         };
@@ -155,7 +161,11 @@ impl<'a> DeltaDecoder<'a> {
                 for i in 0..n {
                     let d = get_packed(body, i, bw);
                     let v = if is32 {
-                        i64::from((prev as i32).wrapping_add(min as i32).wrapping_add(d as i32))
+                        i64::from(
+                            (prev as i32)
+                                .wrapping_add(min as i32)
+                                .wrapping_add(d as i32),
+                        )
                     } else {
                         prev.wrapping_add(min).wrapping_add(d as i64)
                     };
@@ -183,16 +193,14 @@ fn lengths(values: &[i64]) -> Result<Vec<usize>> {
 
 /// DELTA_LENGTH_BYTE_ARRAY: delta-packed lengths, then all bytes concatenated. Calls `push` with
 /// every value.
-pub fn decode_length_byte_array(
-    data: &[u8],
-    n: usize,
-    mut push: impl FnMut(&[u8]),
-) -> Result<()> {
+pub fn decode_length_byte_array(data: &[u8], n: usize, mut push: impl FnMut(&[u8])) -> Result<()> {
     let mut dec = DeltaDecoder::new(data);
     let mut lens = Vec::new();
     dec.decode(false, n, &mut lens)?;
     if lens.len() != n {
-        return Err(Error::corrupt("DELTA_LENGTH_BYTE_ARRAY value count mismatch"));
+        return Err(Error::corrupt(
+            "DELTA_LENGTH_BYTE_ARRAY value count mismatch",
+        ));
     }
     let bytes = dec.rest();
     let mut pos = 0usize;
@@ -223,7 +231,9 @@ pub fn decode_byte_array(data: &[u8], n: usize, mut push: impl FnMut(&[u8])) -> 
         let p = prefixes.get(i).copied().unwrap_or(0);
         i += 1;
         if p > prev.len() {
-            err = Some(Error::corrupt("DELTA_BYTE_ARRAY prefix longer than previous value"));
+            err = Some(Error::corrupt(
+                "DELTA_BYTE_ARRAY prefix longer than previous value",
+            ));
             return;
         }
         prev.truncate(p);

@@ -293,7 +293,9 @@ mod tests {
         roundtrip(&[0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], 1);
         let v: Vec<u32> = (0..1000).map(|i| (i * 7919) % 1000).collect();
         roundtrip(&v, 10);
-        let v: Vec<u32> = (0..1000).map(|i| if i % 50 < 20 { 3 } else { i % 5 }).collect();
+        let v: Vec<u32> = (0..1000)
+            .map(|i| if i % 50 < 20 { 3 } else { i % 5 })
+            .collect();
         roundtrip(&v, 3);
         roundtrip(&[u32::MAX, 0, 5], 32);
         roundtrip(&[0, 0, 0], 0);
@@ -315,7 +317,9 @@ mod tests {
 
     #[test]
     fn pack_matches_get_packed() {
-        let v: Vec<u64> = (0..77).map(|i| (i * 123_456_789_u64) & ((1 << 45) - 1)).collect();
+        let v: Vec<u64> = (0..77)
+            .map(|i| (i * 123_456_789_u64) & ((1 << 45) - 1))
+            .collect();
         let mut buf = Vec::new();
         pack(&v, 45, &mut buf);
         for (i, x) in v.iter().enumerate() {

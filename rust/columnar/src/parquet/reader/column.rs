@@ -32,9 +32,15 @@ enum Dense {
     F32(Vec<f32>),
     F64(Vec<f64>),
     /// BYTE_ARRAY: `offsets` has rows + 1 entries.
-    Bytes { offsets: Vec<i64>, data: Vec<u8> },
+    Bytes {
+        offsets: Vec<i64>,
+        data: Vec<u8>,
+    },
     /// FIXED_LEN_BYTE_ARRAY and INT96 (width 12).
-    Fixed { width: usize, data: Vec<u8> },
+    Fixed {
+        width: usize,
+        data: Vec<u8>,
+    },
 }
 
 /// A decoded dictionary page.
@@ -61,6 +67,9 @@ impl Dict {
         }
     }
 }
+
+/// A decoded array, the row ranges it holds, and the number of pages skipped.
+pub type DecodedRows = (ArrayRef, Vec<(usize, usize)>, usize);
 
 /// Everything a chunk decode produces.
 struct Decoded {
@@ -106,7 +115,13 @@ pub struct ChunkDecoder<'a> {
 }
 
 impl<'a> ChunkDecoder<'a> {
-    pub fn new(el: &SchemaElement, max_def: u32, codec: i32, chunk: &'a [u8], rows: usize) -> Result<Self> {
+    pub fn new(
+        el: &SchemaElement,
+        max_def: u32,
+        codec: i32,
+        chunk: &'a [u8],
+        rows: usize,
+    ) -> Result<Self> {
         let physical = el.type_.ok_or_else(|| corrupt("leaf without type"))?;
         // Reserve from the row count, which the footer declares; cap by what the chunk can hold.
         let cap = rows.min(chunk.len().saturating_mul(8) + 1024);
@@ -188,14 +203,17 @@ impl<'a> ChunkDecoder<'a> {
 
     /// Decode (skipping unselected pages); returns the array of the decoded rows, their row
     /// ranges and the number of pages skipped.
-    pub fn decode_with_pages(self, data_type: &DataType) -> Result<(ArrayRef, Vec<(usize, usize)>, usize)> {
+    pub fn decode_with_pages(self, data_type: &DataType) -> Result<DecodedRows> {
         let d = self.run(data_type)?;
         Ok((d.array, d.decoded, d.skipped))
     }
 
     /// Decode every page; returns the values (one slot per level, null where the level is below
     /// the maximum) with the definition and repetition levels.
-    pub fn decode_levels_and_values(self, data_type: &DataType) -> Result<(ArrayRef, Vec<u32>, Vec<u32>)> {
+    pub fn decode_levels_and_values(
+        self,
+        data_type: &DataType,
+    ) -> Result<(ArrayRef, Vec<u32>, Vec<u32>)> {
         let d = self.run(data_type)?;
         Ok((d.array, d.def, d.rep))
     }
@@ -218,7 +236,9 @@ impl<'a> ChunkDecoder<'a> {
             let body = self
                 .chunk
                 .get(pos..pos.saturating_add(size))
-                .ok_or_else(|| corrupt(format!("page at chunk offset {pos} runs past the chunk")))?;
+                .ok_or_else(|| {
+                    corrupt(format!("page at chunk offset {pos} runs past the chunk"))
+                })?;
             pos += size;
             let page_values = match (&header.data_page, &header.data_page_v2) {
                 (Some(h), _) if header.type_ == page_type::DATA_PAGE => Some(h.num_values),
@@ -277,7 +297,10 @@ impl<'a> ChunkDecoder<'a> {
                     let mut values = &raw[..];
                     if self.max_rep > 0 {
                         if h.repetition_level_encoding != encoding::RLE {
-                            return Err(invalid_encoding(h.repetition_level_encoding, "repetition levels"));
+                            return Err(invalid_encoding(
+                                h.repetition_level_encoding,
+                                "repetition levels",
+                            ));
                         }
                         let len = raw
                             .get(..4)
@@ -296,7 +319,10 @@ impl<'a> ChunkDecoder<'a> {
                             ));
                         }
                         if h.definition_level_encoding != encoding::RLE {
-                            return Err(invalid_encoding(h.definition_level_encoding, "definition levels"));
+                            return Err(invalid_encoding(
+                                h.definition_level_encoding,
+                                "definition levels",
+                            ));
                         }
                         let len = values
                             .get(..4)
@@ -373,7 +399,12 @@ impl<'a> ChunkDecoder<'a> {
 
     fn decode_rep(&mut self, data: &[u8], n: usize) -> Result<()> {
         let start = self.rep_levels.len();
-        rle::decode(data, rle::bit_width(u64::from(self.max_rep)), n, &mut self.rep_levels)?;
+        rle::decode(
+            data,
+            rle::bit_width(u64::from(self.max_rep)),
+            n,
+            &mut self.rep_levels,
+        )?;
         let max = self.max_rep;
         if self.rep_levels[start..].iter().any(|&r| r > max) {
             return Err(corrupt(format!("repetition level above the maximum {max}")));
@@ -387,7 +418,12 @@ impl<'a> ChunkDecoder<'a> {
     fn decode_levels(&mut self, data: &[u8], n: usize) -> Result<()> {
         let s = &mut self.scratch;
         s.levels.clear();
-        rle::decode(data, rle::bit_width(u64::from(self.max_def)), n, &mut s.levels)?;
+        rle::decode(
+            data,
+            rle::bit_width(u64::from(self.max_def)),
+            n,
+            &mut s.levels,
+        )?;
         if self.keep_levels {
             self.def_levels.extend_from_slice(&s.levels);
         }
@@ -399,7 +435,9 @@ impl<'a> ChunkDecoder<'a> {
         let mut nulls = 0;
         for &l in &s.levels {
             if l > max {
-                return Err(corrupt(format!("definition level {l} above the maximum {max}")));
+                return Err(corrupt(format!(
+                    "definition level {l} above the maximum {max}"
+                )));
             }
             validity.append(l == max);
             nulls += usize::from(l != max);
@@ -410,7 +448,9 @@ impl<'a> ChunkDecoder<'a> {
 
     fn decode_dict(&mut self, raw: &[u8], n: usize) -> Result<Dict> {
         if n > raw.len().saturating_mul(8) + 8 {
-            return Err(corrupt("dictionary declares more values than its page holds"));
+            return Err(corrupt(
+                "dictionary declares more values than its page holds",
+            ));
         }
         Ok(match self.physical {
             ptype::BOOLEAN => {
@@ -460,7 +500,9 @@ impl<'a> ChunkDecoder<'a> {
                 .as_ref()
                 .map(Dict::len)
                 .ok_or_else(|| corrupt("dictionary-encoded page without a dictionary"))?;
-            let bw = *data.first().ok_or_else(|| corrupt("dictionary page data empty"))?;
+            let bw = *data
+                .first()
+                .ok_or_else(|| corrupt("dictionary page data empty"))?;
             let s = &mut self.scratch;
             s.idx.clear();
             if k > 0 {
@@ -676,7 +718,9 @@ impl<'a> ChunkDecoder<'a> {
             nulls: Option<NullBuffer>,
             dt: &DataType,
         ) -> ArrayRef {
-            Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls).with_data_type(dt.clone()))
+            Arc::new(
+                PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls).with_data_type(dt.clone()),
+            )
         }
         let array: ArrayRef = match (self.dense, dt) {
             (Dense::Bool(v), _) => Arc::new(BooleanArray::new(v.into_iter().collect(), nulls)),
@@ -725,7 +769,10 @@ impl<'a> ChunkDecoder<'a> {
                     .windows(2)
                     .map(|w| be_to_i128(&data[w[0] as usize..w[1] as usize]))
                     .collect::<Result<Vec<_>>>()?;
-                Arc::new(Decimal128Array::new(ScalarBuffer::from(vals), nulls).with_data_type(dt.clone()))
+                Arc::new(
+                    Decimal128Array::new(ScalarBuffer::from(vals), nulls)
+                        .with_data_type(dt.clone()),
+                )
             }
             (Dense::Bytes { offsets, data }, _) => {
                 let last = offsets.last().copied().unwrap_or(0);
@@ -769,7 +816,10 @@ impl<'a> ChunkDecoder<'a> {
                     .chunks_exact(width)
                     .map(be_to_i128)
                     .collect::<Result<Vec<_>>>()?;
-                Arc::new(Decimal128Array::new(ScalarBuffer::from(vals), nulls).with_data_type(dt.clone()))
+                Arc::new(
+                    Decimal128Array::new(ScalarBuffer::from(vals), nulls)
+                        .with_data_type(dt.clone()),
+                )
             }
             (Dense::Fixed { data, .. }, DataType::Float16) => {
                 let vals: Vec<HalfF16> = data
@@ -827,14 +877,22 @@ fn page_rows(num_values: i32, left: usize) -> Result<usize> {
     Ok(n)
 }
 
-fn scatter<T: Copy + Default>(levels: Option<&[u32]>, max: u32, vals: &[T], out: &mut Vec<T>) -> Result<()> {
+fn scatter<T: Copy + Default>(
+    levels: Option<&[u32]>,
+    max: u32,
+    vals: &[T],
+    out: &mut Vec<T>,
+) -> Result<()> {
     match levels {
         None => out.extend_from_slice(vals),
         Some(ls) => {
             let mut it = vals.iter();
             for &l in ls {
                 if l == max {
-                    out.push(*it.next().ok_or_else(|| corrupt("too few values for the levels"))?);
+                    out.push(
+                        *it.next()
+                            .ok_or_else(|| corrupt("too few values for the levels"))?,
+                    );
                 } else {
                     out.push(T::default());
                 }
@@ -847,7 +905,10 @@ fn scatter<T: Copy + Default>(levels: Option<&[u32]>, max: u32, vals: &[T], out:
 /// Every encoding the spec defines for a physical type is implemented, so any other id in a
 /// page header is corruption.
 fn invalid_encoding(enc: i32, what: &str) -> Error {
-    corrupt(format!("encoding {} ({enc}) is not valid for {what}", encoding::name(enc)))
+    corrupt(format!(
+        "encoding {} ({enc}) is not valid for {what}",
+        encoding::name(enc)
+    ))
 }
 
 /// Prefix a corruption message with context.

@@ -77,8 +77,8 @@ impl ParquetFile {
         let mut r = thrift::Reader::new(&footer);
         let metadata = FileMetaData::read(&mut r)
             .map_err(|e| column::prefix(e, "footer").at_offset(footer_start))?;
-        let (columns, num_leaves) = schema::parse(&metadata.schema)
-            .map_err(|e| column::prefix(e, "footer schema"))?;
+        let (columns, num_leaves) =
+            schema::parse(&metadata.schema).map_err(|e| column::prefix(e, "footer schema"))?;
         let pf = ParquetFile {
             path: path.to_path_buf(),
             file,
@@ -106,7 +106,9 @@ impl ParquetFile {
                 )));
             }
             if rg.num_rows < 0 {
-                return Err(Error::corrupt(format!("row group {i} has a negative row count")));
+                return Err(Error::corrupt(format!(
+                    "row group {i} has a negative row count"
+                )));
             }
             total = total.saturating_add(rg.num_rows);
             if rg.num_rows == 0 {
@@ -158,11 +160,17 @@ impl ParquetFile {
                     self.columns
                         .iter()
                         .position(|c| &c.name == n)
-                        .ok_or_else(|| Error::schema(format!(
-                            "column {n:?} is not in {} (columns: {})",
-                            self.path.display(),
-                            self.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                        )))
+                        .ok_or_else(|| {
+                            Error::schema(format!(
+                                "column {n:?} is not in {} (columns: {})",
+                                self.path.display(),
+                                self.columns
+                                    .iter()
+                                    .map(|c| c.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        })
                 })
                 .collect(),
         }
@@ -186,28 +194,49 @@ impl ParquetFile {
 
     /// Decode the rows of `selection` (sorted, disjoint row ranges) of one column; pages outside
     /// it are skipped unread. Returns the array and the number of pages skipped.
-    pub fn read_column_selected(&self, rg: usize, col: usize, selection: Option<&[(usize, usize)]>) -> Result<(ArrayRef, usize)> {
+    pub fn read_column_selected(
+        &self,
+        rg: usize,
+        col: usize,
+        selection: Option<&[(usize, usize)]>,
+    ) -> Result<(ArrayRef, usize)> {
         let Some(sel) = selection else {
-            return self.read_column_inner(rg, col, None).map(|(a, _, s)| (a, s));
+            return self
+                .read_column_inner(rg, col, None)
+                .map(|(a, _, s)| (a, s));
         };
         let (array, decoded, skipped) = self.read_column_inner(rg, col, Some(sel.to_vec()))?;
         Ok((cut(&array, &decoded, sel)?, skipped))
     }
 
-    fn read_column_inner(&self, rg: usize, col: usize, selection: Option<Vec<(usize, usize)>>) -> Result<(ArrayRef, Vec<(usize, usize)>, usize)> {
+    fn read_column_inner(
+        &self,
+        rg: usize,
+        col: usize,
+        selection: Option<Vec<(usize, usize)>>,
+    ) -> Result<column::DecodedRows> {
         let top = &self.columns[col];
         let group = &self.metadata.row_groups[rg];
         if group.num_rows == 0 {
-            return Ok((arrow_array::new_empty_array(top.field.data_type()), Vec::new(), 0));
+            return Ok((
+                arrow_array::new_empty_array(top.field.data_type()),
+                Vec::new(),
+                0,
+            ));
         }
-        let ctx = |e: Error| column::prefix(e, &format!("row group {rg}, column {:?}", top.name)).at_path(&self.path);
+        let ctx = |e: Error| {
+            column::prefix(e, &format!("row group {rg}, column {:?}", top.name)).at_path(&self.path)
+        };
         let Some(el) = &top.element else {
             let node = top
                 .node
                 .as_ref()
                 .ok_or_else(|| ctx(Error::corrupt("column without schema")))?;
             let rows = group.num_rows as usize;
-            return self.read_nested(rg, node).map(|a| (a, vec![(0, rows)], 0)).map_err(ctx);
+            return self
+                .read_nested(rg, node)
+                .map(|a| (a, vec![(0, rows)], 0))
+                .map_err(ctx);
         };
         let chunk = &group.columns[top.first_leaf];
         if chunk.file_path.is_some() {
@@ -223,7 +252,8 @@ impl ParquetFile {
         let (start, len) = self.chunk_range(meta);
         let bytes = self.read_chunk_bytes(start, len).map_err(ctx)?;
         let rows = group.num_rows as usize;
-        let mut dec = column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows).map_err(ctx)?;
+        let mut dec =
+            column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows).map_err(ctx)?;
         if let Some(sel) = selection {
             dec = dec.select(sel);
         }
@@ -237,7 +267,8 @@ impl ParquetFile {
         let group = &self.metadata.row_groups[rg];
         let mut specs = Vec::new();
         nested::leaf_levels(node, &mut specs);
-        let mut leaves: Vec<Option<nested::LeafData>> = (0..self.num_leaves).map(|_| None).collect();
+        let mut leaves: Vec<Option<nested::LeafData>> =
+            (0..self.num_leaves).map(|_| None).collect();
         for (leaf, el, max_def, max_rep, dt) in specs {
             let chunk = group
                 .columns
@@ -259,7 +290,11 @@ impl ParquetFile {
             let (values, def, rep) = dec
                 .decode_levels_and_values(&dt)
                 .map_err(|e| e.at_offset(start as u64))?;
-            let rep = if max_rep == 0 { vec![0; def.len()] } else { rep };
+            let rep = if max_rep == 0 {
+                vec![0; def.len()]
+            } else {
+                rep
+            };
             if let Some(slot) = leaves.get_mut(leaf) {
                 *slot = Some(nested::LeafData { values, def, rep });
             }
@@ -282,8 +317,12 @@ impl ParquetFile {
             return Err(Error::invalid(format!("row group {rg} does not exist")));
         }
         let rows = self.metadata.row_groups[rg].num_rows as usize;
-        if selection.iter().any(|&(s, e)| s >= e || e > rows) || selection.windows(2).any(|w| w[0].1 > w[1].0) {
-            return Err(Error::invalid("row selection must be sorted, disjoint ranges inside the row group"));
+        if selection.iter().any(|&(s, e)| s >= e || e > rows)
+            || selection.windows(2).any(|w| w[0].1 > w[1].0)
+        {
+            return Err(Error::invalid(
+                "row selection must be sorted, disjoint ranges inside the row group",
+            ));
         }
         let mut wide: Vec<usize> = projection.to_vec();
         if let Some(p) = filter {
@@ -294,7 +333,9 @@ impl ParquetFile {
                     .columns
                     .iter()
                     .position(|c| &c.name == n)
-                    .ok_or_else(|| Error::schema(format!("filter column {n:?} is not in the file")))?;
+                    .ok_or_else(|| {
+                        Error::schema(format!("filter column {n:?} is not in the file"))
+                    })?;
                 if !wide.contains(&i) {
                     wide.push(i);
                 }
@@ -302,9 +343,13 @@ impl ParquetFile {
         }
         let run = || -> Result<Vec<(ArrayRef, usize)>> {
             if threads > 1 && wide.len() > 1 {
-                wide.par_iter().map(|&c| self.read_column_selected(rg, c, Some(selection))).collect()
+                wide.par_iter()
+                    .map(|&c| self.read_column_selected(rg, c, Some(selection)))
+                    .collect()
             } else {
-                wide.iter().map(|&c| self.read_column_selected(rg, c, Some(selection))).collect()
+                wide.iter()
+                    .map(|&c| self.read_column_selected(rg, c, Some(selection)))
+                    .collect()
             }
         };
         let parts = super::writer::with_pool(threads, run)??;
@@ -329,19 +374,33 @@ impl ParquetFile {
     }
 
     /// Decode the projected columns of one row group into a batch.
-    pub fn read_row_group(&self, rg: usize, projection: &[usize], threads: usize) -> Result<RecordBatch> {
+    pub fn read_row_group(
+        &self,
+        rg: usize,
+        projection: &[usize],
+        threads: usize,
+    ) -> Result<RecordBatch> {
         if rg >= self.metadata.row_groups.len() {
             return Err(Error::invalid(format!("row group {rg} does not exist")));
         }
         let run = || -> Result<Vec<ArrayRef>> {
             if threads > 1 && projection.len() > 1 {
-                projection.par_iter().map(|&c| self.read_column(rg, c)).collect()
+                projection
+                    .par_iter()
+                    .map(|&c| self.read_column(rg, c))
+                    .collect()
             } else {
-                projection.iter().map(|&c| self.read_column(rg, c)).collect()
+                projection
+                    .iter()
+                    .map(|&c| self.read_column(rg, c))
+                    .collect()
             }
         };
         let arrays = super::writer::with_pool(threads, run)??;
-        let fields: Vec<Field> = projection.iter().map(|&c| self.columns[c].field.clone()).collect();
+        let fields: Vec<Field> = projection
+            .iter()
+            .map(|&c| self.columns[c].field.clone())
+            .collect();
         let rows = self.metadata.row_groups[rg].num_rows as usize;
         RecordBatch::try_new_with_options(
             Arc::new(Schema::new(fields)),
@@ -384,8 +443,13 @@ impl ParquetFile {
     }
 
     /// The page index (ColumnIndex + OffsetIndex) of a flat column chunk, when both exist.
-    pub fn page_index(&self, rg: usize, col: usize) -> Result<Option<Vec<super::metadata::PageIndexEntry>>> {
-        let (Some(group), Some(top)) = (self.metadata.row_groups.get(rg), self.columns.get(col)) else {
+    pub fn page_index(
+        &self,
+        rg: usize,
+        col: usize,
+    ) -> Result<Option<Vec<super::metadata::PageIndexEntry>>> {
+        let (Some(group), Some(top)) = (self.metadata.row_groups.get(rg), self.columns.get(col))
+        else {
             return Err(Error::invalid("row group or column out of range"));
         };
         if top.element.is_none() {
@@ -411,9 +475,11 @@ impl ParquetFile {
         };
         let ctx = |e: Error| column::prefix(e, "page index").at_path(&self.path);
         let ob = read(oo, ol)?;
-        let mut entries = super::metadata::read_offset_index(&mut thrift::Reader::new(&ob)).map_err(ctx)?;
+        let mut entries =
+            super::metadata::read_offset_index(&mut thrift::Reader::new(&ob)).map_err(ctx)?;
         let cb = read(co, cl)?;
-        super::metadata::read_column_index(&mut thrift::Reader::new(&cb), &mut entries).map_err(ctx)?;
+        super::metadata::read_column_index(&mut thrift::Reader::new(&cb), &mut entries)
+            .map_err(ctx)?;
         let mut prev = -1i64;
         for e in &entries {
             if e.first_row <= prev || e.first_row >= group.num_rows {
@@ -426,17 +492,31 @@ impl ParquetFile {
 
     /// Probe the Bloom filter of a flat column chunk: `Some(false)` when none of `values` can
     /// be in it, `None` when there is no filter.
-    pub fn bloom_probe(&self, rg: usize, col: usize, values: &[super::filter::Literal]) -> Result<Option<bool>> {
+    pub fn bloom_probe(
+        &self,
+        rg: usize,
+        col: usize,
+        values: &[super::filter::Literal],
+    ) -> Result<Option<bool>> {
         use super::filter::Literal;
         use super::metadata::ptype;
-        let (Some(group), Some(top)) = (self.metadata.row_groups.get(rg), self.columns.get(col)) else {
+        let (Some(group), Some(top)) = (self.metadata.row_groups.get(rg), self.columns.get(col))
+        else {
             return Err(Error::invalid("row group or column out of range"));
         };
-        let Some(el) = &top.element else { return Ok(None) };
-        let Some(meta) = group.columns.get(top.first_leaf).and_then(|c| c.meta_data.as_ref()) else {
+        let Some(el) = &top.element else {
             return Ok(None);
         };
-        let Some(off) = meta.bloom_filter_offset else { return Ok(None) };
+        let Some(meta) = group
+            .columns
+            .get(top.first_leaf)
+            .and_then(|c| c.meta_data.as_ref())
+        else {
+            return Ok(None);
+        };
+        let Some(off) = meta.bloom_filter_offset else {
+            return Ok(None);
+        };
         // Without a declared length, read up to the footer (bounded by MAX_BYTES + header).
         let max = (self.footer_start as i64 - off).min(super::bloom::MAX_BYTES as i64 + 64);
         let len = meta.bloom_filter_length.map_or(max, i64::from);

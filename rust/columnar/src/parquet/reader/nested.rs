@@ -25,10 +25,34 @@ fn corrupt(what: impl Into<String>) -> Error {
 /// A node of a nested column. `def` is the definition level at which the node is non-null.
 #[derive(Clone, Debug)]
 pub enum RNode {
-    Leaf { leaf: usize, def: u32, rep: u32, element: SchemaElement, field: Field },
-    Struct { def: u32, nullable: bool, children: Vec<RNode>, field: Field },
-    List { def: u32, nullable: bool, rep: u32, child: Box<RNode>, field: Field },
-    Map { def: u32, nullable: bool, rep: u32, key: Box<RNode>, value: Box<RNode>, field: Field },
+    Leaf {
+        leaf: usize,
+        def: u32,
+        rep: u32,
+        element: SchemaElement,
+        field: Field,
+    },
+    Struct {
+        def: u32,
+        nullable: bool,
+        children: Vec<RNode>,
+        field: Field,
+    },
+    List {
+        def: u32,
+        nullable: bool,
+        rep: u32,
+        child: Box<RNode>,
+        field: Field,
+    },
+    Map {
+        def: u32,
+        nullable: bool,
+        rep: u32,
+        key: Box<RNode>,
+        value: Box<RNode>,
+        field: Field,
+    },
 }
 
 impl RNode {
@@ -64,9 +88,19 @@ impl RNode {
 /// Max levels of every leaf (by global leaf index): (element, max_def, max_rep).
 pub fn leaf_levels(node: &RNode, out: &mut Vec<(usize, SchemaElement, u32, u32, DataType)>) {
     match node {
-        RNode::Leaf { leaf, def, rep, element, field } => {
-            out.push((*leaf, element.clone(), *def, *rep, field.data_type().clone()))
-        }
+        RNode::Leaf {
+            leaf,
+            def,
+            rep,
+            element,
+            field,
+        } => out.push((
+            *leaf,
+            element.clone(),
+            *def,
+            *rep,
+            field.data_type().clone(),
+        )),
         RNode::Struct { children, .. } => children.iter().for_each(|c| leaf_levels(c, out)),
         RNode::List { child, .. } => leaf_levels(child, out),
         RNode::Map { key, value, .. } => {
@@ -81,16 +115,26 @@ fn is_list(el: &SchemaElement) -> bool {
 }
 
 fn is_map(el: &SchemaElement) -> bool {
-    matches!(el.converted_type, Some(converted::MAP | converted::MAP_KEY_VALUE))
-        || el.logical_type == Some(LogicalType::Map)
+    matches!(
+        el.converted_type,
+        Some(converted::MAP | converted::MAP_KEY_VALUE)
+    ) || el.logical_type == Some(LogicalType::Map)
 }
 
 fn children_count(el: &SchemaElement) -> Result<usize> {
-    usize::try_from(el.num_children.unwrap_or(0)).map_err(|_| corrupt("negative number of schema children"))
+    usize::try_from(el.num_children.unwrap_or(0))
+        .map_err(|_| corrupt("negative number of schema children"))
 }
 
 /// Parse the subtree at `*pos`. `leaf` counts leaves globally.
-pub fn parse(els: &[SchemaElement], pos: &mut usize, def: u32, rep: u32, leaf: &mut usize, depth: usize) -> Result<RNode> {
+pub fn parse(
+    els: &[SchemaElement],
+    pos: &mut usize,
+    def: u32,
+    rep: u32,
+    leaf: &mut usize,
+    depth: usize,
+) -> Result<RNode> {
     if depth > 64 {
         return Err(corrupt("schema nested too deeply"));
     }
@@ -104,14 +148,40 @@ pub fn parse(els: &[SchemaElement], pos: &mut usize, def: u32, rep: u32, leaf: &
     let rt = el.repetition_type.unwrap_or(repetition::REQUIRED);
     if rt == repetition::REPEATED {
         // An unannotated repeated field: a required list of required elements.
-        let child = parse_as(els, pos, def + 1, rep + 1, leaf, depth + 1, repetition::REQUIRED)?;
-        let field = Field::new(el.name.clone(), DataType::List(Arc::new(child.field().clone())), false);
-        return Ok(RNode::List { def, nullable: false, rep: rep + 1, child: Box::new(child), field });
+        let child = parse_as(
+            els,
+            pos,
+            def + 1,
+            rep + 1,
+            leaf,
+            depth + 1,
+            repetition::REQUIRED,
+        )?;
+        let field = Field::new(
+            el.name.clone(),
+            DataType::List(Arc::new(child.field().clone())),
+            false,
+        );
+        return Ok(RNode::List {
+            def,
+            nullable: false,
+            rep: rep + 1,
+            child: Box::new(child),
+            field,
+        });
     }
     parse_as(els, pos, def, rep, leaf, depth, rt)
 }
 
-fn parse_as(els: &[SchemaElement], pos: &mut usize, def: u32, rep: u32, leaf: &mut usize, depth: usize, rt: i32) -> Result<RNode> {
+fn parse_as(
+    els: &[SchemaElement],
+    pos: &mut usize,
+    def: u32,
+    rep: u32,
+    leaf: &mut usize,
+    depth: usize,
+    rt: i32,
+) -> Result<RNode> {
     let el = els
         .get(*pos)
         .ok_or_else(|| corrupt("schema has fewer elements than declared"))?
@@ -127,7 +197,13 @@ fn parse_as(els: &[SchemaElement], pos: &mut usize, def: u32, rep: u32, leaf: &m
         let field = Field::new(el.name.clone(), arrow_type(&el)?, nullable);
         let l = *leaf;
         *leaf += 1;
-        return Ok(RNode::Leaf { leaf: l, def: d, rep, element: el, field });
+        return Ok(RNode::Leaf {
+            leaf: l,
+            def: d,
+            rep,
+            element: el,
+            field,
+        });
     }
     if n > els.len() {
         return Err(corrupt("schema group declares too many children"));
@@ -138,7 +214,10 @@ fn parse_as(els: &[SchemaElement], pos: &mut usize, def: u32, rep: u32, leaf: &m
             .ok_or_else(|| corrupt("list group without its repeated child"))?
             .clone();
         if rep_el.repetition_type != Some(repetition::REPEATED) {
-            return Err(corrupt(format!("list/map {:?} child is not repeated", el.name)));
+            return Err(corrupt(format!(
+                "list/map {:?} child is not repeated",
+                el.name
+            )));
         }
         let rep_children = children_count(&rep_el)?;
         if is_map(&el) && rep_children == 2 {
@@ -153,8 +232,19 @@ fn parse_as(els: &[SchemaElement], pos: &mut usize, def: u32, rep: u32, leaf: &m
                 ])),
                 false,
             );
-            let field = Field::new(el.name.clone(), DataType::Map(Arc::new(entries), false), nullable);
-            return Ok(RNode::Map { def: d, nullable, rep: rep + 1, key: Box::new(key), value: Box::new(value), field });
+            let field = Field::new(
+                el.name.clone(),
+                DataType::Map(Arc::new(entries), false),
+                nullable,
+            );
+            return Ok(RNode::Map {
+                def: d,
+                nullable,
+                rep: rep + 1,
+                key: Box::new(key),
+                value: Box::new(value),
+                field,
+            });
         }
         let three_level = rep_children == 1
             && rep_el.name != "array"
@@ -164,18 +254,45 @@ fn parse_as(els: &[SchemaElement], pos: &mut usize, def: u32, rep: u32, leaf: &m
             parse(els, pos, d + 1, rep + 1, leaf, depth + 1)?
         } else {
             // Legacy 2-level list: the repeated field itself is the (required) element.
-            parse_as(els, pos, d + 1, rep + 1, leaf, depth + 1, repetition::REQUIRED)?
+            parse_as(
+                els,
+                pos,
+                d + 1,
+                rep + 1,
+                leaf,
+                depth + 1,
+                repetition::REQUIRED,
+            )?
         };
-        let field = Field::new(el.name.clone(), DataType::List(Arc::new(child.field().clone())), nullable);
-        return Ok(RNode::List { def: d, nullable, rep: rep + 1, child: Box::new(child), field });
+        let field = Field::new(
+            el.name.clone(),
+            DataType::List(Arc::new(child.field().clone())),
+            nullable,
+        );
+        return Ok(RNode::List {
+            def: d,
+            nullable,
+            rep: rep + 1,
+            child: Box::new(child),
+            field,
+        });
     }
     let mut children = Vec::with_capacity(n);
     for _ in 0..n {
         children.push(parse(els, pos, d, rep, leaf, depth + 1)?);
     }
     let fields: Vec<Field> = children.iter().map(|c| c.field().clone()).collect();
-    let field = Field::new(el.name.clone(), DataType::Struct(Fields::from(fields)), nullable);
-    Ok(RNode::Struct { def: d, nullable, children, field })
+    let field = Field::new(
+        el.name.clone(),
+        DataType::Struct(Fields::from(fields)),
+        nullable,
+    );
+    Ok(RNode::Struct {
+        def: d,
+        nullable,
+        children,
+        field,
+    })
 }
 
 /// One decoded leaf: values with one slot per level, and the levels.
@@ -208,7 +325,10 @@ pub fn top_slots(node: &RNode, leaves: &[Option<LeafData>], rows: usize) -> Resu
             }
         }
         if ranges.len() != rows {
-            return Err(corrupt(format!("nested leaf holds {} rows, the row group {rows}", ranges.len())));
+            return Err(corrupt(format!(
+                "nested leaf holds {} rows, the row group {rows}",
+                ranges.len()
+            )));
         }
         slots.insert(id, ranges);
     }
@@ -222,7 +342,12 @@ fn leaf_of(leaves: &[Option<LeafData>], id: usize) -> Result<&LeafData> {
         .ok_or_else(|| corrupt("missing leaf"))
 }
 
-fn validity(node_def: u32, nullable: bool, first: &LeafData, ranges: &[(usize, usize)]) -> Option<NullBuffer> {
+fn validity(
+    node_def: u32,
+    nullable: bool,
+    first: &LeafData,
+    ranges: &[(usize, usize)],
+) -> Option<NullBuffer> {
     if !nullable {
         return None;
     }
@@ -238,12 +363,18 @@ fn validity(node_def: u32, nullable: bool, first: &LeafData, ranges: &[(usize, u
 pub fn build(node: &RNode, slots: &Slots, leaves: &[Option<LeafData>]) -> Result<ArrayRef> {
     let first_id = node.first_leaf();
     let first = leaf_of(leaves, first_id)?;
-    let ranges = slots.get(&first_id).ok_or_else(|| corrupt("missing slots"))?;
+    let ranges = slots
+        .get(&first_id)
+        .ok_or_else(|| corrupt("missing slots"))?;
     match node {
         RNode::Leaf { leaf, .. } => {
             let d = leaf_of(leaves, *leaf)?;
             let n = d.values.len();
-            let identity = ranges.len() == n && ranges.iter().enumerate().all(|(i, &(s, e))| s == i && e == i + 1);
+            let identity = ranges.len() == n
+                && ranges
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &(s, e))| s == i && e == i + 1);
             if identity {
                 return Ok(d.values.clone());
             }
@@ -257,18 +388,25 @@ pub fn build(node: &RNode, slots: &Slots, leaves: &[Option<LeafData>]) -> Result
                 run = match run {
                     Some((a, b)) if b == s => Some((a, s + 1)),
                     Some((a, b)) => {
-                        m.try_extend(0, a, b).map_err(|e| corrupt(format!("leaf: {e}")))?;
+                        m.try_extend(0, a, b)
+                            .map_err(|e| corrupt(format!("leaf: {e}")))?;
                         Some((s, s + 1))
                     }
                     None => Some((s, s + 1)),
                 };
             }
             if let Some((a, b)) = run {
-                m.try_extend(0, a, b).map_err(|e| corrupt(format!("leaf: {e}")))?;
+                m.try_extend(0, a, b)
+                    .map_err(|e| corrupt(format!("leaf: {e}")))?;
             }
             Ok(make_array(m.freeze()))
         }
-        RNode::Struct { def, nullable, children, field } => {
+        RNode::Struct {
+            def,
+            nullable,
+            children,
+            field,
+        } => {
             let DataType::Struct(fields) = field.data_type() else {
                 return Err(corrupt("struct node without struct type"));
             };
@@ -282,7 +420,13 @@ pub fn build(node: &RNode, slots: &Slots, leaves: &[Option<LeafData>]) -> Result
                     .map_err(|e| corrupt(format!("struct {:?}: {e}", field.name())))?,
             ))
         }
-        RNode::List { def, nullable, rep, child, field } => {
+        RNode::List {
+            def,
+            nullable,
+            rep,
+            child,
+            field,
+        } => {
             let (offsets, child_slots) = split_elements(*def, *rep, node, slots, leaves)?;
             let DataType::List(item) = field.data_type() else {
                 return Err(corrupt("list node without list type"));
@@ -294,7 +438,14 @@ pub fn build(node: &RNode, slots: &Slots, leaves: &[Option<LeafData>]) -> Result
                     .map_err(|e| corrupt(format!("list {:?}: {e}", field.name())))?,
             ))
         }
-        RNode::Map { def, nullable, rep, key, value, field } => {
+        RNode::Map {
+            def,
+            nullable,
+            rep,
+            key,
+            value,
+            field,
+        } => {
             let (offsets, child_slots) = split_elements(*def, *rep, node, slots, leaves)?;
             let DataType::Map(entries_field, _) = field.data_type() else {
                 return Err(corrupt("map node without map type"));
@@ -319,7 +470,13 @@ pub fn build(node: &RNode, slots: &Slots, leaves: &[Option<LeafData>]) -> Result
 }
 
 /// For a list/map node: offsets (from the first leaf) and the element slots of every leaf.
-fn split_elements(def: u32, rep: u32, node: &RNode, slots: &Slots, leaves: &[Option<LeafData>]) -> Result<(OffsetBuffer<i32>, Slots)> {
+fn split_elements(
+    def: u32,
+    rep: u32,
+    node: &RNode,
+    slots: &Slots,
+    leaves: &[Option<LeafData>],
+) -> Result<(OffsetBuffer<i32>, Slots)> {
     let mut ids = Vec::new();
     node.leaves(&mut ids);
     let mut child = Slots::new();
@@ -348,7 +505,9 @@ fn split_elements(def: u32, rep: u32, node: &RNode, slots: &Slots, leaves: &[Opt
         }
         match &offsets {
             None => offsets = Some(offs),
-            Some(o) if *o != offs => return Err(corrupt("leaves of a list disagree on its lengths")),
+            Some(o) if *o != offs => {
+                return Err(corrupt("leaves of a list disagree on its lengths"));
+            }
             Some(_) => {}
         }
         child.insert(id, out);

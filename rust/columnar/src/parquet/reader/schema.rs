@@ -5,7 +5,9 @@
 
 use arrow_schema::{DataType, Field, TimeUnit as ATU};
 
-use crate::parquet::metadata::{LogicalType, SchemaElement, TimeUnit, converted, ptype, repetition};
+use crate::parquet::metadata::{
+    LogicalType, SchemaElement, TimeUnit, converted, ptype, repetition,
+};
 use minide_common::{Error, Result};
 
 /// One top-level column of the file.
@@ -43,7 +45,11 @@ pub fn parse(elements: &[SchemaElement]) -> Result<(Vec<TopColumn>, usize)> {
         let flat = el.num_children.unwrap_or(0) == 0 && rep != repetition::REPEATED;
         let (field, node) = if flat {
             skip_subtree(elements, &mut pos, &mut leaves, 0)?;
-            let f = Field::new(el.name.clone(), arrow_type(el)?, rep == repetition::OPTIONAL);
+            let f = Field::new(
+                el.name.clone(),
+                arrow_type(el)?,
+                rep == repetition::OPTIONAL,
+            );
             (f, None)
         } else {
             let node = super::nested::parse(elements, &mut pos, 0, 0, &mut leaves, 0)?;
@@ -60,12 +66,19 @@ pub fn parse(elements: &[SchemaElement]) -> Result<(Vec<TopColumn>, usize)> {
         });
     }
     if pos != elements.len() {
-        return Err(Error::corrupt("schema has more elements than its tree declares"));
+        return Err(Error::corrupt(
+            "schema has more elements than its tree declares",
+        ));
     }
     Ok((cols, leaves))
 }
 
-fn skip_subtree(els: &[SchemaElement], pos: &mut usize, leaves: &mut usize, depth: usize) -> Result<()> {
+fn skip_subtree(
+    els: &[SchemaElement],
+    pos: &mut usize,
+    leaves: &mut usize,
+    depth: usize,
+) -> Result<()> {
     if depth > 64 {
         return Err(Error::corrupt("schema nested too deeply"));
     }
@@ -80,7 +93,10 @@ fn skip_subtree(els: &[SchemaElement], pos: &mut usize, leaves: &mut usize, dept
         .map_err(|_| Error::corrupt("negative number of schema children"))?;
     if n == 0 {
         if el.type_.is_none() {
-            return Err(Error::corrupt(format!("schema leaf {:?} has no type", el.name)));
+            return Err(Error::corrupt(format!(
+                "schema leaf {:?} has no type",
+                el.name
+            )));
         }
         *leaves += 1;
         return Ok(());
@@ -106,14 +122,18 @@ fn decimal(el: &SchemaElement, precision: i32, scale: i32) -> Result<DataType> {
     let p = u8::try_from(precision)
         .ok()
         .filter(|p| (1..=38).contains(p))
-        .ok_or_else(|| Error::unsupported(format!("decimal precision {precision} of {:?}", el.name)))?;
+        .ok_or_else(|| {
+            Error::unsupported(format!("decimal precision {precision} of {:?}", el.name))
+        })?;
     let s = i8::try_from(scale).map_err(|_| Error::corrupt("decimal scale out of range"))?;
     Ok(DataType::Decimal128(p, s))
 }
 
 /// The Arrow type minide reads a primitive column as (before the `ARROW:schema` hint).
 pub fn arrow_type(el: &SchemaElement) -> Result<DataType> {
-    let t = el.type_.ok_or_else(|| Error::corrupt("leaf without type"))?;
+    let t = el
+        .type_
+        .ok_or_else(|| Error::corrupt("leaf without type"))?;
     let lt = el.logical_type.as_ref();
     let ct = el.converted_type;
     let legacy_decimal = || decimal(el, el.precision.unwrap_or(0), el.scale.unwrap_or(0));
@@ -129,7 +149,9 @@ pub fn arrow_type(el: &SchemaElement) -> Result<DataType> {
                 _ => DataType::Int32,
             },
             (Some(LogicalType::Date), _) => DataType::Date32,
-            (Some(LogicalType::Decimal { scale, precision }), _) => decimal(el, *precision, *scale)?,
+            (Some(LogicalType::Decimal { scale, precision }), _) => {
+                decimal(el, *precision, *scale)?
+            }
             (Some(LogicalType::Time { .. }), _) => DataType::Time32(ATU::Millisecond),
             (None, Some(converted::INT_8)) => DataType::Int8,
             (None, Some(converted::INT_16)) => DataType::Int16,
@@ -150,7 +172,9 @@ pub fn arrow_type(el: &SchemaElement) -> Result<DataType> {
                 TimeUnit::Millis => DataType::Int64,
                 u => DataType::Time64(atu(*u)),
             },
-            (Some(LogicalType::Decimal { scale, precision }), _) => decimal(el, *precision, *scale)?,
+            (Some(LogicalType::Decimal { scale, precision }), _) => {
+                decimal(el, *precision, *scale)?
+            }
             (None, Some(converted::UINT_64)) => DataType::UInt64,
             (None, Some(converted::TIMESTAMP_MILLIS)) => {
                 DataType::Timestamp(ATU::Millisecond, Some("UTC".into()))
@@ -166,8 +190,12 @@ pub fn arrow_type(el: &SchemaElement) -> Result<DataType> {
         ptype::FLOAT => DataType::Float32,
         ptype::DOUBLE => DataType::Float64,
         ptype::BYTE_ARRAY => match (lt, ct) {
-            (Some(LogicalType::String | LogicalType::Enum | LogicalType::Json), _) => DataType::Utf8,
-            (Some(LogicalType::Decimal { scale, precision }), _) => decimal(el, *precision, *scale)?,
+            (Some(LogicalType::String | LogicalType::Enum | LogicalType::Json), _) => {
+                DataType::Utf8
+            }
+            (Some(LogicalType::Decimal { scale, precision }), _) => {
+                decimal(el, *precision, *scale)?
+            }
             (None, Some(converted::UTF8 | converted::JSON | 4)) => DataType::Utf8,
             (None, Some(converted::DECIMAL)) => legacy_decimal()?,
             _ => DataType::Binary,

@@ -17,8 +17,8 @@ use super::values::{ColumnData, Values};
 use crate::parquet::compression::Compression;
 use crate::parquet::encodings::{delta, plain, rle};
 use crate::parquet::metadata::{
-    ColumnMetaData, DataPageHeader, DataPageHeaderV2, DictionaryPageHeader, PageHeader,
-    Statistics, encoding, page_type,
+    ColumnMetaData, DataPageHeader, DataPageHeaderV2, DictionaryPageHeader, PageHeader, Statistics,
+    encoding, page_type,
 };
 use crate::parquet::stats;
 use minide_common::Result;
@@ -183,7 +183,11 @@ impl PageSink<'_> {
 }
 
 /// Encode a whole column chunk.
-pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions) -> Result<EncodedChunk> {
+pub fn encode_chunk(
+    leaf: &LeafSpec,
+    data: &ColumnData<'_>,
+    opts: &WriteOptions,
+) -> Result<EncodedChunk> {
     let values = &data.values;
     let n_values = values.len();
     let mut mode = Mode::Plain;
@@ -220,7 +224,8 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         scratch.values.clear();
         encode_plain(&d.values, 0, d.values.len(), &mut scratch.values);
         scratch.compressed.clear();
-        sink.compression.compress(&scratch.values, &mut scratch.compressed)?;
+        sink.compression
+            .compress(&scratch.values, &mut scratch.compressed)?;
         let header = PageHeader {
             type_: page_type::DICTIONARY_PAGE,
             dictionary_page: Some(DictionaryPageHeader {
@@ -269,7 +274,11 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         // Advance rows until the page is full or (in dict mode) the cutoff value is reached.
         let r0 = row;
         let v0 = val;
-        let limit_val = if page_mode == Mode::Dict { cutoff } else { usize::MAX };
+        let limit_val = if page_mode == Mode::Dict {
+            cutoff
+        } else {
+            usize::MAX
+        };
         let mut rows_here = 0usize;
         match (def, rep) {
             (None, _) => {
@@ -318,10 +327,18 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
         scratch.levels.clear();
         scratch.rep_levels.clear();
         if let Some(r) = rep {
-            rle::encode(&r[r0..r1], rle::bit_width(u64::from(data.max_rep)), &mut scratch.rep_levels);
+            rle::encode(
+                &r[r0..r1],
+                rle::bit_width(u64::from(data.max_rep)),
+                &mut scratch.rep_levels,
+            );
         }
         if let Some(d) = def {
-            rle::encode(&d[r0..r1], rle::bit_width(u64::from(max_def)), &mut scratch.levels);
+            rle::encode(
+                &d[r0..r1],
+                rle::bit_width(u64::from(max_def)),
+                &mut scratch.levels,
+            );
         }
         // Values.
         scratch.values.clear();
@@ -367,7 +384,8 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
             scratch.compressed.extend_from_slice(&scratch.rep_levels);
             scratch.compressed.extend_from_slice(&scratch.levels);
             let compressed = opts.compression.codec != 0;
-            sink.compression.compress(&scratch.values, &mut scratch.compressed)?;
+            sink.compression
+                .compress(&scratch.values, &mut scratch.compressed)?;
             let header = PageHeader {
                 type_: page_type::DATA_PAGE_V2,
                 data_page_v2: Some(DataPageHeaderV2 {
@@ -400,7 +418,8 @@ pub fn encode_chunk(leaf: &LeafSpec, data: &ColumnData<'_>, opts: &WriteOptions)
             }
             scratch.body.extend_from_slice(&scratch.values);
             scratch.compressed.clear();
-            sink.compression.compress(&scratch.body, &mut scratch.compressed)?;
+            sink.compression
+                .compress(&scratch.body, &mut scratch.compressed)?;
             let header = PageHeader {
                 type_: page_type::DATA_PAGE,
                 data_page: Some(DataPageHeader {

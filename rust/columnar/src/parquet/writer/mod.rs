@@ -295,7 +295,9 @@ impl FileWriter {
                 m.bloom_filter_offset = Some(self.pos as i64);
                 m.bloom_filter_length = Some(bytes.len() as i32);
             }
-            self.out.write_all(&bytes).map_err(|e| Error::io(e, &self.path))?;
+            self.out
+                .write_all(&bytes)
+                .map_err(|e| Error::io(e, &self.path))?;
             self.pos += bytes.len() as u64;
         }
         // Page indexes: all ColumnIndexes, then all OffsetIndexes (as other writers lay them).
@@ -305,7 +307,9 @@ impl FileWriter {
                 let c = &mut self.row_groups[ix.rg].columns[ix.col];
                 c.column_index_offset = Some(self.pos as i64);
                 c.column_index_length = Some(ci.len() as i32);
-                self.out.write_all(ci).map_err(|e| Error::io(e, &self.path))?;
+                self.out
+                    .write_all(ci)
+                    .map_err(|e| Error::io(e, &self.path))?;
                 self.pos += ci.len() as u64;
             }
         }

@@ -18,10 +18,25 @@ use minide_common::{Error, Result};
 
 /// The shape of a nested column, mirroring its Arrow type.
 pub enum Node {
-    Leaf { nullable: bool, leaf: usize },
-    Struct { nullable: bool, children: Vec<Node> },
-    List { nullable: bool, rep: u32, child: Box<Node> },
-    Map { nullable: bool, rep: u32, key: Box<Node>, value: Box<Node> },
+    Leaf {
+        nullable: bool,
+        leaf: usize,
+    },
+    Struct {
+        nullable: bool,
+        children: Vec<Node>,
+    },
+    List {
+        nullable: bool,
+        rep: u32,
+        child: Box<Node>,
+    },
+    Map {
+        nullable: bool,
+        rep: u32,
+        key: Box<Node>,
+        value: Box<Node>,
+    },
 }
 
 impl Node {
@@ -89,7 +104,15 @@ struct Builder {
 }
 
 impl Builder {
-    fn build(&mut self, field: &Field, name: &str, def: u32, rep: u32, path: &[String], depth: usize) -> Result<Node> {
+    fn build(
+        &mut self,
+        field: &Field,
+        name: &str,
+        def: u32,
+        rep: u32,
+        path: &[String],
+        depth: usize,
+    ) -> Result<Node> {
         if depth > 32 {
             return Err(Error::unsupported("nesting deeper than 32 levels"));
         }
@@ -190,7 +213,14 @@ fn push_nulls(node: &Node, rep: u32, def: u32, outs: &mut [LeafOut<'_>]) {
     }
 }
 
-fn walk<'a>(node: &Node, arr: &'a dyn Array, i: usize, rep: u32, def: u32, outs: &mut [LeafOut<'a>]) -> Result<()> {
+fn walk<'a>(
+    node: &Node,
+    arr: &'a dyn Array,
+    i: usize,
+    rep: u32,
+    def: u32,
+    outs: &mut [LeafOut<'a>],
+) -> Result<()> {
     let mut def = def;
     if node.nullable() {
         if arr.is_null(i) {
@@ -232,10 +262,19 @@ fn walk<'a>(node: &Node, arr: &'a dyn Array, i: usize, rep: u32, def: u32, outs:
                 push_nulls(child, rep, def, outs);
             }
             for (k, j) in (start..end).enumerate() {
-                walk(child, values, j, if k == 0 { rep } else { *r }, def + 1, outs)?;
+                walk(
+                    child,
+                    values,
+                    j,
+                    if k == 0 { rep } else { *r },
+                    def + 1,
+                    outs,
+                )?;
             }
         }
-        Node::Map { rep: r, key, value, .. } => {
+        Node::Map {
+            rep: r, key, value, ..
+        } => {
             let m = arr.as_map();
             let o = m.value_offsets();
             let (start, end) = (o[i] as usize, o[i + 1] as usize);
@@ -269,7 +308,10 @@ pub fn collect<'a>(arrays: &[&'a dyn Array], spec: &NestedSpec) -> Result<Vec<Co
     let mut values: Vec<Values<'a>> = Vec::with_capacity(spec.leaves.len());
     for l in &spec.leaves {
         let dt = leaf_value_type(l);
-        values.push(empty_values(&dt, l.element.type_length.unwrap_or(16).max(1) as usize)?);
+        values.push(empty_values(
+            &dt,
+            l.element.type_length.unwrap_or(16).max(1) as usize,
+        )?);
     }
     let mut rows = 0;
     for &a in arrays {

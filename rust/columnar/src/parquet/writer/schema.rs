@@ -3,7 +3,9 @@
 
 use arrow_schema::{DataType, Field, TimeUnit as ATU};
 
-use crate::parquet::metadata::{LogicalType, SchemaElement, TimeUnit, converted, ptype, repetition};
+use crate::parquet::metadata::{
+    LogicalType, SchemaElement, TimeUnit, converted, ptype, repetition,
+};
 use minide_common::{Error, Result};
 
 /// What the writer does with one flat Arrow column.
@@ -91,9 +93,11 @@ pub fn leaf_for(field: &Field) -> Result<LeafSpec> {
         }
         DataType::Float32 => (ptype::FLOAT, None, None),
         DataType::Float64 => (ptype::DOUBLE, None, None),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            (ptype::BYTE_ARRAY, Some(LogicalType::String), Some(converted::UTF8))
-        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => (
+            ptype::BYTE_ARRAY,
+            Some(LogicalType::String),
+            Some(converted::UTF8),
+        ),
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
             (ptype::BYTE_ARRAY, None, None)
         }
@@ -108,7 +112,11 @@ pub fn leaf_for(field: &Field) -> Result<LeafSpec> {
             let utc = tz.is_some();
             // Converted types imply UTC-adjusted; only write them for UTC-adjusted columns.
             let conv = if utc { conv } else { None };
-            (ptype::INT64, Some(LogicalType::Timestamp { utc, unit }), conv)
+            (
+                ptype::INT64,
+                Some(LogicalType::Timestamp { utc, unit }),
+                conv,
+            )
         }
         DataType::Time32(u) => (
             ptype::INT32,

@@ -117,9 +117,7 @@ pub fn gather<'a>(
         (DataType::Time32(ATU::Second), Values::I32(o)) => {
             prim::<Time32SecondType, _>(a, idx, o, |x| x.wrapping_mul(1000))
         }
-        (DataType::Time32(_), Values::I32(o)) => {
-            prim::<Time32MillisecondType, _>(a, idx, o, |x| x)
-        }
+        (DataType::Time32(_), Values::I32(o)) => prim::<Time32MillisecondType, _>(a, idx, o, |x| x),
         (DataType::Int64, Values::I64(o)) => prim::<Int64Type, _>(a, idx, o, |x| x),
         (DataType::UInt64, Values::I64(o)) => prim::<UInt64Type, _>(a, idx, o, |x| x as i64),
         (DataType::Timestamp(u, _), Values::I64(o)) => match u {
@@ -131,9 +129,7 @@ pub fn gather<'a>(
         (DataType::Time64(ATU::Nanosecond), Values::I64(o)) => {
             prim::<Time64NanosecondType, _>(a, idx, o, |x| x)
         }
-        (DataType::Time64(_), Values::I64(o)) => {
-            prim::<Time64MicrosecondType, _>(a, idx, o, |x| x)
-        }
+        (DataType::Time64(_), Values::I64(o)) => prim::<Time64MicrosecondType, _>(a, idx, o, |x| x),
         (DataType::Float32, Values::F32(o)) => prim::<Float32Type, _>(a, idx, o, |x| x),
         (DataType::Float64, Values::F64(o)) => prim::<Float64Type, _>(a, idx, o, |x| x),
         (DataType::Decimal128(..), Values::Decimal { values, .. }) => {
