@@ -279,3 +279,39 @@ def test_nested_roundtrip(
     same(mc.read_parquet(path), expected)
     # minide reads pyarrow's nested files as pyarrow does
     same(mc.read_parquet(tmp / "ref.parquet"), expected)
+
+
+@settings(max_examples=40)
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40)), min_size=1, max_size=300),
+    strings=st.lists(
+        st.one_of(st.none(), st.text("aZé\x00", max_size=5)), min_size=1, max_size=300
+    ),
+    page=st.sampled_from([16, 64, 1 << 20]),
+)
+def test_chunk_statistics_exact(
+    tmp_path_factory: pytest.TempPathFactory, values: list, strings: list, page: int
+) -> None:
+    """Chunk min/max (folded from per-page bounds) equal the true extremes of every row group."""
+    n = min(len(values), len(strings))
+    t = pa.table({"i": pa.array(values[:n], pa.int64()), "s": pa.array(strings[:n], pa.string())})
+    p = tmp_path_factory.mktemp("stats") / "s.parquet"
+    meta = mc.write_parquet(t, p, row_group_size=50, data_page_size=page)
+    start = 0
+    for rg in meta.row_groups:
+        part = t.slice(start, rg.num_rows)
+        start += rg.num_rows
+        for c in rg.columns:
+            col = [v for v in part.column(c.path).to_pylist() if v is not None]
+            assert c.statistics is not None
+            assert c.statistics.null_count == rg.num_rows - len(col)
+            if not col:
+                continue
+            if c.path == "s":
+                enc = [v.encode() for v in col]  # Parquet orders strings by unsigned bytes
+                assert (c.statistics.min.encode(), c.statistics.max.encode()) == (
+                    min(enc),
+                    max(enc),
+                )
+            else:
+                assert (c.statistics.min, c.statistics.max) == (min(col), max(col))

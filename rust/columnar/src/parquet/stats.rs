@@ -80,6 +80,34 @@ pub fn min_max(
     }
 }
 
+/// `a < b` for two PLAIN-encoded bounds produced by [`min_max`] for the same values.
+pub fn less(values: &Values<'_>, unsigned: bool, a: &[u8], b: &[u8]) -> bool {
+    fn arr<const N: usize>(x: &[u8]) -> [u8; N] {
+        let mut out = [0u8; N];
+        let n = x.len().min(N);
+        out[..n].copy_from_slice(&x[..n]);
+        out
+    }
+    match values {
+        Values::I32(_) if unsigned => u32::from_le_bytes(arr(a)) < u32::from_le_bytes(arr(b)),
+        Values::I32(_) => i32::from_le_bytes(arr(a)) < i32::from_le_bytes(arr(b)),
+        Values::I64(_) if unsigned => u64::from_le_bytes(arr(a)) < u64::from_le_bytes(arr(b)),
+        Values::I64(_) => i64::from_le_bytes(arr(a)) < i64::from_le_bytes(arr(b)),
+        Values::F32(_) => f32::from_le_bytes(arr(a)) < f32::from_le_bytes(arr(b)),
+        Values::F64(_) => f64::from_le_bytes(arr(a)) < f64::from_le_bytes(arr(b)),
+        Values::Decimal { .. } => be_i128(a) < be_i128(b),
+        Values::Bool(_) | Values::Bytes(_) => a < b,
+    }
+}
+
+fn be_i128(b: &[u8]) -> i128 {
+    let neg = b.first().is_some_and(|x| x & 0x80 != 0);
+    let mut a = if neg { [0xFFu8; 16] } else { [0u8; 16] };
+    let n = b.len().min(16);
+    a[16 - n..].copy_from_slice(&b[b.len() - n..]);
+    i128::from_be_bytes(a)
+}
+
 fn fold_minmax<T: Ord + Copy>(s: &[T]) -> Option<(T, T)> {
     let first = *s.first()?;
     Some(s.iter().fold((first, first), |(mn, mx), &x| {

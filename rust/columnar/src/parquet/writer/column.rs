@@ -451,8 +451,26 @@ pub fn encode_chunk(
 
     let statistics = opts.statistics.then(|| {
         let null_count = (num_rows - n_values) as i64;
-        let mm = stats::min_max(values, 0, n_values, leaf.unsigned)
-            .filter(|(a, b)| a.len() <= MAX_STAT_BYTES && b.len() <= MAX_STAT_BYTES);
+        // The chunk's bounds are the extremes of the pages' bounds (one pass over the values).
+        let mut mm: Option<(Vec<u8>, Vec<u8>)> = None;
+        for (lo, hi) in pages.iter().filter_map(|p| p.min_max.as_ref()) {
+            mm = Some(match mm {
+                None => (lo.clone(), hi.clone()),
+                Some((a, b)) => (
+                    if stats::less(values, leaf.unsigned, lo, &a) {
+                        lo.clone()
+                    } else {
+                        a
+                    },
+                    if stats::less(values, leaf.unsigned, &b, hi) {
+                        hi.clone()
+                    } else {
+                        b
+                    },
+                ),
+            });
+        }
+        let mm = mm.filter(|(a, b)| a.len() <= MAX_STAT_BYTES && b.len() <= MAX_STAT_BYTES);
         Statistics {
             null_count: Some(null_count),
             min_value: mm.as_ref().map(|m| m.0.clone()),
