@@ -87,3 +87,16 @@ def _parquet(ctx: Context) -> None:
     )
     if not (same_mine and same_pa):
         raise AssertionError("Parquet round trip differs")
+
+    pf = mc.ParquetFile(path)
+    lo = n // 2
+    t0 = time.perf_counter()
+    hit = pf.read(filter=f"id >= {lo} AND id < {lo + 1000} AND country IN ('DE', 'FR')")
+    dt_f = time.perf_counter() - t0
+    s = pf.last_scan
+    if s is not None:
+        console.print(
+            f"  filter pushdown: {hit.num_rows:,} matching rows in {dt_f * 1e3:.0f} ms; "
+            f"{s.row_groups_skipped}/{s.row_groups_total} row groups skipped by statistics, "
+            f"{s.pages_skipped} pages skipped by the page index, {s.rows_read:,} rows decoded"
+        )
