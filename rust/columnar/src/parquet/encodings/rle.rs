@@ -122,38 +122,41 @@ impl RleEncoder {
     pub fn encode(mut self, values: &[u32], out: &mut Vec<u8>) {
         let n = values.len();
         let mut i = 0;
+        // values[lit..i] are literals not yet copied to `pending` (copied in bulk).
+        let mut lit = 0;
         while i < n {
             let v = values[i];
             let mut r = 1;
             while i + r < n && values[i + r] == v {
                 r += 1;
             }
-            if r >= 8 {
-                // Fill the pending literals up to a group boundary with the run's head.
-                let need = (8 - self.pending.len() % 8) % 8;
-                if need > 0 && need <= r && !self.pending.is_empty() {
-                    self.pending.extend(std::iter::repeat_n(v, need));
-                    r -= need;
-                    i += need;
-                }
-                if self.pending.len().is_multiple_of(8) {
+            if r < 8 {
+                i += r;
+                if i - lit >= 4096 && (self.pending.len() + i - lit).is_multiple_of(8) {
+                    self.pending.extend_from_slice(&values[lit..i]);
                     self.flush_packed(out);
+                    lit = i;
                 }
-                if r >= 8 && self.pending.is_empty() {
-                    self.rle_run(v, r, out);
-                } else {
-                    self.pending.extend(std::iter::repeat_n(v, r));
-                }
-                i += r;
+                continue;
+            }
+            self.pending.extend_from_slice(&values[lit..i]);
+            // Fill the pending literals up to a group boundary with the run's head.
+            let need = (8 - self.pending.len() % 8) % 8;
+            if need > 0 {
+                self.pending.extend(std::iter::repeat_n(v, need));
+                r -= need;
+                i += need;
+            }
+            self.flush_packed(out);
+            if r >= 8 {
+                self.rle_run(v, r, out);
             } else {
-                self.pending.extend_from_slice(&values[i..i + r]);
-                i += r;
+                self.pending.extend(std::iter::repeat_n(v, r));
             }
-            // Long literal stretches are flushed in whole groups to bound memory.
-            if self.pending.len() >= 4096 && self.pending.len().is_multiple_of(8) {
-                self.flush_packed(out);
-            }
+            i += r;
+            lit = i;
         }
+        self.pending.extend_from_slice(&values[lit..n]);
         self.flush_packed(out);
     }
 }
@@ -299,6 +302,25 @@ mod tests {
         roundtrip(&v, 3);
         roundtrip(&[u32::MAX, 0, 5], 32);
         roundtrip(&[0, 0, 0], 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runs_and_literals_roundtrip(
+            parts in proptest::collection::vec((0u32..6, 1usize..40), 0..60),
+            bw in 3u8..12,
+        ) {
+            // Mixed stretches: runs of every length around the RLE threshold and literals.
+            let mut v = Vec::new();
+            for (k, (x, len)) in parts.iter().enumerate() {
+                if k % 2 == 0 {
+                    v.extend(std::iter::repeat_n(*x, *len));
+                } else {
+                    v.extend((0..*len).map(|j| (j as u32 * 7 + x) % 6));
+                }
+            }
+            roundtrip(&v, bw);
+        }
     }
 
     #[test]

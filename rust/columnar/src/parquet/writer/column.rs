@@ -264,6 +264,10 @@ pub fn encode_chunk(
     let num_rows = def.map_or(data.num_rows, |d| d.len());
     let mut data_page_offset: Option<usize> = None;
     let mut used_plain = false;
+    // Per-page distinct dictionary entries (stamped with the page number).
+    let mut stamps: Vec<u32> = Vec::new();
+    let mut distinct: Vec<u32> = Vec::new();
+    let mut page_no = 0u32;
     while row < num_rows {
         let page_mode = if mode == Mode::Dict && val >= cutoff {
             Mode::Plain
@@ -364,10 +368,23 @@ pub fn encode_chunk(
         if !encodings.contains(&enc) {
             encodings.push(enc);
         }
-        let min_max = if opts.statistics || opts.page_index {
-            stats::min_max(values, v0, v1, leaf.unsigned)
-        } else {
+        let min_max = if !(opts.statistics || opts.page_index) {
             None
+        } else if let (Mode::Dict, Some(d)) = (page_mode, dict.as_ref()) {
+            // Compare each distinct dictionary entry of the page once, not every value.
+            page_no += 1;
+            stamps.resize(d.values.len(), 0);
+            distinct.clear();
+            for &i in &d.indices[v0..v1] {
+                if stamps[i as usize] != page_no {
+                    stamps[i as usize] = page_no;
+                    distinct.push(i);
+                }
+            }
+            let subset = d.values.select(&distinct);
+            stats::min_max(&subset, 0, subset.len(), leaf.unsigned)
+        } else {
+            stats::min_max(values, v0, v1, leaf.unsigned)
         };
         if v1 > v0
             && min_max

@@ -23,7 +23,7 @@ pub enum Values<'a> {
     Decimal { values: Vec<i128>, width: usize },
 }
 
-impl Values<'_> {
+impl<'a> Values<'a> {
     pub fn len(&self) -> usize {
         match self {
             Values::Bool(v) => v.len(),
@@ -38,6 +38,25 @@ impl Values<'_> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The values at `idx` (dictionary entries used by a page).
+    pub fn select(&self, idx: &[u32]) -> Values<'a> {
+        fn pick<T: Copy>(v: &[T], idx: &[u32]) -> Vec<T> {
+            idx.iter().map(|&i| v[i as usize]).collect()
+        }
+        match self {
+            Values::Bool(v) => Values::Bool(pick(v, idx)),
+            Values::I32(v) => Values::I32(pick(v, idx)),
+            Values::I64(v) => Values::I64(pick(v, idx)),
+            Values::F32(v) => Values::F32(pick(v, idx)),
+            Values::F64(v) => Values::F64(pick(v, idx)),
+            Values::Bytes(v) => Values::Bytes(pick(v, idx)),
+            Values::Decimal { values, width } => Values::Decimal {
+                values: pick(values, idx),
+                width: *width,
+            },
+        }
     }
 }
 
