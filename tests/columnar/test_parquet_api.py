@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import minide.columnar as mc
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import minide.columnar as mc
 from minide.errors import InvalidArgumentError, MinideIOError, SchemaError
 
 
