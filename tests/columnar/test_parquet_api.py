@@ -109,5 +109,5 @@ def test_inspect(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(MinideIOError, match="nope.parquet"):
+    with pytest.raises(MinideIOError, match=r"nope\.parquet"):
         mc.read_parquet(tmp_path / "nope.parquet")

@@ -9,6 +9,7 @@ original table (a change in bytes no reader looks at, such as padding of a bit-p
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import minide.columnar as mc
@@ -147,7 +148,7 @@ def test_footer_length_fields(tmp_path: Path, original: tuple[bytes, pa.Table]) 
         b"\x10\x00\x00\x00",
     ):
         p.write_bytes(data[:-8] + word + b"PAR1")
-        with pytest.raises(CorruptFileError, match=str(p)):
+        with pytest.raises(CorruptFileError, match=re.escape(str(p))):
             mc.read_parquet(p)
 
 
