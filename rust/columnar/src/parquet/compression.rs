@@ -222,6 +222,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hadoop_framed_lz4_is_read() {
+        let data: Vec<u8> = (0..5000u32).flat_map(|i| (i % 13).to_le_bytes()).collect();
+        let mut framed = Vec::new();
+        for part in data.chunks(7000) {
+            let block = lz4_flex::block::compress(part);
+            framed.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&(block.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&block);
+        }
+        assert_eq!(decompress(codec::LZ4, &framed, data.len()).unwrap(), data);
+        assert!(decompress(codec::LZ4, &framed[..framed.len() - 3], data.len()).is_err());
+    }
+
+    #[test]
     fn every_codec_roundtrips() {
         let data: Vec<u8> = (0..10_000u32)
             .flat_map(|i| (i % 97).to_le_bytes())
