@@ -600,7 +600,15 @@ impl<'a> ChunkDecoder<'a> {
                 let s = &mut self.scratch;
                 s.bytes_ends.clear();
                 s.bytes_data.clear();
-                let (ends, buf) = (&mut s.bytes_ends, &mut s.bytes_data);
+                // Without nulls the values go straight into the column: `ends` then holds
+                // column offsets (no scatter copy). With nulls they go to scratch first.
+                let direct = k == n;
+                let before = offsets.len();
+                let (ends, buf): (&mut Vec<usize>, &mut Vec<u8>) = if direct {
+                    (&mut s.bytes_ends, out)
+                } else {
+                    (&mut s.bytes_ends, &mut s.bytes_data)
+                };
                 let mut push = |v: &[u8]| {
                     buf.extend_from_slice(v);
                     ends.push(buf.len());
@@ -628,6 +636,12 @@ impl<'a> ChunkDecoder<'a> {
                 }
                 if s.bytes_ends.len() != k {
                     return Err(corrupt("byte array page holds too few values"));
+                }
+                if direct {
+                    debug_assert_eq!(offsets.len(), before);
+                    offsets.extend(s.bytes_ends.iter().map(|&e| e as i64));
+                    self.scratch.levels = levels_owned;
+                    return Ok(());
                 }
                 let mut it = 0usize;
                 let mut start = 0usize;
