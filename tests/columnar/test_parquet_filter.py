@@ -214,3 +214,24 @@ def test_reads_pyarrow_bloom_filters(tmp_path: Path) -> None:
     assert all(r.bloom_probe(0, "s", [f"v{i}"]) for i in range(0, n, 37))
     absent = sum(bool(r.bloom_probe(0, "k", [i])) for i in range(n, n + 2000))
     assert absent < 200
+
+
+def test_filter_with_nested_columns(tmp_path: Path) -> None:
+    n = 3000
+    t = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "tags": pa.array([None if i % 7 == 0 else [f"t{i % 5}"] * (i % 3) for i in range(n)]),
+            "pt": pa.array(
+                [{"x": i, "y": [i, None]} for i in range(n)],
+                pa.struct([("x", pa.int32()), ("y", pa.list_(pa.int64()))]),
+            ),
+        }
+    )
+    p = tmp_path / "nf.parquet"
+    mc.write_parquet(t, p, row_group_size=1000, data_page_size=256)
+    pf = mc.ParquetFile(p)
+    got = pf.read(filter="id >= 1500 AND id < 1620 OR id = 2999")
+    want = t.filter(((pc.field("id") >= 1500) & (pc.field("id") < 1620)) | (pc.field("id") == 2999))
+    assert got.equals(want)
+    assert pf.last_scan is not None and pf.last_scan.pages_skipped > 0
