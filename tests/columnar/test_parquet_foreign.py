@@ -178,3 +178,22 @@ def test_pyarrow_nested(tmp_path: Path, data_page_version: str, use_dictionary: 
     )
     check(p)
     check(p, columns=["m", "tags"])
+
+
+def test_integer_decimals_and_float16(tmp_path: Path) -> None:
+    t = pa.table(
+        {
+            "d9": pa.array(
+                [decimal.Decimal("1.5"), None, decimal.Decimal("-99.25")], pa.decimal128(9, 2)
+            ),
+            "d18": pa.array(
+                [decimal.Decimal("12345678.123"), decimal.Decimal("0"), None], pa.decimal128(18, 3)
+            ),
+            "h": pa.array(np.array([1.5, -2.0, 0.0], dtype=np.float16), pa.float16()),
+        }
+    )
+    p = tmp_path / "dec.parquet"
+    pq.write_table(t, p, store_decimal_as_integer=True)
+    phys = [pq.ParquetFile(p).metadata.row_group(0).column(i).physical_type for i in range(3)]
+    assert phys == ["INT32", "INT64", "FIXED_LEN_BYTE_ARRAY"]
+    check(p)
