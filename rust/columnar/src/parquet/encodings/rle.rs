@@ -241,9 +241,11 @@ pub fn unpack_into(src: &[u8], bw: u8, n: usize, out: &mut Vec<u32>) {
             let mut a = [0u8; 8];
             a.copy_from_slice(chunk);
             let w = u64::from_le_bytes(a);
-            for k in 0..8 {
-                out.push(((w >> (k * bwu)) & m) as u32);
+            let mut group = [0u32; 8];
+            for (k, g) in group.iter_mut().enumerate() {
+                *g = ((w >> (k * bwu)) & m) as u32;
             }
+            out.extend_from_slice(&group);
             i += 8;
         }
     } else if bw <= 16 {
@@ -256,9 +258,11 @@ pub fn unpack_into(src: &[u8], bw: u8, n: usize, out: &mut Vec<u32>) {
             let mut a = [0u8; 16];
             a.copy_from_slice(chunk);
             let w = u128::from_le_bytes(a);
-            for k in 0..8 {
-                out.push(((w >> (k * bwu)) as u64 & mask) as u32);
+            let mut group = [0u32; 8];
+            for (k, g) in group.iter_mut().enumerate() {
+                *g = ((w >> (k * bwu)) as u64 & mask) as u32;
             }
+            out.extend_from_slice(&group);
             i += 8;
         }
     }
