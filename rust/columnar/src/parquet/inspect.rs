@@ -99,9 +99,18 @@ pub fn inspect(pf: &ParquetFile) -> Result<String> {
                     | arrow_schema::DataType::UInt32
                     | arrow_schema::DataType::UInt64
             );
+            let extras = [
+                (chunk.column_index_offset.is_some(), " column-index"),
+                (chunk.offset_index_offset.is_some(), " offset-index"),
+                (cm.bloom_filter_offset.is_some(), " bloom"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, s)| *s)
+            .collect::<String>();
             let _ = writeln!(
                 o,
-                "  column {:?}: {} {} {}→{} bytes enc=[{}] {}",
+                "  column {:?}: {} {} {}→{} bytes enc=[{}] {}{}",
                 top.name,
                 ptype::name(cm.type_),
                 codec::name(cm.codec),
@@ -111,7 +120,8 @@ pub fn inspect(pf: &ParquetFile) -> Result<String> {
                 cm.statistics
                     .as_ref()
                     .map(|s| show_stats(s, cm.type_, unsigned))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                extras
             );
             // Walk the page headers.
             let start = match cm.dictionary_page_offset {
@@ -159,7 +169,7 @@ pub fn inspect(pf: &ParquetFile) -> Result<String> {
                 shown += 1;
                 off += r.position() as i64 + i64::from(h.compressed_page_size);
             }
-            let _ = writeln!(o, "    {shown} pages");
+            let _ = writeln!(o, "    pages: {shown}");
         }
     }
     if !m.key_value_metadata.is_empty() {
