@@ -111,3 +111,17 @@ def test_inspect(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(MinideIOError, match=r"nope\.parquet"):
         mc.read_parquet(tmp_path / "nope.parquet")
+
+
+@pytest.mark.parametrize("data_page_version", ["1.0", "2.0"])
+@pytest.mark.parametrize("compression", ["zstd", "snappy", "lz4", "none"])
+def test_polars_reads_minide_files(
+    tmp_path: Path, data_page_version: str, compression: str
+) -> None:
+    t = table(3000).append_column("tags", pa.array([[i % 3] * (i % 4) for i in range(3000)]))
+    p = tmp_path / "p.parquet"
+    mc.write_parquet(
+        t, p, compression=compression, data_page_version=data_page_version, row_group_size=700
+    )
+    got = pl.read_parquet(p)
+    assert got.to_dicts() == pl.from_arrow(t).to_dicts()  # type: ignore[union-attr]
