@@ -988,3 +988,28 @@ pub fn read_column_index(r: &mut Reader<'_>, entries: &mut [PageIndexEntry]) -> 
     }
     Ok(())
 }
+
+/// Key of the footer checksum minide adds to its files' key-value metadata: the CRC32 (8 hex
+/// digits) of the serialized footer with this value set to [`FOOTER_CRC_PLACEHOLDER`]. Parquet
+/// has no footer checksum; with it a flipped bit in the schema or a statistic is detected too.
+pub const FOOTER_CRC_KEY: &str = "minide:footer_crc32";
+pub const FOOTER_CRC_PLACEHOLDER: &[u8; 8] = b"00000000";
+
+/// Byte range of the checksum value inside a serialized footer (key, then field 2 header
+/// `0x18`, length `0x08`, 8 bytes).
+pub fn footer_crc_range(footer: &[u8]) -> Option<std::ops::Range<usize>> {
+    let key = FOOTER_CRC_KEY.as_bytes();
+    let at = footer.windows(key.len()).position(|w| w == key)?;
+    let v = at + key.len();
+    (footer.get(v..v + 2) == Some(&[0x18, 0x08][..]) && footer.len() >= v + 10)
+        .then(|| v + 2..v + 10)
+}
+
+/// CRC32 of a footer with the checksum value replaced by the placeholder.
+pub fn footer_crc(footer: &[u8], range: std::ops::Range<usize>) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&footer[..range.start]);
+    h.update(FOOTER_CRC_PLACEHOLDER);
+    h.update(&footer[range.end..]);
+    h.finalize()
+}

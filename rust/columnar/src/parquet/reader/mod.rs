@@ -75,6 +75,7 @@ impl ParquetFile {
         let mut footer = vec![0u8; footer_len as usize];
         read_at(&file, &mut footer, footer_start)?;
         let mut r = thrift::Reader::new(&footer);
+        verify_footer_crc(&footer).map_err(|e| e.at_offset(footer_start))?;
         let metadata = FileMetaData::read(&mut r)
             .map_err(|e| column::prefix(e, "footer").at_offset(footer_start))?;
         let (columns, num_leaves) =
@@ -567,6 +568,31 @@ impl ParquetFile {
     }
 }
 
+/// Check minide's footer checksum when the file carries one (files of other writers do not).
+///
+/// Found in the raw bytes, before parsing: a damaged footer may parse into something else that
+/// never reaches the key-value list. Only footers that also name minide as their writer are
+/// checked, so a file rewritten by another tool that copied the key is not misjudged.
+fn verify_footer_crc(footer: &[u8]) -> Result<()> {
+    use super::metadata::{FOOTER_CRC_KEY, footer_crc, footer_crc_range};
+    let contains = |needle: &[u8]| footer.windows(needle.len()).any(|w| w == needle);
+    if !contains(FOOTER_CRC_KEY.as_bytes()) || !contains(super::writer::CREATED_BY.as_bytes()) {
+        return Ok(());
+    }
+    let range =
+        footer_crc_range(footer).ok_or_else(|| Error::corrupt("footer checksum misplaced"))?;
+    let want = std::str::from_utf8(&footer[range.clone()])
+        .ok()
+        .and_then(|v| u32::from_str_radix(v, 16).ok())
+        .ok_or_else(|| Error::corrupt("footer checksum is not hexadecimal"))?;
+    if footer_crc(footer, range) != want {
+        return Err(Error::corrupt(
+            "footer checksum mismatch (the footer was altered)",
+        ));
+    }
+    Ok(())
+}
+
 /// Keep the rows of `sel` from an array holding the rows of `decoded` (both sorted ranges).
 fn cut(array: &ArrayRef, decoded: &[(usize, usize)], sel: &[(usize, usize)]) -> Result<ArrayRef> {
     if decoded == sel {
@@ -622,6 +648,9 @@ mod tests {
     fn rewrite_footer(path: &Path, edit: impl FnOnce(&mut FileMetaData)) {
         let pf = ParquetFile::open(path).unwrap();
         let mut meta = pf.metadata.clone();
+        // Act as another writer would: no minide footer checksum.
+        meta.key_value_metadata
+            .retain(|(k, _)| k != super::super::metadata::FOOTER_CRC_KEY);
         edit(&mut meta);
         let data = std::fs::read(path).unwrap();
         let mut out = data[..pf.footer_start as usize].to_vec();
@@ -655,6 +684,39 @@ mod tests {
         let got = pf.read_row_group(0, &[0, 1], 1).unwrap();
         assert_eq!(got.column(0).to_data(), want.column(0).to_data());
         assert_eq!(got.column(1).to_data(), want.column(1).to_data());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn footer_checksum_detects_any_footer_change() {
+        let dir = std::env::temp_dir().join(format!("minide-fcrc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.parquet");
+        sample(&path);
+        let data = std::fs::read(&path).unwrap();
+        let pf = ParquetFile::open(&path).unwrap();
+        let start = pf.footer_start as usize;
+        let end = data.len() - 8;
+        let mut detected = 0;
+        for off in start..end {
+            let mut d = data.clone();
+            d[off] ^= 0x04;
+            std::fs::write(&path, &d).unwrap();
+            match ParquetFile::open(&path) {
+                Err(Error::Corrupt { .. }) => detected += 1,
+                Err(e) => panic!("{e}"),
+                Ok(_) => {}
+            }
+        }
+        // Only flips inside the checksum key or the created_by text (+ their length bytes) skip it.
+        let key = super::super::metadata::FOOTER_CRC_KEY.len()
+            + crate::parquet::writer::CREATED_BY.len()
+            + 2;
+        assert!(
+            detected >= end - start - key,
+            "{detected} of {}",
+            end - start
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -22,7 +22,9 @@ use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
 use super::compression::Compression;
-use super::metadata::{ColumnChunk, FileMetaData, RowGroup, SchemaElement};
+use super::metadata::{
+    ColumnChunk, FOOTER_CRC_KEY, FOOTER_CRC_PLACEHOLDER, FileMetaData, RowGroup, SchemaElement,
+};
 use super::thrift::{T_BINARY, T_I64, T_STRUCT, Writer as ThriftWriter};
 use column::EncodedChunk;
 use minide_common::{Error, Result};
@@ -344,6 +346,11 @@ impl FileWriter {
                 kv.push((k.clone(), Some(v.clone())));
             }
         }
+        kv.retain(|(k, _)| k != FOOTER_CRC_KEY);
+        kv.push((
+            FOOTER_CRC_KEY.to_string(),
+            Some(String::from_utf8_lossy(FOOTER_CRC_PLACEHOLDER).into_owned()),
+        ));
         let meta = FileMetaData {
             version: 2,
             schema,
@@ -355,7 +362,11 @@ impl FileWriter {
         };
         let mut w = ThriftWriter::new();
         meta.write(&mut w);
-        let footer = w.into_bytes();
+        let mut footer = w.into_bytes();
+        if let Some(r) = super::metadata::footer_crc_range(&footer) {
+            let crc = format!("{:08x}", super::metadata::footer_crc(&footer, r.clone()));
+            footer[r].copy_from_slice(crc.as_bytes());
+        }
         let io = |e| Error::io(e, &self.path);
         self.out.write_all(&footer).map_err(io)?;
         self.out
