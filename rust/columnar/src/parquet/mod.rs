@@ -16,6 +16,8 @@ pub mod encodings;
 pub mod filter;
 pub mod inspect;
 pub mod metadata;
+pub mod page_header;
+pub mod page_index;
 pub mod reader;
 pub mod stats;
 pub mod thrift;

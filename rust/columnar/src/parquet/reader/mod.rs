@@ -8,6 +8,7 @@
 //!
 //! Every error is a `Corrupt` naming the file (and row group / column / offset where known).
 
+mod arrays;
 pub mod column;
 pub mod nested;
 pub mod schema;
