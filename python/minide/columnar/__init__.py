@@ -8,3 +8,28 @@ from minide.columnar.csv import skipped_lines as skipped_lines
 from minide.columnar.csv import skipped_rows as skipped_rows
 
 # --- end csv ---
+# --- parquet (python/minide/columnar/parquet.py) ---
+from minide.columnar.parquet import (
+    ColumnChunkMetadata,
+    ColumnStatistics,
+    FileMetadata,
+    ParquetFile,
+    RowGroupMetadata,
+    ScanStats,
+    inspect,
+    read_parquet,
+    write_parquet,
+)
+
+__all__ = [
+    "ColumnChunkMetadata",
+    "ColumnStatistics",
+    "FileMetadata",
+    "ParquetFile",
+    "RowGroupMetadata",
+    "ScanStats",
+    "inspect",
+    "read_parquet",
+    "write_parquet",
+]
+# --- end parquet ---

@@ -1,0 +1,789 @@
+//! Decode one flat column chunk into an Arrow array.
+//!
+//! Page by page: parse the Thrift header, check the body lies inside the chunk, verify the CRC,
+//! decompress, decode definition levels, decode the non-null values with the page's encoding
+//! into a page-local buffer, then scatter them into the dense output with nulls. Nothing is
+//! trusted: counts are checked against the row group, dictionary indices against the dictionary.
+
+use arrow_array::ArrayRef;
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
+use arrow_schema::DataType;
+
+use crate::parquet::compression;
+use crate::parquet::encodings::{delta, plain, plain::Native, rle};
+use crate::parquet::metadata::{PageHeader, SchemaElement, encoding, page_type, ptype};
+use crate::parquet::thrift;
+use minide_common::{Error, Result};
+
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::corrupt(what.into())
+}
+
+/// Dense (one slot per row) decoded values of a chunk.
+pub(super) enum Dense {
+    Bool(Vec<bool>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    /// BYTE_ARRAY: `offsets` has rows + 1 entries.
+    Bytes {
+        offsets: Vec<i64>,
+        data: Vec<u8>,
+    },
+    /// FIXED_LEN_BYTE_ARRAY and INT96 (width 12).
+    Fixed {
+        width: usize,
+        data: Vec<u8>,
+    },
+}
+
+/// A decoded dictionary page.
+enum Dict {
+    Bool(Vec<bool>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Bytes { ends: Vec<usize>, data: Vec<u8> },
+    Fixed { width: usize, data: Vec<u8> },
+}
+
+impl Dict {
+    fn len(&self) -> usize {
+        match self {
+            Dict::Bool(v) => v.len(),
+            Dict::I32(v) => v.len(),
+            Dict::I64(v) => v.len(),
+            Dict::F32(v) => v.len(),
+            Dict::F64(v) => v.len(),
+            Dict::Bytes { ends, .. } => ends.len(),
+            Dict::Fixed { width, data } => data.len() / width,
+        }
+    }
+}
+
+/// A decoded array, the row ranges it holds, and the number of pages skipped.
+pub type DecodedRows = (ArrayRef, Vec<(usize, usize)>, usize);
+
+/// Everything a chunk decode produces.
+struct Decoded {
+    array: ArrayRef,
+    def: Vec<u32>,
+    rep: Vec<u32>,
+    decoded: Vec<(usize, usize)>,
+    skipped: usize,
+}
+
+/// Page-local scratch buffers, reused across pages.
+#[derive(Default)]
+struct Scratch {
+    levels: Vec<u32>,
+    idx: Vec<u32>,
+    wide: Vec<i64>,
+    bytes_ends: Vec<usize>,
+    bytes_data: Vec<u8>,
+}
+
+pub struct ChunkDecoder<'a> {
+    physical: i32,
+    width: usize,
+    max_def: u32,
+    max_rep: u32,
+    /// Nested columns keep every level for the reassembly in `nested.rs`.
+    keep_levels: bool,
+    pub def_levels: Vec<u32>,
+    pub rep_levels: Vec<u32>,
+    /// Row ranges to decode (flat columns): pages entirely outside are skipped unread.
+    selection: Option<Vec<(usize, usize)>>,
+    /// Row ranges of the pages actually decoded, in order.
+    pub decoded: Vec<(usize, usize)>,
+    pub pages_skipped: usize,
+    codec: i32,
+    chunk: &'a [u8],
+    rows: usize,
+    dense: Dense,
+    validity: Option<BooleanBufferBuilder>,
+    null_count: usize,
+    dict: Option<Dict>,
+    scratch: Scratch,
+}
+
+impl<'a> ChunkDecoder<'a> {
+    pub fn new(
+        el: &SchemaElement,
+        max_def: u32,
+        codec: i32,
+        chunk: &'a [u8],
+        rows: usize,
+    ) -> Result<Self> {
+        let physical = el.type_.ok_or_else(|| corrupt("leaf without type"))?;
+        // Reserve from the row count, which the footer declares; cap by what the chunk can hold.
+        let cap = rows.min(chunk.len().saturating_mul(8) + 1024);
+        let width = match physical {
+            ptype::INT96 => 12,
+            ptype::FIXED_LEN_BYTE_ARRAY => usize::try_from(el.type_length.unwrap_or(0))
+                .ok()
+                .filter(|&w| w > 0 && w <= 1 << 20)
+                .ok_or_else(|| corrupt("bad FIXED_LEN_BYTE_ARRAY length"))?,
+            _ => 0,
+        };
+        let dense = match physical {
+            ptype::BOOLEAN => Dense::Bool(Vec::with_capacity(cap)),
+            ptype::INT32 => Dense::I32(Vec::with_capacity(cap)),
+            ptype::INT64 => Dense::I64(Vec::with_capacity(cap)),
+            ptype::FLOAT => Dense::F32(Vec::with_capacity(cap)),
+            ptype::DOUBLE => Dense::F64(Vec::with_capacity(cap)),
+            ptype::BYTE_ARRAY => {
+                let mut offsets = Vec::with_capacity(cap + 1);
+                offsets.push(0);
+                Dense::Bytes {
+                    offsets,
+                    data: Vec::with_capacity(chunk.len().min(1 << 26)),
+                }
+            }
+            ptype::INT96 | ptype::FIXED_LEN_BYTE_ARRAY => Dense::Fixed {
+                width,
+                data: Vec::with_capacity(cap.saturating_mul(width).min(1 << 28)),
+            },
+            other => return Err(corrupt(format!("unknown physical type {other}"))),
+        };
+        Ok(ChunkDecoder {
+            physical,
+            width,
+            max_def,
+            max_rep: 0,
+            keep_levels: false,
+            def_levels: Vec::new(),
+            rep_levels: Vec::new(),
+            selection: None,
+            decoded: Vec::new(),
+            pages_skipped: 0,
+            codec,
+            chunk,
+            rows,
+            dense,
+            validity: (max_def > 0).then(|| BooleanBufferBuilder::new(cap)),
+            null_count: 0,
+            dict: None,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// Decode a nested leaf: `rows` counts levels, repetition levels up to `max_rep` are read
+    /// and every level is kept.
+    pub fn nested(mut self, max_rep: u32) -> Self {
+        self.max_rep = max_rep;
+        self.keep_levels = true;
+        self
+    }
+
+    /// Only decode pages that overlap these row ranges (sorted, disjoint).
+    pub fn select(mut self, ranges: Vec<(usize, usize)>) -> Self {
+        self.selection = Some(ranges);
+        self
+    }
+
+    fn skip_page(&self, first: usize, n: usize) -> bool {
+        match &self.selection {
+            Some(sel) if self.max_rep == 0 => !sel.iter().any(|&(s, e)| s < first + n && first < e),
+            _ => false,
+        }
+    }
+
+    /// Decode every page; returns the chunk's dense values and validity.
+    pub fn decode(self, data_type: &DataType) -> Result<ArrayRef> {
+        self.decode_levels_and_values(data_type).map(|(a, _, _)| a)
+    }
+
+    /// Decode (skipping unselected pages); returns the array of the decoded rows, their row
+    /// ranges and the number of pages skipped.
+    pub fn decode_with_pages(self, data_type: &DataType) -> Result<DecodedRows> {
+        let d = self.run(data_type)?;
+        Ok((d.array, d.decoded, d.skipped))
+    }
+
+    /// Decode every page; returns the values (one slot per level, null where the level is below
+    /// the maximum) with the definition and repetition levels.
+    pub fn decode_levels_and_values(
+        self,
+        data_type: &DataType,
+    ) -> Result<(ArrayRef, Vec<u32>, Vec<u32>)> {
+        let d = self.run(data_type)?;
+        Ok((d.array, d.def, d.rep))
+    }
+
+    fn run(mut self, data_type: &DataType) -> Result<Decoded> {
+        let mut pos = 0usize;
+        let mut done = 0usize;
+        while done < self.rows {
+            if pos >= self.chunk.len() {
+                return Err(corrupt(format!(
+                    "column chunk ends after {done} of {} rows",
+                    self.rows
+                )));
+            }
+            let mut r = thrift::Reader::new(&self.chunk[pos..]);
+            let header = PageHeader::read(&mut r)
+                .map_err(|e| prefix(e, &format!("page header at chunk offset {pos}")))?;
+            pos += r.position();
+            let size = header.compressed_page_size as usize;
+            let body = self
+                .chunk
+                .get(pos..pos.saturating_add(size))
+                .ok_or_else(|| {
+                    corrupt(format!("page at chunk offset {pos} runs past the chunk"))
+                })?;
+            pos += size;
+            let page_values = match (&header.data_page, &header.data_page_v2) {
+                (Some(h), _) if header.type_ == page_type::DATA_PAGE => Some(h.num_values),
+                (_, Some(h)) if header.type_ == page_type::DATA_PAGE_V2 => Some(h.num_values),
+                _ => None,
+            };
+            if let Some(nv) = page_values {
+                let n = page_rows(nv, self.rows - done)?;
+                if self.skip_page(done, n) {
+                    done += n;
+                    self.pages_skipped += 1;
+                    continue;
+                }
+                self.decoded.push((done, done + n));
+            }
+            if let Some(crc) = header.crc
+                && crc32fast::hash(body) as i32 != crc
+            {
+                return Err(corrupt(format!(
+                    "page CRC mismatch at chunk offset {}",
+                    pos - size
+                )));
+            }
+            match header.type_ {
+                page_type::DICTIONARY_PAGE => {
+                    let d = header
+                        .dictionary_page
+                        .as_ref()
+                        .ok_or_else(|| corrupt("dictionary page without its header"))?;
+                    if self.dict.is_some() || done > 0 {
+                        return Err(corrupt("second or late dictionary page"));
+                    }
+                    let n = usize::try_from(d.num_values)
+                        .map_err(|_| corrupt("negative dictionary size"))?;
+                    let raw = compression::decompress(
+                        self.codec,
+                        body,
+                        header.uncompressed_page_size as usize,
+                    )?;
+                    if d.encoding != encoding::PLAIN && d.encoding != encoding::PLAIN_DICTIONARY {
+                        return Err(corrupt("dictionary page not PLAIN-encoded"));
+                    }
+                    self.dict = Some(self.decode_dict(&raw, n)?);
+                }
+                page_type::DATA_PAGE => {
+                    let h = header
+                        .data_page
+                        .as_ref()
+                        .ok_or_else(|| corrupt("data page without its header"))?;
+                    let n = page_rows(h.num_values, self.rows - done)?;
+                    let raw = compression::decompress(
+                        self.codec,
+                        body,
+                        header.uncompressed_page_size as usize,
+                    )?;
+                    let mut values = &raw[..];
+                    if self.max_rep > 0 {
+                        if h.repetition_level_encoding != encoding::RLE {
+                            return Err(invalid_encoding(
+                                h.repetition_level_encoding,
+                                "repetition levels",
+                            ));
+                        }
+                        let len = raw
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                            .ok_or_else(|| corrupt("repetition levels truncated"))?;
+                        let lv = raw
+                            .get(4..4 + len)
+                            .ok_or_else(|| corrupt("repetition levels past the page end"))?;
+                        self.decode_rep(lv, n)?;
+                        values = &raw[4 + len..];
+                    }
+                    if self.max_def > 0 {
+                        if h.definition_level_encoding == encoding::BIT_PACKED {
+                            return Err(Error::unsupported(
+                                "deprecated BIT_PACKED definition levels",
+                            ));
+                        }
+                        if h.definition_level_encoding != encoding::RLE {
+                            return Err(invalid_encoding(
+                                h.definition_level_encoding,
+                                "definition levels",
+                            ));
+                        }
+                        let len = values
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                            .ok_or_else(|| corrupt("definition levels truncated"))?;
+                        let lv = values
+                            .get(4..4 + len)
+                            .ok_or_else(|| corrupt("definition levels past the page end"))?;
+                        self.decode_levels(lv, n)?;
+                        values = &values[4 + len..];
+                    }
+                    self.decode_page_values(h.encoding, values, n)?;
+                    done += n;
+                }
+                page_type::DATA_PAGE_V2 => {
+                    let h = header
+                        .data_page_v2
+                        .as_ref()
+                        .ok_or_else(|| corrupt("data page v2 without its header"))?;
+                    let n = page_rows(h.num_values, self.rows - done)?;
+                    let rep = usize::try_from(h.repetition_levels_byte_length)
+                        .map_err(|_| corrupt("negative level length"))?;
+                    let def = usize::try_from(h.definition_levels_byte_length)
+                        .map_err(|_| corrupt("negative level length"))?;
+                    if rep != 0 && self.max_rep == 0 {
+                        return Err(corrupt("repetition levels in a flat column"));
+                    }
+                    let rv = body
+                        .get(..rep)
+                        .ok_or_else(|| corrupt("levels longer than the page"))?;
+                    let lv = body
+                        .get(rep..rep.saturating_add(def))
+                        .ok_or_else(|| corrupt("levels longer than the page"))?;
+                    let rest = &body[rep + def..];
+                    let usize_ = (header.uncompressed_page_size as usize)
+                        .checked_sub(rep + def)
+                        .ok_or_else(|| corrupt("page smaller than its levels"))?;
+                    if self.max_rep > 0 {
+                        self.decode_rep(rv, n)?;
+                    }
+                    let raw = if h.is_compressed {
+                        compression::decompress(self.codec, rest, usize_)?
+                    } else {
+                        compression::decompress(0, rest, usize_)?
+                    };
+                    if self.max_def > 0 {
+                        self.decode_levels(lv, n)?;
+                    } else if def != 0 {
+                        return Err(corrupt("definition levels in a required column"));
+                    }
+                    self.decode_page_values(h.encoding, &raw, n)?;
+                    done += n;
+                }
+                page_type::INDEX_PAGE => {}
+                other => return Err(corrupt(format!("unknown page type {other}"))),
+            }
+        }
+        let mut def = std::mem::take(&mut self.def_levels);
+        let rep = std::mem::take(&mut self.rep_levels);
+        let decoded = std::mem::take(&mut self.decoded);
+        let skipped = self.pages_skipped;
+        if self.keep_levels && self.max_def == 0 {
+            def = vec![0; rep.len()];
+        }
+        let array = self.finish(data_type, &decoded)?;
+        Ok(Decoded {
+            array,
+            def,
+            rep,
+            decoded,
+            skipped,
+        })
+    }
+
+    fn decode_rep(&mut self, data: &[u8], n: usize) -> Result<()> {
+        let start = self.rep_levels.len();
+        rle::decode(
+            data,
+            rle::bit_width(u64::from(self.max_rep)),
+            n,
+            &mut self.rep_levels,
+        )?;
+        let max = self.max_rep;
+        if self.rep_levels[start..].iter().any(|&r| r > max) {
+            return Err(corrupt(format!("repetition level above the maximum {max}")));
+        }
+        if n > 0 && self.rep_levels[start] != 0 {
+            return Err(corrupt("page does not start at a row boundary"));
+        }
+        Ok(())
+    }
+
+    fn decode_levels(&mut self, data: &[u8], n: usize) -> Result<()> {
+        let s = &mut self.scratch;
+        s.levels.clear();
+        rle::decode(
+            data,
+            rle::bit_width(u64::from(self.max_def)),
+            n,
+            &mut s.levels,
+        )?;
+        if self.keep_levels {
+            self.def_levels.extend_from_slice(&s.levels);
+        }
+        let validity = self
+            .validity
+            .as_mut()
+            .ok_or_else(|| corrupt("levels without validity"))?;
+        let max = self.max_def;
+        let mut nulls = 0;
+        for &l in &s.levels {
+            if l > max {
+                return Err(corrupt(format!(
+                    "definition level {l} above the maximum {max}"
+                )));
+            }
+            validity.append(l == max);
+            nulls += usize::from(l != max);
+        }
+        self.null_count += nulls;
+        Ok(())
+    }
+
+    fn decode_dict(&mut self, raw: &[u8], n: usize) -> Result<Dict> {
+        if n > raw.len().saturating_mul(8) + 8 {
+            return Err(corrupt(
+                "dictionary declares more values than its page holds",
+            ));
+        }
+        Ok(match self.physical {
+            ptype::BOOLEAN => {
+                let mut v = Vec::new();
+                plain::decode_bools(raw, n, &mut v)?;
+                Dict::Bool(v)
+            }
+            ptype::INT32 => Dict::I32(native(raw, n)?),
+            ptype::INT64 => Dict::I64(native(raw, n)?),
+            ptype::FLOAT => Dict::F32(native(raw, n)?),
+            ptype::DOUBLE => Dict::F64(native(raw, n)?),
+            ptype::BYTE_ARRAY => {
+                let (mut ends, mut data) = (Vec::with_capacity(n), Vec::with_capacity(raw.len()));
+                plain::decode_byte_arrays(raw, n, |v| {
+                    data.extend_from_slice(v);
+                    ends.push(data.len());
+                })?;
+                Dict::Bytes { ends, data }
+            }
+            _ => {
+                let w = self.width;
+                let data = raw
+                    .get(..n.saturating_mul(w))
+                    .ok_or_else(|| corrupt("fixed-width dictionary truncated"))?
+                    .to_vec();
+                Dict::Fixed { width: w, data }
+            }
+        })
+    }
+
+    /// Non-null values in this page (n rows).
+    fn present(&self, n: usize) -> usize {
+        if self.max_def == 0 {
+            n
+        } else {
+            let max = self.max_def;
+            self.scratch.levels.iter().filter(|&&l| l == max).count()
+        }
+    }
+
+    fn decode_page_values(&mut self, enc: i32, data: &[u8], n: usize) -> Result<()> {
+        let k = self.present(n);
+        let is_dict = enc == encoding::RLE_DICTIONARY || enc == encoding::PLAIN_DICTIONARY;
+        if is_dict {
+            let dict_len = self
+                .dict
+                .as_ref()
+                .map(Dict::len)
+                .ok_or_else(|| corrupt("dictionary-encoded page without a dictionary"))?;
+            let bw = *data
+                .first()
+                .ok_or_else(|| corrupt("dictionary page data empty"))?;
+            let s = &mut self.scratch;
+            s.idx.clear();
+            if k > 0 {
+                rle::decode(&data[1..], bw, k, &mut s.idx)?;
+            }
+            if s.idx.iter().any(|&i| i as usize >= dict_len) {
+                return Err(corrupt("dictionary index out of range"));
+            }
+        }
+        let levels_owned = std::mem::take(&mut self.scratch.levels);
+        let levels = (self.max_def > 0).then_some(&levels_owned[..]);
+        let max = self.max_def;
+        macro_rules! fixed {
+            ($out:expr, $dict:path, $is32:expr, $t:ty) => {{
+                // Without nulls, values decode straight into the column (no scatter copy).
+                let direct = k == n;
+                let mut vals: Vec<$t> = if direct {
+                    std::mem::take($out)
+                } else {
+                    Vec::with_capacity(k)
+                };
+                let before = vals.len();
+                match enc {
+                    _ if is_dict => {
+                        if let Some($dict(d)) = &self.dict {
+                            vals.extend(self.scratch.idx.iter().map(|&i| d[i as usize]));
+                        } else {
+                            return Err(corrupt("dictionary of the wrong type"));
+                        }
+                    }
+                    encoding::PLAIN => {
+                        plain::decode_native::<$t>(data, k, &mut vals)?;
+                    }
+                    encoding::BYTE_STREAM_SPLIT => {
+                        let raw = plain::decode_byte_stream_split(data, k, <$t>::SIZE)?;
+                        plain::decode_native::<$t>(&raw, k, &mut vals)?;
+                    }
+                    encoding::DELTA_BINARY_PACKED if $is32.is_some() => {
+                        let w = &mut self.scratch.wide;
+                        w.clear();
+                        delta::DeltaDecoder::new(data).decode($is32.unwrap_or(false), k, w)?;
+                        if w.len() != k {
+                            return Err(corrupt("delta page holds fewer values than its levels"));
+                        }
+                        vals.extend(w.iter().map(|&x| x as $t));
+                    }
+                    other => return Err(invalid_encoding(other, "values")),
+                }
+                if vals.len() - before != k {
+                    return Err(corrupt("page holds fewer values than its levels"));
+                }
+                if direct {
+                    *$out = vals;
+                } else {
+                    scatter(levels, max, &vals, $out)?;
+                }
+            }};
+        }
+        match &mut self.dense {
+            Dense::I32(out) => fixed!(out, Dict::I32, Some(true), i32),
+            Dense::I64(out) => fixed!(out, Dict::I64, Some(false), i64),
+            Dense::F32(out) => fixed!(out, Dict::F32, None::<bool>, f32),
+            Dense::F64(out) => fixed!(out, Dict::F64, None::<bool>, f64),
+            Dense::Bool(out) => {
+                let mut vals = Vec::with_capacity(k);
+                match enc {
+                    _ if is_dict => {
+                        if let Some(Dict::Bool(d)) = &self.dict {
+                            vals.extend(self.scratch.idx.iter().map(|&i| d[i as usize]));
+                        }
+                    }
+                    encoding::PLAIN => {
+                        plain::decode_bools(data, k, &mut vals)?;
+                    }
+                    encoding::RLE => {
+                        let len = data
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                            .ok_or_else(|| corrupt("RLE booleans truncated"))?;
+                        let body = data
+                            .get(4..4 + len)
+                            .ok_or_else(|| corrupt("RLE booleans past the page end"))?;
+                        let mut v = Vec::with_capacity(k);
+                        rle::decode(body, 1, k, &mut v)?;
+                        vals.extend(v.iter().map(|&x| x != 0));
+                    }
+                    other => return Err(invalid_encoding(other, "booleans")),
+                }
+                if vals.len() != k {
+                    return Err(corrupt("boolean page holds too few values"));
+                }
+                scatter(levels, max, &vals, out)?;
+            }
+            Dense::Bytes { offsets, data: out } => {
+                let s = &mut self.scratch;
+                s.bytes_ends.clear();
+                s.bytes_data.clear();
+                // Without nulls the values go straight into the column: `ends` then holds
+                // column offsets (no scatter copy). With nulls they go to scratch first.
+                let direct = k == n;
+                let before = offsets.len();
+                let (ends, buf): (&mut Vec<usize>, &mut Vec<u8>) = if direct {
+                    (&mut s.bytes_ends, out)
+                } else {
+                    (&mut s.bytes_ends, &mut s.bytes_data)
+                };
+                let mut push = |v: &[u8]| {
+                    buf.extend_from_slice(v);
+                    ends.push(buf.len());
+                };
+                match enc {
+                    _ if is_dict => {
+                        if let Some(Dict::Bytes { ends: de, data: dd }) = &self.dict {
+                            for &i in &s.idx {
+                                let i = i as usize;
+                                let start = if i == 0 { 0 } else { de[i - 1] };
+                                push(&dd[start..de[i]]);
+                            }
+                        } else {
+                            return Err(corrupt("dictionary of the wrong type"));
+                        }
+                    }
+                    encoding::PLAIN => {
+                        plain::decode_byte_arrays(data, k, &mut push)?;
+                    }
+                    encoding::DELTA_LENGTH_BYTE_ARRAY => {
+                        delta::decode_length_byte_array(data, k, &mut push)?
+                    }
+                    encoding::DELTA_BYTE_ARRAY => delta::decode_byte_array(data, k, &mut push)?,
+                    other => return Err(invalid_encoding(other, "byte arrays")),
+                }
+                if s.bytes_ends.len() != k {
+                    return Err(corrupt("byte array page holds too few values"));
+                }
+                if direct {
+                    debug_assert_eq!(offsets.len(), before);
+                    offsets.extend(s.bytes_ends.iter().map(|&e| e as i64));
+                    self.scratch.levels = levels_owned;
+                    return Ok(());
+                }
+                let mut it = 0usize;
+                let mut start = 0usize;
+                let mut next = |out: &mut Vec<u8>| {
+                    let end = s.bytes_ends[it];
+                    out.extend_from_slice(&s.bytes_data[start..end]);
+                    start = end;
+                    it += 1;
+                };
+                match levels {
+                    None => {
+                        for _ in 0..k {
+                            next(out);
+                            offsets.push(out.len() as i64);
+                        }
+                    }
+                    Some(ls) => {
+                        for &l in ls {
+                            if l == max {
+                                next(out);
+                            }
+                            offsets.push(out.len() as i64);
+                        }
+                    }
+                }
+            }
+            Dense::Fixed { width, data: out } => {
+                let w = *width;
+                let mut vals: Vec<u8> = Vec::with_capacity(k * w);
+                match enc {
+                    _ if is_dict => {
+                        if let Some(Dict::Fixed { data: dd, .. }) = &self.dict {
+                            for &i in &self.scratch.idx {
+                                let i = i as usize;
+                                vals.extend_from_slice(&dd[i * w..(i + 1) * w]);
+                            }
+                        } else {
+                            return Err(corrupt("dictionary of the wrong type"));
+                        }
+                    }
+                    encoding::PLAIN => vals.extend_from_slice(
+                        data.get(..k * w)
+                            .ok_or_else(|| corrupt("fixed-width page truncated"))?,
+                    ),
+                    encoding::BYTE_STREAM_SPLIT => {
+                        vals = plain::decode_byte_stream_split(data, k, w)?;
+                    }
+                    encoding::DELTA_BYTE_ARRAY => {
+                        let mut bad = false;
+                        delta::decode_byte_array(data, k, |v| {
+                            bad |= v.len() != w;
+                            vals.extend_from_slice(v);
+                        })?;
+                        if bad {
+                            return Err(corrupt("DELTA_BYTE_ARRAY value of the wrong width"));
+                        }
+                    }
+                    other => return Err(invalid_encoding(other, "fixed-width values")),
+                }
+                match levels {
+                    None => out.extend_from_slice(&vals),
+                    Some(ls) => {
+                        let mut src = vals.chunks_exact(w);
+                        for &l in ls {
+                            if l == max {
+                                let v = src.next().ok_or_else(|| corrupt("too few values"))?;
+                                out.extend_from_slice(v);
+                            } else {
+                                out.extend(std::iter::repeat_n(0u8, w));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.scratch.levels = levels_owned;
+        Ok(())
+    }
+
+    fn finish(self, dt: &DataType, decoded: &[(usize, usize)]) -> Result<ArrayRef> {
+        let nulls = match self.validity {
+            Some(mut b) if self.null_count > 0 => Some(NullBuffer::new(b.finish())),
+            _ => None,
+        };
+        let n: usize = decoded.iter().map(|&(s, e)| e - s).sum();
+        super::arrays::to_array(self.dense, nulls, dt, n)
+    }
+}
+
+fn native<T: Native>(raw: &[u8], n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    plain::decode_native::<T>(raw, n, &mut v)?;
+    Ok(v)
+}
+
+fn page_rows(num_values: i32, left: usize) -> Result<usize> {
+    let n = usize::try_from(num_values).map_err(|_| corrupt("negative page value count"))?;
+    if n > left {
+        return Err(corrupt(format!(
+            "page holds {n} values but only {left} rows are left in the row group"
+        )));
+    }
+    Ok(n)
+}
+
+fn scatter<T: Copy + Default>(
+    levels: Option<&[u32]>,
+    max: u32,
+    vals: &[T],
+    out: &mut Vec<T>,
+) -> Result<()> {
+    match levels {
+        None => out.extend_from_slice(vals),
+        Some(ls) => {
+            let mut it = vals.iter();
+            for &l in ls {
+                if l == max {
+                    out.push(
+                        *it.next()
+                            .ok_or_else(|| corrupt("too few values for the levels"))?,
+                    );
+                } else {
+                    out.push(T::default());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every encoding the spec defines for a physical type is implemented, so any other id in a
+/// page header is corruption.
+fn invalid_encoding(enc: i32, what: &str) -> Error {
+    corrupt(format!(
+        "encoding {} ({enc}) is not valid for {what}",
+        encoding::name(enc)
+    ))
+}
+
+/// Prefix a corruption message with context.
+pub fn prefix(e: Error, ctx: &str) -> Error {
+    match e {
+        Error::Corrupt { what, path, offset } => Error::Corrupt {
+            what: format!("{ctx}: {what}"),
+            path,
+            offset,
+        },
+        other => other,
+    }
+}
