@@ -93,7 +93,7 @@ def generate(n: int, seed: int = 42) -> pa.Table:
     )
 
 
-def cases(size: str) -> list[Case]:
+def parquet_cases(size: str) -> list[Case]:
     n = ROWS[size]
     table = generate(n)
     tmp = Path(tempfile.mkdtemp(prefix="minide-bench-parquet-"))
@@ -185,3 +185,11 @@ def cases(size: str) -> list[Case]:
         )
     pa.set_cpu_count(os.cpu_count() or 1)
     return out
+
+
+def cases(size: str) -> list[Case]:
+    """Parquet write/read cases, then the CSV reader cases of csv_cases.py."""
+    # The harness puts this folder on sys.path while it loads the module.
+    from csv_cases import csv_cases
+
+    return parquet_cases(size) + list(csv_cases(size))

@@ -2,7 +2,6 @@
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
 from typing import Any, Self, final
-from typing import Any, final
 
 import pyarrow as pa
 

@@ -1,14 +1,10 @@
-"""minide.columnar: see docs/columnar.md."""
+"""minide.columnar: a from-scratch Parquet writer/reader and a streaming CSV reader.
 
-# --- csv (python/minide/columnar/csv.py) ---
-from minide.columnar.csv import CsvReader as CsvReader
-from minide.columnar.csv import open_csv as open_csv
-from minide.columnar.csv import read_csv as read_csv
-from minide.columnar.csv import skipped_lines as skipped_lines
-from minide.columnar.csv import skipped_rows as skipped_rows
+See docs/columnar.md (Parquet layout, encodings, pushdown) and docs/columnar-csv.md (the CSV
+tokenizer, chunking and inference).
+"""
 
-# --- end csv ---
-# --- parquet (python/minide/columnar/parquet.py) ---
+from minide.columnar.csv import CsvReader, open_csv, read_csv, skipped_lines, skipped_rows
 from minide.columnar.parquet import (
     ColumnChunkMetadata,
     ColumnStatistics,
@@ -24,12 +20,16 @@ from minide.columnar.parquet import (
 __all__ = [
     "ColumnChunkMetadata",
     "ColumnStatistics",
+    "CsvReader",
     "FileMetadata",
     "ParquetFile",
     "RowGroupMetadata",
     "ScanStats",
     "inspect",
+    "open_csv",
+    "read_csv",
     "read_parquet",
+    "skipped_lines",
+    "skipped_rows",
     "write_parquet",
 ]
-# --- end parquet ---
