@@ -79,6 +79,7 @@ def test_kill9_keeps_acknowledged_writes_and_epoch(tmp_path: Path) -> None:
             for i in range(200):
                 eu.put(f"k{i}", f"v{i}".encode())
         cluster.kill("eu")
+        assert (cluster.data_dir("eu") / "kv" / "MANIFEST").exists(), "stored in minide.kv"
         cluster.restart("eu")
         with cluster.client("eu") as eu:
             assert eu.state()["actor"] == actor, "data kept -> same epoch"
