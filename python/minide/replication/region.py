@@ -24,7 +24,7 @@ import contextlib
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from minide._core import ReplicationVectorClock as VectorClock
@@ -216,8 +216,8 @@ class Region:
         if kind in ("c_put", "c_del"):
             ctx = VectorClock.from_bytes(body["c"]) if body.get("c") else None
             value = body.get("v") if kind == "c_put" else None
-            out = r.put(body["k"], value, ctx, time.time_ns())
-            return {"c": out.to_bytes()}
+            written = r.put(body["k"], value, ctx, time.time_ns())
+            return {"c": written.to_bytes()}
         if kind == "c_get":
             res = r.get(body["k"], read_repair=bool(body.get("rr")))
             return {"v": res.values, "c": res.context.to_bytes()}
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
 
-        runner = uvloop.run
+        runner: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
     except ImportError:  # pragma: no cover (uvloop is a dependency off Windows)
         runner = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
