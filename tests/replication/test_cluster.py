@@ -71,14 +71,16 @@ def test_delay_slows_one_link(tmp_path: Path) -> None:
         cluster.heal()  # clears delays
 
 
-def test_kill9_keeps_acknowledged_writes_and_epoch(tmp_path: Path) -> None:
-    with mr.LocalCluster(regions=["us", "eu"], base_dir=tmp_path) as cluster:
+@pytest.mark.parametrize("fsync", [False, True], ids=["sync-batch", "sync-always"])
+def test_kill9_keeps_acknowledged_writes_and_epoch(tmp_path: Path, fsync: bool) -> None:
+    with mr.LocalCluster(regions=["us", "eu"], base_dir=tmp_path, fsync=fsync) as cluster:
         cluster.partition({"us"}, {"eu"})  # nothing replicates: eu's disk is the only copy
         with cluster.client("eu") as eu:
             actor = eu.state()["actor"]
             for i in range(200):
                 eu.put(f"k{i}", f"v{i}".encode())
         cluster.kill("eu")
+        assert (cluster.data_dir("eu") / "kv" / "MANIFEST").exists(), "stored in minide.kv"
         cluster.restart("eu")
         with cluster.client("eu") as eu:
             assert eu.state()["actor"] == actor, "data kept -> same epoch"

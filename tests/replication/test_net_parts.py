@@ -1,4 +1,5 @@
-"""The pieces under the network layer: the durable log store, frames, argument parsing, CLI."""
+"""The pieces under the network layer: frames, argument parsing, CLI, an in-process Region.
+(The durable store is tested in test_storage.py.)"""
 
 from __future__ import annotations
 
@@ -10,59 +11,7 @@ import msgpack
 import pytest
 from minide.errors import CorruptFileError, InvalidArgumentError
 from minide.replication import wire
-from minide.replication.filestore import FileStorage
 from minide.replication.region import parse_peers
-
-
-def test_filestore_replays_and_cuts_a_torn_tail(tmp_path: Path) -> None:
-    s = FileStorage(tmp_path)
-    epoch = s.epoch()
-    model = {}
-    for i in range(100):
-        s.put(f"k{i}".encode(), f"v{i}".encode())
-        model[f"k{i}".encode()] = f"v{i}".encode()
-    for i in range(0, 100, 3):
-        s.delete(f"k{i}".encode())
-        del model[f"k{i}".encode()]
-    s.close()
-    with open(tmp_path / "data.log", "ab") as f:
-        f.write(b"\x00\x00\x00\x40\x12\x34")  # a record cut mid-write by a crash
-    s = FileStorage(tmp_path)
-    assert dict(s.items()) == model
-    assert s.epoch() == epoch, "data kept: same epoch"
-    s.put(b"after", b"crash")
-    s.close()
-    s = FileStorage(tmp_path)
-    assert s.get(b"after") == b"crash" and len(dict(s.items())) == len(model) + 1
-    s.close()
-    (tmp_path / "data.log").unlink()  # the disk is lost
-    s = FileStorage(tmp_path)
-    assert dict(s.items()) == {} and s.epoch() != epoch
-    s.close()
-
-
-def test_stores_satisfy_the_storage_protocol(tmp_path: Path) -> None:
-    import minide.replication as mr
-
-    assert isinstance(mr.MemoryStorage(), mr.Storage)
-    fs = FileStorage(tmp_path)
-    assert isinstance(fs, mr.Storage)
-    fs.close()
-
-
-def test_filestore_compacts_at_open(tmp_path: Path) -> None:
-    s = FileStorage(tmp_path)
-    for i in range(3000):
-        s.put(b"hot", b"x" * 1000 + str(i).encode())
-    s.put(b"cold", b"c")
-    s.close()
-    big = (tmp_path / "data.log").stat().st_size
-    s = FileStorage(tmp_path)
-    assert (tmp_path / "data.log").stat().st_size < big // 100
-    assert s.get(b"hot") == b"x" * 1000 + b"2999" and s.get(b"cold") == b"c"
-    s.put(b"new", b"n")
-    s.close()
-    assert FileStorage(tmp_path).get(b"new") == b"n"
 
 
 def test_frames_reject_garbage() -> None:

@@ -9,7 +9,8 @@
 - :class:`Simulator`: regions, partitions, drops, duplicates and delivery order under one seed;
   ``sim.trace()`` prints every message with its clocks.
 - :class:`Replica`: the sans-IO region state machine the simulator drives;
-  :class:`Storage` / :class:`MemoryStorage`: what a region stores its objects in.
+  :class:`Storage` / :class:`MemoryStorage` / :class:`KvStorage` (``minide.kv`` on disk,
+  what network regions use): what a region stores its objects in.
 
 - :class:`Region`: a region over TCP (asyncio + uvloop, msgpack frames), :class:`Client`, and
   :class:`LocalCluster`: one process per region with a fault-injecting proxy on every link.
@@ -26,6 +27,7 @@ from minide._core import ReplicationPNCounter as PNCounter
 from minide._core import ReplicationVectorClock as VectorClock
 from minide.replication.client import Client
 from minide.replication.cluster import LocalCluster
+from minide.replication.kvstore import KvStorage
 from minide.replication.region import Region
 from minide.replication.replica import GetResult, Replica, Resolver
 from minide.replication.sim import Simulator
@@ -35,6 +37,7 @@ __all__ = [
     "Client",
     "GCounter",
     "GetResult",
+    "KvStorage",
     "LWWRegister",
     "LocalCluster",
     "MemoryStorage",

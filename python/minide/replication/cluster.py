@@ -101,6 +101,7 @@ class LocalCluster:
         merkle_depth: int = 3,
         hint_interval: float = 0.1,
         anti_entropy_interval: float = 0.5,
+        fsync: bool = False,
     ) -> None:
         self.names = list(regions)
         if len(set(self.names)) != len(self.names) or len(self.names) < 2:
@@ -111,6 +112,7 @@ class LocalCluster:
             f"--merkle-depth={merkle_depth}",
             f"--hint-interval={hint_interval}",
             f"--anti-entropy-interval={anti_entropy_interval}",
+            *(["--fsync"] if fsync else []),
         ]
         self.ports = {n: _free_port() for n in self.names}
         self.procs: dict[str, subprocess.Popen[str]] = {}

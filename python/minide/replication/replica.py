@@ -85,7 +85,7 @@ class Replica:
     name: str
     peers: list[str]
     storage: Storage = field(default_factory=MemoryStorage)
-    #: sequential in the simulator; a random token for network regions (see filestore.py)
+    #: sequential in the simulator; a random token for network regions (see kvstore.py)
     epoch: int | str = 1
     merkle_depth: int = 3
     resolver: Resolver = "siblings"

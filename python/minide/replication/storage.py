@@ -2,8 +2,9 @@
 
 A region needs very little from its store: get/put/delete of encoded objects by key and a scan
 of every key (to rebuild its Merkle tree after a restart). :class:`Storage` is that interface;
-:class:`MemoryStorage` implements it with a dict for the simulator and tests. ``minide.kv`` plugs
-in later behind the same four methods (values are the bytes of ``Object.to_bytes()``).
+:class:`MemoryStorage` implements it with a dict for the simulator and tests; network regions use
+:class:`~minide.replication.kvstore.KvStorage` (``minide.kv`` on disk). Values are the bytes of
+``Object.to_bytes()``.
 """
 
 from __future__ import annotations
