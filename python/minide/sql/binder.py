@@ -7,8 +7,7 @@ aggregates / HAVING / ORDER BY / DISTINCT / LIMIT into operators, and keeps subq
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from minide.errors import PlanError, UnsupportedError
 from minide.sql import ast
@@ -41,6 +40,17 @@ from minide.sql.plan import (
     Values,
     Window,
 )
+from minide.sql.scope import (
+    WINDOW_ONLY,
+    AggContext,
+    CatalogView,
+    Entry,
+    Scope,
+    WindowContext,
+    cast_to,
+    coerce_pair,
+    require_bool,
+)
 from minide.sql.types import (
     BOOL,
     DATE,
@@ -56,152 +66,6 @@ from minide.sql.types import (
     from_sql,
     ts_to_micros,
 )
-
-
-class CatalogView(Protocol):
-    def table_columns(self, name: str) -> list[tuple[str, str]] | None: ...
-    def view_query(self, name: str) -> tuple[ast.Query, tuple[str, ...]] | None: ...
-    def names(self) -> list[str]: ...
-
-
-# ------------------------------------------------------------------------------------------------
-# casts
-# ------------------------------------------------------------------------------------------------
-
-
-def cast_to(e: BExpr, t: str) -> BExpr:
-    """``e`` as type ``t``: constants are converted now, columns get a cast operator."""
-    if e.type == t:
-        return e
-    if isinstance(e, Const):
-        v = e.value
-        if v is None:
-            return Const(None, t)
-        try:
-            if t == FLOAT and e.type in (INT, STR):
-                return Const(float(v), t)
-            if t == INT and e.type == STR:
-                return Const(int(v), t)
-            if t == INT and e.type == FLOAT:
-                return Const(round(v), t)
-            if t == DATE and e.type == STR:
-                return Const(date_to_days(v), t)
-            if t == TS and e.type == STR:
-                return Const(ts_to_micros(v), t)
-            if t == TS and e.type == DATE:
-                return Const(v * 86_400_000_000, t)
-        except ValueError:
-            raise PlanError(f"cannot convert {e} to {t}") from None
-    if e.type == INTERVAL:
-        raise PlanError("an interval can only be added to or subtracted from a date or timestamp")
-    return Func("cast", (e,), t, t)
-
-
-def coerce_pair(a: BExpr, b: BExpr, what: str) -> tuple[BExpr, BExpr]:
-    # A string literal compared with a date/number column takes the column's type.
-    if isinstance(a, Const) and a.type == STR and b.type not in (STR, NULL):
-        return cast_to(a, b.type), b
-    if isinstance(b, Const) and b.type == STR and a.type not in (STR, NULL):
-        return a, cast_to(b, a.type)
-    t = common_type(a.type, b.type, what)
-    if t == NULL:
-        t = INT
-    return cast_to(a, t), cast_to(b, t)
-
-
-def _bool(e: BExpr, what: str) -> BExpr:
-    if e.type == NULL:
-        return Const(None, BOOL)
-    if e.type != BOOL:
-        raise PlanError(f"{what} needs a boolean, got {e.type} ({e})")
-    return e
-
-
-# ------------------------------------------------------------------------------------------------
-# scopes
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Entry:
-    table: str | None
-    name: str
-    col: Column
-
-
-@dataclass
-class Scope:
-    entries: list[Entry] = field(default_factory=list)
-    parent: Scope | None = None
-
-    def resolve(self, name: str, table: str | None) -> Col:
-        hits = [e for e in self.entries if e.name == name and (table is None or e.table == table)]
-        if len(hits) > 1 and len({h.col.id for h in hits}) > 1:
-            tables = ", ".join(sorted({str(h.table) for h in hits}))
-            raise PlanError(
-                f"column reference {name!r} is ambiguous (in {tables}); qualify it as table.{name}"
-            )
-        if hits:
-            c = hits[0].col
-            return Col(c.id, c.type, name)
-        if self.parent is not None:
-            try:
-                return self.parent.resolve(name, table)
-            except PlanError:
-                pass
-        full = f"{table}.{name}" if table else name
-        candidates = [e.name for e in self._all()] + [
-            f"{e.table}.{e.name}" for e in self._all() if e.table
-        ]
-        close = difflib.get_close_matches(full, candidates, n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        if table is not None and not any(e.table == table for e in self._all()):
-            tables = sorted({str(e.table) for e in self._all() if e.table})
-            close_t = difflib.get_close_matches(table, tables, n=1)
-            hint = f"; did you mean {close_t[0]}.{name}?" if close_t else hint
-            raise PlanError(f"unknown table {table!r} in column reference {full}{hint}")
-        raise PlanError(f"unknown column {full!r}{hint}")
-
-    def _all(self) -> list[Entry]:
-        return self.entries + (self.parent._all() if self.parent else [])
-
-
-@dataclass
-class AggContext:
-    """Collects the aggregate calls of one SELECT while its expressions are bound."""
-
-    binder: Binder
-    calls: dict[AggCall, Column] = field(default_factory=dict)
-
-    def add(self, call: AggCall) -> Col:
-        col = self.calls.get(call)
-        if col is None:
-            col = self.binder.new_col(call.func, call.type)
-            self.calls[call] = col
-        return col.ref()
-
-
-WINDOW_ONLY = {"row_number", "rank", "dense_rank", "lag", "lead"}
-
-
-@dataclass
-class WindowContext:
-    """Collects the window function calls of one SELECT list."""
-
-    binder: Binder
-    calls: dict[WindowCall, Column] = field(default_factory=dict)
-
-    def add(self, call: WindowCall) -> Col:
-        col = self.calls.get(call)
-        if col is None:
-            col = self.binder.new_col(call.func, call.type)
-            self.calls[call] = col
-        return col.ref()
-
-
-# ------------------------------------------------------------------------------------------------
-# the binder
-# ------------------------------------------------------------------------------------------------
 
 
 class Binder:
@@ -389,7 +253,7 @@ class Binder:
             scope = Scope(entries, outer)
             cond: BExpr | None = None
             if item.on is not None:
-                cond = _bool(self.bind_expr(item.on, scope), "JOIN ... ON")
+                cond = require_bool(self.bind_expr(item.on, scope), "JOIN ... ON")
             elif item.using:
                 parts = []
                 for n in item.using:
@@ -436,7 +300,7 @@ class Binder:
             pred = self.bind_expr(s.where, scope)
             if any(isinstance(x, AggCall) for x in walk(pred)):
                 raise PlanError("aggregate functions are not allowed in WHERE; use HAVING")
-            plan = Filter(plan, _bool(pred, "WHERE"))
+            plan = Filter(plan, require_bool(pred, "WHERE"))
 
         # Select list with * expanded.
         items: list[tuple[ast.Expr, str]] = []
@@ -493,7 +357,7 @@ class Binder:
 
             bound_items = [lift(e, "the select list") for e in bound_items]
             if having is not None:
-                plan = Filter(plan, _bool(lift(having, "HAVING"), "HAVING"))
+                plan = Filter(plan, require_bool(lift(having, "HAVING"), "HAVING"))
             order_bound = [
                 lift(e, "ORDER BY") if not isinstance(e, int) else e for e in order_bound
             ]
@@ -616,7 +480,7 @@ class Binder:
         if isinstance(e, ast.UnaryOp):
             x = b(e.operand)
             if e.op == "not":
-                return Func("not", (_bool(x, "NOT"),), BOOL)
+                return Func("not", (require_bool(x, "NOT"),), BOOL)
             if x.type not in (INT, FLOAT, NULL):
                 raise PlanError(f"unary minus needs a number, got {x.type}")
             return Func("neg", (x,), x.type)
@@ -680,7 +544,7 @@ class Binder:
 
     def _binary(self, op: str, x: BExpr, y: BExpr) -> BExpr:
         if op in ("and", "or"):
-            return Func(op, (_bool(x, op.upper()), _bool(y, op.upper())), BOOL)
+            return Func(op, (require_bool(x, op.upper()), require_bool(y, op.upper())), BOOL)
         cmp = {"=": "eq", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
         if op in cmp:
             a, c = coerce_pair(x, y, f"comparison {op}")
@@ -740,7 +604,7 @@ class Binder:
             c = b(cond)
             if operand is not None:
                 c = self._binary("=", operand, c)
-            whens.append((_bool(c, "CASE WHEN"), b(val)))
+            whens.append((require_bool(c, "CASE WHEN"), b(val)))
         els = b(e.else_) if e.else_ is not None else None
         t = NULL
         for _, v in whens:
@@ -816,7 +680,11 @@ class Binder:
                 return agg.add(AggCall(name, arg, t, e.distinct))
             if name in ("bool_and", "bool_or", "every"):
                 return agg.add(
-                    AggCall("bool_or" if name == "bool_or" else "bool_and", _bool(arg, name), BOOL)
+                    AggCall(
+                        "bool_or" if name == "bool_or" else "bool_and",
+                        require_bool(arg, name),
+                        BOOL,
+                    )
                 )
             t = INT if arg.type == NULL else arg.type
             return agg.add(AggCall(name, cast_to(arg, t), t))
