@@ -8,7 +8,8 @@ what every baseline computes over the concatenated batches (so every case is ver
 Thread counts: minide's process uses its rayon pool and Polars its own pool, both sized to the
 same number (``THREADS``, set through RAYON_NUM_THREADS / POLARS_MAX_THREADS before either
 library starts its pool). pyarrow's ``unique``/``index_in`` kernels are single-threaded; the
-Python set loop is single-threaded and runs on a 200k-event slice.
+Python set loop is single-threaded and runs on a 200k-event slice. The end-to-end case
+(Redis Streams → dedup → Parquet) is described in benches/stream/e2e.py.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import polars as pl  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 from data import events  # noqa: E402
+from e2e import cases as e2e_cases  # noqa: E402
 from minide.bench import Case  # noqa: E402
 
 EVENTS = {"tiny": 50_000, "small": 2_000_000, "large": 10_000_000}
@@ -130,4 +132,6 @@ def cases(size: str) -> list[Case]:
             verify=same_rows,
         )
     )
+    # Redis Streams → dedup → Parquet, end to end (benches/stream/e2e.py).
+    out += e2e_cases(size, Case, THREADS)
     return out

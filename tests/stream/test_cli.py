@@ -7,8 +7,11 @@ import subprocess
 import sys
 import uuid
 
+import minide.columnar as mc
 import minide.stream as ms
 import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,7 +30,19 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_dedup_from_a_log_and_lag(tmp_path):
+def parquet_ids(out) -> list[int]:
+    """event_id of the committed Parquet files in ``out`` (minide's reader, pyarrow as oracle)."""
+    ids = []
+    for f in sorted(out.glob("part-*.parquet")):
+        t = mc.read_parquet(f)
+        assert t.equals(pq.read_table(f))
+        ids += t.column("event_id").to_pylist()
+    assert not list(out.glob(".part-*.tmp"))
+    return ids
+
+
+@pytest.mark.parametrize("sink_format", ["parquet", "log"])
+def test_dedup_from_a_log_and_lag(tmp_path, sink_format):
     src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
     src.append(
         pa.table({"event_id": [1, 2, 1, 3, 2], "event_time": [1, 2, 3, 4, 5]}), key="event_id"
@@ -44,13 +59,18 @@ def test_dedup_from_a_log_and_lag(tmp_path):
         "g",
         "--sink",
         str(tmp_path / "out"),
+        "--sink-format",
+        sink_format,
         "--until-idle",
     )
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout.strip().splitlines()[-1])
     assert metrics["records_in"] == 5 and metrics["records_out"] == 3
-    out = ms.Log(tmp_path / "out", partitions=1).read(0, 0)
-    assert sorted(out.column("event_id").to_pylist()) == [1, 2, 3]
+    if sink_format == "log":
+        ids = ms.Log(tmp_path / "out", partitions=1).read(0, 0).column("event_id").to_pylist()
+    else:
+        ids = parquet_ids(tmp_path / "out")
+    assert sorted(ids) == [1, 2, 3]
     assert "total: 0" in run("lag", str(tmp_path / "in"), "--group", "g").stdout
 
 
@@ -75,6 +95,7 @@ def test_dedup_from_redis_with_a_dead_letter(tmp_path):
         m = json.loads(res.stdout.strip().splitlines()[-1])
         assert (m["records_in"], m["records_out"], m["dead_letters"]) == (4, 3, 1)
         assert r.xpending(stream, "g")["pending"] == 0
+        assert sorted(parquet_ids(tmp_path / "out")) == [1, 2, 3]
     finally:
         r.delete(stream)
 

@@ -58,6 +58,8 @@ CHILD = textwrap.dedent(
     if out.startswith("redis://"):
         url_out, stream_out = out.split("|")
         sink = ms.RedisSink(url_out, stream_out)
+    elif out.startswith("parquet:"):
+        sink = ms.ParquetSink(out[8:], file_rows=2_000)
     else:
         sink = ms.LogSink(ms.Log(out, partitions=1, fsync=False))
     if kind == "log":
@@ -125,13 +127,33 @@ def run_with_kills(
             )
 
 
-def check_output(tmp: Path, events: pa.Table, counts: dict) -> None:
+def sink_ids(tmp: Path) -> list[int]:
+    """Event ids in the sink: a minide log at tmp/out, or committed Parquet files at tmp/pq."""
+    if (tmp / "pq").exists():
+        import minide.columnar as mc
+        import pyarrow.parquet as pq
+
+        assert not list((tmp / "pq").glob(".*.tmp")), "uncommitted temp files left behind"
+        files = sorted((tmp / "pq").glob("part-*.parquet"))
+        assert files
+        got = []
+        for f in files:
+            ours = mc.read_parquet(f)
+            oracle = pq.read_table(f)
+            assert ours.equals(oracle), f.name
+            got += ours.column("event_id").to_pylist()
+        return got
     log = ms.Log(tmp / "out", partitions=1)
     got = []
     off = 0
     while (b := log.read(0, off, 10_000)).num_rows:
         got += b.column("event_id").to_pylist()
         off += b.num_rows
+    return got
+
+
+def check_output(tmp: Path, events: pa.Table, counts: dict) -> None:
+    got = sink_ids(tmp)
     ids = events.column("event_id").to_pylist()
     assert len(got) == len(set(ids)), f"{len(got)} output rows for {len(set(ids))} distinct events"
     assert sorted(got) == sorted(set(ids))
@@ -141,13 +163,15 @@ def check_output(tmp: Path, events: pa.Table, counts: dict) -> None:
     assert counts == dict(Counter(first_user.values()))
 
 
-def test_exactly_once_with_the_log_source_and_five_kills(tmp_path):
+@pytest.mark.parametrize("sink", ["log", "parquet"])
+def test_exactly_once_with_the_log_source_and_five_kills(tmp_path, sink):
     events = make_events()
     src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
     for b in events.to_batches(max_chunksize=5_000):
         src.append(b, key="user")
     src.sync()
-    counts = run_with_kills("log", str(tmp_path / "in"), tmp_path, seed=11)
+    out = f"parquet:{tmp_path / 'pq'}" if sink == "parquet" else None
+    counts = run_with_kills("log", str(tmp_path / "in"), tmp_path, seed=11, out=out)
     check_output(tmp_path, events, counts)
     # The group offsets were committed after the last checkpoint.
     assert ms.Log(tmp_path / "in", partitions=2).consumer("pipe").lag() == {0: 0, 1: 0}
@@ -163,7 +187,8 @@ def redis_client():
     return r
 
 
-def test_exactly_once_with_redis_streams_and_five_kills(tmp_path):
+@pytest.mark.parametrize("sink", ["log", "parquet"])
+def test_exactly_once_with_redis_streams_and_five_kills(tmp_path, sink):
     import msgpack
 
     r = redis_client()
@@ -174,7 +199,10 @@ def test_exactly_once_with_redis_streams_and_five_kills(tmp_path):
         for row in events.to_pylist():
             pipe.xadd(stream, {"data": msgpack.packb(row)})
         pipe.execute()
-        counts = run_with_kills("redis", f"redis://127.0.0.1:6379/0|{stream}", tmp_path, seed=5)
+        out = f"parquet:{tmp_path / 'pq'}" if sink == "parquet" else None
+        counts = run_with_kills(
+            "redis", f"redis://127.0.0.1:6379/0|{stream}", tmp_path, seed=5, out=out
+        )
         check_output(tmp_path, events, counts)
         # Everything processed was acknowledged after the final checkpoint.
         assert r.xpending(stream, "pipe")["pending"] == 0
@@ -182,9 +210,15 @@ def test_exactly_once_with_redis_streams_and_five_kills(tmp_path):
         r.delete(stream)
 
 
+@pytest.mark.parametrize("sink", ["log", "parquet"])
 @pytest.mark.parametrize("phase", ["before_write", "after_state_write", "after_rename"])
-def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, phase):
-    """SIGKILL inside the 3rd checkpoint at each phase, restart, finish: still exactly once."""
+def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, phase, sink):
+    """SIGKILL inside the 3rd checkpoint at each phase, restart, finish: still exactly once.
+
+    With the Parquet sink, ``after_rename`` leaves temp files the new checkpoint covers (rolled
+    forward on restore) and ``before_write``/``after_state_write`` leave ones it does not
+    (deleted on restore)."""
+    out = f"parquet:{tmp_path / 'pq'}" if sink == "parquet" else str(tmp_path / "out")
     events = make_events(seed=3)
     src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
     for b in events.to_batches(max_chunksize=5_000):
@@ -196,7 +230,7 @@ def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, 
         CHILD,
         "log",
         str(tmp_path / "in"),
-        str(tmp_path / "out"),
+        out,
         str(tmp_path / "ck"),
     ]
     env = dict(os.environ, MINIDE_STREAM_CRASH_AT=f"{phase}:3")
@@ -205,6 +239,8 @@ def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, 
     ck = tmp_path / "ck" / "pipeline.ckpt"
     if phase == "after_state_write":
         assert (tmp_path / "ck" / "pipeline.ckpt.tmp").exists()  # the torn-in-time new state
+    if sink == "parquet":
+        assert list((tmp_path / "pq").glob(".part-*.parquet.tmp"))  # uncommitted output
     assert ck.exists()
     done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -6,6 +6,7 @@ See docs/stream.md for event time, watermarks, the state store's layout and the 
 from minide.stream.dedup import Deduplicator
 from minide.stream.log import Consumer, Log
 from minide.stream.nats_source import NatsSource
+from minide.stream.parquet_sink import ParquetSink
 from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map
 from minide.stream.redis_source import RedisSink, RedisStreamSource
 from minide.stream.window import window
@@ -17,6 +18,7 @@ __all__ = [
     "LogSink",
     "LogSource",
     "NatsSource",
+    "ParquetSink",
     "Pipeline",
     "RedisSink",
     "RedisStreamSource",

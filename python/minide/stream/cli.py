@@ -2,6 +2,8 @@
 
     minide stream dedup --source redis://127.0.0.1:6379/0 --stream S --group G --sink DIR \\
         --schema event_id:int64,user:string,event_time:int64 --until-idle
+        (DIR receives Parquet files, committed with each checkpoint; --sink-format log writes
+        a minide log instead)
     minide stream dedup --source nats://127.0.0.1:4222 --stream S --group DURABLE --sink DIR ...
     minide stream dedup --source log:PATH --group G --sink DIR --until-idle
     minide stream lag LOG --group G
@@ -48,7 +50,15 @@ def _dedup_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", help="Redis stream or JetStream stream name")
     p.add_argument("--group", required=True, help="consumer group")
     p.add_argument("--consumer", default="minide-1", help="Redis consumer name")
-    p.add_argument("--sink", required=True, help="directory of the output minide log")
+    p.add_argument(
+        "--sink", required=True, help="output directory (Parquet files, or a minide log)"
+    )
+    p.add_argument(
+        "--sink-format",
+        default="parquet",
+        choices=["parquet", "log"],
+        help="parquet: part-N.parquet files committed with each checkpoint (default)",
+    )
     p.add_argument("--schema", help="message schema: name:type,... (required for redis and nats)")
     p.add_argument("--format", default="json", choices=["json", "msgpack"])
     p.add_argument("--key", default="event_id", help="dedup key column(s), comma separated")
@@ -92,7 +102,11 @@ def _dedup(args: argparse.Namespace) -> int:
             f"--source must be redis://..., nats://... or log:PATH, got {args.source!r}"
         )
     keys = [k.strip() for k in args.key.split(",")]
-    sink_log = ms.Log(args.sink, partitions=1, fsync=False)
+    sink: ms.ParquetSink | ms.LogSink
+    if args.sink_format == "parquet":
+        sink = ms.ParquetSink(args.sink)
+    else:
+        sink = ms.LogSink(ms.Log(args.sink, partitions=1, fsync=False))
     p = ms.Pipeline(
         source,
         [
@@ -103,13 +117,13 @@ def _dedup(args: argparse.Namespace) -> int:
                 allowed_lateness=args.lateness,
             )
         ],
-        ms.LogSink(sink_log),
+        sink,
         checkpoint_dir=f"{args.sink}/_checkpoints",
         checkpoint_interval=args.checkpoint_interval,
     )
     try:
         while True:
-            if not p.run(max_records=100_000, until_idle=args.until_idle) and args.until_idle:
+            if not p.run(max_records=1_000_000, until_idle=args.until_idle) and args.until_idle:
                 break
     finally:
         print(json.dumps(p.metrics(), default=str))
@@ -143,7 +157,9 @@ def _partitions(path: str) -> int:
 
 def _stream_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="stream_command", metavar="SUBCOMMAND", required=True)
-    d = sub.add_parser("dedup", help="deduplicate a Redis stream or a minide log into a minide log")
+    d = sub.add_parser(
+        "dedup", help="deduplicate a Redis/NATS stream or a minide log into Parquet files"
+    )
     _dedup_args(d)
     d.set_defaults(_stream_run=_dedup)
     lag = sub.add_parser("lag", help="rows not yet committed by a consumer group, per partition")

@@ -4,6 +4,10 @@ Each message must decode to a mapping with a value for every non-nullable field;
 fit the field's type (ints for integer and timestamp fields, numbers for floats, strings for
 string fields, bools for bool fields; timestamps may also be ISO-8601 strings). A message that
 does not decode or does not fit becomes a dead letter with the reason; the others are decoded.
+
+msgpack batches are decoded in Rust in one pass (rust/stream/src/ingest/msgpack.rs, same rules)
+when the schema's types allow; a batch with any bad message is redone by the Python decoder
+below, so dead-letter reasons (and ISO-8601 timestamp strings) are handled in one place.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 import msgpack
 import pyarrow as pa
 
+from minide import _core
 from minide.errors import InvalidArgumentError
 
 __all__ = ["decode_messages"]
@@ -79,11 +84,26 @@ def _fast_path(payloads: list[bytes], schema: pa.Schema, fmt: str) -> pa.RecordB
 
 
 def decode_messages(
-    payloads: list[bytes], schema: pa.Schema, fmt: str = "json"
+    payloads: list[bytes] | pa.Array, schema: pa.Schema, fmt: str = "json"
 ) -> tuple[pa.RecordBatch, list[tuple[int, str]]]:
-    """Decode ``payloads``; returns the batch of good rows and ``(index, reason)`` of bad ones."""
+    """Decode ``payloads`` (bytes, or a pyarrow binary array whose nulls are missing payloads);
+    returns the batch of good rows and ``(index, reason)`` of bad ones."""
     if fmt not in ("json", "msgpack"):
         raise InvalidArgumentError(f"format must be 'json' or 'msgpack', got {fmt!r}")
+    if fmt == "msgpack" and _core.stream_msgpack_supports(schema):
+        arr = payloads if isinstance(payloads, pa.Array) else pa.array(payloads, pa.binary())
+        batch, bad = _core.stream_decode_msgpack(arr, schema)
+        if not bad:
+            return batch, []
+    if isinstance(payloads, pa.Array):
+        payloads = [b if b is not None else b"" for b in payloads.to_pylist()]
+    return decode_messages_python(payloads, schema, fmt)
+
+
+def decode_messages_python(
+    payloads: list[bytes], schema: pa.Schema, fmt: str = "json"
+) -> tuple[pa.RecordBatch, list[tuple[int, str]]]:
+    """The Python decoder (every format and type; the reference for the Rust one)."""
     fast = _fast_path(payloads, schema, fmt)
     if fast is not None:
         return fast, []

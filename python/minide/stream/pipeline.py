@@ -8,7 +8,8 @@ the Rust envelope, replaced atomically) holding together:
 * the sink's end offsets at that moment.
 
 Order of a checkpoint: fsync the sink → write the checkpoint file (temp file, fsync, rename,
-fsync of the directory) → commit the source (consumer-group offsets / XACK). On start, the
+fsync of the directory) → commit the sink if it has a commit step (ParquetSink renames its
+temp files) → commit the source (consumer-group offsets / XACK). On start, the
 pipeline restores all three from the file and truncates the sink back to the recorded offsets,
 then resumes reading at the recorded position. Whatever a crash interrupted (before the rename, between rename and source commit,
 mid-batch) is therefore redone from one consistent cut: each input record affects the output
@@ -79,6 +80,9 @@ class Sink(Protocol):
     def sync(self) -> None: ...
     def state(self) -> Any: ...
     def restore(self, state: Any | None) -> None: ...
+
+    # Optional: ``commit(state)`` runs once the checkpoint recording ``state`` is durable
+    # (ParquetSink publishes its temp files there).
 
 
 class Step:
@@ -306,14 +310,16 @@ class Pipeline:
         self._metrics["records_out"] = doc["records_out"]
 
     def checkpoint(self) -> None:
-        """Make the current state durable: sink fsync → checkpoint file → source commit."""
+        """Make the current state durable: sink fsync → checkpoint file → sink and source
+        commit."""
         t0 = time.perf_counter()
         self.sink.sync()
         source_state = self.source.state()
+        sink_state = self.sink.state()
         doc = {
             "v": 1,
             "source": source_state,
-            "sink": self.sink.state(),
+            "sink": sink_state,
             "steps": [s.checkpoint() for s in self.steps],
             "records_in": self._metrics["records_in"],
             "records_out": self._metrics["records_out"],
@@ -323,6 +329,9 @@ class Pipeline:
         sealed = _core.stream_checkpoint_seal(msgpack.packb(doc, use_bin_type=True))
         _write_atomic(self.checkpoint_path, sealed, n)
         _maybe_crash("after_rename", n)
+        sink_commit = getattr(self.sink, "commit", None)
+        if sink_commit is not None:
+            sink_commit(sink_state)
         self.source.commit(source_state)
         self._last_checkpoint = time.perf_counter()
         self._metrics["checkpoints"] += 1

@@ -1,9 +1,14 @@
 //! Bindings for minide's stream engine: conversion and error mapping only.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_array::{Array, BinaryArray, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_data::ArrayData;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use arrow_schema::{DataType, Schema};
+use minide_stream::ingest::msgpack;
+use minide_stream::ingest::resp::RedisConn;
 use minide_stream::dedup::{DedupConfig, Deduplicator, Mode};
 use minide_stream::log::{Log, LogOptions};
 use pyo3::prelude::*;
@@ -227,7 +232,88 @@ fn stream_checkpoint_read<'py>(
     Ok(out.map(|b| PyBytes::new(py, &b)))
 }
 
+/// A Redis connection for the stream source's hot path (XREADGROUP into Arrow, batched XACK).
+#[pyclass(module = "minide._core")]
+struct StreamRedisReader {
+    inner: RedisConn,
+}
+
+#[pymethods]
+impl StreamRedisReader {
+    #[new]
+    fn new(py: Python<'_>, url: String) -> PyResult<Self> {
+        let inner = detach(py, move || RedisConn::connect(&url))?;
+        Ok(StreamRedisReader { inner })
+    }
+
+    /// XREADGROUP (GIL released); returns (entry IDs, payloads of `field`, null if absent).
+    #[pyo3(signature = (group, consumer, stream, id, count, block_ms, field))]
+    #[allow(clippy::too_many_arguments)]
+    fn xreadgroup<'py>(
+        &mut self,
+        py: Python<'py>,
+        group: String,
+        consumer: String,
+        stream: String,
+        id: String,
+        count: usize,
+        block_ms: Option<u64>,
+        field: Vec<u8>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let inner = &mut self.inner;
+        let e = detach(py, move || {
+            inner.xreadgroup(&group, &consumer, &stream, &id, count, block_ms, &field)
+        })?;
+        Ok((e.ids.to_data().to_pyarrow(py)?, e.payloads.to_data().to_pyarrow(py)?))
+    }
+
+    /// XACK every ID of a pyarrow string array, in a few pipelined commands.
+    fn xack(
+        &mut self,
+        py: Python<'_>,
+        stream: String,
+        group: String,
+        ids: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let data = ArrayData::from_pyarrow_bound(ids)?;
+        if data.data_type() != &DataType::Utf8 {
+            return Err(to_py(minide_common::Error::invalid("xack needs a string array of IDs")));
+        }
+        let ids = StringArray::from(data);
+        let inner = &mut self.inner;
+        detach(py, move || inner.xack(&stream, &group, &ids))
+    }
+}
+
+/// Decode msgpack payloads (a pyarrow binary array) by `schema`: (batch, [(row, reason)]).
+#[pyfunction]
+fn stream_decode_msgpack<'py>(
+    py: Python<'py>,
+    payloads: &Bound<'py, PyAny>,
+    schema: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyAny>, Vec<(u32, String)>)> {
+    let data = ArrayData::from_pyarrow_bound(payloads)?;
+    if data.data_type() != &DataType::Binary {
+        return Err(to_py(minide_common::Error::invalid(
+            "stream_decode_msgpack needs a binary array of payloads",
+        )));
+    }
+    let payloads = BinaryArray::from(data);
+    let schema = Arc::new(Schema::from_pyarrow_bound(schema)?);
+    let d = detach(py, move || msgpack::decode(&payloads, &schema))?;
+    Ok((d.batch.to_pyarrow(py)?, d.bad))
+}
+
+/// True when `stream_decode_msgpack` builds every field type of `schema`.
+#[pyfunction]
+fn stream_msgpack_supports(schema: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(msgpack::supports(&Arc::new(Schema::from_pyarrow_bound(schema)?)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(stream_decode_msgpack, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_msgpack_supports, m)?)?;
+    m.add_class::<StreamRedisReader>()?;
     m.add_function(wrap_pyfunction!(stream_checkpoint_read, m)?)?;
     m.add_function(wrap_pyfunction!(stream_checkpoint_seal, m)?)?;
     m.add_class::<StreamDeduplicator>()?;

@@ -4,10 +4,12 @@
 //! - [`watermark`]: event time, watermark and lateness.
 //! - [`keyhash`]: Arrow key columns → one fixed-size key per row (int value or xxh3-128).
 //! - [`log`]: the durable, partitioned, segmented log with consumer-group offsets.
+//! - [`ingest`]: Redis Streams reads into Arrow arrays, msgpack → Arrow decoding.
 //! - [`checkpoint`]: the versioned, CRC-checked envelope and atomic file replacement.
 
 pub mod checkpoint;
 pub mod dedup;
+pub mod ingest;
 pub mod keyhash;
 pub mod log;
 pub mod watermark;

@@ -1,0 +1,157 @@
+"""End to end: Redis Streams → dedup → Parquet files, checkpointed (a case of benches/stream).
+
+The messages (msgpack objects: event_id, user, event_time; 20% duplicates) are XADDed once, with
+a pipelined client, before any timing. Every timed run reads the whole stream as a new consumer
+group (created at ID 0), so each run consumes, decodes, deduplicates, writes and checkpoints all
+``n`` messages, and acknowledges them (XACK):
+
+* minide: ``Pipeline(RedisStreamSource(format="msgpack"), [dedup], ParquetSink)``, checkpoint
+  every second and once at the end (the last Parquet file is committed by that checkpoint).
+* baseline: the same job written by hand with redis-py (hiredis parser if installed), msgpack,
+  a Python set for dedup and ``pyarrow.parquet.write_table``, XACK per read; no checkpoints.
+
+Needs Redis on 127.0.0.1:6379 (the case is skipped with a note when it is not reachable).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+import pyarrow as pa
+
+URL = "redis://127.0.0.1:6379/0"
+SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.int64(), nullable=False),
+        ("user", pa.string()),
+        ("event_time", pa.int64()),
+    ]
+)
+_groups = itertools.count()
+
+
+def redis_or_none() -> Any:
+    try:
+        import redis
+
+        r = redis.Redis.from_url(URL)
+        r.ping()
+        return r
+    except Exception:
+        return None
+
+
+def produce(r: Any, stream: str, n: int, seed: int = 3) -> np.ndarray:
+    """XADD n messages (20% duplicates, a little out of order); returns the event ids in order."""
+    rng = np.random.default_rng(seed)
+    n_dup = n // 5
+    ids = np.arange(n - n_dup, dtype=np.int64)
+    all_ids = np.concatenate([ids, rng.choice(ids, n_dup)])
+    pos = np.concatenate([ids * 1.0, rng.uniform(0, n - n_dup, n_dup)])
+    all_ids = all_ids[np.argsort(pos, kind="stable")]
+    t0 = 1_700_000_000_000
+    pipe = r.pipeline(transaction=False)
+    for k, eid in enumerate(all_ids.tolist()):
+        doc = {"event_id": eid, "user": f"user-{eid % 1000}", "event_time": t0 + eid}
+        pipe.xadd(stream, {"data": msgpack.packb(doc)})
+        if k % 10_000 == 9_999:
+            pipe.execute()
+    pipe.execute()
+    return all_ids
+
+
+def run_minide(stream: str, n: int, work: Path) -> Path:
+    import minide.stream as ms
+
+    group = f"g{next(_groups)}"
+    out = work / f"minide-{group}"
+    src = ms.RedisStreamSource(URL, stream, group, "bench", schema=SCHEMA, format="msgpack")
+    p = ms.Pipeline(
+        src,
+        [ms.dedup("event_id", time_column="event_time", window="1h", allowed_lateness="5m")],
+        ms.ParquetSink(out),
+        checkpoint_dir=out / "_ck",
+        checkpoint_interval="1s",
+        poll_records=50_000,
+    )
+    p.run(max_records=n)
+    p.checkpoint()
+    return out
+
+
+def run_baseline(stream: str, n: int, work: Path) -> Path:
+    import pyarrow.parquet as pq
+    import redis
+
+    r = redis.Redis.from_url(URL)
+    group = f"b{next(_groups)}"
+    r.xgroup_create(stream, group, id="0")
+    out = work / f"baseline-{group}"
+    out.mkdir()
+    seen: set[int] = set()
+    done, part = 0, 0
+    while done < n:
+        resp = r.xreadgroup(group, "bench", {stream: ">"}, count=50_000)
+        entries = resp[0][1]
+        docs = [msgpack.unpackb(f[b"data"]) for _, f in entries]
+        keep = []
+        for d in docs:
+            if d["event_id"] not in seen:
+                seen.add(d["event_id"])
+                keep.append(d)
+        table = pa.Table.from_pylist(keep, schema=SCHEMA)
+        pq.write_table(table, out / f"part-{part:08d}.parquet", compression="zstd")
+        part += 1
+        r.xack(stream, group, *[e[0] for e in entries])
+        done += len(entries)
+    return out
+
+
+def read_ids(out: Path) -> np.ndarray:
+    import minide.columnar as mc
+
+    files = sorted(out.glob("part-*.parquet"))
+    return np.concatenate([mc.read_parquet(f).column("event_id").to_numpy() for f in files])
+
+
+def cases(size: str, Case: Any, threads: int) -> list[Any]:
+    r = redis_or_none()
+    if r is None:
+        print("benches/stream/e2e.py: no Redis on 127.0.0.1:6379; end-to-end case skipped")
+        return []
+    n = {"tiny": 20_000, "small": 200_000, "large": 1_000_000}[size]
+    stream = f"minide-bench-{uuid.uuid4().hex[:8]}"
+    work = Path(tempfile.mkdtemp(prefix="minide-e2e-"))
+    ids = produce(r, stream, n)
+    distinct = len(np.unique(ids))
+
+    def verify(got: Path, want: Path) -> None:
+        a, b = read_ids(got), read_ids(want)
+        if len(a) != distinct or not np.array_equal(np.sort(a), np.sort(b)):
+            raise AssertionError("minide's Parquet output differs from the baseline's")
+
+    def cleanup(_m: Any, _b: Any) -> dict[str, float]:
+        r.delete(stream)
+        shutil.rmtree(work, ignore_errors=True)
+        return {"messages": float(n), "distinct": float(distinct)}
+
+    return [
+        Case(
+            name=f"redis→dedup→parquet x{n:,} msgs",
+            threads=threads,
+            items=n,
+            repeat=3,
+            minide=lambda: run_minide(stream, n, work),
+            baseline=lambda: run_baseline(stream, n, work),
+            baseline_name="redis-py+msgpack+set+pyarrow.parquet",
+            verify=verify,
+            extra=cleanup,
+        )
+    ]
