@@ -148,21 +148,39 @@ class _Map(Step):
 
 
 class _CountBy(Step):
-    """Running count of rows per key; passes batches through unchanged."""
+    """Running count of rows per key; passes batches through unchanged.
+
+    Integer, string and binary keys are counted in Rust (rust/stream/src/count.rs) with no
+    per-row Python; other key types fall back to ``pyarrow.compute.value_counts``.
+    """
 
     name = "count_by"
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.counts: dict[Any, int] = {}
+        self._rust = _core.StreamKeyedCounts()
+        self._other: dict[Any, int] = {}
+
+    @property
+    def counts(self) -> dict[Any, int]:
+        """Every key's count, as a dict (built on each access)."""
+        keys, counts = self._rust.to_arrays()
+        out = dict(zip(keys.to_pylist(), counts.to_pylist(), strict=True))
+        for k, n in self._other.items():
+            out[k] = out.get(k, 0) + n
+        return out
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if batch.num_rows:
-            vc = pc.value_counts(batch.column(self.key))
-            for v, n in zip(
-                vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True
-            ):
-                self.counts[v] = self.counts.get(v, 0) + n
+            col = batch.column(self.key)
+            if _core.StreamKeyedCounts.supports(col.type):
+                self._rust.add(col)
+            else:
+                vc = pc.value_counts(col)
+                for v, n in zip(
+                    vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True
+                ):
+                    self._other[v] = self._other.get(v, 0) + n
         return batch
 
     def fresh(self) -> Step:
@@ -172,10 +190,26 @@ class _CountBy(Step):
         return msgpack.packb(list(self.counts.items()), use_bin_type=True)
 
     def restore(self, state: bytes) -> None:
-        self.counts = {
-            (tuple(k) if isinstance(k, list) else k): v
+        self._rust = _core.StreamKeyedCounts()
+        self._other = {}
+        items = [
+            ((tuple(k) if isinstance(k, list) else k), v)
             for k, v in msgpack.unpackb(state, raw=False)
-        }
+        ]
+        nulls = sum(v for k, v in items if k is None)
+        rest = [(k, v) for k, v in items if k is not None]
+        if nulls:
+            self._rust.add_nulls(nulls)
+        if not rest:
+            return
+        try:
+            keys = pa.array([k for k, _ in rest])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            keys = None
+        if keys is not None and _core.StreamKeyedCounts.supports(keys.type):
+            self._rust.add(keys, pa.array([v for _, v in rest], pa.uint64()))
+        else:
+            self._other = dict(rest)
 
 
 def dedup(key: str | Sequence[str] = "event_id", **kwargs: Any) -> Step:

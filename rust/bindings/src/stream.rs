@@ -7,9 +7,10 @@ use arrow_array::{Array, BinaryArray, RecordBatch, StringArray, UInt32Array, UIn
 use arrow_data::ArrayData;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
 use arrow_schema::{DataType, Schema};
+use minide_stream::count::KeyedCounts;
+use minide_stream::dedup::{DedupConfig, Deduplicator, Mode};
 use minide_stream::ingest::msgpack;
 use minide_stream::ingest::resp::RedisConn;
-use minide_stream::dedup::{DedupConfig, Deduplicator, Mode};
 use minide_stream::log::{Log, LogOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -264,7 +265,10 @@ impl StreamRedisReader {
         let e = detach(py, move || {
             inner.xreadgroup(&group, &consumer, &stream, &id, count, block_ms, &field)
         })?;
-        Ok((e.ids.to_data().to_pyarrow(py)?, e.payloads.to_data().to_pyarrow(py)?))
+        Ok((
+            e.ids.to_data().to_pyarrow(py)?,
+            e.payloads.to_data().to_pyarrow(py)?,
+        ))
     }
 
     /// XACK every ID of a pyarrow string array, in a few pipelined commands.
@@ -277,11 +281,74 @@ impl StreamRedisReader {
     ) -> PyResult<u64> {
         let data = ArrayData::from_pyarrow_bound(ids)?;
         if data.data_type() != &DataType::Utf8 {
-            return Err(to_py(minide_common::Error::invalid("xack needs a string array of IDs")));
+            return Err(to_py(minide_common::Error::invalid(
+                "xack needs a string array of IDs",
+            )));
         }
         let ids = StringArray::from(data);
         let inner = &mut self.inner;
         detach(py, move || inner.xack(&stream, &group, &ids))
+    }
+}
+
+/// Exact running counts per key behind `minide.stream.count_by`.
+#[pyclass(module = "minide._core")]
+struct StreamKeyedCounts {
+    inner: KeyedCounts,
+}
+
+#[pymethods]
+impl StreamKeyedCounts {
+    #[new]
+    fn new() -> Self {
+        StreamKeyedCounts {
+            inner: KeyedCounts::new(),
+        }
+    }
+
+    /// True when `add` takes columns of this pyarrow type.
+    #[staticmethod]
+    fn supports(t: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(minide_stream::count::kind_of(&DataType::from_pyarrow_bound(t)?).is_some())
+    }
+
+    /// Count the rows of a pyarrow array (each `weights[i]` times if given), GIL released.
+    #[pyo3(signature = (keys, weights=None))]
+    fn add(
+        &mut self,
+        py: Python<'_>,
+        keys: &Bound<'_, PyAny>,
+        weights: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let keys = arrow_array::make_array(ArrayData::from_pyarrow_bound(keys)?);
+        let weights = match weights {
+            Some(w) => {
+                let d = ArrayData::from_pyarrow_bound(w)?;
+                if d.data_type() != &DataType::UInt64 {
+                    return Err(to_py(minide_common::Error::invalid(
+                        "weights must be uint64",
+                    )));
+                }
+                Some(UInt64Array::from(d))
+            }
+            None => None,
+        };
+        let inner = &mut self.inner;
+        detach(py, move || inner.add(keys.as_ref(), weights.as_ref()))
+    }
+
+    fn add_nulls(&mut self, n: u64) {
+        self.inner.add_nulls(n);
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// (keys, counts) as pyarrow arrays.
+    fn to_arrays<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (k, c) = self.inner.to_arrays();
+        Ok((k.to_data().to_pyarrow(py)?, c.to_data().to_pyarrow(py)?))
     }
 }
 
@@ -307,13 +374,16 @@ fn stream_decode_msgpack<'py>(
 /// True when `stream_decode_msgpack` builds every field type of `schema`.
 #[pyfunction]
 fn stream_msgpack_supports(schema: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(msgpack::supports(&Arc::new(Schema::from_pyarrow_bound(schema)?)))
+    Ok(msgpack::supports(&Arc::new(Schema::from_pyarrow_bound(
+        schema,
+    )?)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stream_decode_msgpack, m)?)?;
     m.add_function(wrap_pyfunction!(stream_msgpack_supports, m)?)?;
     m.add_class::<StreamRedisReader>()?;
+    m.add_class::<StreamKeyedCounts>()?;
     m.add_function(wrap_pyfunction!(stream_checkpoint_read, m)?)?;
     m.add_function(wrap_pyfunction!(stream_checkpoint_seal, m)?)?;
     m.add_class::<StreamDeduplicator>()?;

@@ -5,9 +5,11 @@
 //! - [`keyhash`]: Arrow key columns → one fixed-size key per row (int value or xxh3-128).
 //! - [`log`]: the durable, partitioned, segmented log with consumer-group offsets.
 //! - [`ingest`]: Redis Streams reads into Arrow arrays, msgpack → Arrow decoding.
+//! - [`count`]: exact running counts per key (the `count_by` step).
 //! - [`checkpoint`]: the versioned, CRC-checked envelope and atomic file replacement.
 
 pub mod checkpoint;
+pub mod count;
 pub mod dedup;
 pub mod ingest;
 pub mod keyhash;

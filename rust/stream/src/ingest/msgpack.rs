@@ -217,7 +217,9 @@ impl Column {
             (Column::UInt64 { .. }, Value::UInt(_)) => true,
             (Column::Float(..), Value::Int(_) | Value::UInt(_) | Value::Float(_)) => true,
             (Column::Str(_), Value::Str(s)) => {
-                return std::str::from_utf8(s).err().map(|_| "string is not valid UTF-8");
+                return std::str::from_utf8(s)
+                    .err()
+                    .map(|_| "string is not valid UTF-8");
             }
             (Column::Bin(_), Value::Str(_) | Value::Bin(_)) => true,
             _ => false,
@@ -280,7 +282,9 @@ impl Column {
         ) -> ArrayRef {
             let nulls = NullBuffer::new(valid.finish());
             let nulls = (nulls.null_count() > 0).then_some(nulls);
-            Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls).with_data_type(t.clone()))
+            Arc::new(
+                PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls).with_data_type(t.clone()),
+            )
         }
         match self {
             Column::Bool(mut b) => Arc::new(b.finish()),
@@ -288,11 +292,9 @@ impl Column {
             Column::Bin(mut b) => Arc::new(b.finish()),
             Column::UInt64 { values, valid } => prim::<UInt64Type>(values, valid, t),
             Column::Float(values, valid) => match t {
-                DataType::Float32 => prim::<Float32Type>(
-                    values.into_iter().map(|x| x as f32).collect(),
-                    valid,
-                    t,
-                ),
+                DataType::Float32 => {
+                    prim::<Float32Type>(values.into_iter().map(|x| x as f32).collect(), valid, t)
+                }
                 _ => prim::<Float64Type>(values, valid, t),
             },
             Column::Int { values, valid, .. } => match t {

@@ -253,7 +253,10 @@ impl RedisConn {
         let n_streams = self.header(b'*')?;
         for _ in 0..n_streams.max(0) {
             if self.header(b'*')? != 2 {
-                return Err(Error::corrupt(format!("redis {}: bad XREADGROUP reply", self.addr)));
+                return Err(Error::corrupt(format!(
+                    "redis {}: bad XREADGROUP reply",
+                    self.addr
+                )));
             }
             self.skip()?; // stream name
             let n_entries = self.header(b'*')?;

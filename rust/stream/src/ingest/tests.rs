@@ -38,25 +38,40 @@ fn decodes_by_schema_and_reports_bad_rows() {
         v
     };
     let rows: Vec<Option<Vec<u8>>> = vec![
-        Some(map(&[("id", vec![0x05]), ("user", s("ann")), ("x", vec![0xff])])),
+        Some(map(&[
+            ("id", vec![0x05]),
+            ("user", s("ann")),
+            ("x", vec![0xff]),
+        ])),
         Some(map(&[("user", s("bob"))])), // id missing
-        Some(map(&[("id", big.clone()), ("extra", vec![0x92, 0x01, 0x02]), ("x", {
-            let mut v = vec![0xcb];
-            v.extend_from_slice(&1.5f64.to_be_bytes());
-            v
-        })])),
+        Some(map(&[
+            ("id", big.clone()),
+            ("extra", vec![0x92, 0x01, 0x02]),
+            ("x", {
+                let mut v = vec![0xcb];
+                v.extend_from_slice(&1.5f64.to_be_bytes());
+                v
+            }),
+        ])),
         Some(vec![0x93, 0x01, 0x02, 0x03]), // not a map
         Some(map(&[("id", vec![0x01]), ("small", big)])), // out of range for int32
         Some(map(&[("id", vec![0x01]), ("user", vec![0x07])])), // int for a string
         None,
         Some(vec![0x81, 0xa2, b'i']), // truncated
-        Some(map(&[("id", vec![0xd0, 0x80]), ("small", vec![0xd1, 0x01, 0x00])])),
+        Some(map(&[
+            ("id", vec![0xd0, 0x80]),
+            ("small", vec![0xd1, 0x01, 0x00]),
+        ])),
     ];
     let payloads: BinaryArray = rows.iter().map(|r| r.as_deref()).collect();
     let d = decode(&payloads, &schema).unwrap();
     let bad: Vec<u32> = d.bad.iter().map(|(i, _)| *i).collect();
     assert_eq!(bad, vec![1, 3, 4, 5, 6, 7]);
-    assert!(d.bad[0].1.contains("missing required field \"id\""), "{:?}", d.bad);
+    assert!(
+        d.bad[0].1.contains("missing required field \"id\""),
+        "{:?}",
+        d.bad
+    );
     let b = d.batch;
     assert_eq!(b.num_rows(), 3);
     let id = b.column(0).as_primitive::<Int64Type>();
