@@ -70,7 +70,6 @@ class ParquetReader:
 # columnar: CSV (rust/bindings/src/columnar/csv.rs)
 # ----------------------------------------------------------------------------------------------
 
-
 def csv_read(
     path: str,
     *,
@@ -184,7 +183,6 @@ def kv_inspect(path: str) -> str: ...
 # stream (rust/bindings/src/stream.rs)
 # ----------------------------------------------------------------------------------------------
 
-
 @final
 class StreamDeduplicator:
     def __new__(
@@ -230,8 +228,37 @@ class StreamLog:
     def commit(self, group: str, offsets: list[int]) -> None: ...
     def committed(self, group: str) -> list[int]: ...
 
+@final
+class StreamRedisReader:
+    def __new__(cls, url: str) -> StreamRedisReader: ...
+    def xreadgroup(
+        self,
+        group: str,
+        consumer: str,
+        stream: str,
+        id: str,
+        count: int,
+        block_ms: int | None,
+        field: bytes,
+    ) -> tuple[pa.StringArray, pa.BinaryArray]: ...
+    def xack(self, stream: str, group: str, ids: Any) -> int: ...
+
+@final
+class StreamKeyedCounts:
+    def __new__(cls) -> StreamKeyedCounts: ...
+    @staticmethod
+    def supports(t: Any) -> bool: ...
+    def add(self, keys: Any, weights: Any | None = None) -> None: ...
+    def add_nulls(self, n: int) -> None: ...
+    def __len__(self) -> int: ...
+    def to_arrays(self) -> tuple[pa.Array, pa.UInt64Array]: ...
+
 def stream_checkpoint_read(path: str) -> bytes | None: ...
 def stream_checkpoint_seal(payload: bytes) -> bytes: ...
+def stream_decode_msgpack(
+    payloads: Any, schema: Any
+) -> tuple[pa.RecordBatch, list[tuple[int, str]]]: ...
+def stream_msgpack_supports(schema: Any) -> bool: ...
 
 # ----------------------------------------------------------------------------------------------
 # sql (rust/bindings/src/sql.rs)
@@ -252,7 +279,6 @@ class SqlCatalog:
 # ----------------------------------------------------------------------------------------------
 # replication (rust/bindings/src/replication.rs)
 # ----------------------------------------------------------------------------------------------
-
 
 @final
 class ReplicationVectorClock:

@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Schema};
 use minide_stream::count::KeyedCounts;
 use minide_stream::dedup::{DedupConfig, Deduplicator, Mode};
 use minide_stream::ingest::msgpack;
-use minide_stream::ingest::resp::RedisConn;
+use minide_stream::ingest::resp::{GroupRead, RedisConn};
 use minide_stream::log::{Log, LogOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -263,7 +263,13 @@ impl StreamRedisReader {
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let inner = &mut self.inner;
         let e = detach(py, move || {
-            inner.xreadgroup(&group, &consumer, &stream, &id, count, block_ms, &field)
+            let read = GroupRead {
+                group: &group,
+                consumer: &consumer,
+                stream: &stream,
+                field: &field,
+            };
+            inner.xreadgroup(&read, &id, count, block_ms)
         })?;
         Ok((
             e.ids.to_data().to_pyarrow(py)?,
@@ -352,13 +358,16 @@ impl StreamKeyedCounts {
     }
 }
 
+/// A decoded batch and the (row, reason) of the messages left out.
+type Decoded<'py> = (Bound<'py, PyAny>, Vec<(u32, String)>);
+
 /// Decode msgpack payloads (a pyarrow binary array) by `schema`: (batch, [(row, reason)]).
 #[pyfunction]
 fn stream_decode_msgpack<'py>(
     py: Python<'py>,
     payloads: &Bound<'py, PyAny>,
     schema: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyAny>, Vec<(u32, String)>)> {
+) -> PyResult<Decoded<'py>> {
     let data = ArrayData::from_pyarrow_bound(payloads)?;
     if data.data_type() != &DataType::Binary {
         return Err(to_py(minide_common::Error::invalid(

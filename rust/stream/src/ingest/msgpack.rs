@@ -81,7 +81,7 @@ impl<'a> Cursor<'a> {
             0xd3 => Value::Int(i64::from_be_bytes(self.be()?)),
             0xca => Value::Float(f64::from(f32::from_be_bytes(self.be()?))),
             0xcb => Value::Float(f64::from_be_bytes(self.be()?)),
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let n = self.len(1 << (b - 0xd9))?;
                 Value::Str(self.take(n)?)
             }

@@ -46,6 +46,14 @@ pub struct Entries {
     pub payloads: BinaryArray,
 }
 
+/// Who reads what: `XREADGROUP GROUP group consumer ... STREAMS stream`, keeping `field`.
+pub struct GroupRead<'a> {
+    pub group: &'a str,
+    pub consumer: &'a str,
+    pub stream: &'a str,
+    pub field: &'a [u8],
+}
+
 /// `redis://[[user]:password@]host[:port][/db]` → (host:port, user, password, db).
 fn parse_url(url: &str) -> Result<(String, Option<String>, Option<String>, u32)> {
     let bad = || Error::invalid(format!("not a redis URL (redis://host:port/db): {url:?}"));
@@ -219,14 +227,17 @@ impl RedisConn {
     /// `XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS s id`: IDs and `field` values.
     pub fn xreadgroup(
         &mut self,
-        group: &str,
-        consumer: &str,
-        stream: &str,
+        read: &GroupRead<'_>,
         id: &str,
         count: usize,
         block_ms: Option<u64>,
-        field: &[u8],
     ) -> Result<Entries> {
+        let GroupRead {
+            group,
+            consumer,
+            stream,
+            field,
+        } = *read;
         let count_s = count.to_string();
         let block_s = block_ms.map(|b| b.to_string());
         let mut args: Vec<&[u8]> = vec![
