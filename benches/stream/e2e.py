@@ -49,13 +49,15 @@ def redis_or_none() -> Any:
 
 
 def produce(r: Any, stream: str, n: int, seed: int = 3) -> np.ndarray:
-    """XADD n messages (20% duplicates, a little out of order); returns the event ids in order."""
+    """XADD n messages, 20% of them re-sends of an earlier message (up to 2,000 messages
+    later, so within the allowed lateness: every case keeps the first copy of each id);
+    returns the event ids in stream order."""
     rng = np.random.default_rng(seed)
     n_dup = n // 5
     ids = np.arange(n - n_dup, dtype=np.int64)
-    all_ids = np.concatenate([ids, rng.choice(ids, n_dup)])
-    pos = np.concatenate([ids * 1.0, rng.uniform(0, n - n_dup, n_dup)])
-    all_ids = all_ids[np.argsort(pos, kind="stable")]
+    dup_of = rng.integers(0, n - n_dup, n_dup)
+    pos = np.concatenate([ids * 1.0, dup_of + rng.uniform(0.5, 2_000, n_dup)])
+    all_ids = np.concatenate([ids, dup_of])[np.argsort(pos, kind="stable")]
     t0 = 1_700_000_000_000
     pipe = r.pipeline(transaction=False)
     for k, eid in enumerate(all_ids.tolist()):

@@ -113,3 +113,27 @@ def test_redis_source_recovers_pending_entries(stream):
     while (b := d.poll(10)) is not None and b.num_rows:
         claimed += b.column("event_id").to_pylist()
     assert 6 in claimed
+
+
+def test_rust_reader_reads_acks_and_recovers_from_an_error_reply(stream):
+    from minide import _core
+    from minide.errors import InvalidArgumentError
+
+    r, name = stream
+    r.xgroup_create(name, "g", id="0", mkstream=True)
+    for i in range(5):
+        r.xadd(name, {"other": b"x", "data": msgpack.packb({"event_id": i})})
+    r.xadd(name, {"other": b"no payload"})
+    reader = _core.StreamRedisReader("redis://127.0.0.1:6379/0")
+    with pytest.raises(InvalidArgumentError, match="NOGROUP"):
+        reader.xreadgroup("missing", "c", name, ">", 10, None, b"data")
+    ids, payloads = reader.xreadgroup("g", "c", name, ">", 100, 10, b"data")
+    assert ids.to_pylist() == [e[0].decode() for e in r.xrange(name)]
+    assert [msgpack.unpackb(p)["event_id"] for p in payloads.to_pylist()[:5]] == list(range(5))
+    assert payloads.null_count == 1 and payloads[5].as_py() is None
+    assert r.xpending(name, "g")["pending"] == 6
+    assert reader.xack(name, "g", ids) == 6
+    assert r.xpending(name, "g")["pending"] == 0
+    # Nothing new: an empty reply after the block timeout.
+    ids, _ = reader.xreadgroup("g", "c", name, ">", 100, 10, b"data")
+    assert len(ids) == 0

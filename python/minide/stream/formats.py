@@ -5,9 +5,10 @@ fit the field's type (ints for integer and timestamp fields, numbers for floats,
 string fields, bools for bool fields; timestamps may also be ISO-8601 strings). A message that
 does not decode or does not fit becomes a dead letter with the reason; the others are decoded.
 
-msgpack batches are decoded in Rust in one pass (rust/stream/src/ingest/msgpack.rs, same rules)
-when the schema's types allow; a batch with any bad message is redone by the Python decoder
-below, so dead-letter reasons (and ISO-8601 timestamp strings) are handled in one place.
+Batches are decoded in Rust in one pass (rust/stream/src/ingest/{json,msgpack,columns}.rs, same
+rules) when the schema's types allow; a batch with any bad message is redone by the Python
+decoder below, so dead-letter reasons (and ISO-8601 timestamp strings, NaN, ...) are handled in
+one place.
 """
 
 from __future__ import annotations
@@ -90,9 +91,9 @@ def decode_messages(
     returns the batch of good rows and ``(index, reason)`` of bad ones."""
     if fmt not in ("json", "msgpack"):
         raise InvalidArgumentError(f"format must be 'json' or 'msgpack', got {fmt!r}")
-    if fmt == "msgpack" and _core.stream_msgpack_supports(schema):
+    if _core.stream_decode_supports(schema):
         arr = payloads if isinstance(payloads, pa.Array) else pa.array(payloads, pa.binary())
-        batch, bad = _core.stream_decode_msgpack(arr, schema)
+        batch, bad = _core.stream_decode_messages(arr, schema, fmt)
         if not bad:
             return batch, []
     if isinstance(payloads, pa.Array):

@@ -326,6 +326,7 @@ class Pipeline:
         payload = _core.stream_checkpoint_read(str(self.checkpoint_path))
         if payload is None:
             self.source.restore(None)
+            self.sink.restore(None)
             # A first checkpoint right away: output written before it is never rolled back.
             self.checkpoint()
             return

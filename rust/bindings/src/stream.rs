@@ -361,36 +361,53 @@ impl StreamKeyedCounts {
 /// A decoded batch and the (row, reason) of the messages left out.
 type Decoded<'py> = (Bound<'py, PyAny>, Vec<(u32, String)>);
 
-/// Decode msgpack payloads (a pyarrow binary array) by `schema`: (batch, [(row, reason)]).
+/// Decode JSON or msgpack payloads (a pyarrow binary array) by `schema`:
+/// (batch, [(row, reason)]).
 #[pyfunction]
-fn stream_decode_msgpack<'py>(
+fn stream_decode_messages<'py>(
     py: Python<'py>,
     payloads: &Bound<'py, PyAny>,
     schema: &Bound<'py, PyAny>,
+    format: &str,
 ) -> PyResult<Decoded<'py>> {
     let data = ArrayData::from_pyarrow_bound(payloads)?;
     if data.data_type() != &DataType::Binary {
         return Err(to_py(minide_common::Error::invalid(
-            "stream_decode_msgpack needs a binary array of payloads",
+            "stream_decode_messages needs a binary array of payloads",
         )));
     }
     let payloads = BinaryArray::from(data);
     let schema = Arc::new(Schema::from_pyarrow_bound(schema)?);
-    let d = detach(py, move || msgpack::decode(&payloads, &schema))?;
+    let json = match format {
+        "json" => true,
+        "msgpack" => false,
+        other => {
+            return Err(to_py(minide_common::Error::invalid(format!(
+                "format must be 'json' or 'msgpack', got {other:?}"
+            ))));
+        }
+    };
+    let d = detach(py, move || {
+        if json {
+            minide_stream::ingest::json::decode(&payloads, &schema)
+        } else {
+            msgpack::decode(&payloads, &schema)
+        }
+    })?;
     Ok((d.batch.to_pyarrow(py)?, d.bad))
 }
 
-/// True when `stream_decode_msgpack` builds every field type of `schema`.
+/// True when `stream_decode_messages` builds every field type of `schema`.
 #[pyfunction]
-fn stream_msgpack_supports(schema: &Bound<'_, PyAny>) -> PyResult<bool> {
+fn stream_decode_supports(schema: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(msgpack::supports(&Arc::new(Schema::from_pyarrow_bound(
         schema,
     )?)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(stream_decode_msgpack, m)?)?;
-    m.add_function(wrap_pyfunction!(stream_msgpack_supports, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_decode_messages, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_decode_supports, m)?)?;
     m.add_class::<StreamRedisReader>()?;
     m.add_class::<StreamKeyedCounts>()?;
     m.add_function(wrap_pyfunction!(stream_checkpoint_read, m)?)?;

@@ -33,6 +33,10 @@ fn parse_i64(text: &[u8]) -> Option<i64> {
 
 /// One connection to a Redis server.
 pub struct RedisConn {
+    url: String,
+    /// Set when a call failed part-way: the reply stream may be out of step, so the next call
+    /// reconnects first.
+    broken: bool,
     addr: String,
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -95,6 +99,8 @@ impl RedisConn {
             .map_err(io)?;
         let writer = stream.try_clone().map_err(io)?;
         let mut conn = RedisConn {
+            url: url.to_string(),
+            broken: false,
             addr: addr.clone(),
             reader: BufReader::with_capacity(1 << 20, stream),
             writer,
@@ -224,8 +230,30 @@ impl RedisConn {
         self.skip()
     }
 
+    /// Run `f`; if it fails, the connection is replaced before the next call.
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.broken {
+            let url = self.url.clone();
+            *self = RedisConn::connect(&url)?;
+        }
+        self.broken = true;
+        let out = f(self)?;
+        self.broken = false;
+        Ok(out)
+    }
+
     /// `XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS s id`: IDs and `field` values.
     pub fn xreadgroup(
+        &mut self,
+        read: &GroupRead<'_>,
+        id: &str,
+        count: usize,
+        block_ms: Option<u64>,
+    ) -> Result<Entries> {
+        self.guarded(|c| c.xreadgroup_once(read, id, count, block_ms))
+    }
+
+    fn xreadgroup_once(
         &mut self,
         read: &GroupRead<'_>,
         id: &str,
@@ -317,6 +345,10 @@ impl RedisConn {
     /// `XACK stream group id...` for every (non-null) ID, in commands of at most 10,000 IDs,
     /// all sent before the replies are read. Returns the number acknowledged.
     pub fn xack(&mut self, stream: &str, group: &str, ids: &StringArray) -> Result<u64> {
+        self.guarded(|c| c.xack_once(stream, group, ids))
+    }
+
+    fn xack_once(&mut self, stream: &str, group: &str, ids: &StringArray) -> Result<u64> {
         let mut buf = Vec::new();
         let mut commands = 0;
         let all: Vec<&str> = (0..ids.len())

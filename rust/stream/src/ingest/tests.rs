@@ -86,3 +86,30 @@ fn decodes_by_schema_and_reports_bad_rows() {
     assert_eq!(small.value(2), 256);
     assert_eq!(small.null_count(), 2);
 }
+
+#[test]
+fn json_objects_by_schema() {
+    use super::json;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("user", DataType::Utf8, true),
+    ]));
+    let rows: Vec<&[u8]> = vec![
+        br#"{"id": 7, "user": "a\u00e9\"", "skip": [1, {"x": null}]}"#,
+        br#"{"id": 1.5}"#,
+        br#"{"id": 1} x"#,
+        br#"{"id": NaN}"#,
+        br#"{"user": "\ud800"}"#,
+        br#"[1]"#,
+        br#"{"id": -9223372036854775808, "user": null}"#,
+    ];
+    let payloads: BinaryArray = rows.iter().map(|r| Some(*r)).collect();
+    let d = json::decode(&payloads, &schema).unwrap();
+    let bad: Vec<u32> = d.bad.iter().map(|(i, _)| *i).collect();
+    assert_eq!(bad, vec![1, 2, 3, 4, 5]);
+    let id = d.batch.column(0).as_primitive::<Int64Type>();
+    assert_eq!(id.values().to_vec(), vec![7, i64::MIN]);
+    let user = d.batch.column(1).as_string::<i32>();
+    assert_eq!(user.value(0), "a\u{e9}\"");
+    assert!(user.is_null(1));
+}

@@ -1,6 +1,9 @@
-"""The Rust msgpack decoder against the Python one (the reference) on random messages."""
+"""The Rust JSON and msgpack decoders against the Python one (the reference) on random
+messages."""
 
 from __future__ import annotations
+
+import json
 
 import msgpack
 import pyarrow as pa
@@ -50,15 +53,28 @@ docs = st.one_of(
 )
 
 
+def _no_bytes(v):
+    if isinstance(v, bytes):
+        return v.decode("latin-1")
+    if isinstance(v, dict):
+        return {k: _no_bytes(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_no_bytes(x) for x in v]
+    return v
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(docs, max_size=12), st.booleans())
-def test_rust_decoder_matches_python(rows, corrupt_one):
-    payloads = [msgpack.packb(r, use_bin_type=True) for r in rows]
+@given(st.lists(docs, max_size=12), st.booleans(), st.sampled_from(["msgpack", "json"]))
+def test_rust_decoder_matches_python(rows, corrupt_one, fmt):
+    if fmt == "json":
+        payloads = [json.dumps(_no_bytes(r)).encode() for r in rows]
+    else:
+        payloads = [msgpack.packb(r, use_bin_type=True) for r in rows]
     if corrupt_one and payloads:
         payloads[0] = payloads[0][:-1] if len(payloads[0]) > 1 else b"\xc1"
-    batch, bad = _core.stream_decode_msgpack(pa.array(payloads, pa.binary()), SCHEMA)
+    batch, bad = _core.stream_decode_messages(pa.array(payloads, pa.binary()), SCHEMA, fmt)
     try:
-        want, want_bad = decode_messages_python(payloads, SCHEMA, "msgpack")
+        want, want_bad = decode_messages_python(payloads, SCHEMA, fmt)
     except Exception:
         return  # the Python decoder refuses the batch (e.g. an int out of range); Rust says bad
     if not bad:
@@ -69,8 +85,19 @@ def test_rust_decoder_matches_python(rows, corrupt_one):
         # Rust's bad rows are a superset of Python's (it leaves edge cases to Python).
         assert {i for i, _ in want_bad} <= {i for i, _ in bad}
     # The public entry point always gives the Python decoder's answer.
-    got, got_bad = decode_messages(payloads, SCHEMA, "msgpack")
+    got, got_bad = decode_messages(payloads, SCHEMA, fmt)
     assert got.equals(want) and got_bad == want_bad
+
+
+def test_json_escapes_and_whitespace():
+    payloads = [
+        b' { "id" : 1 , "user" : "a\\"b\\u00e9\\ud83d\\ude00\\n" , "x": -1.5e2 } ',
+        b'{"id": 2, "user": "plain", "nested": {"a": [1, {"b": "\\u0041"}]}, "x": 3}',
+    ]
+    batch, bad = _core.stream_decode_messages(pa.array(payloads, pa.binary()), SCHEMA, "json")
+    assert bad == []
+    assert batch.column("user").to_pylist() == ['a"b\u00e9\U0001f600\n', "plain"]
+    assert batch.column("x").to_pylist() == [-150.0, 3.0]
 
 
 def test_null_payloads_are_dead_letters():
