@@ -96,6 +96,14 @@ def test_dedup_from_redis_with_a_dead_letter(tmp_path):
         assert (m["records_in"], m["records_out"], m["dead_letters"]) == (4, 3, 1)
         assert r.xpending(stream, "g")["pending"] == 0
         assert sorted(parquet_ids(tmp_path / "out")) == [1, 2, 3]
+        r.xadd(stream, {"data": json.dumps({"event_id": 9, "event_time": 20})})
+        lag = run("lag", "--source", "redis://127.0.0.1:6379/0", "--stream", stream, "--group", "g")
+        assert lag.returncode == 0, lag.stderr
+        assert "pending: 0" in lag.stdout and "lag: 1" in lag.stdout
+        missing = run(
+            "lag", "--source", "redis://127.0.0.1:6379/0", "--stream", stream, "--group", "x"
+        )
+        assert missing.returncode == 1 and "no consumer group 'x'" in missing.stderr
     finally:
         r.delete(stream)
 

@@ -7,6 +7,7 @@
     minide stream dedup --source nats://127.0.0.1:4222 --stream S --group DURABLE --sink DIR ...
     minide stream dedup --source log:PATH --group G --sink DIR --until-idle
     minide stream lag LOG --group G
+    minide stream lag --source redis://127.0.0.1:6379/0 --stream S --group G
 """
 
 from __future__ import annotations
@@ -134,11 +135,17 @@ def _dedup(args: argparse.Namespace) -> int:
 
 
 def _lag_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", help="directory of a minide log")
+    p.add_argument("log", nargs="?", help="directory of a minide log")
     p.add_argument("--group", required=True)
+    p.add_argument("--source", help="redis://host:port/db: lag of a Redis stream's group instead")
+    p.add_argument("--stream", help="Redis stream name (with --source)")
 
 
 def _lag(args: argparse.Namespace) -> int:
+    if args.source:
+        return _redis_lag(args)
+    if not args.log:
+        raise InvalidArgumentError("stream lag needs a LOG directory or --source redis://...")
     from minide.stream import Log
 
     log = Log(args.log, partitions=_partitions(args.log))
@@ -147,6 +154,27 @@ def _lag(args: argparse.Namespace) -> int:
         print(f"partition {p}: lag {n}")
     print(f"total: {sum(lag.values())}")
     return 0
+
+
+def _redis_lag(args: argparse.Namespace) -> int:
+    """Entries of ``--stream`` not yet delivered to the group (lag) and delivered but not
+    acknowledged (pending), from XINFO GROUPS."""
+    import redis
+
+    if not args.source.startswith("redis://") or not args.stream:
+        raise InvalidArgumentError("stream lag --source needs redis://... and --stream")
+    r = redis.Redis.from_url(args.source)
+    try:
+        groups = r.xinfo_groups(args.stream)
+    except redis.ResponseError as e:
+        raise InvalidArgumentError(f"stream {args.stream!r}: {e}") from e
+    for g in groups:
+        name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
+        if name == args.group:
+            print(f"pending: {int(g.get('pending', 0))}")
+            print(f"lag: {int(g.get('lag') or 0)}")
+            return 0
+    raise InvalidArgumentError(f"stream {args.stream!r} has no consumer group {args.group!r}")
 
 
 def _partitions(path: str) -> int:
@@ -162,7 +190,9 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     )
     _dedup_args(d)
     d.set_defaults(_stream_run=_dedup)
-    lag = sub.add_parser("lag", help="rows not yet committed by a consumer group, per partition")
+    lag = sub.add_parser(
+        "lag", help="rows not yet committed by a consumer group (a minide log or a Redis stream)"
+    )
     _lag_args(lag)
     lag.set_defaults(_stream_run=_lag)
 
