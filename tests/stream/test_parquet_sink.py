@@ -7,6 +7,8 @@ import minide.stream as ms
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from minide.errors import CorruptFileError
 
 
@@ -83,3 +85,47 @@ def test_pipeline_into_parquet(tmp_path):
     p.run(until_idle=True)
     got = committed_ids(ms.ParquetSink(tmp_path / "pq"))
     assert sorted(got) == list(range(2_000))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("write"), st.integers(1, 40)),
+            st.tuples(st.just("checkpoint"), st.sampled_from(["done", "before", "after"])),
+            st.tuples(st.just("crash"), st.just(0)),
+        ),
+        max_size=25,
+    ),
+    st.integers(5, 60),
+)
+def test_committed_files_always_equal_the_last_durable_checkpoint(tmp_path_factory, ops, rows):
+    """A model of the pipeline's use of the sink: after any crash and restore, the committed
+    files hold exactly the rows written before the last checkpoint that became durable."""
+    d = tmp_path_factory.mktemp("pq")
+    sink = ms.ParquetSink(d, file_rows=rows)
+    sink.restore(None)
+    durable = None  # the sink state inside the last durable checkpoint
+    durable_rows = 0
+    written = 0  # rows written since the last restore, counted from durable_rows
+    for op, arg in ops:
+        if op == "write":
+            sink.write(batch(durable_rows + written, durable_rows + written + arg))
+            written += arg
+        elif op == "checkpoint":
+            sink.sync()
+            state = sink.state()
+            if arg == "before":  # crash before the checkpoint file's rename: not durable
+                op = "crash"
+            else:
+                durable, durable_rows, written = state, durable_rows + written, 0
+                if arg == "done":
+                    sink.commit(state)
+                else:  # crash after the rename, before the sink's commit
+                    op = "crash"
+        if op == "crash":
+            sink = ms.ParquetSink(d, file_rows=rows)
+            sink.restore(durable)
+            written = 0
+            assert committed_ids(sink) == list(range(durable_rows))
+            assert not list(d.glob(".part-*.tmp"))
