@@ -119,7 +119,7 @@ def decode_messages_python(
         if not isinstance(doc, dict):
             bad.append((i, f"expected an object, got {type(doc).__name__}"))
             continue
-        row = []
+        row: list[Any] = []
         try:
             for field in schema:
                 v = doc.get(field.name)

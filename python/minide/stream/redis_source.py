@@ -225,4 +225,4 @@ class RedisSink:
             extra = self.redis.xrange(self.stream, min=start, max="+", count=10_000)
             if not extra:
                 return
-            self.redis.xdel(self.stream, *[e[0] for e in extra])
+            self.redis.xdel(self.stream, *[e[0] for e in extra if e[0] is not None])
