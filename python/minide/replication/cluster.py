@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import shutil
 import socket
 import subprocess
@@ -39,7 +40,12 @@ def _free_port() -> int:
 
 
 class _Proxy:
-    """Forwards one direction of one link; can be blocked (partition) or delayed."""
+    """Forwards one direction of one link; can be blocked (partition) or delayed.
+
+    Blocking stops listening and aborts every connection (in-flight bytes are lost, as in a
+    real partition). A connection accepted just before ``block()`` is still connecting upstream
+    when the block runs: ``_accept`` registers it first and checks again once upstream is
+    reached, so no connection slips through a partition."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
@@ -50,8 +56,17 @@ class _Proxy:
         self.conns: set[asyncio.StreamWriter] = set()
 
     async def open(self) -> None:
-        if self.server is None:
-            self.server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        if self.server is not None:
+            return
+        for _ in range(100):
+            try:
+                self.server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+                return
+            except OSError as e:  # the port was free while blocked: something may hold it now
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                await asyncio.sleep(0.02)
+        raise MinideIOError(f"fault proxy cannot listen on 127.0.0.1:{self.port} again")
 
     async def block(self) -> None:
         self.blocked = True
@@ -59,7 +74,7 @@ class _Proxy:
             self.server.close()
             self.server = None
         for w in list(self.conns):
-            w.close()
+            w.transport.abort()
         self.conns.clear()
 
     async def unblock(self) -> None:
@@ -67,12 +82,20 @@ class _Proxy:
         await self.open()
 
     async def _accept(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        if self.blocked:
+            w.transport.abort()
+            return
+        self.conns.add(w)  # from here on a block() cuts it
         try:
             ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
-            w.close()
+            self.conns.discard(w)
+            w.transport.abort()
             return
-        self.conns |= {w, uw}
+        if w not in self.conns:  # blocked (and maybe unblocked) while connecting upstream
+            uw.transport.abort()
+            return
+        self.conns.add(uw)
         await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w), return_exceptions=True)
         for x in (w, uw):
             self.conns.discard(x)

@@ -48,12 +48,21 @@ def parse_peers(peers: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
 
 
 class _Link:
-    """Outgoing connection to one peer; frames queued while connected, dropped otherwise."""
+    """Outgoing connection to one peer; frames queued while connected, dropped otherwise.
+
+    The reconnect loop must outlive any failure of one connection: uvloop raises
+    ``RuntimeError`` (not ``OSError``) when writing to a transport a peer has reset, and a link
+    task that died on it stayed disconnected for good, with its hints pending forever."""
+
+    CONNECT_TIMEOUT = 2.0
+    RETRY_S = 0.05
 
     def __init__(self, region: Region, peer: str, addr: str) -> None:
         self.region, self.peer, self.addr = region, peer, addr
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.connected = False
+        #: incremented on every new connection (hints are due at once after a reconnect)
+        self.generation = 0
         self.bytes_sent = 0
         self.task = asyncio.create_task(self._run())
 
@@ -65,34 +74,50 @@ class _Link:
         host, port = wire.parse_addr(self.addr)
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            # The peer never writes on this connection: a read returns only at EOF (peer or
-            # proxy closed it), which is how a cut link is noticed even when nothing is sent.
-            eof = asyncio.ensure_future(reader.read())
-            try:
-                writer.write(wire.encode("hello", self.region.name, {}))
-                self.connected = True
-                while True:
-                    get = asyncio.ensure_future(self.queue.get())
-                    done, _ = await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
-                    if eof in done:
-                        get.cancel()
-                        break
-                    frame = get.result()
-                    writer.write(frame)
-                    self.bytes_sent += len(frame)
-                    await writer.drain()
-            except (OSError, ConnectionError):
-                pass
+                await self._connection(host, port)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, ConnectionError, asyncio.TimeoutError):
+                pass  # refused, reset, timed out: the peer or the path is down
+            except Exception as e:  # anything else ends this connection, never the loop
+                print(f"{self.region.name}: link to {self.peer} failed: {e!r}", file=sys.stderr)
             finally:
                 self.connected = False
                 self.queue = asyncio.Queue()
-                eof.cancel()
-                writer.close()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(self.RETRY_S)
+
+    async def _connection(self, host: str, port: int) -> None:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port), self.CONNECT_TIMEOUT
+        )
+        # The peer never writes on this connection: a read returns only at EOF (peer or
+        # proxy closed it), which is how a cut link is noticed even when nothing is sent.
+        eof = asyncio.ensure_future(reader.read())
+        try:
+            writer.write(wire.encode("hello", self.region.name, {}))
+            self.connected = True
+            self.generation += 1
+            while True:
+                get = asyncio.ensure_future(self.queue.get())
+                await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
+                # A reset closes the transport one loop turn before the reader sees it.
+                if eof.done() or writer.is_closing():
+                    get.cancel()  # a frame taken now is dropped: hints cover it
+                    return
+                frame = get.result()
+                writer.write(frame)
+                self.bytes_sent += len(frame)
+                drain = asyncio.ensure_future(writer.drain())
+                await asyncio.wait({drain, eof}, return_when=asyncio.FIRST_COMPLETED)
+                if not drain.done():  # cut while the peer was not reading: stop waiting
+                    drain.cancel()
+                    return
+                drain.result()
+        finally:
+            eof.cancel()
+            if not eof.cancelled() and eof.done():
+                eof.exception()  # retrieved: a reset is the normal end of a connection
+            writer.close()
 
 
 class Region:
@@ -161,17 +186,27 @@ class Region:
     async def _background(self) -> None:
         rng = random.Random()
         next_ae = time.monotonic() + self.anti_entropy_interval
+        seen_generation = dict.fromkeys(self.links, 0)
         while True:
             await asyncio.sleep(self.hint_interval)
-            # a hint waits ~1 s for its ack before it is pushed again
-            min_age = max(1, int(1.0 / self.hint_interval))
-            self.replica.retry_hints(lambda p: self.links[p].connected, min_age)
-            if time.monotonic() >= next_ae:
-                next_ae = time.monotonic() + self.anti_entropy_interval
-                up = [p for p, link in self.links.items() if link.connected]
-                if up:
-                    self.replica.start_anti_entropy(rng.choice(up))
-            self._flush()
+            try:
+                # a hint waits ~1 s for its ack before it is pushed again, unless its link
+                # reconnected since (what was in flight on the old connection is gone)
+                min_age = max(1, int(1.0 / self.hint_interval))
+                fresh = set()
+                for p, link in self.links.items():
+                    if link.connected and link.generation != seen_generation[p]:
+                        seen_generation[p] = link.generation
+                        fresh.add(p)
+                self.replica.retry_hints(lambda p: self.links[p].connected, min_age, fresh)
+                if time.monotonic() >= next_ae:
+                    next_ae = time.monotonic() + self.anti_entropy_interval
+                    up = [p for p, link in self.links.items() if link.connected]
+                    if up:
+                        self.replica.start_anti_entropy(rng.choice(up))
+                self._flush()
+            except Exception as e:  # a failed round must not stop hinted handoff for good
+                print(f"{self.name}: background round failed: {e!r}", file=sys.stderr)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -28,7 +28,7 @@ idempotent: duplicated, reordered or late messages cannot make replicas diverge.
 from __future__ import annotations
 
 import array
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -174,18 +174,25 @@ class Replica:
 
     # -- background work ---------------------------------------------------------------------
 
-    def retry_hints(self, reachable: Callable[[str], bool], min_age: int = 0) -> int:
+    def retry_hints(
+        self,
+        reachable: Callable[[str], bool],
+        min_age: int = 0,
+        reconnected: Collection[str] = (),
+    ) -> int:
         """Re-push unacked keys to peers that are reachable now, in batches; returns the number
         of keys re-pushed.
 
         Each call is one retry round; a hint pushed fewer than ``min_age`` rounds ago is left
-        alone (its ack may be on the way), so a slow link is not flooded with duplicates."""
+        alone (its ack may be on the way), so a slow link is not flooded with duplicates, except
+        for peers in ``reconnected`` (a new connection: nothing is on the way any more)."""
         self._round += 1
         sent = 0
         for peer, keys in self.hints.items():
             if not keys or not reachable(peer):
                 continue
-            due = [k for k, (_, pushed) in keys.items() if self._round - pushed > min_age]
+            age = -1 if peer in reconnected else min_age
+            due = [k for k, (_, pushed) in keys.items() if self._round - pushed > age]
             for i in range(0, len(due), BATCH):
                 chunk = due[i : i + BATCH]
                 objs = [self.load(k) for k in chunk]
