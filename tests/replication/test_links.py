@@ -74,7 +74,7 @@ async def _flap(tmp: Path, cycles: int) -> dict[str, object]:
         }
     finally:
         task.cancel()
-        await proxy.block()
+        await proxy.close()
         await a.stop()
         await b.stop()
 

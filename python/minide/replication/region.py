@@ -8,8 +8,9 @@ behind an asyncio (uvloop) TCP server, with msgpack frames (see ``wire.py``).
     peers ───put/ack/ae_*/objs───►┤    replica.handle(...) -> outbox -> one outgoing link per peer
                                   │    every hint_interval: re-push unacked writes (hinted handoff)
                                   │    every anti_entropy_interval: Merkle exchange with one peer
-                                  └──► link to eu (reconnects; messages for a down link are dropped,
-                                       hints and anti-entropy make up for them)
+                                  └──► link to eu (up once eu answers our hello; reconnects;
+                                       messages for a down link are dropped, hints and
+                                       anti-entropy make up for them)
 
 Run one with ``python -m minide.replication.region --name us --data-dir D --listen 127.0.0.1:0
 --peer eu@127.0.0.1:7001``; it prints ``READY host:port`` on stdout once listening.
@@ -77,7 +78,7 @@ class _Link:
                 await self._connection(host, port)
             except asyncio.CancelledError:
                 raise
-            except (OSError, ConnectionError, asyncio.TimeoutError):
+            except OSError:  # ConnectionError and TimeoutError included
                 pass  # refused, reset, timed out: the peer or the path is down
             except Exception as e:  # anything else ends this connection, never the loop
                 print(f"{self.region.name}: link to {self.peer} failed: {e!r}", file=sys.stderr)
@@ -90,11 +91,17 @@ class _Link:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port), self.CONNECT_TIMEOUT
         )
-        # The peer never writes on this connection: a read returns only at EOF (peer or
-        # proxy closed it), which is how a cut link is noticed even when nothing is sent.
-        eof = asyncio.ensure_future(reader.read())
+        eof: asyncio.Future[bytes] | None = None
         try:
+            # Up only once the peer answers our hello: a TCP connect alone may end at a proxy
+            # that cannot reach the peer, or at a socket nobody reads.
             writer.write(wire.encode("hello", self.region.name, {}))
+            reply = await asyncio.wait_for(wire.read_frame(reader), self.CONNECT_TIMEOUT)
+            if reply is None or reply[0] != "hello":
+                return
+            # The peer writes nothing more on this connection: a read returns only at EOF
+            # (peer or proxy closed it), which is how a cut link is noticed even when idle.
+            eof = asyncio.ensure_future(reader.read())
             self.connected = True
             self.generation += 1
             while True:
@@ -114,9 +121,10 @@ class _Link:
                     return
                 drain.result()
         finally:
-            eof.cancel()
-            if not eof.cancelled() and eof.done():
-                eof.exception()  # retrieved: a reset is the normal end of a connection
+            if eof is not None:
+                eof.cancel()
+                if not eof.cancelled() and eof.done():
+                    eof.exception()  # retrieved: a reset is the normal end of a connection
             writer.close()
 
 
@@ -135,6 +143,8 @@ class Region:
         hint_interval: float = 0.2,
         anti_entropy_interval: float = 1.0,
         fsync: bool = False,
+        anti_entropy: str = "merkle",
+        hinted_handoff: bool = True,
     ) -> None:
         self.name = name
         self.data_dir = data_dir
@@ -145,6 +155,8 @@ class Region:
         self.hint_interval = hint_interval
         self.anti_entropy_interval = anti_entropy_interval
         self.fsync = fsync
+        self.anti_entropy = anti_entropy
+        self.hinted_handoff = hinted_handoff
         self.address = ""
         self.lag: dict[str, list[float]] = {p: [] for p in self.peers}
 
@@ -160,6 +172,8 @@ class Region:
             epoch=epoch,
             merkle_depth=self.merkle_depth,
             resolver=self.resolver,
+            hinted_handoff=self.hinted_handoff,
+            anti_entropy=self.anti_entropy,  # type: ignore[arg-type]  # checked by Replica
         )
         host, port = wire.parse_addr(self.listen)
         self.server = await asyncio.start_server(self._serve, host, port)
@@ -215,7 +229,10 @@ class Region:
                 if kind.startswith("c_"):
                     writer.write(self._client(kind, body))
                     await writer.drain()
-                elif kind != "hello" and src in self.peers:
+                elif kind == "hello":  # a peer's link: answer, it is up once it hears us
+                    writer.write(wire.encode("hello", self.name, {}))
+                    await writer.drain()
+                elif src in self.peers:
                     if kind == "put" and "t" in body:
                         self._record_lag(src, time.time() - body["t"])
                     self.replica.handle(src, kind, body)
@@ -300,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hint-interval", type=float, default=0.2)
     p.add_argument("--anti-entropy-interval", type=float, default=1.0)
     p.add_argument("--fsync", action="store_true", help="fsync every write before the ack")
+    p.add_argument("--anti-entropy", default="merkle", choices=["merkle", "full"])
+    p.add_argument("--no-hints", action="store_true", help="no hinted handoff (benchmarks)")
     args = p.parse_args(argv)
     region = Region(
         args.name,
@@ -311,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         hint_interval=args.hint_interval,
         anti_entropy_interval=args.anti_entropy_interval,
         fsync=args.fsync,
+        anti_entropy=args.anti_entropy,
+        hinted_handoff=not args.no_hints,
     )
 
     async def run() -> None:

@@ -28,7 +28,7 @@ idempotent: duplicated, reordered or late messages cannot make replicas diverge.
 from __future__ import annotations
 
 import array
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,12 +36,15 @@ from minide._core import ReplicationMerkleTree as MerkleTree
 from minide._core import ReplicationObject as Object
 from minide._core import ReplicationVectorClock as VectorClock
 from minide.errors import InvalidArgumentError
-from minide.replication.storage import MemoryStorage, Storage
+from minide.replication.storage import HintStore, MemoryStorage, Storage
 
 Resolver = Literal["siblings", "lww"] | Callable[[list[bytes]], bytes]
 Body = dict[str, Any]
 Outgoing = tuple[str, str, Body]  # (destination, kind, body)
 BATCH = 512  # objects per anti-entropy message
+#: anti_entropy="full": retry rounds (10 s in a region) before the same pair syncs fully again,
+#: so one repair sends every object once each way instead of once per overlapping round
+FULL_SYNC_COOLDOWN = 100
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,19 @@ class Replica:
     resolver: Resolver = "siblings"
     #: False reproduces Riak's kv679 bug: a wiped region reuses its old actor id.
     new_epoch_on_wipe: bool = True
+    #: False: a write is pushed once and not retried (benchmarks isolate anti-entropy with it)
+    hinted_handoff: bool = True
+    #: "merkle", or "full": when the roots differ, both sides send every object (a baseline)
+    anti_entropy: Literal["merkle", "full"] = "merkle"
 
     def __post_init__(self) -> None:
         if not (self.resolver in ("siblings", "lww") or callable(self.resolver)):
             raise InvalidArgumentError(
                 f"resolver must be 'siblings', 'lww' or a callable, got {self.resolver!r}"
+            )
+        if self.anti_entropy not in ("merkle", "full"):
+            raise InvalidArgumentError(
+                f"anti_entropy must be 'merkle' or 'full', got {self.anti_entropy!r}"
             )
         self.outbox: list[Outgoing] = []
         #: peer -> key -> (digest of the object last pushed, retry round it was pushed in):
@@ -103,8 +114,15 @@ class Replica:
         self.hints: dict[str, dict[bytes, tuple[int, int]]] = {p: {} for p in self.peers}
         self.stats = ReplicaStats()
         self._round = 0
+        self._full_sync_after: dict[str, int] = {}  # anti_entropy="full": peer -> round
         self.tree = MerkleTree(self.merkle_depth)
         self.tree.insert_many([(k, Object.from_bytes(v).digest()) for k, v in self.storage.items()])
+        #: hints survive a restart when the store keeps them; they are all due at once
+        self.durable_hints = isinstance(self.storage, HintStore)
+        if self.durable_hints:
+            for peer, key in self.storage.hints():  # type: ignore[attr-defined]
+                if peer in self.hints:
+                    self.hints[peer][key] = (self.load(key).digest(), -(1 << 62))
 
     @property
     def actor(self) -> str:
@@ -141,7 +159,12 @@ class Replica:
     ) -> VectorClock:
         """Coordinate a client write (``value=None`` deletes); returns the new context."""
         obj, _dot = self.load(key).update(self.actor, context or VectorClock(), value, ts)
-        self._store(key, obj)
+        if self.durable_hints:  # the object and its hints in one atomic write
+            peers = self.peers if self.hinted_handoff else []
+            self.storage.put_with_hints(key, obj.to_bytes(), peers)  # type: ignore[attr-defined]
+            self.tree.insert(key, obj.digest())
+        else:
+            self._store(key, obj)
         for peer in self.peers:
             self._push(peer, key, obj)
         return obj.context
@@ -149,7 +172,8 @@ class Replica:
     def _push(self, peer: str, key: bytes, obj: Object) -> None:
         # The ack echoes the digest: an ack for an older version of the key leaves the hint.
         digest = obj.digest()
-        self.hints[peer][key] = (digest, self._round)
+        if self.hinted_handoff:
+            self.hints[peer][key] = (digest, self._round)
         self.outbox.append((peer, "put", {"k": key, "o": obj.to_bytes(), "d": digest}))
 
     def get(self, key: bytes, read_repair: bool = False) -> GetResult:
@@ -217,6 +241,9 @@ class Replica:
         """Lose every byte (disk replaced), restart with a new epoch (or not: kv679)."""
         for key in self.keys():
             self.storage.delete(key)
+        if self.durable_hints:
+            for peer, keys in self.hints.items():
+                self.storage.drop_hints(peer, list(keys))  # type: ignore[attr-defined]
         self.tree = MerkleTree(self.merkle_depth)
         self.hints = {p: {} for p in self.peers}
         self.outbox.clear()
@@ -241,14 +268,21 @@ class Replica:
         self.outbox.append((src, "ack_batch", {"k": body["k"], "d": body["d"]}))
 
     def _on_ack_batch(self, src: str, body: Body) -> None:
-        for key, digest in zip(body["k"], _unpack(body["d"]), strict=True):
-            self._on_ack(src, {"k": key, "d": digest})
+        self._acked(src, zip(body["k"], _unpack(body["d"]), strict=True))
 
     def _on_ack(self, src: str, body: Body) -> None:
+        self._acked(src, [(body["k"], body["d"])])
+
+    def _acked(self, src: str, acks: Iterable[tuple[bytes, int]]) -> None:
         hints = self.hints.get(src, {})
-        hint = hints.get(body["k"])
-        if hint is not None and hint[0] == body["d"]:
-            del hints[body["k"]]
+        done = []
+        for key, digest in acks:
+            hint = hints.get(key)
+            if hint is not None and hint[0] == digest:
+                del hints[key]
+                done.append(key)
+        if done and self.durable_hints:
+            self.storage.drop_hints(src, done)  # type: ignore[attr-defined]
 
     def _on_read(self, src: str, body: Body) -> None:
         obj = self.load(body["k"])
@@ -295,6 +329,12 @@ class Replica:
         differ = self.tree.differing_nodes(level, list(zip(nodes, _unpack(body["h"]), strict=True)))
         if not differ:
             return
+        if self.anti_entropy == "full":  # the baseline: every object, both ways
+            if self._round >= self._full_sync_after.get(src, 0):
+                self._full_sync_after[src] = self._round + FULL_SYNC_COOLDOWN
+                self.send_objects(src, self.keys(), reply=False)
+                self.outbox.append((src, "ae_full", {}))
+            return
         if level == self.tree.depth:
             entries = self.tree.segment_entries(differ)
             body = {"n": differ, "k": [k for k, _ in entries], "d": _pack([d for _, d in entries])}
@@ -312,6 +352,10 @@ class Replica:
         want = [k for k in theirs if k not in mine]
         if want:
             self.outbox.append((src, "ae_fetch", {"k": want}))
+
+    def _on_ae_full(self, src: str, body: Body) -> None:
+        self._full_sync_after[src] = self._round + FULL_SYNC_COOLDOWN
+        self.send_objects(src, self.keys(), reply=False)
 
     def _on_ae_fetch(self, src: str, body: Body) -> None:
         self.send_objects(src, body["k"], reply=False)
