@@ -139,9 +139,11 @@ def main() -> None:
     p.add_argument("--partition-s", type=float, default=30.0)
     p.add_argument("--divergent", type=int, default=10_000)
     p.add_argument("--base", type=int, default=100_000)
+    p.add_argument("--repair-only", action="store_true", help="skip throughput and lag")
     args = p.parse_args()
     out: dict[str, Any] = {"args": vars(args)}
-    out.update(throughput_and_lag(args.seconds, args.rate))
+    if not args.repair_only:
+        out.update(throughput_and_lag(args.seconds, args.rate))
     merkle = repair("merkle", args.base, args.divergent, args.partition_s)
     full = repair("full", args.base, args.divergent, args.partition_s)
     out["repair"] = {

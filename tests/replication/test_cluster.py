@@ -50,6 +50,13 @@ def test_partition_siblings_heal(tmp_path: Path) -> None:
         us.delete("cart", ctx)
         cluster.wait_converged(timeout=10)
         assert eu.get("cart").values == []
+        # every region holds the tombstone: after its grace (~2 s) it is collected everywhere
+        deadline = time.monotonic() + 15
+        while any(c.state()["keys"] for c in (us, eu, ap)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [c.state()["keys"] for c in (us, eu, ap)] == [0, 0, 0], "tombstone not collected"
+        cluster.wait_converged(timeout=10)
+        assert all(c.get("cart").values == [] for c in (us, eu, ap))
         m = cluster.metrics()
         assert m["conflicts"] >= 1 and m["bytes_sent"] > 0 and m["hints_pending"] == 0
         assert m["links"]["us->eu"]["lag_p99_ms"] > 0

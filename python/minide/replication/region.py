@@ -145,6 +145,7 @@ class Region:
         fsync: bool = False,
         anti_entropy: str = "merkle",
         hinted_handoff: bool = True,
+        tombstone_gc: bool = True,
     ) -> None:
         self.name = name
         self.data_dir = data_dir
@@ -157,6 +158,7 @@ class Region:
         self.fsync = fsync
         self.anti_entropy = anti_entropy
         self.hinted_handoff = hinted_handoff
+        self.tombstone_gc = tombstone_gc
         self.address = ""
         self.lag: dict[str, list[float]] = {p: [] for p in self.peers}
 
@@ -173,6 +175,7 @@ class Region:
             merkle_depth=self.merkle_depth,
             resolver=self.resolver,
             hinted_handoff=self.hinted_handoff,
+            tombstone_gc=self.tombstone_gc,
             anti_entropy=self.anti_entropy,  # type: ignore[arg-type]  # checked by Replica
         )
         host, port = wire.parse_addr(self.listen)
@@ -201,6 +204,9 @@ class Region:
         rng = random.Random()
         next_ae = time.monotonic() + self.anti_entropy_interval
         seen_generation = dict.fromkeys(self.links, 0)
+        # a tombstone is collected no sooner than ~2 s after it appeared here: messages from
+        # before the delete that are still in flight arrive first
+        tomb_grace = max(1, int(2.0 / self.hint_interval))
         while True:
             await asyncio.sleep(self.hint_interval)
             try:
@@ -213,11 +219,16 @@ class Region:
                         seen_generation[p] = link.generation
                         fresh.add(p)
                 self.replica.retry_hints(lambda p: self.links[p].connected, min_age, fresh)
+                for p in fresh:  # a link came (back) up: compare trees now, not next round;
+                    if self.name < p:  # one side of each pair starts, not both
+                        self.replica.start_anti_entropy(p)
                 if time.monotonic() >= next_ae:
                     next_ae = time.monotonic() + self.anti_entropy_interval
                     up = [p for p, link in self.links.items() if link.connected]
                     if up:
                         self.replica.start_anti_entropy(rng.choice(up))
+                    if len(up) == len(self.links):  # GC needs every peer's answer
+                        self.replica.collect_tombstones(grace=tomb_grace)
                 self._flush()
             except Exception as e:  # a failed round must not stop hinted handoff for good
                 print(f"{self.name}: background round failed: {e!r}", file=sys.stderr)
@@ -286,6 +297,8 @@ class Region:
                 "actor": r.actor,
                 "hints_pending": r.hints_pending(),
                 "conflicts": r.stats.conflicts,
+                "tombstones": len(r.tombs),
+                "tombstones_collected": r.stats.tombstones_collected,
                 "bytes_sent": {p: link.bytes_sent for p, link in self.links.items()},
                 "lag_ms": {p: _percentiles(s) for p, s in self.lag.items()},
             }

@@ -45,6 +45,7 @@ BATCH = 512  # objects per anti-entropy message
 #: anti_entropy="full": retry rounds (10 s in a region) before the same pair syncs fully again,
 #: so one repair sends every object once each way instead of once per overlapping round
 FULL_SYNC_COOLDOWN = 100
+TOMB_REASK = 50  # retry rounds before an unanswered tombstone GC question is asked again
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class ReplicaStats:
     merges: int = 0  # incoming objects that changed local state
     repairs_sent: int = 0
     ae_rounds: int = 0
+    tombstones_collected: int = 0
 
 
 def _pack(xs: list[int]) -> bytes:
@@ -98,6 +100,8 @@ class Replica:
     hinted_handoff: bool = True
     #: "merkle", or "full": when the roots differ, both sides send every object (a baseline)
     anti_entropy: Literal["merkle", "full"] = "merkle"
+    #: drop tombstones every peer holds identically (see :meth:`collect_tombstones`)
+    tombstone_gc: bool = False
 
     def __post_init__(self) -> None:
         if not (self.resolver in ("siblings", "lww") or callable(self.resolver)):
@@ -116,7 +120,18 @@ class Replica:
         self._round = 0
         self._full_sync_after: dict[str, int] = {}  # anti_entropy="full": peer -> round
         self.tree = MerkleTree(self.merkle_depth)
-        self.tree.insert_many([(k, Object.from_bytes(v).digest()) for k, v in self.storage.items()])
+        #: tombstoned key -> retry round it became one here (GC candidates after a grace)
+        self.tombs: dict[bytes, int] = {}
+        #: tombstone GC in progress: key -> (digest asked about, peers holding it identically,
+        #: round asked in); unanswered questions are asked again after TOMB_REASK rounds
+        self._tomb_votes: dict[bytes, tuple[int, set[str], int]] = {}
+        entries = []
+        for k, v in self.storage.items():
+            obj = Object.from_bytes(v)
+            entries.append((k, obj.digest()))
+            if obj.is_absent() and obj.siblings:
+                self.tombs[k] = 0
+        self.tree.insert_many(entries)
         #: hints survive a restart when the store keeps them; they are all due at once
         self.durable_hints = isinstance(self.storage, HintStore)
         if self.durable_hints:
@@ -137,7 +152,14 @@ class Replica:
 
     def _store(self, key: bytes, obj: Object) -> None:
         self.storage.put(key, obj.to_bytes())
+        self._indexed(key, obj)
+
+    def _indexed(self, key: bytes, obj: Object) -> None:
         self.tree.insert(key, obj.digest())
+        if obj.is_absent() and obj.siblings:
+            self.tombs.setdefault(key, self._round)
+        else:
+            self.tombs.pop(key, None)
 
     def merge_in(self, key: bytes, remote: Object) -> Object:
         local = self.load(key)
@@ -162,7 +184,7 @@ class Replica:
         if self.durable_hints:  # the object and its hints in one atomic write
             peers = self.peers if self.hinted_handoff else []
             self.storage.put_with_hints(key, obj.to_bytes(), peers)  # type: ignore[attr-defined]
-            self.tree.insert(key, obj.digest())
+            self._indexed(key, obj)
         else:
             self._store(key, obj)
         for peer in self.peers:
@@ -245,6 +267,8 @@ class Replica:
             for peer, keys in self.hints.items():
                 self.storage.drop_hints(peer, list(keys))  # type: ignore[attr-defined]
         self.tree = MerkleTree(self.merkle_depth)
+        self.tombs.clear()
+        self._tomb_votes.clear()
         self.hints = {p: {} for p in self.peers}
         self.outbox.clear()
         if self.new_epoch_on_wipe:
@@ -352,6 +376,70 @@ class Replica:
         want = [k for k in theirs if k not in mine]
         if want:
             self.outbox.append((src, "ae_fetch", {"k": want}))
+
+    # Tombstone GC. A delete leaves a tombstone (siblings without values) so that older
+    # versions arriving later cannot bring the value back. Once every peer holds the very same
+    # tombstone (equal digest: the same context, so every region has seen the delete and
+    # everything it covers), and after a grace of TOMB_GRACE rounds for messages still in
+    # flight, it can go: the region asks every peer (tomb_q), counts identical holders
+    # (tomb_a), and when all peers hold it tells them all to drop it (tomb_gc) and drops its
+    # own. A peer drops only if its object still has that digest: a write since is kept. A
+    # lost tomb_gc leaves a copy that anti-entropy spreads again; it is collected again later.
+
+    def collect_tombstones(self, grace: int = 0, limit: int = BATCH) -> int:
+        """Ask every peer about up to ``limit`` tombstones older than ``grace`` rounds that
+        have no pending hint here; returns how many were asked about."""
+        if not self.tombstone_gc or not self.peers:
+            return 0
+        for k in [k for k, v in self._tomb_votes.items() if self._round - v[2] > TOMB_REASK]:
+            del self._tomb_votes[k]
+        pending = {k for keys in self.hints.values() for k in keys}
+        ask = [
+            k
+            for k, since in self.tombs.items()
+            if self._round - since >= grace and k not in pending and k not in self._tomb_votes
+        ][:limit]
+        if not ask:
+            return 0
+        digests = [self.tree.get(k) or 0 for k in ask]
+        for k, d in zip(ask, digests, strict=True):
+            self._tomb_votes[k] = (d, set(), self._round)
+        for peer in self.peers:
+            self.outbox.append((peer, "tomb_q", {"k": ask, "d": _pack(digests)}))
+        return len(ask)
+
+    def _on_tomb_q(self, src: str, body: Body) -> None:
+        same = [
+            k
+            for k, d in zip(body["k"], _unpack(body["d"]), strict=True)
+            if k in self.tombs and self.tree.get(k) == d
+        ]
+        self.outbox.append((src, "tomb_a", {"k": same}))
+
+    def _on_tomb_a(self, src: str, body: Body) -> None:
+        done, digests = [], []
+        for k in body["k"]:
+            vote = self._tomb_votes.get(k)
+            if vote is None or self.tree.get(k) != vote[0]:
+                continue
+            vote[1].add(src)
+            if vote[1] >= set(self.peers):
+                del self._tomb_votes[k]
+                done.append(k)
+                digests.append(vote[0])
+        if done:
+            for peer in self.peers:
+                self.outbox.append((peer, "tomb_gc", {"k": done, "d": _pack(digests)}))
+            self._on_tomb_gc(self.name, {"k": done, "d": _pack(digests)})
+
+    def _on_tomb_gc(self, src: str, body: Body) -> None:
+        for k, d in zip(body["k"], _unpack(body["d"]), strict=True):
+            if k in self.tombs and self.tree.get(k) == d:
+                self.storage.delete(k)
+                self.tree.remove(k)
+                del self.tombs[k]
+                self._tomb_votes.pop(k, None)
+                self.stats.tombstones_collected += 1
 
     def _on_ae_full(self, src: str, body: Body) -> None:
         self._full_sync_after[src] = self._round + FULL_SYNC_COOLDOWN
