@@ -58,6 +58,7 @@ ops = st.lists(
         st.tuples(st.just("reopen"), st.just(b""), st.just(b"")),
         st.tuples(st.just("hinted_put"), keys, st.sampled_from([b"", b"us", b"us,eu"])),
         st.tuples(st.just("drop_hint"), keys, st.sampled_from([b"us", b"eu"])),
+        st.tuples(st.just("put_many"), keys, values),
     ),
     max_size=40,
 )
@@ -91,6 +92,12 @@ def test_storage_conformance(kind: str, ops: list[tuple[str, bytes, bytes]]) -> 
                 elif op == "drop_hint":
                     store.drop_hints(value.decode(), [key])
                     hints.discard((value.decode(), key))
+                elif op == "put_many":
+                    batch = [(key, value), (key + b"+", value + b"+")]
+                    store.put_many(batch)
+                    model.update(batch)
+                    ks = [key, key + b"+", b"never"]
+                    assert store.get_many(ks) == [model.get(k) for k in ks]
                 elif op == "items":
                     pairs = list(store.items())
                     assert len(pairs) == len(dict(pairs)), "a key listed twice"

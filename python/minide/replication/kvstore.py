@@ -81,6 +81,15 @@ class KvStorage:
     def delete(self, key: bytes) -> None:
         self.db.delete(_DATA + key)
 
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        return self.db.get_many([_DATA + k for k in keys])
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        """Several objects in one write batch (one WAL record)."""
+        with self.db.write_batch() as batch:
+            for k, v in items:
+                batch.put(_DATA + k, v)
+
     def put_with_hints(self, key: bytes, value: bytes, peers: Iterable[str]) -> None:
         with self.db.write_batch() as batch:
             batch.put(_DATA + key, value)

@@ -171,6 +171,37 @@ class Replica:
                 self.stats.conflicts += 1
         return merged
 
+    def _raw_many(self, keys: list[bytes]) -> list[bytes | None]:
+        get_many = getattr(self.storage, "get_many", None)
+        if get_many is not None:
+            return list(get_many(keys))
+        return [self.storage.get(k) for k in keys]
+
+    def merge_many(self, keys: list[bytes], remotes: list[Object]) -> list[Object]:
+        """``merge_in`` for a batch of distinct keys: one read of them all, one write of the
+        changed ones (a kv write batch when the store has ``put_many``)."""
+        if len(set(keys)) != len(keys):
+            return [self.merge_in(k, r) for k, r in zip(keys, remotes, strict=True)]
+        out, changed = [], []
+        for key, raw, remote in zip(keys, self._raw_many(keys), remotes, strict=True):
+            local = Object() if raw is None else Object.from_bytes(raw)
+            merged = local.sync(remote)
+            if merged != local:
+                changed.append((key, merged))
+                self.stats.merges += 1
+                if len(merged.values) > 1:
+                    self.stats.conflicts += 1
+            out.append(merged)
+        put_many = getattr(self.storage, "put_many", None)
+        if put_many is not None and changed:
+            put_many([(k, m.to_bytes()) for k, m in changed])
+        else:
+            for k, m in changed:
+                self.storage.put(k, m.to_bytes())
+        for k, m in changed:
+            self._indexed(k, m)
+        return out
+
     def keys(self) -> list[bytes]:
         return [k for k, _ in self.storage.items()]
 
@@ -287,8 +318,7 @@ class Replica:
         self.outbox.append((src, "ack", {"k": body["k"], "d": body["d"]}))
 
     def _on_put_batch(self, src: str, body: Body) -> None:
-        for key, raw in zip(body["k"], body["o"], strict=True):
-            self.merge_in(key, Object.from_bytes(raw))
+        self.merge_many(list(body["k"]), [Object.from_bytes(raw) for raw in body["o"]])
         self.outbox.append((src, "ack_batch", {"k": body["k"], "d": body["d"]}))
 
     def _on_ack_batch(self, src: str, body: Body) -> None:
@@ -327,15 +357,16 @@ class Replica:
         """Send our objects for ``keys`` in batches of :data:`BATCH`."""
         for i in range(0, len(keys), BATCH):
             chunk = keys[i : i + BATCH]
-            objs = [self.storage.get(k) or Object().to_bytes() for k in chunk]
+            objs = [raw or Object().to_bytes() for raw in self._raw_many(chunk)]
             self.outbox.append((dst, "objs", {"k": chunk, "o": objs, "r": reply}))
 
     def _on_objs(self, src: str, body: Body) -> None:
-        back = []
-        for key, raw in zip(body["k"], body["o"], strict=True):
-            theirs = Object.from_bytes(raw)
-            if self.merge_in(key, theirs) != theirs:
-                back.append(key)
+        keys: list[bytes] = list(body["k"])
+        theirs = [Object.from_bytes(raw) for raw in body["o"]]
+        if len(keys) != len(theirs):
+            raise InvalidArgumentError(f"{self.name}: objs from {src}: keys and objects differ")
+        merged = self.merge_many(keys, theirs)
+        back = [k for k, m, t in zip(keys, merged, theirs, strict=True) if m != t]
         if body["r"] and back:
             self.send_objects(src, back, reply=False)
 

@@ -6,6 +6,7 @@ of every key (to rebuild its Merkle tree after a restart). :class:`Storage` is t
 :class:`~minide.replication.kvstore.KvStorage` (``minide.kv`` on disk). Values are the bytes of
 ``Object.to_bytes()``.
 
+A store may offer ``get_many`` / ``put_many`` (batches; the replica uses them when present).
 A store may also keep a region's *hints* (hinted handoff: which peers have not acked which keys
 yet), so that they survive a restart: :class:`HintStore`. A hint is just (peer, key); the object
 to push is read from the store when the hint is replayed.
@@ -63,6 +64,12 @@ class MemoryStorage:
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         return iter(list(self._data.items()))
+
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        return [self._data.get(k) for k in keys]
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        self._data.update(items)
 
     def put_with_hints(self, key: bytes, value: bytes, peers: Iterable[str]) -> None:
         self._data[key] = value
