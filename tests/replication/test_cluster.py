@@ -50,6 +50,13 @@ def test_partition_siblings_heal(tmp_path: Path) -> None:
         us.delete("cart", ctx)
         cluster.wait_converged(timeout=10)
         assert eu.get("cart").values == []
+        # every region holds the tombstone: after its grace (~2 s) it is collected everywhere
+        deadline = time.monotonic() + 15
+        while any(c.state()["keys"] for c in (us, eu, ap)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [c.state()["keys"] for c in (us, eu, ap)] == [0, 0, 0], "tombstone not collected"
+        cluster.wait_converged(timeout=10)
+        assert all(c.get("cart").values == [] for c in (us, eu, ap))
         m = cluster.metrics()
         assert m["conflicts"] >= 1 and m["bytes_sent"] > 0 and m["hints_pending"] == 0
         assert m["links"]["us->eu"]["lag_p99_ms"] > 0
@@ -88,6 +95,33 @@ def test_kill9_keeps_acknowledged_writes_and_epoch(tmp_path: Path, fsync: bool) 
         cluster.heal()
         cluster.wait_converged(timeout=15)
         assert keys_of(cluster, "us", ["k0", "k199"]) == {"k0": [b"v0"], "k199": [b"v199"]}
+
+
+def test_hints_survive_kill9(tmp_path: Path) -> None:
+    """Hinted handoff alone (anti-entropy off): hints of a region killed with SIGKILL are in
+    its kv store; after a restart they are replayed and the partitioned peer gets every write."""
+    with mr.LocalCluster(
+        regions=["us", "eu"], base_dir=tmp_path, anti_entropy_interval=3600
+    ) as cluster:
+        cluster.wait_converged(timeout=10)
+        cluster.partition({"us"}, {"eu"})
+        keys = [f"h{i}" for i in range(50)]
+        with cluster.client("eu") as eu:
+            for k in keys:
+                eu.put(k, k.encode())
+            assert eu.state()["hints"] == 50
+        cluster.kill("eu")
+        cluster.restart("eu")
+        with cluster.client("eu") as eu:
+            assert eu.state()["hints"] == 50, "hints lost in the kill -9"
+        assert all(v == [] for v in keys_of(cluster, "us", keys).values())
+        cluster.heal()
+        cluster.wait_converged(timeout=15)
+        assert keys_of(cluster, "us", keys) == {k: [k.encode()] for k in keys}
+        cluster.kill("eu")  # acks deleted the hints durably too
+        cluster.restart("eu")
+        with cluster.client("eu") as eu:
+            assert eu.state()["hints"] == 0
 
 
 def test_kv679_lost_disk_new_epoch(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import minide.replication as mr
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from minide.errors import InvalidArgumentError
 
 Factory = Callable[[], Any]
 
@@ -55,6 +56,9 @@ ops = st.lists(
         st.tuples(st.just("get"), keys, st.just(b"")),
         st.tuples(st.just("items"), st.just(b""), st.just(b"")),
         st.tuples(st.just("reopen"), st.just(b""), st.just(b"")),
+        st.tuples(st.just("hinted_put"), keys, st.sampled_from([b"", b"us", b"us,eu"])),
+        st.tuples(st.just("drop_hint"), keys, st.sampled_from([b"us", b"eu"])),
+        st.tuples(st.just("put_many"), keys, values),
     ),
     max_size=40,
 )
@@ -64,8 +68,10 @@ ops = st.lists(
 @settings(max_examples=60)
 @given(ops=ops)
 def test_storage_conformance(kind: str, ops: list[tuple[str, bytes, bytes]]) -> None:
-    """Every store behaves like a dict; durable stores keep it across close + reopen."""
+    """Every store behaves like a dict (and a set of (peer, key) hints); durable stores keep
+    both across close + reopen. Hints never show up among the objects."""
     model: dict[bytes, bytes] = {}
+    hints: set[tuple[str, bytes]] = set()
     with tempfile.TemporaryDirectory() as d:
         store = make_store(kind, Path(d))
         try:
@@ -78,6 +84,20 @@ def test_storage_conformance(kind: str, ops: list[tuple[str, bytes, bytes]]) -> 
                     model.pop(key, None)
                 elif op == "get":
                     assert store.get(key) == model.get(key)
+                elif op == "hinted_put":
+                    peers = [p for p in value.decode().split(",") if p]
+                    store.put_with_hints(key, b"obj:" + key, peers)
+                    model[key] = b"obj:" + key
+                    hints.update((p, key) for p in peers)
+                elif op == "drop_hint":
+                    store.drop_hints(value.decode(), [key])
+                    hints.discard((value.decode(), key))
+                elif op == "put_many":
+                    batch = [(key, value), (key + b"+", value + b"+")]
+                    store.put_many(batch)
+                    model.update(batch)
+                    ks = [key, key + b"+", b"never"]
+                    assert store.get_many(ks) == [model.get(k) for k in ks]
                 elif op == "items":
                     pairs = list(store.items())
                     assert len(pairs) == len(dict(pairs)), "a key listed twice"
@@ -87,8 +107,21 @@ def test_storage_conformance(kind: str, ops: list[tuple[str, bytes, bytes]]) -> 
                     store = make_store(kind, Path(d))
             assert dict(store.items()) == model
             assert all(store.get(k) == v for k, v in model.items())
+            assert sorted(store.hints()) == sorted(hints)
         finally:
             close(store)
+
+
+def test_kv_hint_peer_names_are_checked(tmp_path: Path) -> None:
+    s = mr.KvStorage(tmp_path)
+    try:
+        with pytest.raises(InvalidArgumentError, match="peer names"):
+            s.put_with_hints(b"k", b"v", [""])
+        with pytest.raises(InvalidArgumentError, match="peer names"):
+            s.drop_hints("x" * 256, [b"k"])
+        assert s.get(b"k") is None, "a rejected batch writes nothing"
+    finally:
+        s.close()
 
 
 def test_kv_epoch_kept_with_the_data_new_when_lost(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@
     region us ──► proxy us→eu ──► region eu        one proxy per direction of every pair,
     region eu ──► proxy eu→us ──► region us        all in this process (a background event loop)
 
-    partition({"us"}, {"eu", "ap"})   proxies across groups stop listening and cut connections
+    partition({"us"}, {"eu", "ap"})   proxies across groups cut their connections and refuse new ones
     delay("us", "eu", ms=200)         both directions hold every chunk for 200 ms
     kill("eu") / restart("eu")        SIGKILL the process / start it again on the same data dir
     wipe("eu")                        delete a killed region's data dir (a lost disk)
@@ -39,7 +39,16 @@ def _free_port() -> int:
 
 
 class _Proxy:
-    """Forwards one direction of one link; can be blocked (partition) or delayed."""
+    """Forwards one direction of one link; can be blocked (partition) or delayed.
+
+    The proxy listens for its whole life; while blocked it aborts every connection it has and
+    every one it accepts (in-flight bytes are lost, as in a real partition). It never closes
+    its listening socket to block: in Python 3.11, ``Server.close()`` racing an accept leaks the
+    accepted socket (``Server._attach`` asserts inside ``_accept_connection2``, which swallows
+    it), and a region connected to that leaked socket believed it was connected for good while
+    nothing read its frames. A connection accepted just before ``block()`` may still be
+    connecting upstream when the block runs: ``_accept`` registers it first and checks again
+    once upstream is reached, so no connection slips through a partition."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
@@ -53,26 +62,36 @@ class _Proxy:
         if self.server is None:
             self.server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
 
-    async def block(self) -> None:
-        self.blocked = True
+    async def close(self) -> None:
+        await self.block()
         if self.server is not None:
             self.server.close()
             self.server = None
+
+    async def block(self) -> None:
+        self.blocked = True
         for w in list(self.conns):
-            w.close()
+            w.transport.abort()
         self.conns.clear()
 
     async def unblock(self) -> None:
         self.blocked = False
-        await self.open()
 
     async def _accept(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        if self.blocked:
+            w.transport.abort()
+            return
+        self.conns.add(w)  # from here on a block() cuts it
         try:
             ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
-            w.close()
+            self.conns.discard(w)
+            w.transport.abort()
             return
-        self.conns |= {w, uw}
+        if w not in self.conns:  # blocked (and maybe unblocked) while connecting upstream
+            uw.transport.abort()
+            return
+        self.conns.add(uw)
         await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w), return_exceptions=True)
         for x in (w, uw):
             self.conns.discard(x)
@@ -102,6 +121,8 @@ class LocalCluster:
         hint_interval: float = 0.1,
         anti_entropy_interval: float = 0.5,
         fsync: bool = False,
+        anti_entropy: str = "merkle",
+        hinted_handoff: bool = True,
     ) -> None:
         self.names = list(regions)
         if len(set(self.names)) != len(self.names) or len(self.names) < 2:
@@ -113,6 +134,8 @@ class LocalCluster:
             f"--hint-interval={hint_interval}",
             f"--anti-entropy-interval={anti_entropy_interval}",
             *(["--fsync"] if fsync else []),
+            f"--anti-entropy={anti_entropy}",
+            *([] if hinted_handoff else ["--no-hints"]),
         ]
         self.ports = {n: _free_port() for n in self.names}
         self.procs: dict[str, subprocess.Popen[str]] = {}
@@ -154,7 +177,7 @@ class LocalCluster:
 
     async def _shutdown(self) -> None:
         for proxy in self.proxies.values():
-            await proxy.block()
+            await proxy.close()
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for t in tasks:
             t.cancel()

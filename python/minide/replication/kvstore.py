@@ -4,8 +4,13 @@ A region's store is one kv store in ``<data_dir>/kv`` with two key spaces::
 
     b"d" + key   -> Object.to_bytes()     the replicated objects (``items()`` scans this prefix)
     b"e"         -> epoch (ASCII hex)     the region's actor epoch (never seen by the replica)
+    b"h" + len(peer) + peer + key -> b""  a hint: ``peer`` has not acked ``key`` yet
 
-The prefix keeps the epoch out of the client key space: any client key, even ``b"e"``, is safe.
+The prefixes keep the epoch and hints out of the client key space: any client key is safe.
+
+Hints (hinted handoff) are durable: a client write stores its object and one hint per peer in
+one kv write batch (one WAL record), so a region killed with SIGKILL restarts with every hint
+of every acknowledged write and replays them; an ack deletes its hint.
 
 Durability: ``put``/``delete`` return after kv has committed the write to its WAL. With
 ``sync="batch"`` (the region default) the OS holds the bytes before the call returns and kv fsyncs
@@ -27,13 +32,22 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import minide.kv as kv
+from minide.errors import InvalidArgumentError
 
 _DATA = b"d"
 _EPOCH = b"e"
+_HINT = b"h"
+
+
+def _hint_prefix(peer: str) -> bytes:
+    name = peer.encode()
+    if not 0 < len(name) < 256:
+        raise InvalidArgumentError(f"peer names are 1..255 bytes of UTF-8, got {peer!r}")
+    return _HINT + bytes([len(name)]) + name
 
 
 class KvStorage:
@@ -66,6 +80,32 @@ class KvStorage:
 
     def delete(self, key: bytes) -> None:
         self.db.delete(_DATA + key)
+
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        return self.db.get_many([_DATA + k for k in keys])
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        """Several objects in one write batch (one WAL record)."""
+        with self.db.write_batch() as batch:
+            for k, v in items:
+                batch.put(_DATA + k, v)
+
+    def put_with_hints(self, key: bytes, value: bytes, peers: Iterable[str]) -> None:
+        with self.db.write_batch() as batch:
+            batch.put(_DATA + key, value)
+            for peer in peers:
+                batch.put(_hint_prefix(peer) + key, b"")
+
+    def drop_hints(self, peer: str, keys: Iterable[bytes]) -> None:
+        prefix = _hint_prefix(peer)
+        with self.db.write_batch() as batch:
+            for key in keys:
+                batch.delete(prefix + key)
+
+    def hints(self) -> Iterator[tuple[str, bytes]]:
+        for k, _ in self.db.scan(prefix=_HINT):
+            n = k[1]
+            yield k[2 : 2 + n].decode(), k[2 + n :]
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, object) in key order, read at one pinned commit (writes may go on)."""

@@ -8,8 +8,9 @@ behind an asyncio (uvloop) TCP server, with msgpack frames (see ``wire.py``).
     peers ───put/ack/ae_*/objs───►┤    replica.handle(...) -> outbox -> one outgoing link per peer
                                   │    every hint_interval: re-push unacked writes (hinted handoff)
                                   │    every anti_entropy_interval: Merkle exchange with one peer
-                                  └──► link to eu (reconnects; messages for a down link are dropped,
-                                       hints and anti-entropy make up for them)
+                                  └──► link to eu (up once eu answers our hello; reconnects;
+                                       messages for a down link are dropped, hints and
+                                       anti-entropy make up for them)
 
 Run one with ``python -m minide.replication.region --name us --data-dir D --listen 127.0.0.1:0
 --peer eu@127.0.0.1:7001``; it prints ``READY host:port`` on stdout once listening.
@@ -48,12 +49,21 @@ def parse_peers(peers: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
 
 
 class _Link:
-    """Outgoing connection to one peer; frames queued while connected, dropped otherwise."""
+    """Outgoing connection to one peer; frames queued while connected, dropped otherwise.
+
+    The reconnect loop must outlive any failure of one connection: uvloop raises
+    ``RuntimeError`` (not ``OSError``) when writing to a transport a peer has reset, and a link
+    task that died on it stayed disconnected for good, with its hints pending forever."""
+
+    CONNECT_TIMEOUT = 2.0
+    RETRY_S = 0.05
 
     def __init__(self, region: Region, peer: str, addr: str) -> None:
         self.region, self.peer, self.addr = region, peer, addr
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.connected = False
+        #: incremented on every new connection (hints are due at once after a reconnect)
+        self.generation = 0
         self.bytes_sent = 0
         self.task = asyncio.create_task(self._run())
 
@@ -65,34 +75,57 @@ class _Link:
         host, port = wire.parse_addr(self.addr)
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            # The peer never writes on this connection: a read returns only at EOF (peer or
-            # proxy closed it), which is how a cut link is noticed even when nothing is sent.
-            eof = asyncio.ensure_future(reader.read())
-            try:
-                writer.write(wire.encode("hello", self.region.name, {}))
-                self.connected = True
-                while True:
-                    get = asyncio.ensure_future(self.queue.get())
-                    done, _ = await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
-                    if eof in done:
-                        get.cancel()
-                        break
-                    frame = get.result()
-                    writer.write(frame)
-                    self.bytes_sent += len(frame)
-                    await writer.drain()
-            except (OSError, ConnectionError):
-                pass
+                await self._connection(host, port)
+            except asyncio.CancelledError:
+                raise
+            except OSError:  # ConnectionError and TimeoutError included
+                pass  # refused, reset, timed out: the peer or the path is down
+            except Exception as e:  # anything else ends this connection, never the loop
+                print(f"{self.region.name}: link to {self.peer} failed: {e!r}", file=sys.stderr)
             finally:
                 self.connected = False
                 self.queue = asyncio.Queue()
+            await asyncio.sleep(self.RETRY_S)
+
+    async def _connection(self, host: str, port: int) -> None:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port), self.CONNECT_TIMEOUT
+        )
+        eof: asyncio.Future[bytes] | None = None
+        try:
+            # Up only once the peer answers our hello: a TCP connect alone may end at a proxy
+            # that cannot reach the peer, or at a socket nobody reads.
+            writer.write(wire.encode("hello", self.region.name, {}))
+            reply = await asyncio.wait_for(wire.read_frame(reader), self.CONNECT_TIMEOUT)
+            if reply is None or reply[0] != "hello":
+                return
+            # The peer writes nothing more on this connection: a read returns only at EOF
+            # (peer or proxy closed it), which is how a cut link is noticed even when idle.
+            eof = asyncio.ensure_future(reader.read())
+            self.connected = True
+            self.generation += 1
+            while True:
+                get = asyncio.ensure_future(self.queue.get())
+                await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
+                # A reset closes the transport one loop turn before the reader sees it.
+                if eof.done() or writer.is_closing():
+                    get.cancel()  # a frame taken now is dropped: hints cover it
+                    return
+                frame = get.result()
+                writer.write(frame)
+                self.bytes_sent += len(frame)
+                drain = asyncio.ensure_future(writer.drain())
+                await asyncio.wait({drain, eof}, return_when=asyncio.FIRST_COMPLETED)
+                if not drain.done():  # cut while the peer was not reading: stop waiting
+                    drain.cancel()
+                    return
+                drain.result()
+        finally:
+            if eof is not None:
                 eof.cancel()
-                writer.close()
-            await asyncio.sleep(0.05)
+                if not eof.cancelled() and eof.done():
+                    eof.exception()  # retrieved: a reset is the normal end of a connection
+            writer.close()
 
 
 class Region:
@@ -110,6 +143,9 @@ class Region:
         hint_interval: float = 0.2,
         anti_entropy_interval: float = 1.0,
         fsync: bool = False,
+        anti_entropy: str = "merkle",
+        hinted_handoff: bool = True,
+        tombstone_gc: bool = True,
     ) -> None:
         self.name = name
         self.data_dir = data_dir
@@ -120,6 +156,9 @@ class Region:
         self.hint_interval = hint_interval
         self.anti_entropy_interval = anti_entropy_interval
         self.fsync = fsync
+        self.anti_entropy = anti_entropy
+        self.hinted_handoff = hinted_handoff
+        self.tombstone_gc = tombstone_gc
         self.address = ""
         self.lag: dict[str, list[float]] = {p: [] for p in self.peers}
 
@@ -135,6 +174,9 @@ class Region:
             epoch=epoch,
             merkle_depth=self.merkle_depth,
             resolver=self.resolver,
+            hinted_handoff=self.hinted_handoff,
+            tombstone_gc=self.tombstone_gc,
+            anti_entropy=self.anti_entropy,  # type: ignore[arg-type]  # checked by Replica
         )
         host, port = wire.parse_addr(self.listen)
         self.server = await asyncio.start_server(self._serve, host, port)
@@ -161,17 +203,35 @@ class Region:
     async def _background(self) -> None:
         rng = random.Random()
         next_ae = time.monotonic() + self.anti_entropy_interval
+        seen_generation = dict.fromkeys(self.links, 0)
+        # a tombstone is collected no sooner than ~2 s after it appeared here: messages from
+        # before the delete that are still in flight arrive first
+        tomb_grace = max(1, int(2.0 / self.hint_interval))
         while True:
             await asyncio.sleep(self.hint_interval)
-            # a hint waits ~1 s for its ack before it is pushed again
-            min_age = max(1, int(1.0 / self.hint_interval))
-            self.replica.retry_hints(lambda p: self.links[p].connected, min_age)
-            if time.monotonic() >= next_ae:
-                next_ae = time.monotonic() + self.anti_entropy_interval
-                up = [p for p, link in self.links.items() if link.connected]
-                if up:
-                    self.replica.start_anti_entropy(rng.choice(up))
-            self._flush()
+            try:
+                # a hint waits ~1 s for its ack before it is pushed again, unless its link
+                # reconnected since (what was in flight on the old connection is gone)
+                min_age = max(1, int(1.0 / self.hint_interval))
+                fresh = set()
+                for p, link in self.links.items():
+                    if link.connected and link.generation != seen_generation[p]:
+                        seen_generation[p] = link.generation
+                        fresh.add(p)
+                self.replica.retry_hints(lambda p: self.links[p].connected, min_age, fresh)
+                for p in fresh:  # a link came (back) up: compare trees now, not next round;
+                    if self.name < p:  # one side of each pair starts, not both
+                        self.replica.start_anti_entropy(p)
+                if time.monotonic() >= next_ae:
+                    next_ae = time.monotonic() + self.anti_entropy_interval
+                    up = [p for p, link in self.links.items() if link.connected]
+                    if up:
+                        self.replica.start_anti_entropy(rng.choice(up))
+                    if len(up) == len(self.links):  # GC needs every peer's answer
+                        self.replica.collect_tombstones(grace=tomb_grace)
+                self._flush()
+            except Exception as e:  # a failed round must not stop hinted handoff for good
+                print(f"{self.name}: background round failed: {e!r}", file=sys.stderr)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -180,7 +240,10 @@ class Region:
                 if kind.startswith("c_"):
                     writer.write(self._client(kind, body))
                     await writer.drain()
-                elif kind != "hello" and src in self.peers:
+                elif kind == "hello":  # a peer's link: answer, it is up once it hears us
+                    writer.write(wire.encode("hello", self.name, {}))
+                    await writer.drain()
+                elif src in self.peers:
                     if kind == "put" and "t" in body:
                         self._record_lag(src, time.time() - body["t"])
                     self.replica.handle(src, kind, body)
@@ -234,6 +297,8 @@ class Region:
                 "actor": r.actor,
                 "hints_pending": r.hints_pending(),
                 "conflicts": r.stats.conflicts,
+                "tombstones": len(r.tombs),
+                "tombstones_collected": r.stats.tombstones_collected,
                 "bytes_sent": {p: link.bytes_sent for p, link in self.links.items()},
                 "lag_ms": {p: _percentiles(s) for p, s in self.lag.items()},
             }
@@ -265,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hint-interval", type=float, default=0.2)
     p.add_argument("--anti-entropy-interval", type=float, default=1.0)
     p.add_argument("--fsync", action="store_true", help="fsync every write before the ack")
+    p.add_argument("--anti-entropy", default="merkle", choices=["merkle", "full"])
+    p.add_argument("--no-hints", action="store_true", help="no hinted handoff (benchmarks)")
     args = p.parse_args(argv)
     region = Region(
         args.name,
@@ -276,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         hint_interval=args.hint_interval,
         anti_entropy_interval=args.anti_entropy_interval,
         fsync=args.fsync,
+        anti_entropy=args.anti_entropy,
+        hinted_handoff=not args.no_hints,
     )
 
     async def run() -> None:

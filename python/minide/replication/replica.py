@@ -28,7 +28,7 @@ idempotent: duplicated, reordered or late messages cannot make replicas diverge.
 from __future__ import annotations
 
 import array
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,12 +36,16 @@ from minide._core import ReplicationMerkleTree as MerkleTree
 from minide._core import ReplicationObject as Object
 from minide._core import ReplicationVectorClock as VectorClock
 from minide.errors import InvalidArgumentError
-from minide.replication.storage import MemoryStorage, Storage
+from minide.replication.storage import HintStore, MemoryStorage, Storage
 
 Resolver = Literal["siblings", "lww"] | Callable[[list[bytes]], bytes]
 Body = dict[str, Any]
 Outgoing = tuple[str, str, Body]  # (destination, kind, body)
 BATCH = 512  # objects per anti-entropy message
+#: anti_entropy="full": retry rounds (10 s in a region) before the same pair syncs fully again,
+#: so one repair sends every object once each way instead of once per overlapping round
+FULL_SYNC_COOLDOWN = 100
+TOMB_REASK = 50  # retry rounds before an unanswered tombstone GC question is asked again
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class ReplicaStats:
     merges: int = 0  # incoming objects that changed local state
     repairs_sent: int = 0
     ae_rounds: int = 0
+    tombstones_collected: int = 0
 
 
 def _pack(xs: list[int]) -> bytes:
@@ -91,11 +96,21 @@ class Replica:
     resolver: Resolver = "siblings"
     #: False reproduces Riak's kv679 bug: a wiped region reuses its old actor id.
     new_epoch_on_wipe: bool = True
+    #: False: a write is pushed once and not retried (benchmarks isolate anti-entropy with it)
+    hinted_handoff: bool = True
+    #: "merkle", or "full": when the roots differ, both sides send every object (a baseline)
+    anti_entropy: Literal["merkle", "full"] = "merkle"
+    #: drop tombstones every peer holds identically (see :meth:`collect_tombstones`)
+    tombstone_gc: bool = False
 
     def __post_init__(self) -> None:
         if not (self.resolver in ("siblings", "lww") or callable(self.resolver)):
             raise InvalidArgumentError(
                 f"resolver must be 'siblings', 'lww' or a callable, got {self.resolver!r}"
+            )
+        if self.anti_entropy not in ("merkle", "full"):
+            raise InvalidArgumentError(
+                f"anti_entropy must be 'merkle' or 'full', got {self.anti_entropy!r}"
             )
         self.outbox: list[Outgoing] = []
         #: peer -> key -> (digest of the object last pushed, retry round it was pushed in):
@@ -103,8 +118,26 @@ class Replica:
         self.hints: dict[str, dict[bytes, tuple[int, int]]] = {p: {} for p in self.peers}
         self.stats = ReplicaStats()
         self._round = 0
+        self._full_sync_after: dict[str, int] = {}  # anti_entropy="full": peer -> round
         self.tree = MerkleTree(self.merkle_depth)
-        self.tree.insert_many([(k, Object.from_bytes(v).digest()) for k, v in self.storage.items()])
+        #: tombstoned key -> retry round it became one here (GC candidates after a grace)
+        self.tombs: dict[bytes, int] = {}
+        #: tombstone GC in progress: key -> (digest asked about, peers holding it identically,
+        #: round asked in); unanswered questions are asked again after TOMB_REASK rounds
+        self._tomb_votes: dict[bytes, tuple[int, set[str], int]] = {}
+        entries = []
+        for k, v in self.storage.items():
+            obj = Object.from_bytes(v)
+            entries.append((k, obj.digest()))
+            if obj.is_absent() and obj.siblings:
+                self.tombs[k] = 0
+        self.tree.insert_many(entries)
+        #: hints survive a restart when the store keeps them; they are all due at once
+        self.durable_hints = isinstance(self.storage, HintStore)
+        if self.durable_hints:
+            for peer, key in self.storage.hints():  # type: ignore[attr-defined]
+                if peer in self.hints:
+                    self.hints[peer][key] = (self.load(key).digest(), -(1 << 62))
 
     @property
     def actor(self) -> str:
@@ -119,7 +152,14 @@ class Replica:
 
     def _store(self, key: bytes, obj: Object) -> None:
         self.storage.put(key, obj.to_bytes())
+        self._indexed(key, obj)
+
+    def _indexed(self, key: bytes, obj: Object) -> None:
         self.tree.insert(key, obj.digest())
+        if obj.is_absent() and obj.siblings:
+            self.tombs.setdefault(key, self._round)
+        else:
+            self.tombs.pop(key, None)
 
     def merge_in(self, key: bytes, remote: Object) -> Object:
         local = self.load(key)
@@ -131,6 +171,37 @@ class Replica:
                 self.stats.conflicts += 1
         return merged
 
+    def _raw_many(self, keys: list[bytes]) -> list[bytes | None]:
+        get_many = getattr(self.storage, "get_many", None)
+        if get_many is not None:
+            return list(get_many(keys))
+        return [self.storage.get(k) for k in keys]
+
+    def merge_many(self, keys: list[bytes], remotes: list[Object]) -> list[Object]:
+        """``merge_in`` for a batch of distinct keys: one read of them all, one write of the
+        changed ones (a kv write batch when the store has ``put_many``)."""
+        if len(set(keys)) != len(keys):
+            return [self.merge_in(k, r) for k, r in zip(keys, remotes, strict=True)]
+        out, changed = [], []
+        for key, raw, remote in zip(keys, self._raw_many(keys), remotes, strict=True):
+            local = Object() if raw is None else Object.from_bytes(raw)
+            merged = local.sync(remote)
+            if merged != local:
+                changed.append((key, merged))
+                self.stats.merges += 1
+                if len(merged.values) > 1:
+                    self.stats.conflicts += 1
+            out.append(merged)
+        put_many = getattr(self.storage, "put_many", None)
+        if put_many is not None and changed:
+            put_many([(k, m.to_bytes()) for k, m in changed])
+        else:
+            for k, m in changed:
+                self.storage.put(k, m.to_bytes())
+        for k, m in changed:
+            self._indexed(k, m)
+        return out
+
     def keys(self) -> list[bytes]:
         return [k for k, _ in self.storage.items()]
 
@@ -141,7 +212,12 @@ class Replica:
     ) -> VectorClock:
         """Coordinate a client write (``value=None`` deletes); returns the new context."""
         obj, _dot = self.load(key).update(self.actor, context or VectorClock(), value, ts)
-        self._store(key, obj)
+        if self.durable_hints:  # the object and its hints in one atomic write
+            peers = self.peers if self.hinted_handoff else []
+            self.storage.put_with_hints(key, obj.to_bytes(), peers)  # type: ignore[attr-defined]
+            self._indexed(key, obj)
+        else:
+            self._store(key, obj)
         for peer in self.peers:
             self._push(peer, key, obj)
         return obj.context
@@ -149,7 +225,8 @@ class Replica:
     def _push(self, peer: str, key: bytes, obj: Object) -> None:
         # The ack echoes the digest: an ack for an older version of the key leaves the hint.
         digest = obj.digest()
-        self.hints[peer][key] = (digest, self._round)
+        if self.hinted_handoff:
+            self.hints[peer][key] = (digest, self._round)
         self.outbox.append((peer, "put", {"k": key, "o": obj.to_bytes(), "d": digest}))
 
     def get(self, key: bytes, read_repair: bool = False) -> GetResult:
@@ -174,18 +251,25 @@ class Replica:
 
     # -- background work ---------------------------------------------------------------------
 
-    def retry_hints(self, reachable: Callable[[str], bool], min_age: int = 0) -> int:
+    def retry_hints(
+        self,
+        reachable: Callable[[str], bool],
+        min_age: int = 0,
+        reconnected: Collection[str] = (),
+    ) -> int:
         """Re-push unacked keys to peers that are reachable now, in batches; returns the number
         of keys re-pushed.
 
         Each call is one retry round; a hint pushed fewer than ``min_age`` rounds ago is left
-        alone (its ack may be on the way), so a slow link is not flooded with duplicates."""
+        alone (its ack may be on the way), so a slow link is not flooded with duplicates, except
+        for peers in ``reconnected`` (a new connection: nothing is on the way any more)."""
         self._round += 1
         sent = 0
         for peer, keys in self.hints.items():
             if not keys or not reachable(peer):
                 continue
-            due = [k for k, (_, pushed) in keys.items() if self._round - pushed > min_age]
+            age = -1 if peer in reconnected else min_age
+            due = [k for k, (_, pushed) in keys.items() if self._round - pushed > age]
             for i in range(0, len(due), BATCH):
                 chunk = due[i : i + BATCH]
                 objs = [self.load(k) for k in chunk]
@@ -210,7 +294,12 @@ class Replica:
         """Lose every byte (disk replaced), restart with a new epoch (or not: kv679)."""
         for key in self.keys():
             self.storage.delete(key)
+        if self.durable_hints:
+            for peer, keys in self.hints.items():
+                self.storage.drop_hints(peer, list(keys))  # type: ignore[attr-defined]
         self.tree = MerkleTree(self.merkle_depth)
+        self.tombs.clear()
+        self._tomb_votes.clear()
         self.hints = {p: {} for p in self.peers}
         self.outbox.clear()
         if self.new_epoch_on_wipe:
@@ -229,19 +318,25 @@ class Replica:
         self.outbox.append((src, "ack", {"k": body["k"], "d": body["d"]}))
 
     def _on_put_batch(self, src: str, body: Body) -> None:
-        for key, raw in zip(body["k"], body["o"], strict=True):
-            self.merge_in(key, Object.from_bytes(raw))
+        self.merge_many(list(body["k"]), [Object.from_bytes(raw) for raw in body["o"]])
         self.outbox.append((src, "ack_batch", {"k": body["k"], "d": body["d"]}))
 
     def _on_ack_batch(self, src: str, body: Body) -> None:
-        for key, digest in zip(body["k"], _unpack(body["d"]), strict=True):
-            self._on_ack(src, {"k": key, "d": digest})
+        self._acked(src, zip(body["k"], _unpack(body["d"]), strict=True))
 
     def _on_ack(self, src: str, body: Body) -> None:
+        self._acked(src, [(body["k"], body["d"])])
+
+    def _acked(self, src: str, acks: Iterable[tuple[bytes, int]]) -> None:
         hints = self.hints.get(src, {})
-        hint = hints.get(body["k"])
-        if hint is not None and hint[0] == body["d"]:
-            del hints[body["k"]]
+        done = []
+        for key, digest in acks:
+            hint = hints.get(key)
+            if hint is not None and hint[0] == digest:
+                del hints[key]
+                done.append(key)
+        if done and self.durable_hints:
+            self.storage.drop_hints(src, done)  # type: ignore[attr-defined]
 
     def _on_read(self, src: str, body: Body) -> None:
         obj = self.load(body["k"])
@@ -262,15 +357,16 @@ class Replica:
         """Send our objects for ``keys`` in batches of :data:`BATCH`."""
         for i in range(0, len(keys), BATCH):
             chunk = keys[i : i + BATCH]
-            objs = [self.storage.get(k) or Object().to_bytes() for k in chunk]
+            objs = [raw or Object().to_bytes() for raw in self._raw_many(chunk)]
             self.outbox.append((dst, "objs", {"k": chunk, "o": objs, "r": reply}))
 
     def _on_objs(self, src: str, body: Body) -> None:
-        back = []
-        for key, raw in zip(body["k"], body["o"], strict=True):
-            theirs = Object.from_bytes(raw)
-            if self.merge_in(key, theirs) != theirs:
-                back.append(key)
+        keys: list[bytes] = list(body["k"])
+        theirs = [Object.from_bytes(raw) for raw in body["o"]]
+        if len(keys) != len(theirs):
+            raise InvalidArgumentError(f"{self.name}: objs from {src}: keys and objects differ")
+        merged = self.merge_many(keys, theirs)
+        back = [k for k, m, t in zip(keys, merged, theirs, strict=True) if m != t]
         if body["r"] and back:
             self.send_objects(src, back, reply=False)
 
@@ -287,6 +383,12 @@ class Replica:
         nodes = [c for p in parents for c in range(p * 16, p * 16 + 16)] if level else [0]
         differ = self.tree.differing_nodes(level, list(zip(nodes, _unpack(body["h"]), strict=True)))
         if not differ:
+            return
+        if self.anti_entropy == "full":  # the baseline: every object, both ways
+            if self._round >= self._full_sync_after.get(src, 0):
+                self._full_sync_after[src] = self._round + FULL_SYNC_COOLDOWN
+                self.send_objects(src, self.keys(), reply=False)
+                self.outbox.append((src, "ae_full", {}))
             return
         if level == self.tree.depth:
             entries = self.tree.segment_entries(differ)
@@ -305,6 +407,74 @@ class Replica:
         want = [k for k in theirs if k not in mine]
         if want:
             self.outbox.append((src, "ae_fetch", {"k": want}))
+
+    # Tombstone GC. A delete leaves a tombstone (siblings without values) so that older
+    # versions arriving later cannot bring the value back. Once every peer holds the very same
+    # tombstone (equal digest: the same context, so every region has seen the delete and
+    # everything it covers), and after a grace of TOMB_GRACE rounds for messages still in
+    # flight, it can go: the region asks every peer (tomb_q), counts identical holders
+    # (tomb_a), and when all peers hold it tells them all to drop it (tomb_gc) and drops its
+    # own. A peer drops only if its object still has that digest: a write since is kept. A
+    # lost tomb_gc leaves a copy that anti-entropy spreads again; it is collected again later.
+
+    def collect_tombstones(self, grace: int = 0, limit: int = BATCH) -> int:
+        """Ask every peer about up to ``limit`` tombstones older than ``grace`` rounds that
+        have no pending hint here; returns how many were asked about."""
+        if not self.tombstone_gc or not self.peers:
+            return 0
+        for k in [k for k, v in self._tomb_votes.items() if self._round - v[2] > TOMB_REASK]:
+            del self._tomb_votes[k]
+        pending = {k for keys in self.hints.values() for k in keys}
+        ask = [
+            k
+            for k, since in self.tombs.items()
+            if self._round - since >= grace and k not in pending and k not in self._tomb_votes
+        ][:limit]
+        if not ask:
+            return 0
+        digests = [self.tree.get(k) or 0 for k in ask]
+        for k, d in zip(ask, digests, strict=True):
+            self._tomb_votes[k] = (d, set(), self._round)
+        for peer in self.peers:
+            self.outbox.append((peer, "tomb_q", {"k": ask, "d": _pack(digests)}))
+        return len(ask)
+
+    def _on_tomb_q(self, src: str, body: Body) -> None:
+        same = [
+            k
+            for k, d in zip(body["k"], _unpack(body["d"]), strict=True)
+            if k in self.tombs and self.tree.get(k) == d
+        ]
+        self.outbox.append((src, "tomb_a", {"k": same}))
+
+    def _on_tomb_a(self, src: str, body: Body) -> None:
+        done, digests = [], []
+        for k in body["k"]:
+            vote = self._tomb_votes.get(k)
+            if vote is None or self.tree.get(k) != vote[0]:
+                continue
+            vote[1].add(src)
+            if vote[1] >= set(self.peers):
+                del self._tomb_votes[k]
+                done.append(k)
+                digests.append(vote[0])
+        if done:
+            for peer in self.peers:
+                self.outbox.append((peer, "tomb_gc", {"k": done, "d": _pack(digests)}))
+            self._on_tomb_gc(self.name, {"k": done, "d": _pack(digests)})
+
+    def _on_tomb_gc(self, src: str, body: Body) -> None:
+        for k, d in zip(body["k"], _unpack(body["d"]), strict=True):
+            if k in self.tombs and self.tree.get(k) == d:
+                self.storage.delete(k)
+                self.tree.remove(k)
+                del self.tombs[k]
+                self._tomb_votes.pop(k, None)
+                self.stats.tombstones_collected += 1
+
+    def _on_ae_full(self, src: str, body: Body) -> None:
+        self._full_sync_after[src] = self._round + FULL_SYNC_COOLDOWN
+        self.send_objects(src, self.keys(), reply=False)
 
     def _on_ae_fetch(self, src: str, body: Body) -> None:
         self.send_objects(src, body["k"], reply=False)

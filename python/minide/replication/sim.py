@@ -21,6 +21,7 @@ Same seed, same operations -> same trace, byte for byte.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from collections.abc import Iterable
@@ -269,7 +270,7 @@ class Simulator:
         """Every region re-pushes unacked writes to peers it can reach (hinted handoff)."""
         sent = 0
         for r in self.replicas.values():
-            n = r.retry_hints(lambda p, a=r.name: self.reachable(a, p))
+            n = r.retry_hints(functools.partial(self.reachable, r.name))
             if n:
                 self._note(f"HINTED HANDOFF {r.actor} re-pushes {n} unacked writes")
             sent += n
