@@ -19,11 +19,11 @@ import minide.columnar as mc
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from minide.bench import Case
 
 # The harness puts this folder on sys.path only while it loads the module: import here.
 from convert_cases import convert_cases
 from csv_cases import csv_cases
+from minide.bench import Case
 
 ROWS = {"tiny": 20_000, "small": 1_000_000, "large": 10_000_000}
 

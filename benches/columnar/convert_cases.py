@@ -4,7 +4,7 @@
 Same CSV file (``csv_cases.dataset``: the seeded generator, ~100 MB at ``small``, ~1 GB at
 ``large``), same codec, 2 threads for everyone (the machine's cores; Polars sizes its pool from
 them, pyarrow gets ``set_cpu_count(2)``, DuckDB ``SET threads=2``). Time is measured in this
-process by the harness. Each case's ``extra`` then runs every engine once more in a fresh
+process by the harness (and process CPU seconds, steadier on a shared machine). Each case's ``extra`` then runs every engine once more in a fresh
 process to report its peak RSS (Linux VmHWM) and output size, and the ratios
 CSV bytes / Parquet bytes; ``size_vs_best`` is minide's output over the smallest of the three
 baselines' (target <= 1.0).
@@ -23,7 +23,7 @@ import minide.columnar as mc
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from csv_cases import dataset
+from csv_cases import cpu_times, dataset
 from minide.bench import Case
 
 THREADS = 2
@@ -129,7 +129,13 @@ def convert_cases(size: str) -> list[Case]:
         fresh: dict[str, dict[str, Any]] = {}
 
         def extra(
-            _m: Path, _b: Path, who: str, codec: str = codec, fresh: dict[str, Any] = fresh
+            _m: Path,
+            _b: Path,
+            who: str,
+            base: Any,
+            codec: str = codec,
+            fresh: dict[str, Any] = fresh,
+            convert: Any = m_convert,
         ) -> dict[str, float]:
             # every engine once in a fresh process (cached per codec: shared by the 3 cases)
             if not fresh:
@@ -147,6 +153,8 @@ def convert_cases(size: str) -> list[Case]:
                 "baseline_bytes": b["bytes"],
                 "size_vs_best": m["bytes"] / best,
                 "fresh_process_ratio": b["seconds"] / m["seconds"],
+                # process CPU seconds: steadier than wall time on a machine shared with others
+                **cpu_times(convert, base, runs=1 if size == "large" else 3),
             }
 
         for who, fn, name in (
@@ -164,7 +172,7 @@ def convert_cases(size: str) -> list[Case]:
                     baseline=fn,
                     baseline_name=name,
                     verify=same_rows,
-                    extra=lambda m, b, who=who, extra=extra: extra(m, b, who),
+                    extra=lambda m, b, who=who, fn=fn, extra=extra: extra(m, b, who, fn),
                 )
             )
     return out

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import minide.columnar as mc
-import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -51,7 +50,7 @@ def test_single_file_equals_read_csv(
 
 
 def test_partitioned_dataset(tmp_path: Path, csv_file: tuple[Path, int]) -> None:
-    src, rows = csv_file
+    src, _ = csv_file
     report = mc.csv_to_parquet(src, tmp_path / "ds", partition_by=["country"], compression="lz4")
     expect = mc.read_csv(src)
     countries = set(expect.column("country").to_pylist())
@@ -82,7 +81,9 @@ def test_bad_lines_are_counted_or_fail_cleanly(tmp_path: Path) -> None:
 def test_progress_reports_bytes(tmp_path: Path, csv_file: tuple[Path, int]) -> None:
     src, rows = csv_file
     seen: list[tuple[int, int, int]] = []
-    mc.csv_to_parquet(src, tmp_path / "p.parquet", batch_size=1000, progress=lambda *a: seen.append(a))
+    mc.csv_to_parquet(
+        src, tmp_path / "p.parquet", batch_size=1000, progress=lambda *a: seen.append(a)
+    )
     size = src.stat().st_size
     assert len(seen) > 2
     assert [s[0] for s in seen] == sorted(s[0] for s in seen)
@@ -155,8 +156,14 @@ def test_cli_csv2parquet(tmp_path: Path, csv_file: tuple[Path, int]) -> None:
 
     root = tmp_path / "cli-ds"
     r = cli(
-        "csv2parquet", str(src), str(root), "--partition-by", "country",
-        "--partition-by", "is_member", "--no-progress",
+        "csv2parquet",
+        str(src),
+        str(root),
+        "--partition-by",
+        "country",
+        "--partition-by",
+        "is_member",
+        "--no-progress",
     )
     assert r.returncode == 0, r.stderr
     got = mc.read_dataset(root)

@@ -42,9 +42,7 @@ def sample(n: int = N) -> pa.Table:
 
 
 def files_under(root: Path) -> list[str]:
-    return sorted(
-        str(Path(d, f).relative_to(root)) for d, _, fs in os.walk(root) for f in fs
-    )
+    return sorted(str(Path(d, f).relative_to(root)) for d, _, fs in os.walk(root) for f in fs)
 
 
 def by_id(t: pa.Table) -> pa.Table:
@@ -58,7 +56,10 @@ def test_layout_and_pyarrow_reads_it(tmp_path: Path) -> None:
     got = files_under(tmp_path / "d")
     # same directory names as pyarrow writes for the same data
     ds.write_dataset(
-        t, tmp_path / "p", format="parquet", partitioning=["country", "year"],
+        t,
+        tmp_path / "p",
+        format="parquet",
+        partitioning=["country", "year"],
         partitioning_flavor="hive",
     )
     assert got == files_under(tmp_path / "p")
@@ -79,16 +80,18 @@ def test_duckdb_reads_our_dataset(tmp_path: Path) -> None:
         f"SELECT id, country, year, price FROM read_parquet('{tmp_path}/d/**/*.parquet', "
         "hive_partitioning=true) ORDER BY id"
     ).fetchall()
-    assert rows == [
-        (r["id"], r["country"], r["year"], r["price"]) for r in t.to_pylist()
-    ]
+    assert rows == [(r["id"], r["country"], r["year"], r["price"]) for r in t.to_pylist()]
 
 
 def test_read_pyarrow_written_dataset_equals_pyarrow(tmp_path: Path) -> None:
     t = sample()
     ds.write_dataset(
-        t, tmp_path / "p", format="parquet", partitioning=["country", "year"],
-        partitioning_flavor="hive", max_rows_per_group=400,
+        t,
+        tmp_path / "p",
+        format="parquet",
+        partitioning=["country", "year"],
+        partitioning_flavor="hive",
+        max_rows_per_group=400,
     )
     ours = mc.read_dataset(tmp_path / "p")
     theirs = ds.dataset(tmp_path / "p", partitioning="hive").to_table()
@@ -195,8 +198,12 @@ def test_existing_data_behavior_matches_pyarrow(tmp_path: Path) -> None:
         for data in (first, second):
             mc.write_dataset(data, ours, partition_by="country", existing_data_behavior=behavior)
             ds.write_dataset(
-                data, theirs, format="parquet", partitioning=["country"],
-                partitioning_flavor="hive", existing_data_behavior=behavior,
+                data,
+                theirs,
+                format="parquet",
+                partitioning=["country"],
+                partitioning_flavor="hive",
+                existing_data_behavior=behavior,
             )
         assert files_under(ours) == files_under(theirs), behavior
         for f in files_under(ours):

@@ -45,7 +45,9 @@ def _csv2parquet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-@command("csv2parquet", "convert a CSV file to Parquet (streaming, bounded memory)", _csv2parquet_args)
+@command(
+    "csv2parquet", "convert a CSV file to Parquet (streaming, bounded memory)", _csv2parquet_args
+)
 def _csv2parquet(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import (

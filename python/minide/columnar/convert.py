@@ -157,6 +157,4 @@ def csv_to_parquet(
 def write_options_for(
     compression: str, schema: pa.Schema, parts: list[str], options: dict[str, Any]
 ) -> dict[str, Any]:
-    return build_write_options(
-        compression, file_schema(schema, parts), options, "csv_to_parquet"
-    )
+    return build_write_options(compression, file_schema(schema, parts), options, "csv_to_parquet")

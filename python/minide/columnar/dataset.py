@@ -182,7 +182,11 @@ def _widen(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
         return b
     if pa.types.is_null(b):
         return a
-    for same_kind in (pa.types.is_signed_integer, pa.types.is_unsigned_integer, pa.types.is_floating):
+    for same_kind in (
+        pa.types.is_signed_integer,
+        pa.types.is_unsigned_integer,
+        pa.types.is_floating,
+    ):
         if same_kind(a) and same_kind(b):
             return a if a.bit_width >= b.bit_width else b
     strings = (pa.string(), pa.large_string())
@@ -242,9 +246,7 @@ class Dataset:
                 for k, v in f.partition.items()
             }
             self._files.append((f, values, schema))
-        self.schema = pa.schema(
-            [u[0] for u in unified.values()] + list(self.partition_schema)
-        )
+        self.schema = pa.schema([u[0] for u in unified.values()] + list(self.partition_schema))
         self.last_scan: DatasetScanStats | None = None
 
     @property
