@@ -302,9 +302,9 @@ class Dataset:
                     if c not in consts and schema.get_field_index(c) < 0:
                         consts[c] = None  # a column this file lacks is null in every row
                 rest = residual(expr, consts)
-                if rest is False:
-                    skipped += 1
-                    continue
+            if rest is False:
+                skipped += 1
+                continue
             pf = ParquetFile(f.path)
             file_cols = [c for c in names if schema.get_field_index(c) >= 0]
             if rest is True:
@@ -315,7 +315,7 @@ class Dataset:
                     t, n = None, pf.num_rows
                 rg_total += pf.num_row_groups
                 rows_read += n
-            else:
+            elif isinstance(rest, tuple):
                 read_cols = file_cols or sorted(columns_of(rest))[:1]
                 t = pf.read(columns=read_cols, filter=Parsed(rest), threads=threads)
                 n = t.num_rows

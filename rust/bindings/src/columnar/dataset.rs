@@ -237,7 +237,9 @@ fn csv_convert_open<'py>(
         batch_size,
         threads,
     )?;
-    let conv = detach(py, move || CsvConversion::open(&path, &opts, pipelined, queue))?;
+    let conv = detach(py, move || {
+        CsvConversion::open(&path, &opts, pipelined, queue)
+    })?;
     Ok(PyCsvConversion {
         inner: Mutex::new(Some(conv)),
     })

@@ -32,10 +32,7 @@ pub struct ConversionSummary {
 
 /// Where batches go.
 enum Sink {
-    File {
-        writer: FileWriter,
-        path: PathBuf,
-    },
+    File { writer: FileWriter, path: PathBuf },
     Dataset(DatasetWriter),
 }
 
@@ -43,7 +40,7 @@ enum Sink {
 type Tally = (u64, Vec<u64>);
 
 enum Source {
-    Direct(CsvReader),
+    Direct(Box<CsvReader>),
     Piped {
         rx: Receiver<Result<RecordBatch>>,
         bytes_read: Arc<AtomicU64>,
@@ -114,7 +111,7 @@ impl CsvConversion {
                 handle: Some(handle),
             }
         } else {
-            Source::Direct(reader)
+            Source::Direct(Box::new(reader))
         };
         Ok(CsvConversion {
             src: src.to_path_buf(),

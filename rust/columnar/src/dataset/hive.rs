@@ -84,7 +84,10 @@ pub fn format_value(arr: &ArrayRef, row: usize) -> Result<Option<String>> {
         DataType::Utf8 => arr.as_string::<i32>().value(row).to_string(),
         DataType::LargeUtf8 => arr.as_string::<i64>().value(row).to_string(),
         DataType::Utf8View => arr.as_string_view().value(row).to_string(),
-        DataType::Date32 => format_date(arr.as_primitive::<arrow_array::types::Date32Type>().value(row)),
+        DataType::Date32 => format_date(
+            arr.as_primitive::<arrow_array::types::Date32Type>()
+                .value(row),
+        ),
         DataType::Dictionary(_, _) => {
             let dict = arr.as_any_dictionary();
             let Some(key) = dict_key(dict.keys(), row) else {

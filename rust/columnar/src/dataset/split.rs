@@ -129,7 +129,8 @@ pub fn split(
                 Some(r) => take_rows(batch.column(i), r),
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
-        let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.map_or(n, <[u32]>::len)));
+        let opts = arrow_array::RecordBatchOptions::new()
+            .with_row_count(Some(rows.map_or(n, <[u32]>::len)));
         RecordBatch::try_new_with_options(data_schema.clone(), cols, &opts).map_err(Error::from)
     };
     if n == 0 {
@@ -208,8 +209,20 @@ mod tests {
         let batch = RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(StringArray::from(vec![Some("a"), Some("b"), Some("a"), None, Some("a")])),
-                Arc::new(Int32Array::from(vec![Some(1), Some(1), Some(2), Some(1), Some(1)])),
+                Arc::new(StringArray::from(vec![
+                    Some("a"),
+                    Some("b"),
+                    Some("a"),
+                    None,
+                    Some("a"),
+                ])),
+                Arc::new(Int32Array::from(vec![
+                    Some(1),
+                    Some(1),
+                    Some(2),
+                    Some(1),
+                    Some(1),
+                ])),
                 Arc::new(Int32Array::from(vec![0, 1, 2, 3, 4])),
             ],
         )?;
@@ -218,7 +231,12 @@ mod tests {
         let got: Vec<(String, Vec<i32>)> = parts
             .iter()
             .map(|p| {
-                let v = p.batch.column(0).as_primitive::<Int32Type>().values().to_vec();
+                let v = p
+                    .batch
+                    .column(0)
+                    .as_primitive::<Int32Type>()
+                    .values()
+                    .to_vec();
                 (p.dir.clone(), v)
             })
             .collect();

@@ -119,18 +119,27 @@ impl DatasetWriter {
             )));
         }
         if opts.basename_template.contains('/') {
-            return Err(Error::invalid("basename_template must be a file name, not a path"));
+            return Err(Error::invalid(
+                "basename_template must be a file name, not a path",
+            ));
         }
         let mut part_idx = Vec::new();
         for (k, name) in opts.partition_by.iter().enumerate() {
             let Ok(i) = schema.index_of(name) else {
                 return Err(Error::schema(format!(
                     "partition column {name:?} is not in the data (columns: {})",
-                    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             };
             if opts.partition_by[..k].contains(name) {
-                return Err(Error::invalid(format!("partition column {name:?} given twice")));
+                return Err(Error::invalid(format!(
+                    "partition column {name:?} given twice"
+                )));
             }
             let t = schema.field(i).data_type();
             if !hive::supported(t) {
@@ -150,7 +159,10 @@ impl DatasetWriter {
             ));
         }
         let data_schema = Arc::new(Schema::new_with_metadata(
-            data_idx.iter().map(|&i| schema.field(i).clone()).collect::<Vec<_>>(),
+            data_idx
+                .iter()
+                .map(|&i| schema.field(i).clone())
+                .collect::<Vec<_>>(),
             schema.metadata().clone(),
         ));
         if opts.existing == ExistingData::Error && !is_empty_dir(root)? {
@@ -198,8 +210,8 @@ impl DatasetWriter {
                 return Err(Error::invalid("internal: partition file not open"));
             };
             let rows = part.batch.num_rows();
-            if rows > 0 {
-                f.row_bytes = (part.batch.get_array_memory_size() / rows).max(1);
+            if let Some(per_row) = part.batch.get_array_memory_size().checked_div(rows) {
+                f.row_bytes = per_row.max(1);
             }
             f.writer.write(&part.batch)?;
             f.rows += rows as u64;
