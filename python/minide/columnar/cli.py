@@ -28,7 +28,7 @@ def _csv2parquet_args(p: argparse.ArgumentParser) -> None:
         help="page codec (default zstd)",
     )
     p.add_argument("--compression-level", type=int, default=None)
-    p.add_argument("--row-group-size", type=int, default=1_048_576, help="rows per row group")
+    p.add_argument("--row-group-size", type=int, default=524_288, help="rows per row group")
     p.add_argument("--delimiter", default=",")
     p.add_argument(
         "--skip-bad-lines",
