@@ -127,6 +127,16 @@ def dataset_write(
     max_buffered_bytes: int,
     write: dict[str, Any],
 ) -> list[tuple[str, int]]: ...
+def csv_infer_schema(
+    path: str,
+    *,
+    delimiter: str = ",",
+    quote: str = '"',
+    header: bool = True,
+    null_values: list[str] = ...,
+    infer_rows: int = 10000,
+    threads: int = 1,
+) -> pa.Schema: ...
 def csv_convert_open(
     path: str,
     *,

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import minide.columnar as mc
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from minide.columnar import datagen
-from minide.errors import CorruptFileError, InvalidArgumentError
+from minide.errors import CorruptFileError, InvalidArgumentError, SchemaError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,6 +77,33 @@ def test_bad_lines_are_counted_or_fail_cleanly(tmp_path: Path) -> None:
     with pytest.raises(CorruptFileError, match="line 3"):
         mc.csv_to_parquet(src, dst2, threads=2)
     assert not dst2.exists()  # no truncated output left behind
+
+
+@pytest.mark.parametrize("partition_by", [None, ["k"]])
+def test_late_values_widen_types_like_read_csv(
+    tmp_path: Path, partition_by: list[str] | None
+) -> None:
+    src = tmp_path / "late.csv"
+    lines = [f"{i},{i % 3},2024-01-0{1 + i % 9}" for i in range(3000)]
+    lines[2500] = "2500.5,1,2024-01-02 10:00:00"  # int64 -> float64, date32 -> timestamp
+    src.write_text("n,k,d\n" + "\n".join(lines) + "\n")
+    dst = tmp_path / ("late" if partition_by else "late.parquet")
+    report = mc.csv_to_parquet(src, dst, partition_by=partition_by, infer_rows=100, batch_size=256)
+    expect = mc.read_csv(src, infer_rows=100)
+    assert expect.schema.field("n").type == pa.float64()
+    assert report.schema == expect.schema and report.rows == 3000
+    if partition_by:
+        got = mc.read_dataset(dst).sort_by("n")
+        assert got.equals(expect.select(["n", "d", "k"]).cast(got.schema).sort_by("n"))
+    else:
+        assert pq.read_table(dst).equals(expect)
+    # with an explicit schema the misfit is an error naming the line
+    with pytest.raises(SchemaError, match="line 2502"):
+        mc.csv_to_parquet(
+            src,
+            tmp_path / "x.parquet",
+            schema=mc.read_csv(src, infer_rows=100).schema.set(0, pa.field("n", pa.int64())),
+        )
 
 
 def test_progress_reports_bytes(tmp_path: Path, csv_file: tuple[Path, int]) -> None:

@@ -10,6 +10,7 @@ Python only drives it in steps, to report progress between them.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from minide import _core
 from minide.columnar._write_opts import build_write_options, file_schema, partition_list
 from minide.columnar.csv import OnBadLines, _options
 from minide.columnar.parquet import DEFAULT_THREADS
+from minide.errors import SchemaError
 
 __all__ = ["ConversionReport", "csv_to_parquet"]
 
@@ -102,9 +104,11 @@ def csv_to_parquet(
     - Without ``partition_by``, ``dst`` is the Parquet file. With it, ``dst`` is the root of a
       Hive-partitioned dataset (as :func:`~minide.columnar.write_dataset`, with
       ``existing_data_behavior``).
-    - CSV options as :func:`~minide.columnar.open_csv` (types are inferred from the first
-      ``infer_rows`` records unless ``schema`` is given; a later value that does not fit raises
-      ``SchemaError`` naming its line, or is skipped and counted with ``on_bad_lines="skip"``).
+    - CSV options as :func:`~minide.columnar.open_csv`. Types are inferred from the first
+      ``infer_rows`` records unless ``schema`` is given; if a later value does not fit, the
+      types of the whole file are found by a second, bounded-memory scan (widening as
+      :func:`~minide.columnar.read_csv` does) and the conversion starts over with them (with
+      ``on_bad_lines="skip"`` such a record is skipped and counted instead).
     - ``**write_options``: ``write_parquet``'s options (``threads`` is used for CSV decoding and
       Parquet encoding alike). Defaults differ in two places: ``row_group_size`` is 524,288 rows
       (bounds peak memory to ~400 MiB), and zstd without ``compression_level`` uses level 3 (as
@@ -119,43 +123,42 @@ def csv_to_parquet(
     if compression == "zstd" and write_options.get("compression_level") is None:
         write_options = {**write_options, "compression_level": ZSTD_LEVEL}
     opts = _options(schema, null_values, infer_rows, on_bad_lines, batch_size, threads)
+    csv_opts = {"delimiter": delimiter, "quote": quote, "header": header}
     total = os.path.getsize(src_path) if os.path.exists(src_path) else 0
-    conv = _core.csv_convert_open(
-        src_path,
-        delimiter=delimiter,
-        quote=quote,
-        header=header,
-        pipelined=opts["threads"] > 1,
-        queue=QUEUE_BATCHES,
-        **opts,
-    )
-    started = False
+    fresh_root = not parts or not os.path.exists(dst_path) or not os.listdir(dst_path)
+
+    def run(opts: dict[str, Any]) -> tuple[pa.Schema, int, int, list[int], list[Any]]:
+        return _run(
+            src_path,
+            dst_path,
+            parts,
+            compression,
+            csv_opts,
+            opts,
+            write_options,
+            existing_data_behavior,
+            progress,
+            total,
+        )
+
     try:
-        data_schema = conv.schema
-        wopts = write_options_for(compression, data_schema, parts, write_options)
-        if parts:
-            conv.start_dataset(
-                dst_path,
-                partition_by=parts,
-                existing_data_behavior=existing_data_behavior,
-                basename_template="part-{i}.parquet",
-                max_open_files=256,
-                max_buffered_bytes=256 << 20,
-                write=wopts,
-            )
-        else:
-            conv.start_file(dst_path, wopts)
-        started = True
-        while conv.step(_STEP_BATCHES):
-            if progress is not None:
-                done, rows, _ = conv.progress()
-                progress(done, total, rows)
-        rows, skipped, lines, files = conv.finish()
-    except BaseException:
-        conv.close()
-        if started and not parts and os.path.isfile(dst_path):
-            os.remove(dst_path)  # never leave a truncated file that looks like Parquet
-        raise
+        data_schema, rows, skipped, lines, files = run(opts)
+    except SchemaError as e:
+        # A value after the inference window does not fit its column's inferred type: find the
+        # types of the whole file (a bounded-memory scan, as read_csv widens) and start over.
+        if schema is not None or on_bad_lines != "error" or _LATE_TYPE not in str(e):
+            raise
+        if not fresh_root:
+            raise  # partial files may sit among data that was there before: leave them be
+        _remove_output(dst_path, parts)
+        widened = _core.csv_infer_schema(
+            src_path,
+            null_values=opts["null_values"],
+            infer_rows=infer_rows,
+            threads=opts["threads"],
+            **csv_opts,
+        )
+        data_schema, rows, skipped, lines, files = run({**opts, "schema": widened})
     if progress is not None:
         progress(total, total, rows)
     bytes_out = sum(os.path.getsize(p) for p, _ in files)
@@ -170,6 +173,64 @@ def csv_to_parquet(
         files=tuple(p for p, _ in files),
         schema=data_schema,
     )
+
+
+#: In the SchemaError of a value that does not fit a type inferred from the first records.
+_LATE_TYPE = "the type was inferred from the first"
+
+
+def _remove_output(dst: str, parts: list[str]) -> None:
+    if not parts:
+        if os.path.isfile(dst):
+            os.remove(dst)
+    elif os.path.isdir(dst):
+        shutil.rmtree(dst)
+
+
+def _run(
+    src: str,
+    dst: str,
+    parts: list[str],
+    compression: str,
+    csv_opts: dict[str, Any],
+    opts: dict[str, Any],
+    write_options: dict[str, Any],
+    existing_data_behavior: str,
+    progress: Progress | None,
+    total: int,
+) -> tuple[pa.Schema, int, int, list[int], list[Any]]:
+    """One pass of the conversion; a partial single-file output is removed on failure."""
+    conv = _core.csv_convert_open(
+        src, pipelined=opts["threads"] > 1, queue=QUEUE_BATCHES, **csv_opts, **opts
+    )
+    started = False
+    try:
+        data_schema = conv.schema
+        wopts = write_options_for(compression, data_schema, parts, write_options)
+        if parts:
+            conv.start_dataset(
+                dst,
+                partition_by=parts,
+                existing_data_behavior=existing_data_behavior,
+                basename_template="part-{i}.parquet",
+                max_open_files=256,
+                max_buffered_bytes=256 << 20,
+                write=wopts,
+            )
+        else:
+            conv.start_file(dst, wopts)
+        started = True
+        while conv.step(_STEP_BATCHES):
+            if progress is not None:
+                done, rows, _ = conv.progress()
+                progress(done, total, rows)
+        rows, skipped, lines, files = conv.finish()
+    except BaseException:
+        conv.close()
+        if started and not parts and os.path.isfile(dst):
+            os.remove(dst)  # never leave a truncated file that looks like Parquet
+        raise
+    return data_schema, rows, skipped, lines, files
 
 
 def write_options_for(

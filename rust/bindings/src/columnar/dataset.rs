@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use minide_columnar::csv::infer_schema_full;
 use minide_columnar::dataset::{
     ConversionSummary, CsvConversion, DatasetOptions, DatasetWriter, ExistingData, WrittenFile,
 };
@@ -245,7 +246,37 @@ fn csv_convert_open<'py>(
     })
 }
 
+/// The CSV's schema with types that fit every record of the file (a full, bounded-memory scan).
+#[pyfunction]
+#[pyo3(signature = (path, *, delimiter=",", quote="\"", header=true,
+    null_values=vec![String::new()], infer_rows=10_000, threads=1))]
+fn csv_infer_schema<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    delimiter: &str,
+    quote: &str,
+    header: bool,
+    null_values: Vec<String>,
+    infer_rows: usize,
+    threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = super::csv::options(
+        None,
+        delimiter,
+        quote,
+        header,
+        null_values,
+        infer_rows,
+        "error",
+        65_536,
+        threads,
+    )?;
+    let schema = detach(py, move || infer_schema_full(&path, &opts))?;
+    schema.as_ref().to_pyarrow(py)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(csv_infer_schema, m)?)?;
     m.add_function(wrap_pyfunction!(dataset_write, m)?)?;
     m.add_function(wrap_pyfunction!(csv_convert_open, m)?)?;
     m.add_class::<PyCsvConversion>()?;
