@@ -123,7 +123,7 @@ def csv_to_parquet(
     if compression == "zstd" and write_options.get("compression_level") is None:
         write_options = {**write_options, "compression_level": ZSTD_LEVEL}
     opts = _options(schema, null_values, infer_rows, on_bad_lines, batch_size, threads)
-    csv_opts = {"delimiter": delimiter, "quote": quote, "header": header}
+    csv_opts: dict[str, Any] = {"delimiter": delimiter, "quote": quote, "header": header}
     total = os.path.getsize(src_path) if os.path.exists(src_path) else 0
     fresh_root = not parts or not os.path.exists(dst_path) or not os.listdir(dst_path)
 
