@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import minide.columnar as mc
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -81,6 +82,15 @@ def test_duckdb_reads_our_dataset(tmp_path: Path) -> None:
         "hive_partitioning=true) ORDER BY id"
     ).fetchall()
     assert rows == [(r["id"], r["country"], r["year"], r["price"]) for r in t.to_pylist()]
+
+
+def test_polars_reads_our_dataset(tmp_path: Path) -> None:
+    t = sample(400).drop_columns(["day"])
+    mc.write_dataset(t, tmp_path / "d", partition_by=["country", "year"])
+    df = pl.scan_parquet(f"{tmp_path}/d/**/*.parquet", hive_partitioning=True).sort("id").collect()
+    assert df.select(["id", "country", "year", "price"]).rows() == [
+        (r["id"], r["country"], r["year"], r["price"]) for r in t.to_pylist()
+    ]
 
 
 def test_read_pyarrow_written_dataset_equals_pyarrow(tmp_path: Path) -> None:
