@@ -250,6 +250,7 @@ fn csv_convert_open<'py>(
 #[pyfunction]
 #[pyo3(signature = (path, *, delimiter=",", quote="\"", header=true,
     null_values=vec![String::new()], infer_rows=10_000, threads=1))]
+#[allow(clippy::too_many_arguments)]
 fn csv_infer_schema<'py>(
     py: Python<'py>,
     path: PathBuf,
