@@ -19,6 +19,10 @@ import minide.columnar as mc
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+# The harness puts this folder on sys.path only while it loads the module: import here.
+from convert_cases import convert_cases
+from csv_cases import csv_cases
 from minide.bench import Case
 
 ROWS = {"tiny": 20_000, "small": 1_000_000, "large": 10_000_000}
@@ -188,8 +192,14 @@ def parquet_cases(size: str) -> list[Case]:
 
 
 def cases(size: str) -> list[Case]:
-    """Parquet write/read cases, then the CSV reader cases of csv_cases.py."""
-    # The harness puts this folder on sys.path while it loads the module.
-    from csv_cases import csv_cases
-
-    return parquet_cases(size) + list(csv_cases(size))
+    """Parquet write/read cases, the CSV reader cases of csv_cases.py and the csv_to_parquet
+    cases of convert_cases.py. ``MINIDE_COLUMNAR_CASES`` (comma-separated: parquet, csv,
+    convert) runs a subset, e.g. ``MINIDE_COLUMNAR_CASES=convert minide bench columnar``."""
+    groups = {"parquet": parquet_cases, "csv": csv_cases, "convert": convert_cases}
+    wanted = os.environ.get("MINIDE_COLUMNAR_CASES", ",".join(groups)).split(",")
+    out: list[Case] = []
+    for name in wanted:
+        if name.strip() not in groups:
+            raise ValueError(f"MINIDE_COLUMNAR_CASES: unknown group {name!r} (use {list(groups)})")
+        out += list(groups[name.strip()](size))
+    return out

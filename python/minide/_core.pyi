@@ -112,6 +112,68 @@ class CsvReader:
     def close(self) -> None: ...
 
 # ----------------------------------------------------------------------------------------------
+# columnar: datasets and CSV -> Parquet (rust/bindings/src/columnar/dataset.rs)
+# ----------------------------------------------------------------------------------------------
+
+def dataset_write(
+    data: Any,
+    root: str,
+    *,
+    partition_by: list[str],
+    existing_data_behavior: str,
+    basename_template: str,
+    max_open_files: int,
+    max_buffered_bytes: int,
+    write: dict[str, Any],
+) -> list[tuple[str, int]]: ...
+def csv_infer_schema(
+    path: str,
+    *,
+    delimiter: str = ",",
+    quote: str = '"',
+    header: bool = True,
+    null_values: list[str] = ...,
+    infer_rows: int = 10000,
+    threads: int = 1,
+) -> pa.Schema: ...
+def csv_convert_open(
+    path: str,
+    *,
+    schema: pa.Schema | None = None,
+    delimiter: str = ",",
+    quote: str = '"',
+    header: bool = True,
+    null_values: list[str] = ...,
+    infer_rows: int = 10000,
+    on_bad_lines: str = "error",
+    batch_size: int = 65536,
+    threads: int = 1,
+    pipelined: bool = False,
+    queue: int = 8,
+) -> CsvConversion: ...
+
+@final
+class CsvConversion:
+    @property
+    def schema(self) -> pa.Schema: ...
+    def start_file(self, dst: str, write: dict[str, Any]) -> None: ...
+    def start_dataset(
+        self,
+        root: str,
+        *,
+        partition_by: list[str],
+        existing_data_behavior: str,
+        basename_template: str,
+        max_open_files: int,
+        max_buffered_bytes: int,
+        write: dict[str, Any],
+    ) -> None: ...
+    def step(self, max_batches: int) -> bool: ...
+    def progress(self) -> tuple[int, int, int]: ...
+    def finish(self) -> tuple[int, int, list[int], list[tuple[str, int]]]: ...
+    def close(self) -> None: ...
+
+# ----------------------------------------------------------------------------------------------
 # kv (rust/bindings/src/kv.rs)
 # ----------------------------------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ def _hash(ctx: Context) -> None:
 ENGINE_DEMOS = (
     "minide.columnar.demo_csv",
     "minide.columnar.demo",
+    "minide.columnar.demo_dataset",
     "minide.sql.demo",
     "minide.kv.demo",
     "minide.stream.demo",

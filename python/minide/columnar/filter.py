@@ -178,8 +178,18 @@ def _tuple_expr(t: Sequence[Any]) -> Expr:
     return ("cmp", col, _OPS[op], value)
 
 
+class Parsed:
+    """An already parsed filter expression, passed on as a ``filter`` argument (datasets hand
+    each file the part of the filter its partition values leave open)."""
+
+    def __init__(self, expr: Expr) -> None:
+        self.expr = expr
+
+
 def parse_filter(filter: Any) -> Expr:
     """A SQL string, a list of (column, op, value) tuples, or a list of lists of them."""
+    if isinstance(filter, Parsed):
+        return filter.expr
     if isinstance(filter, str):
         return _Parser(filter).parse()
     if isinstance(filter, Sequence) and filter:
@@ -321,3 +331,89 @@ def may_match(e: Expr, stats: Stats) -> bool:
             return True
         return any(v is not None and _cmp_may("=", lo, hi, v) for v in e[2])
     return True
+
+
+# Datasets: partition columns (and columns a file lacks) are constants per file. ``residual``
+# evaluates the predicates on them and leaves the rest for the file's own pushdown.
+
+_NEGATE = {"=": "!=", "!=": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def to_nnf(e: Expr) -> Expr:
+    """Push NOTs down to the predicates (De Morgan; ``NOT a < 1`` is ``a >= 1``). Equivalent
+    in SQL's three-valued logic; afterwards "unknown" behaves as "false" for keeping a row."""
+    kind = e[0]
+    if kind in ("and", "or"):
+        return (kind, to_nnf(e[1]), to_nnf(e[2]))
+    if kind != "not":
+        return e
+    inner = e[1]
+    k = inner[0]
+    if k == "not":
+        return to_nnf(inner[1])
+    if k == "and":
+        return ("or", to_nnf(("not", inner[1])), to_nnf(("not", inner[2])))
+    if k == "or":
+        return ("and", to_nnf(("not", inner[1])), to_nnf(("not", inner[2])))
+    if k == "cmp":
+        return ("cmp", inner[1], _NEGATE[inner[2]], inner[3])
+    if k == "in":
+        return ("in", inner[1], inner[2], not inner[3])
+    return ("isnull", inner[1], not inner[2])  # isnull
+
+
+def _holds(e: Expr, v: Any) -> bool:
+    """Whether predicate `e` is TRUE for constant `v` (None = null; unknown counts as false)."""
+    kind = e[0]
+    if kind == "isnull":
+        return (v is None) != e[2]
+    if v is None:
+        return False
+    try:
+        if kind == "cmp":
+            lit = e[3]
+            if lit is None:
+                return False
+            return bool(_CMP[e[2]](v, lit))
+        values = [x for x in e[2] if x is not None]
+        found = any(v == x for x in values)
+        if e[3]:
+            return not found and len(values) == len(e[2])
+        return found
+    except TypeError as err:
+        raise InvalidArgumentError(f"filter: cannot compare {v!r} with {e}: {err}") from err
+
+
+_CMP: dict[str, Any] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def residual(e: Expr, constants: Mapping[str, Any]) -> Expr | bool:
+    """`e` (in NNF) with the predicates on `constants` evaluated: True (every row matches),
+    False (no row does) or the expression left for the file's columns."""
+    kind = e[0]
+    if kind in ("and", "or"):
+        a = residual(e[1], constants)
+        b = residual(e[2], constants)
+        if kind == "and":
+            if a is False or b is False:
+                return False
+            if a is True:
+                return b
+            return a if b is True else ("and", a, b)
+        if a is True or b is True:
+            return True
+        if a is False:
+            return b
+        return a if b is False else ("or", a, b)
+    if kind == "not":
+        raise InvalidArgumentError("internal: residual() needs an expression in NNF")
+    if e[1] in constants:
+        return _holds(e, constants[e[1]])
+    return e

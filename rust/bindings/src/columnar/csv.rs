@@ -21,7 +21,7 @@ fn one_byte(what: &str, s: &str) -> PyResult<u8> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn options(
+pub(super) fn options(
     schema: Option<&Bound<'_, PyAny>>,
     delimiter: &str,
     quote: &str,

@@ -23,4 +23,4 @@ mod tokenizer;
 mod proptests;
 
 pub use convert::NullMatcher;
-pub use reader::{CsvOptions, CsvReader, CsvTable, OnBadLines, read_csv};
+pub use reader::{CsvOptions, CsvReader, CsvTable, OnBadLines, infer_schema_full, read_csv};

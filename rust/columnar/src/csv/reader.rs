@@ -567,6 +567,27 @@ fn plan_explicit(
     Ok(out)
 }
 
+/// The types of every column over the whole file (not only the first `infer_rows` records),
+/// with bounded memory: decode with the inferred types until a value does not fit, then widen
+/// from there over the rest of the file (as [`read_csv`] does, without keeping the batches).
+/// For streaming consumers that must know the final types before the first batch.
+pub fn infer_schema_full(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<SchemaRef> {
+    let path = path.as_ref();
+    let mut reader = CsvReader::open_with(path, opts, Types::Infer, opts.schema.is_none())?;
+    loop {
+        match reader.next_inner() {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(reader.schema()),
+            Err(DecodeError::Fatal(e)) => return Err(e),
+            Err(DecodeError::Widen) => {
+                // the widening scan reads every remaining record: its types fit the whole file
+                let types = reader.widened_types()?;
+                return Ok(CsvReader::open_with(path, opts, Types::Forced(types), true)?.schema());
+            }
+        }
+    }
+}
+
 /// A whole CSV file read into batches.
 #[derive(Debug)]
 pub struct CsvTable {

@@ -139,6 +139,12 @@ pub fn decompress(codec_id: i32, input: &[u8], size: usize) -> Result<Vec<u8>> {
                 .map_err(|e| Error::corrupt(format!("snappy: {e}")))?;
             out
         }
+        // Pages of a plausible size decode in one call into an exact buffer with a reused
+        // context; an implausible claim (a corrupt header) takes the path that grows the
+        // output only with the bytes actually produced.
+        codec::ZSTD if size <= ZSTD_EXACT_MAX.max(input.len().saturating_mul(32)) => {
+            zstd_exact(input, size)?
+        }
         codec::ZSTD => {
             let dec = zstd::stream::read::Decoder::new(input)
                 .map_err(|e| Error::corrupt(format!("zstd: {e}")))?;
@@ -209,6 +215,33 @@ fn hadoop_lz4(mut input: &[u8], size: usize) -> Result<Vec<u8>> {
 
 /// Read a streaming decoder up to `size` bytes (+1 to detect overlong output) without trusting
 /// `size` for the initial allocation.
+/// Largest declared page size decompressed into a buffer allocated up front.
+const ZSTD_EXACT_MAX: usize = 16 << 20;
+
+fn zstd_exact(input: &[u8], size: usize) -> Result<Vec<u8>> {
+    thread_local! {
+        static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let mut out = Vec::with_capacity(size);
+    DCTX.with(|cell| -> Result<()> {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::corrupt(format!("zstd: {e}")))?,
+            );
+        }
+        if let Some(d) = slot.as_mut() {
+            // Fails (instead of growing) when the data expands past the declared size.
+            d.decompress_to_buffer(input, &mut out)
+                .map_err(|e| Error::corrupt(format!("zstd: {e}")))?;
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 fn read_bounded(r: impl Read, in_len: usize, size: usize, what: &str) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(size.min(in_len.saturating_mul(8) + 4096));
     r.take(size as u64 + 1)

@@ -427,15 +427,21 @@ impl<'a> ChunkDecoder<'a> {
             .as_mut()
             .ok_or_else(|| corrupt("levels without validity"))?;
         let max = self.max_def;
-        let mut nulls = 0;
-        for &l in &s.levels {
-            if l > max {
-                return Err(corrupt(format!(
-                    "definition level {l} above the maximum {max}"
-                )));
-            }
-            validity.append(l == max);
-            nulls += usize::from(l != max);
+        // Whole-slice passes (vectorized) instead of one bit append per value.
+        let top = s.levels.iter().copied().max().unwrap_or(0);
+        if top > max {
+            return Err(corrupt(format!(
+                "definition level {top} above the maximum {max}"
+            )));
+        }
+        let nulls = s.levels.iter().filter(|&&l| l != max).count();
+        if nulls == 0 {
+            validity.append_n(s.levels.len(), true);
+        } else {
+            let levels = &s.levels;
+            let bits =
+                arrow_buffer::BooleanBuffer::collect_bool(levels.len(), |i| levels[i] == max);
+            validity.append_buffer(&bits);
         }
         self.null_count += nulls;
         Ok(())

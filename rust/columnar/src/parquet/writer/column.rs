@@ -8,7 +8,8 @@
 //! v2 body      := RLE def levels (uncompressed) | compress( values )
 //! ```
 //! Encoding choice: sorted integer columns -> DELTA_BINARY_PACKED; otherwise RLE_DICTIONARY while
-//! the dictionary stays under the limit, PLAIN after; booleans PLAIN.
+//! the dictionary stays under the limit, PLAIN after; PLAIN when a dictionary covering the chunk
+//! would not be smaller than the values (nearly unique columns); booleans PLAIN.
 
 use super::WriteOptions;
 use super::dictionary::{self, Dict};
@@ -182,6 +183,26 @@ impl PageSink<'_> {
     }
 }
 
+/// Bytes of `v` PLAIN-encoded.
+fn plain_size(v: &Values<'_>) -> usize {
+    match v {
+        Values::Bool(b) => b.len().div_ceil(8),
+        Values::I32(x) => 4 * x.len(),
+        Values::F32(x) => 4 * x.len(),
+        Values::I64(x) => 8 * x.len(),
+        Values::F64(x) => 8 * x.len(),
+        Values::Bytes(x) => x.iter().map(|s| 4 + s.len()).sum(),
+        Values::Decimal { values, width } => values.len() * width,
+    }
+}
+
+/// Whether the dictionary page plus bit-packed indices are smaller than the PLAIN values.
+fn dictionary_pays(values: &Values<'_>, dict: &Values<'_>) -> bool {
+    let bits = usize::from(rle::bit_width(dict.len().saturating_sub(1) as u64));
+    let indices = (values.len() * bits).div_ceil(8);
+    plain_size(dict) + indices < plain_size(values)
+}
+
 /// Encode a whole column chunk.
 pub fn encode_chunk(
     leaf: &LeafSpec,
@@ -200,6 +221,15 @@ pub fn encode_chunk(
         if dict.is_some() {
             mode = Mode::Dict;
         }
+    }
+    // A dictionary of (nearly) unique values is larger than the values themselves: PLAIN then
+    // (before compression too, so the codec sees the raw values, as DuckDB and Polars decide).
+    if dict
+        .as_ref()
+        .is_some_and(|d| d.indices.len() == n_values && !dictionary_pays(values, &d.values))
+    {
+        dict = None;
+        mode = Mode::Plain;
     }
     // Nested columns cut pages at row starts only, so their dictionary must cover the chunk.
     if data.rep.is_some() && dict.as_ref().is_some_and(|d| d.indices.len() < n_values) {

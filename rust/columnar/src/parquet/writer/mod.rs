@@ -211,6 +211,16 @@ impl FileWriter {
         Ok(())
     }
 
+    /// Rows buffered for the next row group.
+    pub fn pending_rows(&self) -> usize {
+        self.pending_rows
+    }
+
+    /// Write the buffered rows as a row group now (a smaller one), freeing their memory.
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_row_group()
+    }
+
     fn flush_row_group(&mut self) -> Result<()> {
         if self.pending_rows == 0 {
             return Ok(());
