@@ -197,6 +197,8 @@ class PhysicalPlan:
     nodes: dict[int, tuple[Plan, str]] = field(default_factory=dict)
     #: operator id -> child operator ids
     children: dict[int, list[int]] = field(default_factory=dict)
+    #: operator id -> extra EXPLAIN lines (file scans: what is pushed, what the reader did)
+    notes: dict[int, list[str]] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         return msgpack.packb(self.root, use_bin_type=True)
@@ -411,6 +413,7 @@ def explain_physical(
                 "," if est is not None and id(p) in est else "  ("
             ) + f" actual {rows:,} rows, {self_ms:.2f} ms)"
         lines.append(f"{indent}{desc}{extra}")
+        lines.extend(f"{indent}    {n}" for n in pp.notes.get(nid, ()))
         for k in pp.children[nid]:
             visit(k, indent + "  ")
 
