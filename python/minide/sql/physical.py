@@ -209,6 +209,7 @@ class _Builder:
         self.next_id = 0
         self.nodes: dict[int, tuple[Plan, str]] = {}
         self.children: dict[int, list[int]] = {}
+        self.notes: dict[int, list[str]] = {}
 
     def node(
         self, p: Plan, op: str, body: dict[str, Any], desc: str, kids: list[dict[str, Any]]
@@ -276,6 +277,10 @@ class _Builder:
                 "HashAggregate "
                 + f"group=[{', '.join(str(e) for _, e in p.groups)}] aggs=[{', '.join(str(a) for _, a in p.aggs)}]"
             )
+            if isinstance(p.input, Scan) and p.input.filter is not None:
+                self.notes.setdefault(child["id"], []).append(
+                    "(filter fused into the aggregate above: its time is counted there)"
+                )
             return self.node(
                 p,
                 "Aggregate",
@@ -389,7 +394,7 @@ def _keys(keys: list[SortKey], layout: dict[int, int]) -> list[dict[str, Any]]:
 def to_physical(plan: Plan) -> PhysicalPlan:
     b = _Builder()
     root = b.build(plan)
-    return PhysicalPlan(root, [c.name for c in plan.columns], b.nodes, b.children)
+    return PhysicalPlan(root, [c.name for c in plan.columns], b.nodes, b.children, b.notes)
 
 
 def explain_physical(

@@ -169,7 +169,9 @@ class FileSource:
                 # evaluates the predicate anyway) and say so.
                 report.note = "statistics prune nothing: filter evaluated by the scan only"
             if table is None:
-                table = pf.read(columns=cols, threads=threads)
+                # The file's own Arrow types, without the ARROW:schema hint: the Rust catalog
+                # normalizes either way, and the hint's string_view would be converted twice.
+                table = pf._reader.read(None, cols, threads)
         else:
             assert self.csv_schema is not None
             schema = pa.schema([self.csv_schema.field(c) for c in cols])

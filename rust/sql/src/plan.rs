@@ -176,7 +176,7 @@ pub enum BinOp {
     IsNotDistinct,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub enum Expr {
     Col(usize),
     Lit {
