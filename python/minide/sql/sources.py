@@ -293,7 +293,7 @@ def prepare_scans(
             pushed = pushable_filter(logical.filter, logical.cols, logical.positions, src)
             table, report = src.read(wanted, pushed, threads)
             temp = f"__scan{next(_scan_ids)}"
-            rust.register(temp, table)
+            rust.register(temp, table, threads)
             temps.append(temp)
             body["table"] = temp
             body["columns"] = [wanted.index(p) for p in body["columns"]]
