@@ -146,7 +146,7 @@ class Binder:
             plan: Plan = Union([left, right], cols)
             return plan if s.all else self._distinct(plan)
         if s.all:
-            raise UnsupportedError(f"{s.op.upper()} ALL (use {s.op.upper()} without ALL)")
+            return self._setop_all(s.op, left, right)
         cond = and_all(
             [
                 Func("is_not_distinct", (a.ref(), b.ref()), BOOL)
@@ -155,6 +155,24 @@ class Binder:
         )
         kind = "semi" if s.op == "intersect" else "anti"
         return self._distinct(Join(kind, left, right, cond))
+
+    def _setop_all(self, op: str, left: Plan, right: Plan) -> Plan:
+        """INTERSECT ALL / EXCEPT ALL as bags: number the copies of each distinct row on both
+        sides (row_number() OVER (PARTITION BY every column)); copy k of a left row survives
+        INTERSECT ALL if the right side has a copy k too (min(m, n) copies), EXCEPT ALL if it
+        does not (max(m - n, 0) copies)."""
+
+        def numbered(p: Plan) -> tuple[Plan, Column]:
+            rn = self.new_col("copy_no", INT)
+            call = WindowCall("row_number", (), tuple(c.ref() for c in p.columns), (), INT)
+            return Window(p, [(rn, call)]), rn
+
+        lnum, lrn = numbered(left)
+        rnum, rrn = numbered(right)
+        pairs = [*zip(left.columns, right.columns, strict=True), (lrn, rrn)]
+        cond = and_all([Func("is_not_distinct", (a.ref(), b.ref()), BOOL) for a, b in pairs])
+        joined = Join("semi" if op == "intersect" else "anti", lnum, rnum, cond)
+        return Project(joined, [(self.new_col(c.name, c.type), c.ref()) for c in left.columns])
 
     def _cast_columns(self, p: Plan, types: list[str]) -> Plan:
         if all(c.type == t for c, t in zip(p.columns, types, strict=True)):
@@ -649,7 +667,8 @@ class Binder:
             )
             for o in e.window.order_by
         )
-        call = WindowCall(func, tuple(args), partition, order, _window_type(func, args))
+        frame = _frame(e.window.frame, func, bool(order))
+        call = WindowCall(func, tuple(args), partition, order, _window_type(func, args), frame)
         return self._windows.add(call)
 
     def _func(self, e: ast.FuncCall, scope: Scope, agg: AggContext | None) -> BExpr:
@@ -692,6 +711,42 @@ class Binder:
             raise PlanError(f"{name}(*) is not valid")
         args = [self.bind_expr(a, scope, agg) for a in e.args]
         return call_scalar(name, args)
+
+
+_BOUND_RANK = {
+    "unbounded_preceding": 0,
+    "preceding": 1,
+    "current_row": 2,
+    "following": 3,
+    "unbounded_following": 4,
+}
+
+
+def _frame(
+    f: ast.Frame | None, func: str, ordered: bool
+) -> tuple[str, tuple[str, int | None], tuple[str, int | None]] | None:
+    """The window frame as the planner carries it; None for the default frame (and for
+    ranking and offset functions, which ignore frames as in DuckDB)."""
+    if f is None or func in WINDOW_ONLY:
+        return None
+    lo, hi = f.start, f.end
+    if lo.kind == "unbounded_following" or hi.kind == "unbounded_preceding":
+        raise PlanError(
+            f"window frame cannot start at {lo.kind.replace('_', ' ').upper()} "
+            f"or end at {hi.kind.replace('_', ' ').upper()}"
+        )
+    if _BOUND_RANK[lo.kind] > _BOUND_RANK[hi.kind]:
+        raise PlanError("window frame starts after it ends")
+    if f.unit == "range" and (lo.offset is not None or hi.offset is not None):
+        raise UnsupportedError(
+            "RANGE frames with PRECEDING/FOLLOWING offsets (use ROWS, or UNBOUNDED/CURRENT ROW)"
+        )
+    if f.unit == "range" and not ordered:
+        # without ORDER BY every row is a peer: any RANGE frame is the whole partition
+        return ("range", ("unbounded_preceding", None), ("unbounded_following", None))
+    frame = (f.unit, (lo.kind, lo.offset), (hi.kind, hi.offset))
+    default = ("range", ("unbounded_preceding", None), ("current_row", None))
+    return None if frame == default and ordered else frame
 
 
 def _window_type(name: str, args: list[BExpr]) -> str:

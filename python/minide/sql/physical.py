@@ -371,6 +371,7 @@ class _Builder:
                             for e, d, nf in w.order
                         ],
                         "ty": dtype(w.type),
+                        "frame": _frame(w.frame),
                     }
                 )
             desc = "Window " + ", ".join(str(w) for _, w in p.calls)
@@ -379,6 +380,25 @@ class _Builder:
             kids = [self.build(x) for x in p.parts]
             return self.node(p, "UnionAll", {"inputs": kids}, "UnionAll", kids)
         raise UnsupportedError(f"no physical operator for {type(p).__name__}")
+
+
+_BOUND = {
+    "unbounded_preceding": "UnboundedPreceding",
+    "preceding": "Preceding",
+    "current_row": "CurrentRow",
+    "following": "Following",
+    "unbounded_following": "UnboundedFollowing",
+}
+
+
+def _frame(f: Any) -> Any:
+    if f is None:
+        return None
+
+    def bound(b: tuple[str, int | None]) -> Any:
+        return {_BOUND[b[0]]: b[1]} if b[1] is not None else _BOUND[b[0]]
+
+    return {"rows": f[0] == "rows", "start": bound(f[1]), "end": bound(f[2])}
 
 
 def _layout(p: Plan) -> dict[int, int]:
