@@ -124,3 +124,21 @@ def test_bag_set_operations_match_duckdb(left: list[Any], right: list[Any], op: 
         {"l": table(left), "r": table(right)},
         f"SELECT a FROM l {op} SELECT a FROM r UNION ALL SELECT a FROM r",
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ks=st.lists(st.one_of(st.none(), st.integers(-(10**6), 10**6)), max_size=12),
+    scale=st.integers(0, 5),
+)
+def test_decimal_casts_match_duckdb(ks: list[int | None], scale: int) -> None:
+    """DECIMAL(p, s) results (casts, arithmetic and sums over them) agree with DuckDB's exact
+    decimals to 1e-9 relative; values k/7 are never halfway between two decimals."""
+    t = pa.table({"x": pa.array([None if k is None else k / 7 for k in ks], pa.float64())})
+    sql = (
+        f"SELECT CAST(x AS DECIMAL(18, {scale})) AS d, CAST(x AS DECIMAL) AS d3, "
+        f"CAST(x AS DECIMAL(18, {scale})) * CAST(x AS DECIMAL(18, 2)) AS m, "
+        f"sum(CAST(x AS DECIMAL(18, {scale}))) OVER () AS s, CAST(CAST(x AS VARCHAR) AS NUMERIC(20, 1)) "
+        "FROM t"
+    )
+    _check({"t": t}, sql)

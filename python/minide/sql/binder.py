@@ -528,7 +528,7 @@ class Binder:
         if isinstance(e, ast.Case):
             return self._case(e, b)
         if isinstance(e, ast.Cast):
-            return cast_to(b(e.expr), from_sql(e.type.name))
+            return _cast_expr(b(e.expr), e.type)
         if isinstance(e, ast.Extract):
             return extract(e.field, b(e.expr))
         if isinstance(e, ast.FuncCall):
@@ -711,6 +711,21 @@ class Binder:
             raise PlanError(f"{name}(*) is not valid")
         args = [self.bind_expr(a, scope, agg) for a in e.args]
         return call_scalar(name, args)
+
+
+def _cast_expr(x: BExpr, t: ast.TypeName) -> BExpr:
+    """CAST; DECIMAL(p, s) values are float64 rounded to s places (DuckDB's default DECIMAL is
+    (18, 3)), so typed decimal results agree with DuckDB's exact decimals to float precision."""
+    target = from_sql(t.name)
+    if t.name.lower() not in ("decimal", "numeric"):
+        return cast_to(x, target)
+    scale = t.params[1] if len(t.params) > 1 else (0 if t.params else 3)
+    precision = t.params[0] if t.params else 18
+    if not 1 <= precision <= 38 or not 0 <= scale <= precision:
+        raise PlanError(
+            f"DECIMAL({precision}, {scale}): need 1 <= precision <= 38, 0 <= scale <= precision"
+        )
+    return Func("round", (cast_to(x, FLOAT), Const(scale, INT)), FLOAT)
 
 
 _BOUND_RANK = {
