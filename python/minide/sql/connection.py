@@ -302,8 +302,9 @@ class Connection:
     def _run(self, phys: PhysicalPlan) -> tuple[pa.Table, Any, dict[int, ScanReport]]:
         """Execute in Rust, first decoding the columns file scans need (lazily, per query)."""
         cat = self._catalog
-        reports, temps = prepare_scans(phys, cat.files, cat.rust, self._threads)
+        temps: list[str] = []
         try:
+            reports = prepare_scans(phys, cat.files, cat.rust, self._threads, temps)
             table, metrics = cat.rust.execute(phys.encode(), phys.names, self._threads)
         finally:
             for t in temps:

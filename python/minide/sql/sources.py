@@ -30,7 +30,7 @@ import pyarrow as pa
 import minide.columnar as mc
 from minide.columnar.filter import bind, may_match, parse_filter
 from minide.sql.expr import BExpr, Col, Const, Func, conjuncts
-from minide.sql.plan import Scan
+from minide.sql.plan import Column, Scan
 from minide.sql.types import BOOL, DATE, FLOAT, INT, STR
 
 #: rows decoded to estimate distinct counts of a file's columns (for the optimizer)
@@ -198,7 +198,7 @@ class FileSource:
 
 
 def pushable_filter(
-    pred: BExpr | None, cols: list[Col], positions: list[int], src: FileSource
+    pred: BExpr | None, cols: list[Column], positions: list[int], src: FileSource
 ) -> str | None:
     """The part of a scan predicate the columnar reader can evaluate, as its SQL filter text."""
     if pred is None:
@@ -254,14 +254,14 @@ def _term(e: BExpr, where: dict[int, int], src: FileSource) -> str | None:
             return None
         return f"{c[0]} IS {'NOT ' if e.op == 'is_not_null' else ''}NULL"
     if e.op in _COMPARE:
-        a, b = e.args
+        lhs, rhs = e.args
         op = _COMPARE[e.op]
-        if isinstance(a, Const):
-            a, b, op = b, a, _FLIP[op]
-        c = _col_of(a, where, src)
-        if c is None or not isinstance(b, Const):
+        if isinstance(lhs, Const):
+            lhs, rhs, op = rhs, lhs, _FLIP[op]
+        c = _col_of(lhs, where, src)
+        if c is None or not isinstance(rhs, Const):
             return None
-        lit = _literal(b, c[1])
+        lit = _literal(rhs, c[1])
         return f"{c[0]} {op} {lit}" if lit is not None else None
     if e.op == "in_list":
         c = _col_of(e.args[0], where, src)
@@ -276,12 +276,12 @@ def _term(e: BExpr, where: dict[int, int], src: FileSource) -> str | None:
 
 
 def prepare_scans(
-    phys: Any, files: dict[str, FileSource], rust: Any, threads: int
-) -> tuple[dict[int, ScanReport], list[str]]:
+    phys: Any, files: dict[str, FileSource], rust: Any, threads: int, temps: list[str]
+) -> dict[int, ScanReport]:
     """Decode the file columns each Scan of ``phys`` needs into temporary Rust tables and point
-    the scans at them. Returns the per-operator reports and the temporary names to drop."""
+    the scans at them. Returns the per-operator reports; appends the temporary table names to
+    ``temps`` as they are created (the caller drops them, also after an error)."""
     reports: dict[int, ScanReport] = {}
-    temps: list[str] = []
 
     def visit(node: dict[str, Any]) -> None:
         ((op, body),) = node["op"].items()
@@ -308,7 +308,7 @@ def prepare_scans(
                         visit(x)
 
     visit(phys.root)
-    return reports, temps
+    return reports
 
 
 def describe_scan(logical: Scan, src: FileSource) -> str:
