@@ -1,17 +1,26 @@
-"""TPC-H through minide.sql vs DuckDB on the same in-memory data and thread count.
+"""TPC-H through minide.sql vs DuckDB on the same data and thread count.
 
-Sizes: tiny = SF 0.01, small = SF 0.1, large = SF 1 (generated once by tpchgen-cli and cached
-under $MINIDE_CACHE or the temp dir). DuckDB gets the data as native in-memory tables (copied
-from the same Arrow tables minide registers) and ``SET threads = N``. Every case first checks
-that both engines return the same rows (floats to 1e-9 relative).
+Sizes: tiny = SF 0.01, small = SF 0.1, large = SF 1 (Parquet generated once by tpchgen-cli and
+cached under $MINIDE_CACHE or the temp dir, outside the repository). Two sources:
+
+- ``files`` (default for large): both engines scan the same Parquet files on every query (minide
+  registers the paths and decodes lazily with pushdown; DuckDB gets views over read_parquet);
+- ``memory`` (default for tiny/small): the tables decoded once, minide registers the Arrow tables
+  and DuckDB copies them into native tables.
+
+Set MINIDE_SQL_BENCH_SOURCE=files|memory to choose. DuckDB runs with ``SET threads = N``. Every
+case first checks that both engines return the same rows (floats to 1e-9 relative). The harness
+prints the geometric mean of the ratios per thread count.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import duckdb
 import minide
+import minide.columnar
 from minide.bench import Case
 from minide.sql import tpch
 
@@ -63,24 +72,34 @@ def _verify(q: int, ordered: bool) -> Any:
 
 def cases(size: str) -> list[Case]:
     scale = SCALES[size]
-    data = tpch.load(scale)
+    source = os.environ.get("MINIDE_SQL_BENCH_SOURCE", "files" if size == "large" else "memory")
+    if source not in ("files", "memory"):
+        raise ValueError(f"MINIDE_SQL_BENCH_SOURCE must be files or memory, got {source!r}")
+    root = tpch.generate(scale)
+    data = tpch.load(scale) if source == "memory" else None
     out: list[Case] = []
-    rows = data["lineitem"].num_rows
+    rows = minide.columnar.ParquetFile(root / "lineitem.parquet").num_rows
     for threads in (1, 2):
         con = minide.connect()
         con.set("threads", threads)
         dk = duckdb.connect()
         dk.execute(f"SET threads = {threads}")
-        for name, table in data.items():
-            con.register(name, table)
-            dk.register("src", table)
+        for name in tpch.TABLES:
+            if data is None:
+                con.register(name, root / f"{name}.parquet")
+                dk.execute(
+                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{root / name}.parquet')"
+                )
+                continue
+            con.register(name, data[name])
+            dk.register("src", data[name])
             dk.execute(f"CREATE TABLE {name} AS SELECT * FROM src")
             dk.unregister("src")
         for q in QUERIES:
             sql = tpch.query(q)
             out.append(
                 Case(
-                    name=f"tpch-sf{scale}-q{q:02d}",
+                    name=f"tpch-sf{scale}-{source}-q{q:02d}",
                     minide=_minide_runner(con, sql),
                     baseline=_duckdb_runner(dk, sql),
                     baseline_name="duckdb",

@@ -155,6 +155,17 @@ def print_table(results: list[Result]) -> None:
         )
     # Wide enough for the table when stdout is a file or a pipe (CI logs, make bench | tee).
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in results:
+        if r.ratio > 0 and r.ratio != float("inf"):
+            groups.setdefault((r.bench, r.threads), []).append(r.ratio)
+    for (bench, threads), ratios in groups.items():
+        if len(ratios) > 1:
+            g = statistics.geometric_mean(ratios)
+            print(
+                f"{bench}, {threads} thread(s): geometric mean ratio {g:.3f} over {len(ratios)} "
+                f"cases (baseline/minide; minide/baseline = {1 / g:.3f})"
+            )
     for r in results:
         if r.extra:
             extras = ", ".join(f"{k}={v:,.4g}" for k, v in r.extra.items())

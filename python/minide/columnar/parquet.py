@@ -123,6 +123,15 @@ def _decode_stat(raw: bytes | None, physical: str, arrow_type: pa.DataType | Non
     unsigned = arrow_type is not None and pa.types.is_unsigned_integer(arrow_type)
     if physical == "BOOLEAN":
         return bool(raw[0]) if raw else None
+    if (
+        arrow_type is not None
+        and pa.types.is_decimal(arrow_type)
+        and physical in ("INT32", "INT64")
+        and len(raw) in (4, 8)
+    ):
+        # decimals stored as INT32/INT64 hold the unscaled value (little-endian)
+        unscaled = struct.unpack("<i" if len(raw) == 4 else "<q", raw)[0]
+        return Decimal(unscaled).scaleb(-arrow_type.scale)
     if physical == "INT32" and len(raw) == 4:
         return struct.unpack("<I" if unsigned else "<i", raw)[0]
     if physical == "INT64" and len(raw) == 8:

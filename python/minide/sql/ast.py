@@ -149,9 +149,28 @@ class Extract(Expr):
 
 
 @dataclass(frozen=True)
+class FrameBound:
+    """``kind``: unbounded_preceding, preceding, current_row, following, unbounded_following;
+    ``offset`` for preceding/following."""
+
+    kind: str
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """``ROWS|RANGE BETWEEN start AND end`` of a window."""
+
+    unit: str
+    start: FrameBound
+    end: FrameBound
+
+
+@dataclass(frozen=True)
 class WindowSpec:
     partition_by: tuple[Expr, ...]
     order_by: tuple[OrderItem, ...]
+    frame: Frame | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from minide.errors import PlanError, UnsupportedError
 from minide.sql import ast
+from minide.sql.casts_frames import cast_expr, window_frame
 from minide.sql.expr import (
     AggCall,
     BExpr,
@@ -63,7 +64,6 @@ from minide.sql.types import (
     TS,
     common_type,
     date_to_days,
-    from_sql,
     ts_to_micros,
 )
 
@@ -146,7 +146,7 @@ class Binder:
             plan: Plan = Union([left, right], cols)
             return plan if s.all else self._distinct(plan)
         if s.all:
-            raise UnsupportedError(f"{s.op.upper()} ALL (use {s.op.upper()} without ALL)")
+            return self._setop_all(s.op, left, right)
         cond = and_all(
             [
                 Func("is_not_distinct", (a.ref(), b.ref()), BOOL)
@@ -155,6 +155,24 @@ class Binder:
         )
         kind = "semi" if s.op == "intersect" else "anti"
         return self._distinct(Join(kind, left, right, cond))
+
+    def _setop_all(self, op: str, left: Plan, right: Plan) -> Plan:
+        """INTERSECT ALL / EXCEPT ALL as bags: number the copies of each distinct row on both
+        sides (row_number() OVER (PARTITION BY every column)); copy k of a left row survives
+        INTERSECT ALL if the right side has a copy k too (min(m, n) copies), EXCEPT ALL if it
+        does not (max(m - n, 0) copies)."""
+
+        def numbered(p: Plan) -> tuple[Plan, Column]:
+            rn = self.new_col("copy_no", INT)
+            call = WindowCall("row_number", (), tuple(c.ref() for c in p.columns), (), INT)
+            return Window(p, [(rn, call)]), rn
+
+        lnum, lrn = numbered(left)
+        rnum, rrn = numbered(right)
+        pairs = [*zip(left.columns, right.columns, strict=True), (lrn, rrn)]
+        cond = and_all([Func("is_not_distinct", (a.ref(), b.ref()), BOOL) for a, b in pairs])
+        joined = Join("semi" if op == "intersect" else "anti", lnum, rnum, cond)
+        return Project(joined, [(self.new_col(c.name, c.type), c.ref()) for c in left.columns])
 
     def _cast_columns(self, p: Plan, types: list[str]) -> Plan:
         if all(c.type == t for c, t in zip(p.columns, types, strict=True)):
@@ -510,7 +528,7 @@ class Binder:
         if isinstance(e, ast.Case):
             return self._case(e, b)
         if isinstance(e, ast.Cast):
-            return cast_to(b(e.expr), from_sql(e.type.name))
+            return cast_expr(b(e.expr), e.type)
         if isinstance(e, ast.Extract):
             return extract(e.field, b(e.expr))
         if isinstance(e, ast.FuncCall):
@@ -649,7 +667,8 @@ class Binder:
             )
             for o in e.window.order_by
         )
-        call = WindowCall(func, tuple(args), partition, order, _window_type(func, args))
+        frame = window_frame(e.window.frame, func, bool(order))
+        call = WindowCall(func, tuple(args), partition, order, _window_type(func, args), frame)
         return self._windows.add(call)
 
     def _func(self, e: ast.FuncCall, scope: Scope, agg: AggContext | None) -> BExpr:

@@ -23,15 +23,17 @@ from minide.sql.optimizer import PassTrace, check_name, optimize
 from minide.sql.optimizer.cardinality import Estimator, TableStats
 from minide.sql.parser import parse_script
 from minide.sql.physical import PhysicalPlan, explain_physical, to_physical
-from minide.sql.plan import Plan, explain_tree
+from minide.sql.plan import Plan, Scan, explain_tree
+from minide.sql.sources import FileSource, ScanReport, describe_scan, prepare_scans
 from minide.sql.types import from_sql, to_arrow
 
 
 def _load_source(source: Any) -> Any:
     """Turn a registration source into something with ``__arrow_c_stream__``.
 
-    Files are read with pyarrow for now: TEMPORARY loader, to be replaced by minide.columnar's
-    Parquet/CSV readers (with scan pushdown) when they land.
+    Parquet and CSV files never get here (they are :class:`FileSource` tables, scanned lazily);
+    Hive dataset directories are read with pyarrow for now: TEMPORARY loader, to be replaced by
+    minide.columnar's dataset reader.
     """
     if isinstance(source, str | os.PathLike):
         path = Path(source)
@@ -41,15 +43,6 @@ def _load_source(source: Any) -> Any:
             import pyarrow.dataset as ds  # TEMPORARY loader (minide.columnar will replace it)
 
             return ds.dataset(path, format="parquet", partitioning="hive").to_table()
-        suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq  # TEMPORARY loader (minide.columnar will replace it)
-
-            return pq.read_table(path)
-        if suffix in (".csv", ".tbl", ".txt"):
-            import pyarrow.csv as pcsv  # TEMPORARY loader (minide.columnar will replace it)
-
-            return pcsv.read_csv(path)
         raise InvalidArgumentError(
             f"cannot register {path}: expected a .parquet or .csv file or a Hive dataset directory"
         )
@@ -80,6 +73,8 @@ class _Catalog:
         self.rows: dict[str, int] = {}
         self.views: dict[str, tuple[ast.Query, tuple[str, ...]]] = {}
         self._stats: dict[str, TableStats] = {}
+        #: tables backed by a Parquet/CSV file: the Rust catalog holds an empty placeholder
+        self.files: dict[str, FileSource] = {}
 
     # CatalogView protocol used by the binder
     def table_columns(self, name: str) -> list[tuple[str, str]] | None:
@@ -93,6 +88,9 @@ class _Catalog:
 
     def stats(self, name: str) -> TableStats:
         s = self._stats.get(name)
+        if s is None and name in self.files:
+            s = self._file_stats(name)
+            self._stats[name] = s
         if s is None:
             cols = self.rust.stats(name)
             s = TableStats(
@@ -104,6 +102,31 @@ class _Catalog:
             self._stats[name] = s
         return s
 
+    def _file_stats(self, name: str) -> TableStats:
+        """Distinct counts from a sample of the file (scaled up when the sample looks unique),
+        min/max from the file's statistics."""
+        src = self.files[name]
+        sample = src.sample()
+        temp = f"__sample_{name}"
+        self.rust.register(temp, sample)
+        try:
+            cols = self.rust.stats(temp)
+        finally:
+            self.rust.drop(temp)
+        n = max(sample.num_rows, 1)
+        ndv = []
+        for d, _lo, _hi, nulls in cols:
+            non_null = n - nulls
+            unique = non_null > 0 and d >= 0.9 * non_null and sample.num_rows < src.rows
+            ndv.append(d * src.rows / n if unique else d)
+        mm = src.min_max()
+        return TableStats(src.rows, ndv, [m[0] for m in mm], [m[1] for m in mm])
+
+    def put_file(self, name: str, src: FileSource) -> None:
+        _, types, _ = self.rust.register(name, src.placeholder())
+        self._set(name, list(zip(src.names, types, strict=True)), src.rows)
+        self.files[name] = src
+
     def put(self, name: str, data: Any) -> None:
         names, types, rows = self.rust.register(name, data)
         self._set(
@@ -114,6 +137,7 @@ class _Catalog:
 
     def _set(self, name: str, cols: list[tuple[str, str]], rows: int) -> None:
         self.views.pop(name, None)
+        self.files.pop(name, None)
         self.tables[name] = cols
         self.rows[name] = rows
         self._stats.pop(name, None)
@@ -210,6 +234,11 @@ class Connection:
         """Make ``source`` queryable as table ``name`` (replacing any table or view of that name)."""
         if not name or not isinstance(name, str):
             raise InvalidArgumentError("table name must be a non-empty string")
+        if isinstance(source, str | os.PathLike):
+            path = Path(source)
+            if path.is_file() and path.suffix.lower() in (".parquet", ".csv", ".tbl", ".txt"):
+                self._catalog.put_file(name.lower(), FileSource.open(path))
+                return self
         data = _load_source(source)
         self._catalog.put(name.lower(), data)
         return self
@@ -266,9 +295,21 @@ class Connection:
     def _execute(self, plan: Plan) -> tuple[pa.Table, PhysicalPlan]:
         opt = self._optimize(plan)
         phys = to_physical(opt)
-        table, metrics = self._catalog.rust.execute(phys.encode(), phys.names, self._threads)
+        table, metrics, _ = self._run(phys)
         self._last_metrics = metrics
         return table, phys
+
+    def _run(self, phys: PhysicalPlan) -> tuple[pa.Table, Any, dict[int, ScanReport]]:
+        """Execute in Rust, first decoding the columns file scans need (lazily, per query)."""
+        cat = self._catalog
+        temps: list[str] = []
+        try:
+            reports = prepare_scans(phys, cat.files, cat.rust, self._threads, temps)
+            table, metrics = cat.rust.execute(phys.encode(), phys.names, self._threads)
+        finally:
+            for t in temps:
+                cat.rust.drop(t)
+        return table, metrics, reports
 
     def _explain_plan(self, plan: Plan, analyze: bool) -> str:
         est = Estimator(self._catalog)
@@ -287,11 +328,17 @@ class Connection:
                 prev = t.plan_after
         est_rows = est.estimate_all(opt)
         phys = to_physical(opt)
+        for nid, (p, _) in list(phys.nodes.items()):
+            if isinstance(p, Scan) and p.table in self._catalog.files:
+                src = self._catalog.files[p.table]
+                phys.notes.setdefault(nid, []).append(describe_scan(p, src))
         actual = None
         if analyze:
             t0 = time.perf_counter()
-            _, actual = self._catalog.rust.execute(phys.encode(), phys.names, self._threads)
+            _, actual, reports = self._run(phys)
             total = (time.perf_counter() - t0) * 1e3
+            for nid, r in reports.items():
+                phys.notes.setdefault(nid, []).append(r.describe())
         out.append(
             "== physical plan =="
             if not analyze
@@ -351,6 +398,7 @@ class Connection:
                     return None
                 raise PlanError(f"no table named {stmt.name}")
             cat.rust.drop(stmt.name)
+            cat.files.pop(stmt.name, None)
             del cat.tables[stmt.name]
             cat.rows.pop(stmt.name, None)
             cat._stats.pop(stmt.name, None)
@@ -365,6 +413,11 @@ class Connection:
         cols = cat.tables.get(stmt.table)
         if cols is None:
             raise PlanError(f"no table named {stmt.table}; CREATE TABLE it first")
+        if stmt.table in cat.files:
+            raise UnsupportedError(
+                f"table {stmt.table} is a registered file ({cat.files[stmt.table].path}); "
+                f"copy it first: CREATE TABLE t AS SELECT * FROM {stmt.table}"
+            )
         binder = Binder(cat)
         plan = binder.bind_query(stmt.query)
         target = [n for n, _ in cols]

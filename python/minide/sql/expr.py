@@ -127,14 +127,17 @@ class AggCall(BExpr):
 
 @dataclass(frozen=True)
 class WindowCall(BExpr):
-    """``func(args) OVER (PARTITION BY partition ORDER BY order)``; ``order`` holds
-    (expr, desc, nulls_first) triples. Default frame only."""
+    """``func(args) OVER (PARTITION BY partition ORDER BY order [frame])``; ``order`` holds
+    (expr, desc, nulls_first) triples."""
 
     func: str
     args: tuple[BExpr, ...]
     partition: tuple[BExpr, ...]
     order: tuple[tuple[BExpr, bool, bool], ...]
     type: str
+    #: None = the default frame; else (unit, (start kind, offset), (end kind, offset)) with
+    #: unit "rows"/"range" and kinds as in ``ast.FrameBound``
+    frame: tuple[str, tuple[str, int | None], tuple[str, int | None]] | None = None
 
     def __str__(self) -> str:
         over = []
@@ -144,6 +147,14 @@ class WindowCall(BExpr):
             over.append(
                 "ORDER BY " + ", ".join(f"{e}{' DESC' if d else ''}" for e, d, _ in self.order)
             )
+        if self.frame is not None:
+
+            def bound(b: tuple[str, int | None]) -> str:
+                kind = b[0].upper().replace("_", " ")
+                return f"{b[1]} {kind}" if b[1] is not None else kind
+
+            unit, lo, hi = self.frame
+            over.append(f"{unit.upper()} BETWEEN {bound(lo)} AND {bound(hi)}")
         return f"{self.func}({', '.join(map(str, self.args))}) OVER ({' '.join(over)})"
 
 

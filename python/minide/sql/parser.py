@@ -217,12 +217,36 @@ class _ToAst(Transformer):
     def over_clause(self, items: list[Any]) -> ast.WindowSpec:
         part: tuple[Any, ...] = ()
         order: tuple[Any, ...] = ()
+        frame = None
         for i in items:
-            if isinstance(i, tuple) and i and i[0] == "partition":
+            if isinstance(i, ast.Frame):
+                frame = i
+            elif isinstance(i, tuple) and i and i[0] == "partition":
                 part = i[1]
             elif isinstance(i, tuple) and i and i[0] == "order":
                 order = i[1]
-        return ast.WindowSpec(part, order)
+        return ast.WindowSpec(part, order, frame)
+
+    def frame_short(self, items: list[Any]) -> ast.Frame:
+        return ast.Frame(str(items[0]).lower(), items[1], ast.FrameBound("current_row"))
+
+    def frame_between(self, items: list[Any]) -> ast.Frame:
+        return ast.Frame(str(items[0]).lower(), items[1], items[2])
+
+    def unbounded_preceding(self, _: list[Any]) -> ast.FrameBound:
+        return ast.FrameBound("unbounded_preceding")
+
+    def unbounded_following(self, _: list[Any]) -> ast.FrameBound:
+        return ast.FrameBound("unbounded_following")
+
+    def current_row(self, _: list[Any]) -> ast.FrameBound:
+        return ast.FrameBound("current_row")
+
+    def preceding(self, items: list[Any]) -> ast.FrameBound:
+        return ast.FrameBound("preceding", int(items[0]))
+
+    def following(self, items: list[Any]) -> ast.FrameBound:
+        return ast.FrameBound("following", int(items[0]))
 
     def func_call(self, items: list[Any]) -> ast.FuncCall:
         name = items[0]

@@ -197,6 +197,8 @@ class PhysicalPlan:
     nodes: dict[int, tuple[Plan, str]] = field(default_factory=dict)
     #: operator id -> child operator ids
     children: dict[int, list[int]] = field(default_factory=dict)
+    #: operator id -> extra EXPLAIN lines (file scans: what is pushed, what the reader did)
+    notes: dict[int, list[str]] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         return msgpack.packb(self.root, use_bin_type=True)
@@ -207,6 +209,7 @@ class _Builder:
         self.next_id = 0
         self.nodes: dict[int, tuple[Plan, str]] = {}
         self.children: dict[int, list[int]] = {}
+        self.notes: dict[int, list[str]] = {}
 
     def node(
         self, p: Plan, op: str, body: dict[str, Any], desc: str, kids: list[dict[str, Any]]
@@ -274,6 +277,10 @@ class _Builder:
                 "HashAggregate "
                 + f"group=[{', '.join(str(e) for _, e in p.groups)}] aggs=[{', '.join(str(a) for _, a in p.aggs)}]"
             )
+            if isinstance(p.input, Scan) and p.input.filter is not None:
+                self.notes.setdefault(child["id"], []).append(
+                    "(filter fused into the aggregate above: its time is counted there)"
+                )
             return self.node(
                 p,
                 "Aggregate",
@@ -364,6 +371,7 @@ class _Builder:
                             for e, d, nf in w.order
                         ],
                         "ty": dtype(w.type),
+                        "frame": _frame(w.frame),
                     }
                 )
             desc = "Window " + ", ".join(str(w) for _, w in p.calls)
@@ -372,6 +380,25 @@ class _Builder:
             kids = [self.build(x) for x in p.parts]
             return self.node(p, "UnionAll", {"inputs": kids}, "UnionAll", kids)
         raise UnsupportedError(f"no physical operator for {type(p).__name__}")
+
+
+_BOUND = {
+    "unbounded_preceding": "UnboundedPreceding",
+    "preceding": "Preceding",
+    "current_row": "CurrentRow",
+    "following": "Following",
+    "unbounded_following": "UnboundedFollowing",
+}
+
+
+def _frame(f: Any) -> Any:
+    if f is None:
+        return None
+
+    def bound(b: tuple[str, int | None]) -> Any:
+        return {_BOUND[b[0]]: b[1]} if b[1] is not None else _BOUND[b[0]]
+
+    return {"rows": f[0] == "rows", "start": bound(f[1]), "end": bound(f[2])}
 
 
 def _layout(p: Plan) -> dict[int, int]:
@@ -387,7 +414,7 @@ def _keys(keys: list[SortKey], layout: dict[int, int]) -> list[dict[str, Any]]:
 def to_physical(plan: Plan) -> PhysicalPlan:
     b = _Builder()
     root = b.build(plan)
-    return PhysicalPlan(root, [c.name for c in plan.columns], b.nodes, b.children)
+    return PhysicalPlan(root, [c.name for c in plan.columns], b.nodes, b.children, b.notes)
 
 
 def explain_physical(
@@ -411,6 +438,7 @@ def explain_physical(
                 "," if est is not None and id(p) in est else "  ("
             ) + f" actual {rows:,} rows, {self_ms:.2f} ms)"
         lines.append(f"{indent}{desc}{extra}")
+        lines.extend(f"{indent}    {n}" for n in pp.notes.get(nid, ()))
         for k in pp.children[nid]:
             visit(k, indent + "  ")
 

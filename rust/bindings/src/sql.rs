@@ -72,19 +72,28 @@ impl SqlCatalog {
     }
 
     /// Register (or replace) table `name` from an Arrow stream. Returns (names, types, rows).
+    /// `threads` bounds the threads normalizing the columns (default: all cores).
     #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (name, data, threads=None))]
     fn register(
         &self,
         py: Python<'_>,
         name: &str,
         data: &Bound<'_, PyAny>,
+        threads: Option<usize>,
     ) -> PyResult<(Vec<String>, Vec<String>, u64)> {
         let (names, types, batches) = batches_of(data)?;
         let inner = self.inner.clone();
         let name = name.to_string();
         detach(py, move || {
-            let mut cat = inner.write().map_err(|_| poisoned())?;
-            let t = cat.register(&name, names, batches, Some(types))?;
+            let run = || {
+                let mut cat = inner.write().map_err(|_| poisoned())?;
+                cat.register(&name, names, batches, Some(types))
+            };
+            let t = match threads {
+                None => run()?,
+                Some(n) => minide_sql::with_threads(n, run)?,
+            };
             Ok((
                 t.names.clone(),
                 t.types.iter().map(|t| t.name().to_string()).collect(),

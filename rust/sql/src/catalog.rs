@@ -11,6 +11,7 @@ use arrow_array::types::{Date32Type, Float64Type, Int64Type};
 use arrow_schema::DataType;
 use hashbrown::HashSet;
 use minide_common::{Error, Result};
+use rayon::prelude::*;
 
 use crate::keys;
 use crate::types::{Chunk, DType, MORSEL_ROWS, normalize};
@@ -56,7 +57,7 @@ impl Catalog {
     ) -> Result<Arc<Table>> {
         let mut chunks = Vec::new();
         let mut out_types = types.unwrap_or_default();
-        for batch in batches {
+        for batch in &batches {
             if batch.len() != names.len() {
                 return Err(Error::Schema(format!(
                     "batch has {} columns, table {name} has {}",
@@ -64,7 +65,14 @@ impl Catalog {
                     names.len()
                 )));
             }
-            let cols = batch.iter().map(normalize).collect::<Result<Vec<_>>>()?;
+        }
+        // Normalizing (decimal -> float64, string views -> strings, ...) is the bulk of the
+        // work for file scans: spread it over the pool.
+        let normalized = batches
+            .par_iter()
+            .map(|b| b.par_iter().map(normalize).collect::<Result<Vec<_>>>())
+            .collect::<Result<Vec<_>>>()?;
+        for cols in normalized {
             let len = cols.first().map(|c| c.len()).unwrap_or(0);
             if out_types.is_empty() && !cols.is_empty() {
                 out_types = cols

@@ -41,6 +41,15 @@ pub fn decode_plan(bytes: &[u8]) -> Result<plan::Node> {
         .map_err(|e| Error::InvalidArgument(format!("malformed physical plan: {e}")))
 }
 
+/// Run `f` on a pool of `threads` threads (rayon work inside `f` stays on that pool).
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} threads: {e}")))?
+        .install(f)
+}
+
 /// Execute a msgpack-encoded plan against `catalog` on `threads` worker threads.
 pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<QueryOutput> {
     let node = decode_plan(plan_bytes)?;

@@ -76,9 +76,9 @@ pub enum WinFunc {
     Max,
 }
 
-/// One window function: `func(args) OVER (PARTITION BY partition ORDER BY order)` with the
-/// default frame (whole partition without ORDER BY, else RANGE UNBOUNDED PRECEDING .. CURRENT
-/// ROW, peers included).
+/// One window function: `func(args) OVER (PARTITION BY partition ORDER BY order [frame])`.
+/// Without `frame`: the default (whole partition without ORDER BY, else RANGE UNBOUNDED
+/// PRECEDING .. CURRENT ROW, peers included). Ranking and LAG/LEAD ignore frames.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WindowCall {
     pub func: WinFunc,
@@ -86,6 +86,26 @@ pub struct WindowCall {
     pub partition: Vec<Expr>,
     pub order: Vec<SortKey>,
     pub ty: DType,
+    #[serde(default)]
+    pub frame: Option<Frame>,
+}
+
+/// `ROWS|RANGE BETWEEN start AND end`. RANGE bounds are UNBOUNDED or CURRENT ROW (the peer
+/// group of the current row); the planner rejects RANGE offsets.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Frame {
+    pub rows: bool,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,7 +196,7 @@ pub enum BinOp {
     IsNotDistinct,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub enum Expr {
     Col(usize),
     Lit {

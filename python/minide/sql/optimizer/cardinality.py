@@ -8,6 +8,7 @@ LIKE keeps 1/10, conjunctions multiply, an equi-join of |L| and |R| rows gives
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,13 +181,21 @@ class Estimator:
             if p.kind == "mark":
                 return lr
             out = lr * rr
+            divisors = []
             for c in conjuncts(p.condition):
                 if isinstance(c, Func) and c.op == "eq" and all(isinstance(a, Col) for a in c.args):
                     a, b = c.args
                     assert isinstance(a, Col) and isinstance(b, Col)
-                    out /= max(self.col_ndv(a.id, lr + rr), self.col_ndv(b.id, lr + rr))
+                    divisors.append(max(self.col_ndv(a.id, lr + rr), self.col_ndv(b.id, lr + rr)))
                 else:
                     out *= self._sel1(c, out)
+            divisor = math.prod(divisors)
+            if len(divisors) > 1:
+                # Several keys are correlated (TPC-H Q9's ps_partkey, ps_suppkey is partsupp's
+                # key): multiplying their distinct counts would estimate almost nothing. Treat
+                # it as a key/foreign-key join: each row of the larger side matches about one.
+                divisor = min(divisor, max(min(lr, rr), 1.0))
+            out /= divisor
             if p.kind in ("left", "full"):
                 out = max(out, lr)
             if p.kind in ("right", "full"):

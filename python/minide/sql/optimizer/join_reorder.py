@@ -69,7 +69,18 @@ class _Graph:
                 for arg in conds[k].args:  # type: ignore[attr-defined]
                     side = owner[arg.id]
                     nd[side] *= est.col_ndv(arg.id, self.rows[side])
-            divisor = max(min(nd[a], self.rows[a]), min(nd[b], self.rows[b]), 1.0)
+            ca, cb = min(nd[a], self.rows[a]), min(nd[b], self.rows[b])
+            divisor = max(ca, cb, 1.0)
+            unique_a, unique_b = ca >= self.rows[a], cb >= self.rows[b]
+            if len(ks) > 1 and (unique_a or unique_b):
+                # Several keys multiply their distinct counts into "unique" easily (TPC-H Q9:
+                # partsupp's (partkey, suppkey) against lineitem's). Treat the join as key /
+                # foreign key: the key side is the one that looks unique (the smaller one if
+                # both do), and each row of the other side matches at most one of its rows.
+                if unique_a and unique_b:
+                    divisor = max(min(ca, cb), 1.0)
+                else:
+                    divisor = max(ca if unique_a else cb, 1.0)
             self.sel[ks[0]] = 1.0 / divisor
             for k in ks[1:]:
                 self.sel[k] = 1.0

@@ -47,10 +47,19 @@ def generate(scale: float) -> Path:
 
 
 def load(scale: float) -> dict[str, pa.Table]:
-    import pyarrow.parquet as pq  # TEMPORARY loader: minide.columnar's reader will replace it
+    """Every table decoded into memory by minide.columnar's Parquet reader."""
+    import minide.columnar as mc
 
     d = generate(scale)
-    return {t: pq.read_table(d / f"{t}.parquet") for t in TABLES}
+    return {t: mc.read_parquet(d / f"{t}.parquet") for t in TABLES}
+
+
+def register_files(con: Any, scale: float) -> Path:
+    """Register every table of ``scale`` with ``con`` as its Parquet file (scanned lazily)."""
+    d = generate(scale)
+    for t in TABLES:
+        con.register(t, d / f"{t}.parquet")
+    return d
 
 
 def _norm(v: Any) -> Any:

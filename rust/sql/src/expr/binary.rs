@@ -18,7 +18,7 @@ use crate::plan::{BinOp, Expr};
 use crate::types::{Chunk, DType, Scalar, null_array};
 
 /// One operand: a column or a (non-NULL) literal.
-enum Operand {
+pub(crate) enum Operand {
     Col(ArrayRef),
     Lit(Scalar),
 }
@@ -32,7 +32,7 @@ fn operand(e: &Expr, chunk: &Chunk) -> Result<Operand> {
     }
 }
 
-fn is_null_lit(e: &Expr) -> bool {
+pub(crate) fn is_null_lit(e: &Expr) -> bool {
     matches!(
         e,
         Expr::Lit {
@@ -72,7 +72,13 @@ pub fn eval_binary(op: BinOp, l: &Expr, r: &Expr, ty: DType, chunk: &Chunk) -> R
     eval_binary_ops(op, la, ra, ty, chunk.len)
 }
 
-fn eval_binary_ops(op: BinOp, l: Operand, r: Operand, ty: DType, len: usize) -> Result<ArrayRef> {
+pub(crate) fn eval_binary_ops(
+    op: BinOp,
+    l: Operand,
+    r: Operand,
+    ty: DType,
+    len: usize,
+) -> Result<ArrayRef> {
     let col_type = match (&l, &r) {
         (Operand::Col(a), _) | (_, Operand::Col(a)) => a.data_type().clone(),
         _ => {

@@ -90,6 +90,44 @@ pub fn eval(expr: &Expr, chunk: &Chunk) -> Result<ArrayRef> {
     }
 }
 
+/// Evaluate `expr` like [`eval`], reusing arithmetic subexpressions already computed for this
+/// chunk (`memo`): TPC-H Q1's `l_extendedprice * (1 - l_discount)` appears in two aggregates.
+pub fn eval_memo<'e>(
+    expr: &'e Expr,
+    chunk: &Chunk,
+    memo: &mut Vec<(&'e Expr, ArrayRef)>,
+) -> Result<ArrayRef> {
+    let Expr::Binary { op, l, r, ty } = expr else {
+        return eval(expr, chunk);
+    };
+    let arithmetic = matches!(
+        op,
+        crate::plan::BinOp::Add
+            | crate::plan::BinOp::Sub
+            | crate::plan::BinOp::Mul
+            | crate::plan::BinOp::Div
+            | crate::plan::BinOp::Mod
+    );
+    let lit = |e: &Expr| matches!(e, Expr::Lit { .. });
+    if !arithmetic || binary::is_null_lit(l) || binary::is_null_lit(r) || (lit(l) && lit(r)) {
+        return eval(expr, chunk);
+    }
+    if let Some((_, a)) = memo.iter().find(|(e, _)| *e == expr) {
+        return Ok(a.clone());
+    }
+    let side = |e: &'e Expr, memo: &mut Vec<(&'e Expr, ArrayRef)>| -> Result<binary::Operand> {
+        Ok(match e {
+            Expr::Lit { value, .. } => binary::Operand::Lit(value.clone()),
+            _ => binary::Operand::Col(eval_memo(e, chunk, memo)?),
+        })
+    };
+    let lo = side(l, memo)?;
+    let ro = side(r, memo)?;
+    let out = binary::eval_binary_ops(*op, lo, ro, *ty, chunk.len)?;
+    memo.push((expr, out.clone()));
+    Ok(out)
+}
+
 /// Evaluate a predicate into a boolean column.
 pub fn eval_predicate(expr: &Expr, chunk: &Chunk) -> Result<BooleanArray> {
     let a = eval(expr, chunk)?;

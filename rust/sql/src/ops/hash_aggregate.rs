@@ -7,14 +7,16 @@
 //! ```
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef};
+use arrow_array::{Array, ArrayRef, BooleanArray};
+use arrow_buffer::BooleanBuffer;
 use hashbrown::HashMap;
 use minide_common::Result;
 use rayon::prelude::*;
 
 use super::Ctx;
 use super::agg_state::Acc;
-use crate::expr::eval;
+use crate::expr::{eval, eval_memo, eval_predicate};
+use crate::kernels::filter_chunk;
 use crate::keys::{self, Keys, decode_ints};
 use crate::plan::{AggCall, Expr};
 use crate::types::{Chunk, DType};
@@ -206,10 +208,12 @@ fn arg_types(aggs: &[AggCall]) -> Vec<Option<DType>> {
 /// values in this morsel (TPC-H Q1's flags): each column is coded through a tiny per-morsel
 /// dictionary, the codes are combined, and only one key per distinct combination goes through
 /// the group index. Returns None when the keys do not qualify.
+/// With `keep`, rows not kept get group id `u32::MAX` and never enter the group index.
 fn small_dict_gids(
     cols: &[ArrayRef],
     n: usize,
     index: &mut GroupIndex,
+    keep: Option<&BooleanBuffer>,
 ) -> Result<Option<Vec<u32>>> {
     const MAX_DISTINCT: usize = 64;
     if cols.is_empty() || !matches!(index, GroupIndex::Bytes { .. }) {
@@ -221,19 +225,11 @@ fn small_dict_gids(
         let Some(s) = c.as_string_opt::<i32>() else {
             return Ok(None);
         };
-        let mut dict: HashMap<Option<&str>, u16> = HashMap::new();
-        let mut col_codes = Vec::with_capacity(n);
-        for i in 0..n {
-            let v = if s.is_null(i) { None } else { Some(s.value(i)) };
-            let next = dict.len() as u16;
-            let code = *dict.entry(v).or_insert(next);
-            if dict.len() > MAX_DISTINCT {
-                return Ok(None);
-            }
-            col_codes.push(code);
-        }
-        radix.push(dict.len().max(1));
-        codes.push(col_codes);
+        let Some(col_codes) = small_codes(s, n, MAX_DISTINCT) else {
+            return Ok(None);
+        };
+        radix.push(col_codes.1.max(1));
+        codes.push(col_codes.0);
     }
     let combos: usize = radix.iter().product();
     if combos > MAX_DISTINCT * MAX_DISTINCT {
@@ -242,6 +238,10 @@ fn small_dict_gids(
     let mut table = vec![u32::MAX; combos];
     let mut gids = Vec::with_capacity(n);
     for i in 0..n {
+        if keep.is_some_and(|k| !k.value(i)) {
+            gids.push(u32::MAX);
+            continue;
+        }
         let mut code = 0usize;
         for (cc, r) in codes.iter().zip(&radix) {
             code = code * r + cc[i] as usize;
@@ -261,13 +261,79 @@ fn small_dict_gids(
     Ok(Some(gids))
 }
 
+/// Per-row codes of a string column with at most `max` distinct values (None if more), and the
+/// number of codes. One-byte strings (flags like TPC-H's) are coded through a 256-entry table,
+/// the rest by a linear search of the few values seen so far.
+fn small_codes(s: &arrow_array::StringArray, n: usize, max: usize) -> Option<(Vec<u16>, usize)> {
+    const UNSET: u16 = u16::MAX;
+    let offsets = s.value_offsets();
+    let data = s.value_data();
+    let nulls = s.nulls();
+    let mut by_byte = [UNSET; 256];
+    let mut others: Vec<(Option<&[u8]>, u16)> = Vec::new();
+    let mut next: u16 = 0;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let code = if nulls.is_some_and(|m| m.is_null(i)) {
+            match others.iter().find(|(v, _)| v.is_none()) {
+                Some((_, c)) => *c,
+                None => {
+                    others.push((None, next));
+                    next += 1;
+                    next - 1
+                }
+            }
+        } else {
+            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+            if b == a + 1 {
+                let slot = &mut by_byte[data[a] as usize];
+                if *slot == UNSET {
+                    *slot = next;
+                    next += 1;
+                }
+                *slot
+            } else {
+                let v = &data[a..b];
+                match others.iter().find(|(o, _)| *o == Some(v)) {
+                    Some((_, c)) => *c,
+                    None => {
+                        others.push((Some(v), next));
+                        next += 1;
+                        next - 1
+                    }
+                }
+            }
+        };
+        if next as usize > max {
+            return None;
+        }
+        out.push(code);
+    }
+    Some((out, next as usize))
+}
+
+/// Rows where a predicate is TRUE (not FALSE, not NULL).
+fn true_bits(mask: &BooleanArray) -> BooleanBuffer {
+    match mask.nulls() {
+        None => mask.values().clone(),
+        Some(n) => mask.values() & n.inner(),
+    }
+}
+
+struct PartialOut {
+    partial: Partial,
+    /// rows that passed the fused scan filter
+    kept: u64,
+}
+
 fn build_partial(
     chunks: &[Chunk],
+    pre_filter: Option<&Expr>,
     groups: &[Expr],
     group_types: &[DType],
     aggs: &[AggCall],
     arg_types: &[Option<DType>],
-) -> Result<Partial> {
+) -> Result<PartialOut> {
     let mut index = GroupIndex::new(group_types);
     let mut accs = aggs
         .iter()
@@ -275,14 +341,62 @@ fn build_partial(
         .map(|(a, t)| Acc::new(a.func, *t))
         .collect::<Result<Vec<_>>>()?;
     let mut gids = Vec::new();
+    let mut kept = 0u64;
     for c in chunks {
-        let key_cols = groups
+        // A fused scan filter: mostly-TRUE morsels are aggregated in place with the other rows
+        // sent to a scratch group (no copy of every column); sparse ones are compacted first.
+        let mut owned = None;
+        let compacted;
+        let mut drop_rows = None;
+        if let Some(pred) = pre_filter {
+            let bits = true_bits(&eval_predicate(pred, c)?);
+            let sel = bits.count_set_bits();
+            kept += sel as u64;
+            if sel == 0 {
+                continue;
+            }
+            if sel < c.len {
+                if sel * 4 >= c.len * 3 {
+                    drop_rows = Some(bits);
+                } else {
+                    owned = Some(filter_chunk(c, &BooleanArray::new(bits, None))?);
+                }
+            }
+        } else {
+            kept += c.len as u64;
+        }
+        let mut c = owned.as_ref().unwrap_or(c);
+        let mut key_cols = groups
             .iter()
             .map(|g| eval(g, c))
             .collect::<Result<Vec<_>>>()?;
-        if matches!(index, GroupIndex::Pair { .. }) {
+        // Rows failing the filter must not create groups: in-place aggregation needs a key path
+        // that can skip them (no GROUP BY, or the small-dictionary codes); else compact.
+        let mut assigned = false;
+        if let Some(bits) = &drop_rows {
+            if matches!(index, GroupIndex::Single) {
+                gids.clear();
+                gids.resize(c.len, 0);
+                assigned = true;
+            } else if let Some(small) = small_dict_gids(&key_cols, c.len, &mut index, Some(bits))? {
+                gids = small;
+                assigned = true;
+            } else {
+                let mask = BooleanArray::new(bits.clone(), None);
+                compacted = Some(filter_chunk(c, &mask)?);
+                c = compacted.as_ref().unwrap_or(c);
+                key_cols = groups
+                    .iter()
+                    .map(|g| eval(g, c))
+                    .collect::<Result<Vec<_>>>()?;
+                drop_rows = None;
+            }
+        }
+        if !assigned && matches!(index, GroupIndex::Pair { .. }) {
             index.assign_pair(&key_cols, c.len, &mut gids)?;
-        } else if let Some(small) = small_dict_gids(&key_cols, c.len, &mut index)? {
+        } else if assigned {
+            // group ids already set (in-place filtered path)
+        } else if let Some(small) = small_dict_gids(&key_cols, c.len, &mut index, None)? {
             gids = small;
         } else {
             let k = if key_cols.is_empty() {
@@ -296,21 +410,39 @@ fn build_partial(
             };
             index.assign(k.as_ref(), c.len, &mut gids);
         }
-        let n = index.len();
+        let mut n = index.len();
+        if let Some(bits) = &drop_rows {
+            // group n is scratch for this morsel only: truncated away below
+            for (g, keep) in gids.iter_mut().zip(bits.iter()) {
+                if !keep {
+                    *g = n as u32;
+                }
+            }
+            n += 1;
+        }
+        let mut memo = Vec::new();
         for (acc, call) in accs.iter_mut().zip(aggs) {
             acc.resize(n);
             let arg = match &call.arg {
-                Some(e) => Some(eval(e, c)?),
+                Some(e) => Some(eval_memo(e, c, &mut memo)?),
                 None => None,
             };
             acc.update(&gids, arg.as_ref())?;
+        }
+        if drop_rows.is_some() {
+            for acc in accs.iter_mut() {
+                acc.resize(n - 1);
+            }
         }
     }
     let n = index.len();
     for acc in accs.iter_mut() {
         acc.resize(n);
     }
-    Ok(Partial { index, accs })
+    Ok(PartialOut {
+        partial: Partial { index, accs },
+        kept,
+    })
 }
 
 fn merge(into: &mut Partial, other: Partial) {
@@ -327,25 +459,28 @@ fn merge(into: &mut Partial, other: Partial) {
     }
 }
 
+/// Aggregate `input`; with `pre_filter` (a scan's predicate fused into the aggregate) only rows
+/// where it is TRUE count. Returns the output and the number of input rows that passed.
 pub fn aggregate(
     ctx: &Ctx<'_>,
     input: Vec<Chunk>,
-    in_types: &[DType],
+    pre_filter: Option<&Expr>,
     groups: &[Expr],
     aggs: &[AggCall],
     out_types: &[DType],
-) -> Result<Vec<Chunk>> {
+) -> Result<(Vec<Chunk>, u64)> {
     let group_types = &out_types[..groups.len().min(out_types.len())];
-    let _ = in_types;
     let arg_types = arg_types(aggs);
     let per = input.len().div_ceil(ctx.threads.max(1)).max(1);
-    let mut partials = input
+    let outs = input
         .par_chunks(per)
-        .map(|run| build_partial(run, groups, group_types, aggs, &arg_types))
+        .map(|run| build_partial(run, pre_filter, groups, group_types, aggs, &arg_types))
         .collect::<Result<Vec<_>>>()?;
+    let kept = outs.iter().map(|p| p.kept).sum();
+    let mut partials: Vec<Partial> = outs.into_iter().map(|p| p.partial).collect();
     let mut total = match partials.pop() {
         Some(p) => p,
-        None => build_partial(&[], groups, group_types, aggs, &arg_types)?,
+        None => build_partial(&[], None, groups, group_types, aggs, &arg_types)?.partial,
     };
     for p in partials {
         merge(&mut total, p);
@@ -355,5 +490,5 @@ pub fn aggregate(
     for ((acc, call), at) in total.accs.into_iter().zip(aggs).zip(&arg_types) {
         cols.push(acc.finish(call.func, *at, call.ty)?);
     }
-    Ok(vec![Chunk::new(cols, n)])
+    Ok((vec![Chunk::new(cols, n)], kept))
 }

@@ -10,7 +10,7 @@ use minide_common::{Error, Result};
 use super::sort::compare_rows;
 use crate::expr::eval;
 use crate::kernels::concat_chunks;
-use crate::plan::{Expr, SortKey, WinFunc, WindowCall};
+use crate::plan::{Expr, Frame, FrameBound, SortKey, WinFunc, WindowCall};
 use crate::types::{Chunk, DType, Scalar, array_from_scalars, scalar_at};
 
 fn cmp_scalar(a: &Scalar, b: &Scalar) -> Ordering {
@@ -184,6 +184,14 @@ fn compute(all: &Chunk, call: &WindowCall) -> Result<ArrayRef> {
                     };
                 }
             }
+            _ if call.frame.is_some() => {
+                let frame = call.frame.unwrap_or(Frame {
+                    rows: false,
+                    start: FrameBound::UnboundedPreceding,
+                    end: FrameBound::CurrentRow,
+                });
+                framed(part, frame, &peers, call, &value_at, &mut out)?;
+            }
             _ => {
                 let mut acc = Running::new(call.func);
                 if call.order.is_empty() {
@@ -213,6 +221,92 @@ fn compute(all: &Chunk, call: &WindowCall) -> Result<ArrayRef> {
     }
     let _ = arg.as_ref().map(|a| a.len());
     array_from_scalars(call.ty, &out)
+}
+
+/// Aggregates over an explicit frame, for the rows `part` of one partition (in window order).
+/// Frame ends only move forward, so a frame starting at UNBOUNDED PRECEDING is accumulated
+/// incrementally, one ending at UNBOUNDED FOLLOWING likewise from the back; other frames are
+/// summed row by row (O(rows x frame width)).
+fn framed(
+    part: &[u32],
+    frame: Frame,
+    peers: &dyn Fn(usize, usize) -> Ordering,
+    call: &WindowCall,
+    value_at: &dyn Fn(usize) -> Scalar,
+    out: &mut [Scalar],
+) -> Result<()> {
+    let len = part.len();
+    // peer group [start, end) of each position (RANGE CURRENT ROW)
+    let mut group_start = vec![0usize; len];
+    let mut group_end = vec![len; len];
+    if !frame.rows {
+        let mut g = 0;
+        while g < len {
+            let mut h = g + 1;
+            while h < len && peers(part[g] as usize, part[h] as usize) == Ordering::Equal {
+                h += 1;
+            }
+            for k in g..h {
+                group_start[k] = g;
+                group_end[k] = h;
+            }
+            g = h;
+        }
+    }
+    let off = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let lo_of = |k: usize| -> usize {
+        match frame.start {
+            FrameBound::UnboundedPreceding => 0,
+            FrameBound::Preceding(p) => k.saturating_sub(off(p)),
+            FrameBound::CurrentRow if frame.rows => k,
+            FrameBound::CurrentRow => group_start[k],
+            FrameBound::Following(f) => k.saturating_add(off(f)).min(len),
+            FrameBound::UnboundedFollowing => len,
+        }
+    };
+    let hi_of = |k: usize| -> usize {
+        match frame.end {
+            FrameBound::UnboundedPreceding => 0,
+            FrameBound::Preceding(p) => (k + 1).saturating_sub(off(p)),
+            FrameBound::CurrentRow if frame.rows => k + 1,
+            FrameBound::CurrentRow => group_end[k],
+            FrameBound::Following(f) => k.saturating_add(off(f)).saturating_add(1).min(len),
+            FrameBound::UnboundedFollowing => len,
+        }
+    };
+    let row = |i: usize| part[i] as usize;
+    if frame.start == FrameBound::UnboundedPreceding {
+        let mut acc = Running::new(call.func);
+        let mut added = 0;
+        for k in 0..len {
+            let hi = hi_of(k);
+            while added < hi {
+                acc.add(value_at(row(added)));
+                added += 1;
+            }
+            out[row(k)] = acc.value(call.ty);
+        }
+    } else if frame.end == FrameBound::UnboundedFollowing {
+        let mut acc = Running::new(call.func);
+        let mut from = len;
+        for k in (0..len).rev() {
+            let lo = lo_of(k);
+            while from > lo {
+                from -= 1;
+                acc.add(value_at(row(from)));
+            }
+            out[row(k)] = acc.value(call.ty);
+        }
+    } else {
+        for k in 0..len {
+            let mut acc = Running::new(call.func);
+            for i in lo_of(k)..hi_of(k).max(lo_of(k)) {
+                acc.add(value_at(row(i)));
+            }
+            out[row(k)] = acc.value(call.ty);
+        }
+    }
+    Ok(())
 }
 
 pub fn window(input: Vec<Chunk>, calls: &[WindowCall], in_types: &[DType]) -> Result<Vec<Chunk>> {
