@@ -20,6 +20,7 @@ pub mod memtable;
 pub mod mvcc;
 pub mod options;
 pub mod read;
+pub mod scan;
 pub mod sst;
 pub mod version;
 pub mod wal;

@@ -7,11 +7,13 @@
 //! Every `RESTART_INTERVAL`-th entry stores its whole key (shared = 0) and its offset is listed in
 //! the restart array, so a seek binary-searches the restarts and then scans at most one interval.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use minide_common::varint::{get_uvarint, put_uvarint};
 use minide_common::{Error, Result};
 
+use super::mmap::Mmap;
 use crate::iterators::InternalIterator;
 
 pub const RESTART_INTERVAL: usize = 16;
@@ -87,14 +89,29 @@ impl BlockBuilder {
     }
 }
 
+/// What keeps a block's bytes alive: its own buffer (decompressed blocks) or the table's map.
+#[derive(Debug)]
+enum Owner {
+    Heap(#[allow(dead_code)] Vec<u8>),
+    Map(#[allow(dead_code)] Arc<Mmap>),
+}
+
 /// A decoded (uncompressed, checksum-verified) block.
 #[derive(Debug)]
 pub struct Block {
-    data: Vec<u8>,
+    _owner: Owner,
+    ptr: *const u8,
+    len: usize,
     /// Offset of the restart array = end of the entries.
     restarts_at: usize,
     num_restarts: usize,
 }
+
+// SAFETY: `ptr..ptr+len` points into `_owner` (a heap buffer never mutated or moved out, or a
+// read-only map), which the block owns; only shared reads happen.
+unsafe impl Send for Block {}
+// SAFETY: as above.
+unsafe impl Sync for Block {}
 
 fn corrupt(what: &str) -> Error {
     Error::corrupt(format!("SST block: {what}"))
@@ -102,6 +119,24 @@ fn corrupt(what: &str) -> Error {
 
 impl Block {
     pub fn new(data: Vec<u8>) -> Result<Self> {
+        let (ptr, len) = (data.as_ptr(), data.len());
+        Self::parse(Owner::Heap(data), ptr, len)
+    }
+
+    /// A block read in place from a table's map: `map.bytes()[start..end]`.
+    pub fn mapped(map: &Arc<Mmap>, start: usize, end: usize) -> Result<Self> {
+        let bytes = map
+            .bytes()
+            .get(start..end)
+            .ok_or_else(|| corrupt("block outside its table"))?;
+        let (ptr, len) = (bytes.as_ptr(), bytes.len());
+        Self::parse(Owner::Map(Arc::clone(map)), ptr, len)
+    }
+
+    fn parse(owner: Owner, ptr: *const u8, len: usize) -> Result<Self> {
+        // SAFETY: `ptr..ptr+len` lies inside `owner`, which moves into the block below; a Vec's
+        // heap buffer does not move when the Vec does.
+        let data = unsafe { std::slice::from_raw_parts(ptr, len) };
         if data.len() < 4 {
             return Err(corrupt("shorter than its restart count"));
         }
@@ -114,18 +149,27 @@ impl Block {
             return Err(corrupt("no restart points"));
         }
         Ok(Block {
-            data,
+            _owner: owner,
+            ptr,
+            len,
             restarts_at,
             num_restarts: n,
         })
     }
 
-    pub fn size(&self) -> usize {
-        self.data.len()
+    #[inline]
+    fn data(&self) -> &[u8] {
+        // SAFETY: see `parse`: the bytes live as long as `self._owner`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
+    pub fn size(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
     fn restart(&self, i: usize) -> Result<usize> {
-        let off = u32::from_le_bytes(read4(&self.data, self.restarts_at + 4 * i)?) as usize;
+        let off = u32::from_le_bytes(read4(self.data(), self.restarts_at + 4 * i)?) as usize;
         if off >= self.restarts_at && !(off == 0 && self.restarts_at == 0) {
             return Err(corrupt("restart point past the entries"));
         }
@@ -153,24 +197,40 @@ fn read4(data: &[u8], at: usize) -> Result<[u8; 4]> {
         .ok_or_else(|| corrupt("truncated u32"))
 }
 
-pub struct BlockIter {
-    block: Arc<Block>,
-    /// Offset of the entry after the current one.
+/// Iterator over one block, owning it (`Arc<Block>`) or borrowing it (`&Block`, point reads).
+pub struct Cursor<B: Deref<Target = Block>> {
+    block: B,
+    /// Offset of the current entry, and of the one after it.
+    cur_at: usize,
     next_at: usize,
     key: Vec<u8>,
     value: (usize, usize),
     valid: bool,
 }
 
-impl BlockIter {
-    pub fn new(block: Arc<Block>) -> Self {
-        BlockIter {
+pub type BlockIter = Cursor<Arc<Block>>;
+
+impl<B: Deref<Target = Block>> Cursor<B> {
+    pub fn new(block: B) -> Self {
+        Self::with_key_buf(block, Vec::new())
+    }
+
+    /// Reuse `key` (cleared) as the key buffer: point reads avoid an allocation per block.
+    pub fn with_key_buf(block: B, mut key: Vec<u8>) -> Self {
+        key.clear();
+        Cursor {
             block,
+            cur_at: 0,
             next_at: 0,
-            key: Vec::new(),
+            key,
             value: (0, 0),
             valid: false,
         }
+    }
+
+    /// Give the key buffer back for reuse.
+    pub fn into_key_buf(self) -> Vec<u8> {
+        self.key
     }
 
     /// Decode the entry at `at` on top of the current key.
@@ -179,7 +239,7 @@ impl BlockIter {
             self.valid = false;
             return Ok(());
         }
-        let d = &self.block.data[..self.block.restarts_at];
+        let d = &self.block.data()[..self.block.restarts_at];
         let mut p = at;
         let shared = field(d, &mut p)?;
         let unshared = field(d, &mut p)?;
@@ -199,6 +259,7 @@ impl BlockIter {
         self.key.truncate(shared);
         self.key.extend_from_slice(&d[p..kend]);
         self.value = (kend, vend);
+        self.cur_at = at;
         self.next_at = vend;
         self.valid = true;
         Ok(())
@@ -212,7 +273,7 @@ impl BlockIter {
 
     /// The full key stored at restart point `i`, read in place (restart entries share nothing).
     fn restart_key(&self, i: usize) -> Result<&[u8]> {
-        let d = &self.block.data[..self.block.restarts_at];
+        let d = &self.block.data()[..self.block.restarts_at];
         let mut p = self.block.restart(i)?;
         let shared = field(d, &mut p)?;
         let unshared = field(d, &mut p)?;
@@ -225,7 +286,7 @@ impl BlockIter {
     }
 }
 
-impl InternalIterator for BlockIter {
+impl<B: Deref<Target = Block> + Send> InternalIterator for Cursor<B> {
     fn valid(&self) -> bool {
         self.valid
     }
@@ -235,7 +296,7 @@ impl InternalIterator for BlockIter {
     }
 
     fn value(&self) -> &[u8] {
-        &self.block.data[self.value.0..self.value.1]
+        &self.block.data()[self.value.0..self.value.1]
     }
 
     fn next(&mut self) -> Result<()> {
@@ -267,6 +328,54 @@ impl InternalIterator for BlockIter {
     fn seek_to_first(&mut self) -> Result<()> {
         self.key.clear();
         self.parse_at(0)
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        if !self.valid {
+            return Ok(());
+        }
+        let target = self.cur_at;
+        // Last restart point before the current entry, then forward to the entry before it.
+        let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if self.block.restart(mid)? < target {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if self.block.restart(lo)? >= target {
+            self.valid = false; // the current entry was the first
+            return Ok(());
+        }
+        self.seek_restart(lo)?;
+        while self.valid && self.next_at < target {
+            let at = self.next_at;
+            self.parse_at(at)?;
+        }
+        if !self.valid || self.next_at != target {
+            return Err(corrupt("entries do not chain up to the current one"));
+        }
+        Ok(())
+    }
+
+    fn seek_before(&mut self, target: &[u8]) -> Result<()> {
+        self.seek(target)?;
+        if self.valid {
+            self.prev()
+        } else {
+            self.seek_to_last()
+        }
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.seek_restart(self.block.num_restarts - 1)?;
+        while self.valid && self.next_at < self.block.restarts_at {
+            let at = self.next_at;
+            self.parse_at(at)?;
+        }
+        Ok(())
     }
 }
 
