@@ -50,7 +50,9 @@ fn visit_sources(
     visit: &mut crate::iterators::Visitor<'_>,
     keybuf: &mut Vec<u8>,
 ) -> Result<bool> {
-    if sv.mem.visit_versions(prefix, seek, visit)? {
+    // An empty memtable (just after a flush, or a read-mostly store) is skipped unlocked: any
+    // entry a read at a visible timestamp could see was counted before that timestamp was.
+    if sv.mem.approximate_bytes() > 0 && sv.mem.visit_versions(prefix, seek, visit)? {
         return Ok(true);
     }
     for m in &sv.imm {
@@ -81,6 +83,11 @@ fn visit_sources(
 pub struct Scratch {
     seek: Vec<u8>,
     key: Vec<u8>,
+}
+
+thread_local! {
+    /// Per-thread point-read buffers: a `get` allocates nothing but its result.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// Find the version of `key` a read at (read_ts, valid_at) sees and hand its value (`None`:
@@ -172,7 +179,11 @@ impl Db {
         self.check_open()?;
         let read_ts = self.read_ts(as_of);
         let sv = self.inner.current();
-        get_in(&sv, key, read_ts, valid_at, &mut Scratch::default(), emit)
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => get_in(&sv, key, read_ts, valid_at, &mut scratch, emit),
+            // Re-entered from `emit` (never done today): use fresh buffers.
+            Err(_) => get_in(&sv, key, read_ts, valid_at, &mut Scratch::default(), emit),
+        })
     }
 
     /// Point reads of many keys in one call, probed in key order (block cache friendly).

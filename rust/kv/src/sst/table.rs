@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use minide_common::crc::{crc32c, unmask};
 use minide_common::{Error, Result};
 
-use super::block::{Block, BlockIter, Cursor};
+use super::block::{Block, BlockIter, Cursor, key_head as head};
 use super::builder::Props;
 use super::mmap::Mmap;
 use super::{
@@ -28,6 +28,9 @@ use crate::mvcc;
 /// The index block, decoded: block `i` holds keys up to and including `key(i)`.
 #[derive(Debug, Default)]
 struct Index {
+    /// The first 8 bytes of each key, big-endian (zero-padded): the binary search compares
+    /// these integers, in one dense array, and reads a whole key only on a tie.
+    heads: Vec<u64>,
     keys: Vec<u8>,
     /// End of key `i` in `keys` (its start is the end of key `i - 1`).
     ends: Vec<usize>,
@@ -40,6 +43,7 @@ impl Index {
         let mut it = BlockIter::new(Arc::new(block));
         it.seek_to_first()?;
         while it.valid() {
+            ix.heads.push(head(it.key()));
             ix.keys.extend_from_slice(it.key());
             ix.ends.push(ix.keys.len());
             ix.handles.push(Handle::decode(it.value())?);
@@ -57,10 +61,12 @@ impl Index {
     /// The first block whose last key is >= `target` (`len()` if none).
     #[inline]
     fn find(&self, target: &[u8]) -> usize {
+        let t = head(target);
         let (mut lo, mut hi) = (0, self.ends.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.key(mid) < target {
+            let h = self.heads[mid];
+            if h < t || (h == t && self.key(mid) < target) {
                 lo = mid + 1;
             } else {
                 hi = mid;
