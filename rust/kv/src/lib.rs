@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod iterators;
 pub mod manifest;
 pub mod memtable;
+pub mod multiget;
 pub mod mvcc;
 pub mod options;
 pub mod read;

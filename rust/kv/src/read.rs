@@ -214,7 +214,14 @@ impl Db {
             spans: vec![None; keys.len()],
         };
         let mut scratch = Scratch::default();
-        for i in order {
+        let mut group: Vec<&[u8]> = Vec::with_capacity(crate::multiget::GROUP);
+        for (n, &i) in order.iter().enumerate() {
+            if n % crate::multiget::GROUP == 0 {
+                let end = (n + crate::multiget::GROUP).min(order.len());
+                group.clear();
+                group.extend(order[n..end].iter().map(|&j| keys[j as usize].as_ref()));
+                crate::multiget::prefetch_group(&sv, &group, read_ts);
+            }
             let i = i as usize;
             let bytes = &mut p.bytes;
             p.spans[i] = get_in(&sv, keys[i].as_ref(), read_ts, valid_at, &mut scratch, |v| {

@@ -187,6 +187,19 @@ impl Block {
         self.len
     }
 
+    /// Where the restart-point array of the block lives in memory (for prefetching).
+    pub fn restarts_addr(&self) -> *const u8 {
+        self.restarts.as_ptr().cast()
+    }
+
+    /// Where the entry a seek to `target` starts scanning at lives (for prefetching).
+    pub fn entry_addr(&self, target: &[u8]) -> *const u8 {
+        let t = key_head(target);
+        let i = self.restarts.partition_point(|r| r.0 < t).saturating_sub(1);
+        let off = self.restarts.get(i).map_or(0, |r| r.1 as usize);
+        self.data().get(off).map_or(self.ptr, |b| b as *const u8)
+    }
+
     #[inline]
     fn restart(&self, i: usize) -> Result<usize> {
         let off = u32::from_le_bytes(read4(self.data(), self.restarts_at + 4 * i)?) as usize;

@@ -47,6 +47,18 @@ pub fn build(hashes: &[u64], bits_per_key: usize) -> Vec<u8> {
     out
 }
 
+/// The byte a blocked filter probes first for `h` (`None`: not a blocked filter).
+pub fn line_addr(filter: &[u8], h: u64) -> Option<*const u8> {
+    let (&tag, bitmap) = filter.split_last()?;
+    if tag & BLOCKED == 0 || bitmap.is_empty() || bitmap.len() % (LINE_BITS / 8) != 0 {
+        return None;
+    }
+    let lines = bitmap.len() / (LINE_BITS / 8);
+    bitmap
+        .get(line_of(h, lines) * (LINE_BITS / 8))
+        .map(|b| b as *const u8)
+}
+
 pub fn may_contain(filter: &[u8], h: u64) -> bool {
     let Some((&tag, bitmap)) = filter.split_last() else {
         return true;

@@ -250,6 +250,21 @@ impl Table {
         bloom::may_contain(&self.filter, bloom::hash(user_prefix))
     }
 
+    /// The Bloom filter's answer for a key of hash `h` (see [`bloom::hash`]).
+    pub fn may_contain_hash(&self, h: u64) -> bool {
+        bloom::may_contain(&self.filter, h)
+    }
+
+    /// Where the filter bits of hash `h` live (for prefetching; `None` for old filters).
+    pub fn filter_addr(&self, h: u64) -> Option<*const u8> {
+        bloom::line_addr(&self.filter, h)
+    }
+
+    /// Data block `i` if it was already verified (no I/O, no cache lookup).
+    pub fn loaded_block(&self, i: usize) -> Option<&Block> {
+        self.slots.get(i).and_then(OnceLock::get).map(|b| &**b)
+    }
+
     /// Versions of one user key from `seek` (its seek key) on, newest first, until `visit` says
     /// found. `keybuf` is scratch space for block keys.
     pub fn visit_versions(
