@@ -49,7 +49,7 @@ __all__ = [
 
 #: commit timestamp = wall-clock milliseconds << LOGICAL_BITS | logical counter
 LOGICAL_BITS = 16
-_SCAN_CHUNK = 4096
+_SCAN_CHUNK = 1024
 _chain = chain.from_iterable
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 

@@ -147,7 +147,13 @@ fn valid_time(valid_at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
 fn rows_list<'py>(py: Python<'py>, rows: &Rows) -> PyResult<Bound<'py, PyList>> {
     let items = (0..rows.len()).map(|i| {
         let (k, v) = rows.row(i);
-        PyTuple::new(py, [PyBytes::new(py, k), PyBytes::new(py, v)])
+        let t = PyTuple::new(py, [PyBytes::new(py, k), PyBytes::new(py, v)])?;
+        // SAFETY: `t` is a live tuple we own. A tuple of two `bytes` can never be part of a
+        // reference cycle, so the cyclic GC need not track it (CPython itself untracks such
+        // tuples, lazily); untracking now keeps a chunk's thousands of live tuples out of
+        // every young-generation collection while the caller walks the chunk.
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(t.as_ptr().cast()) };
+        Ok(t)
     });
     let items: Vec<Bound<'py, PyTuple>> = items.collect::<PyResult<_>>()?;
     PyList::new(py, items)

@@ -149,7 +149,9 @@ impl InternalIterator for MemIter {
 
     fn next(&mut self) -> Result<()> {
         if self.backward {
-            return Err(minide_common::Error::invalid("memtable iterator turned around"));
+            return Err(minide_common::Error::invalid(
+                "memtable iterator turned around",
+            ));
         }
         if self.buf.len() == 1 && !self.exhausted {
             let last = self.buf.pop_front().map(|e| e.0).unwrap_or_default();

@@ -194,7 +194,9 @@ impl Db {
         valid_at: Option<i64>,
     ) -> Result<Vec<Option<Vec<u8>>>> {
         let p = self.get_many_packed(keys, as_of, valid_at)?;
-        Ok((0..keys.len()).map(|i| p.get(i).map(<[u8]>::to_vec)).collect())
+        Ok((0..keys.len())
+            .map(|i| p.get(i).map(<[u8]>::to_vec))
+            .collect())
     }
 
     /// `get_many` with the values packed into one buffer (see [`Packed`]).
@@ -224,13 +226,20 @@ impl Db {
             }
             let i = i as usize;
             let bytes = &mut p.bytes;
-            p.spans[i] = get_in(&sv, keys[i].as_ref(), read_ts, valid_at, &mut scratch, |v| {
-                v.map(|v| {
-                    let start = bytes.len();
-                    bytes.extend_from_slice(v);
-                    (start, bytes.len())
-                })
-            })?;
+            p.spans[i] = get_in(
+                &sv,
+                keys[i].as_ref(),
+                read_ts,
+                valid_at,
+                &mut scratch,
+                |v| {
+                    v.map(|v| {
+                        let start = bytes.len();
+                        bytes.extend_from_slice(v);
+                        (start, bytes.len())
+                    })
+                },
+            )?;
         }
         Ok(p)
     }
@@ -243,19 +252,25 @@ impl Db {
         let prefix = mvcc::user_prefix(key);
         let seek = mvcc::seek_key(&prefix, read_ts);
         let mut versions = Vec::new();
-        visit_sources(&sv, &prefix, &seek, &mut |k, v| {
-            let (_, ts, seq) = mvcc::split(k)?;
-            let (meta, val) = mvcc::decode_value(v)?;
-            if ts <= read_ts {
-                versions.push(VersionRecord {
-                    ts,
-                    seq,
-                    meta,
-                    value: val.to_vec(),
-                });
-            }
-            Ok(false)
-        }, &mut Vec::new())?;
+        visit_sources(
+            &sv,
+            &prefix,
+            &seek,
+            &mut |k, v| {
+                let (_, ts, seq) = mvcc::split(k)?;
+                let (meta, val) = mvcc::decode_value(v)?;
+                if ts <= read_ts {
+                    versions.push(VersionRecord {
+                        ts,
+                        seq,
+                        meta,
+                        value: val.to_vec(),
+                    });
+                }
+                Ok(false)
+            },
+            &mut Vec::new(),
+        )?;
         versions.sort_by_key(|v| (v.ts, v.seq));
         let ends = bitemporal::system_to(&versions);
         Ok(versions

@@ -158,7 +158,11 @@ impl Scanner {
         while it.valid() && rows.len() < limit {
             self.user.clear();
             self.user.extend_from_slice(mvcc::user_part(it.key()));
-            if self.hi.as_deref().is_some_and(|e| self.user.as_slice() >= e) {
+            if self
+                .hi
+                .as_deref()
+                .is_some_and(|e| self.user.as_slice() >= e)
+            {
                 break;
             }
             let mut found = false;

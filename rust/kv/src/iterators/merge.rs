@@ -102,7 +102,9 @@ impl MergeIter {
     /// Move one entry on in the walking direction (`back` must match it).
     fn step(&mut self, back: bool) -> Result<()> {
         if back != self.backward {
-            return Err(minide_common::Error::invalid("merging iterator turned around"));
+            return Err(minide_common::Error::invalid(
+                "merging iterator turned around",
+            ));
         }
         let Some(cur) = self.current else {
             return Ok(());

@@ -93,13 +93,14 @@ impl BlockBuilder {
 }
 
 /// What keeps a block's bytes alive: its own buffer (decompressed blocks) or the table's map.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Owner {
-    Heap(#[allow(dead_code)] Vec<u8>),
+    Heap(Vec<u8>),
     Map(#[allow(dead_code)] Arc<Mmap>),
 }
 
-/// A decoded (uncompressed, checksum-verified) block.
+/// A decoded (uncompressed, checksum-verified) block. Cloning a mapped block copies only its
+/// metadata; a heap block's clone owns a copy of the bytes (`ptr` is re-pointed below).
 #[derive(Debug)]
 pub struct Block {
     _owner: Owner,
@@ -112,6 +113,25 @@ pub struct Block {
     /// once when the block is loaded, so a seek binary-searches this small array instead of
     /// touching a cache line of the block per step.
     restarts: Box<[(u64, u32)]>,
+}
+
+impl Clone for Block {
+    fn clone(&self) -> Self {
+        let owner = self._owner.clone();
+        // A cloned heap buffer lives elsewhere: point into the clone's own bytes.
+        let ptr = match &owner {
+            Owner::Heap(v) => v.as_ptr(),
+            Owner::Map(_) => self.ptr,
+        };
+        Block {
+            _owner: owner,
+            ptr,
+            len: self.len,
+            restarts_at: self.restarts_at,
+            num_restarts: self.num_restarts,
+            restarts: self.restarts.clone(),
+        }
+    }
 }
 
 // SAFETY: `ptr..ptr+len` points into `_owner` (a heap buffer never mutated or moved out, or a
@@ -147,7 +167,7 @@ impl Block {
         if data.len() < 4 {
             return Err(corrupt("shorter than its restart count"));
         }
-        let n = u32::from_le_bytes(read4(&data, data.len() - 4)?) as usize;
+        let n = u32::from_le_bytes(read4(data, data.len() - 4)?) as usize;
         let restarts_at = n
             .checked_mul(4)
             .and_then(|b| (data.len() - 4).checked_sub(b))

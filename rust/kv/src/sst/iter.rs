@@ -28,7 +28,11 @@ impl TableIter {
     fn load(&mut self, pos: usize) -> Result<()> {
         self.pos = pos;
         self.data = if pos < self.table.num_blocks() {
-            let key = self.data.take().map(BlockIter::into_key_buf).unwrap_or_default();
+            let key = self
+                .data
+                .take()
+                .map(BlockIter::into_key_buf)
+                .unwrap_or_default();
             Some(BlockIter::with_key_buf(self.table.block_arc(pos)?, key))
         } else {
             None

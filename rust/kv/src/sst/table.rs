@@ -106,8 +106,10 @@ pub struct Table {
     /// End of the data blocks (= start of the filter block): handles must stay below it.
     data_end: u64,
     index: Index,
-    /// Verified uncompressed data blocks, by block number (filled on first use).
-    slots: Vec<OnceLock<Arc<Block>>>,
+    /// Verified uncompressed data blocks, by block number (filled on first use). Held inline,
+    /// not behind an `Arc`: a point read then goes slot → restart heads → entry, one cache miss
+    /// fewer.
+    slots: Vec<OnceLock<Block>>,
     filter: Vec<u8>,
     pub props: Props,
     cache: Arc<BlockCache>,
@@ -225,7 +227,7 @@ impl Table {
         if kind == 0 {
             let start = h.offset as usize;
             let block = Block::mapped(&self.map, start, start + h.size as usize).map_err(at)?;
-            let _ = self.slots[i].set(Arc::new(block));
+            let _ = self.slots[i].set(block);
             if let Some(b) = self.slots[i].get() {
                 return Ok(BlockRef::Slot(b));
             }
@@ -235,13 +237,11 @@ impl Table {
         Ok(BlockRef::Cached(block))
     }
 
-    /// Data block `i` as an owned handle (for iterators that outlive the borrow).
+    /// Data block `i` as an owned handle (for iterators that outlive the borrow; a slot's block
+    /// is a cheap copy: map handle, offsets, restart heads).
     pub fn block_arc(&self, i: usize) -> Result<Arc<Block>> {
         Ok(match self.block(i)? {
-            BlockRef::Slot(_) => match self.slots.get(i).and_then(OnceLock::get) {
-                Some(b) => Arc::clone(b),
-                None => return Err(Error::corrupt("block slot emptied").at_path(&self.path)),
-            },
+            BlockRef::Slot(b) => Arc::new(b.clone()),
             BlockRef::Cached(b) => b,
         })
     }
@@ -262,7 +262,7 @@ impl Table {
 
     /// Data block `i` if it was already verified (no I/O, no cache lookup).
     pub fn loaded_block(&self, i: usize) -> Option<&Block> {
-        self.slots.get(i).and_then(OnceLock::get).map(|b| &**b)
+        self.slots.get(i).and_then(OnceLock::get)
     }
 
     /// Versions of one user key from `seek` (its seek key) on, newest first, until `visit` says
