@@ -129,6 +129,7 @@ class KvSnapshot:
 class KvScanner:
     def next_chunk(self, limit: int) -> list[tuple[bytes, bytes]]: ...
 
+@final
 class KvDb:
     def __new__(
         cls,
