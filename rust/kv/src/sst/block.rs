@@ -490,6 +490,38 @@ mod tests {
     }
 
     #[test]
+    fn walks_backwards_across_restart_points() {
+        for n in [1usize, 3, 4, 5, 17, 100] {
+            let mut b = BlockBuilder::new();
+            let keys: Vec<Vec<u8>> = (0..n)
+                .map(|i| format!("key{:05}", i * 2).into_bytes())
+                .collect();
+            for k in &keys {
+                b.add(k, &k[3..]);
+            }
+            let mut it = BlockIter::new(Arc::new(Block::new(b.finish()).expect("block")));
+            it.seek_to_last().expect("last");
+            let mut back = Vec::new();
+            while it.valid() {
+                assert_eq!(it.value(), &it.key()[3..]);
+                back.push(it.key().to_vec());
+                it.prev().expect("prev");
+            }
+            back.reverse();
+            assert_eq!(back, keys, "n = {n}");
+            // seek_before: the last key strictly below the target.
+            for i in 0..=2 * n {
+                it.seek_before(format!("key{i:05}").as_bytes())
+                    .expect("seek_before");
+                match i.div_ceil(2).checked_sub(1) {
+                    Some(j) => assert_eq!(it.key(), keys[j].as_slice(), "n = {n}, i = {i}"),
+                    None => assert!(!it.valid(), "n = {n}, i = {i}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for len in 0..64usize {
             let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
