@@ -1,6 +1,7 @@
 # Type stubs of the Rust extension module (rust/bindings). Checked by `python -m mypy.stubtest`.
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
+import datetime
 from typing import Any, Self, final
 
 import pyarrow as pa
@@ -186,6 +187,10 @@ class KvSnapshot:
     def release(self) -> None: ...
 
 @final
+class KvScanner:
+    def next_chunk(self, limit: int) -> list[tuple[bytes, bytes]]: ...
+
+@final
 class KvDb:
     def __new__(
         cls,
@@ -207,7 +212,10 @@ class KvDb:
     ) -> int: ...
     def write(self, ops: list[tuple[bytes, bytes | None, int | None, int | None]]) -> int: ...
     def get(
-        self, key: bytes, as_of: int | None = None, valid_at: int | None = None
+        self,
+        key: bytes | str,
+        as_of: int | datetime.datetime | None = None,
+        valid_at: int | datetime.datetime | None = None,
     ) -> bytes | None: ...
     def get_many(
         self, keys: list[bytes], as_of: int | None = None, valid_at: int | None = None
@@ -215,15 +223,15 @@ class KvDb:
     def history(
         self, key: bytes
     ) -> list[tuple[bytes | None, int, int | None, int | None, int | None]]: ...
-    def scan_chunk(
+    def scanner(
         self,
-        start: bytes | None,
-        start_exclusive: bool,
-        end: bytes | None,
+        lo: bytes | None,
+        hi: bytes | None,
         read_ts: int,
         valid_at: int | None,
-        limit: int,
-    ) -> list[tuple[bytes, bytes]]: ...
+        reverse: bool,
+        pin: bool,
+    ) -> KvScanner: ...
     def read_ts(self, as_of: int | None = None) -> int: ...
     def snapshot(self) -> KvSnapshot: ...
     def pin(self, ts: int) -> KvSnapshot: ...

@@ -25,6 +25,8 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -47,7 +49,8 @@ __all__ = [
 
 #: commit timestamp = wall-clock milliseconds << LOGICAL_BITS | logical counter
 LOGICAL_BITS = 16
-_SCAN_CHUNK = 4096
+_SCAN_CHUNK = 1024
+_chain = chain.from_iterable
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 KeyLike = bytes | str
@@ -194,33 +197,12 @@ class _Reader:
         hi: bytes | None,
         valid_at: int | None,
         reverse: bool,
-        pin: Any,
+        pin: bool,
     ) -> Iterator[tuple[bytes, bytes]]:
-        try:
-            if reverse:
-                rows: list[tuple[bytes, bytes]] = []
-                for chunk in self._chunks(read_ts, lo, hi, valid_at):
-                    rows.extend(chunk)
-                yield from reversed(rows)
-            else:
-                for chunk in self._chunks(read_ts, lo, hi, valid_at):
-                    yield from chunk
-        finally:
-            if pin is not None:
-                pin.release()
-
-    def _chunks(
-        self, read_ts: int, lo: bytes | None, hi: bytes | None, valid_at: int | None
-    ) -> Iterator[list[tuple[bytes, bytes]]]:
-        cursor, exclusive = lo, False
-        while True:
-            rows = self._db.scan_chunk(cursor, exclusive, hi, read_ts, valid_at, _SCAN_CHUNK)
-            if not rows:
-                return
-            yield rows
-            if len(rows) < _SCAN_CHUNK:
-                return
-            cursor, exclusive = rows[-1][0], True
+        # The Rust scanner streams (forwards or backwards) in chunks of rows; chaining the chunks
+        # keeps the per-row work in C (no Python frame per row).
+        scanner = self._db.scanner(lo, hi, read_ts, valid_at, reverse, pin)
+        return _chain(iter(partial(scanner.next_chunk, _SCAN_CHUNK), []))
 
 
 class DB(_Reader):
@@ -228,6 +210,9 @@ class DB(_Reader):
 
     def __init__(self, core: Any) -> None:
         self._db = core
+        # Point reads go straight to the Rust method, which takes every argument type the
+        # Python method below does: no Python frame per call (the method documents the API).
+        self.get = core.get  # type: ignore[method-assign]
 
     # -- writes ---------------------------------------------------------------------------
     def put(
@@ -277,9 +262,7 @@ class DB(_Reader):
         ``as_of=None``: the newest commit. ``valid_at=None``: no valid-time filter (the newest
         version). ``None`` when the key is absent or the visible version is a tombstone.
         """
-        if type(key) is bytes and as_of is None and valid_at is None:
-            return self._db.get(key)  # type: ignore[no-any-return]  # the common case, fast
-        return self._db.get(_key(key), _as_of(as_of), _valid(valid_at, "valid_at"))  # type: ignore[no-any-return]
+        return self._db.get(key, as_of, valid_at)  # type: ignore[no-any-return]
 
     def get_many(
         self,
@@ -308,12 +291,11 @@ class DB(_Reader):
         """(key, value) pairs with ``start <= key < end`` (and ``prefix``), in key order.
 
         The read timestamp is pinned for the life of the iterator, so compaction keeps what it
-        reads. ``reverse=True`` collects the range first, then yields it backwards.
+        reads. Both directions stream: ``reverse=True`` walks the tables backwards.
         """
         read_ts = self._db.read_ts(_as_of(as_of))
         lo, hi = _range(start, end, prefix)
-        pin = self._db.pin(read_ts)
-        return self._scan(read_ts, lo, hi, _valid(valid_at, "valid_at"), reverse, pin)
+        return self._scan(read_ts, lo, hi, _valid(valid_at, "valid_at"), reverse, True)
 
     def history(self, key: KeyLike) -> list[Version]:
         """Every version of ``key``, oldest first (see :class:`Version` for ``system_to``)."""
@@ -464,7 +446,7 @@ class Snapshot(_Reader):
 
     def get(self, key: KeyLike, *, valid_at: TimeLike | None = None) -> bytes | None:
         self._check()
-        return self._db.get(_key(key), self.ts, _valid(valid_at, "valid_at"))  # type: ignore[no-any-return]
+        return self._db.get(key, self.ts, valid_at)  # type: ignore[no-any-return]
 
     def get_many(
         self, keys: Iterable[KeyLike], *, valid_at: TimeLike | None = None
@@ -485,7 +467,7 @@ class Snapshot(_Reader):
     ) -> Iterator[tuple[bytes, bytes]]:
         self._check()
         lo, hi = _range(start, end, prefix)
-        return self._scan(self.ts, lo, hi, _valid(valid_at, "valid_at"), reverse, None)
+        return self._scan(self.ts, lo, hi, _valid(valid_at, "valid_at"), reverse, False)
 
     def to_arrow(
         self, *, valid_at: TimeLike | None = None, prefix: KeyLike | None = None

@@ -1,17 +1,23 @@
 //! Bindings for minide's kv engine: conversion and error mapping only.
 //!
 //! `KvDb` wraps `minide_kv::Db`; keys and values cross as `bytes` (the facade in
-//! `python/minide/kv` turns `str` keys and datetimes into bytes and ints). Every call into the
-//! engine runs inside `detach` (GIL released, panics contained).
+//! `python/minide/kv` turns `str` keys and datetimes into bytes and ints). Calls into the engine
+//! run inside `detach` (GIL released, panics contained), except single point reads: a `get` is a
+//! microsecond, less than releasing and re-taking the GIL costs, so it runs attached (panics
+//! still contained) and builds the result `bytes` straight from the block, uncopied. `get`
+//! also accepts the facade's argument types itself (str keys, datetimes, via the facade's own
+//! converters), so `DB.get` can be this method with no Python frame in between.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_pyarrow::ToPyArrow;
 use minide_common::Error;
+use minide_kv::scan::{Rows, Scanner};
 use minide_kv::{Compression, Db, Op, Options, Recovery, Retention, Snapshot, SyncMode};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::{detach, to_py};
 
@@ -68,10 +74,108 @@ fn parse_retention(kind: &str, value: u64) -> PyResult<Retention> {
     }
 }
 
-fn bytes_list<'py>(py: Python<'py>, v: Vec<Option<Vec<u8>>>) -> Vec<Option<Bound<'py, PyBytes>>> {
-    v.into_iter()
-        .map(|o| o.map(|b| PyBytes::new(py, &b)))
-        .collect()
+/// Run engine code with the GIL held, panics contained as in `detach` (for sub-microsecond
+/// calls where releasing the GIL would cost more than the call).
+fn attached<T>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(to_py),
+        // Re-raise inside `detach`, which turns the panic into minide.errors.InternalError.
+        Err(payload) => detach(py, move || -> Result<(), Error> {
+            std::panic::resume_unwind(payload)
+        })
+        .and_then(|()| Err(to_py(Error::corrupt("unreachable: a panic resumed")))),
+    }
+}
+
+/// One of the facade's argument converters (`minide.kv._key`, `_as_of`, `_valid`) applied to
+/// `arg`: the slow path, for argument types the fast paths below do not take.
+fn convert<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    cell.import(py, "minide.kv", name)?.call1(args)
+}
+
+static KEY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static AS_OF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static VALID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A key as bytes: `bytes` as is, `str` as UTF-8, anything else through `minide.kv._key`.
+fn key_bytes<'a, 'py>(
+    key: &'a Bound<'py, PyAny>,
+    hold: &'a mut Option<Bound<'py, PyAny>>,
+) -> PyResult<&'a [u8]> {
+    if let Ok(b) = key.cast::<PyBytes>() {
+        return Ok(b.as_bytes());
+    }
+    if let Ok(s) = key.cast::<PyString>()
+        && let Ok(s) = s.to_str()
+    {
+        return Ok(s.as_bytes());
+    }
+    let b = hold.insert(convert(key.py(), &KEY, "_key", (key,))?);
+    Ok(b.cast::<PyBytes>()?.as_bytes())
+}
+
+fn as_of_ts(as_of: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
+    let Some(a) = as_of.filter(|a| !a.is_none()) else {
+        return Ok(None);
+    };
+    if a.is_exact_instance_of::<PyInt>()
+        && let Ok(v) = a.extract::<u64>()
+    {
+        return Ok(Some(v));
+    }
+    convert(a.py(), &AS_OF, "_as_of", (a,))?.extract()
+}
+
+fn valid_time(valid_at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    let Some(v) = valid_at.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if v.is_exact_instance_of::<PyInt>()
+        && let Ok(t) = v.extract::<i64>()
+    {
+        return Ok(Some(t));
+    }
+    convert(v.py(), &VALID, "_valid", (v, "valid_at"))?.extract()
+}
+
+/// A chunk of scan rows as a list of (key, value) tuples.
+fn rows_list<'py>(py: Python<'py>, rows: &Rows) -> PyResult<Bound<'py, PyList>> {
+    let items = (0..rows.len()).map(|i| {
+        let (k, v) = rows.row(i);
+        let t = PyTuple::new(py, [PyBytes::new(py, k), PyBytes::new(py, v)])?;
+        // SAFETY: `t` is a live tuple we own. A tuple of two `bytes` can never be part of a
+        // reference cycle, so the cyclic GC need not track it (CPython itself untracks such
+        // tuples, lazily); untracking now keeps a chunk's thousands of live tuples out of
+        // every young-generation collection while the caller walks the chunk.
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(t.as_ptr().cast()) };
+        Ok(t)
+    });
+    let items: Vec<Bound<'py, PyTuple>> = items.collect::<PyResult<_>>()?;
+    PyList::new(py, items)
+}
+
+/// A streaming scan: the facade chains its chunks into one iterator.
+#[pyclass(name = "KvScanner", module = "minide._core", frozen)]
+struct KvScanner {
+    scanner: std::sync::Mutex<Scanner>,
+}
+
+#[pymethods]
+impl KvScanner {
+    /// The next rows, at most `limit` (early chunks are smaller); `[]` once the scan is over.
+    fn next_chunk<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyList>> {
+        // Lock without the GIL: a second thread on the same scanner waits here, not for the GIL.
+        let rows = detach(py, || match self.scanner.lock() {
+            Ok(mut s) => s.next_chunk(limit),
+            Err(_) => Err(Error::corrupt("scan aborted by an earlier failure")),
+        })?;
+        rows_list(py, &rows)
+    }
 }
 
 #[pymethods]
@@ -151,18 +255,26 @@ impl KvDb {
         detach(py, move || self.db.write(ops))
     }
 
+    /// A point read: `key` bytes or str; `as_of` a commit ts or datetime; `valid_at` an int or
+    /// datetime (see the module docs for why this one stays attached to the GIL).
     #[pyo3(signature = (key, as_of=None, valid_at=None))]
     fn get<'py>(
         &self,
         py: Python<'py>,
-        key: &[u8],
-        as_of: Option<u64>,
-        valid_at: Option<i64>,
+        key: &Bound<'py, PyAny>,
+        as_of: Option<&Bound<'py, PyAny>>,
+        valid_at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let v = detach(py, || self.db.get(key, as_of, valid_at))?;
-        Ok(v.map(|b| PyBytes::new(py, &b)))
+        let mut hold = None;
+        let key = key_bytes(key, &mut hold)?;
+        let (as_of, valid_at) = (as_of_ts(as_of)?, valid_time(valid_at)?);
+        attached(py, || {
+            self.db
+                .get_with(key, as_of, valid_at, |v| v.map(|b| PyBytes::new(py, b)))
+        })
     }
 
+    /// Point reads of many keys: one GIL release, values packed into one buffer meanwhile.
     #[pyo3(signature = (keys, as_of=None, valid_at=None))]
     fn get_many<'py>(
         &self,
@@ -170,10 +282,36 @@ impl KvDb {
         keys: Vec<Bound<'py, PyBytes>>,
         as_of: Option<u64>,
         valid_at: Option<i64>,
-    ) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
-        let v = detach(py, || self.db.get_many(&keys, as_of, valid_at))?;
-        Ok(bytes_list(py, v))
+        let p = detach(py, || self.db.get_many_packed(&keys, as_of, valid_at))?;
+        PyList::new(
+            py,
+            (0..keys.len()).map(|i| p.get(i).map(|b| PyBytes::new(py, b))),
+        )
+    }
+
+    /// A streaming scan of `lo <= key < hi` at (read_ts, valid_at). With `pin`, read_ts is
+    /// pinned against version GC until the scan ends or is dropped.
+    #[pyo3(signature = (lo, hi, read_ts, valid_at, reverse, pin))]
+    fn scanner(
+        &self,
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+        read_ts: u64,
+        valid_at: Option<i64>,
+        reverse: bool,
+        pin: bool,
+    ) -> PyResult<KvScanner> {
+        let pin = if pin {
+            Some(self.db.pin(read_ts).map_err(to_py)?)
+        } else {
+            None
+        };
+        let s = Scanner::new(&self.db, lo, hi, read_ts, valid_at, reverse, pin).map_err(to_py)?;
+        Ok(KvScanner {
+            scanner: std::sync::Mutex::new(s),
+        })
     }
 
     /// Every version of `key`, oldest first: (value, system_from, system_to, valid_from, valid_to).
@@ -202,29 +340,6 @@ impl KvDb {
                     e.valid_to,
                 )
             })
-            .collect())
-    }
-
-    /// Up to `limit` (key, value) rows after `start` (exclusive or not) and before `end`.
-    #[pyo3(signature = (start, start_exclusive, end, read_ts, valid_at, limit))]
-    #[allow(clippy::too_many_arguments)]
-    fn scan_chunk<'py>(
-        &self,
-        py: Python<'py>,
-        start: Option<&[u8]>,
-        start_exclusive: bool,
-        end: Option<&[u8]>,
-        read_ts: u64,
-        valid_at: Option<i64>,
-        limit: usize,
-    ) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
-        let rows = detach(py, || {
-            self.db
-                .scan_chunk(start, start_exclusive, end, read_ts, valid_at, limit)
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (PyBytes::new(py, &r.key), PyBytes::new(py, &r.value)))
             .collect())
     }
 
@@ -301,6 +416,7 @@ fn kv_inspect(py: Python<'_>, path: PathBuf) -> PyResult<String> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KvDb>()?;
     m.add_class::<KvSnapshot>()?;
+    m.add_class::<KvScanner>()?;
     m.add_function(wrap_pyfunction!(kv_inspect, m)?)?;
     Ok(())
 }

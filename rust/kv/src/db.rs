@@ -93,6 +93,8 @@ pub struct Inner {
     pub cache: Arc<BlockCache>,
     closed: AtomicBool,
     pub(crate) bg_error: Mutex<Option<String>>,
+    /// Set with `bg_error`, so `check_open` (on every read) takes no lock while all is well.
+    failed: AtomicBool,
     pub counters: Counters,
 }
 
@@ -342,6 +344,7 @@ impl Db {
             cache,
             closed: AtomicBool::new(false),
             bg_error: Mutex::new(None),
+            failed: AtomicBool::new(false),
             counters: Counters::default(),
             opts,
         });
@@ -488,9 +491,18 @@ impl Drop for Db {
 }
 
 impl Inner {
+    /// Record a background failure: later reads and writes report it.
+    fn set_failed(&self, what: String) {
+        *self.bg_error.lock() = Some(what);
+        self.failed.store(true, Ordering::Release);
+    }
+
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed(format!("kv store {}", self.dir.display())));
+        }
+        if !self.failed.load(Ordering::Acquire) {
+            return Ok(());
         }
         if let Some(e) = self.bg_error.lock().as_ref() {
             return Err(Error::corrupt(format!(
@@ -630,7 +642,7 @@ impl Inner {
             });
             if let Err(e) = res {
                 // The log may now end in a partial record: stop taking writes.
-                *self.bg_error.lock() = Some(e.to_string());
+                self.set_failed(e.to_string());
                 return Err(e);
             }
         }
@@ -700,7 +712,7 @@ impl Inner {
                 let f = self.wal.lock().handle();
                 self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
                 if let Err(e) = f.sync_data() {
-                    *self.bg_error.lock() = Some(format!("WAL fsync failed: {e}"));
+                    self.set_failed(format!("WAL fsync failed: {e}"));
                     return;
                 }
             }
@@ -730,7 +742,7 @@ impl Inner {
                 self.compact_background()
             };
             if let Err(e) = r {
-                *self.bg_error.lock() = Some(e.to_string());
+                self.set_failed(e.to_string());
                 self.state_cv.notify_all();
                 return;
             }

@@ -87,11 +87,13 @@ impl MemTable {
     }
 }
 
-/// Iterator over a memtable that copies entries out in small runs.
+/// Iterator over a memtable that copies entries out in small runs (in walking order: descending
+/// keys once positioned by `seek_before`/`seek_to_last`).
 pub struct MemIter {
     mem: Arc<MemTable>,
     buf: VecDeque<(Vec<u8>, Vec<u8>)>,
     exhausted: bool,
+    backward: bool,
 }
 
 const RUN: usize = 256;
@@ -102,7 +104,21 @@ impl MemIter {
             mem,
             buf: VecDeque::new(),
             exhausted: true,
+            backward: false,
         }
+    }
+
+    fn fill_back(&mut self, to: Bound<&[u8]>) {
+        let map = self.mem.map.read();
+        self.buf.clear();
+        self.buf.extend(
+            map.range::<[u8], _>((Bound::Unbounded, to))
+                .rev()
+                .take(RUN)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        self.exhausted = self.buf.len() < RUN;
+        self.backward = true;
     }
 
     fn fill(&mut self, from: Bound<&[u8]>) {
@@ -114,6 +130,7 @@ impl MemIter {
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         self.exhausted = self.buf.len() < RUN;
+        self.backward = false;
     }
 }
 
@@ -131,6 +148,11 @@ impl InternalIterator for MemIter {
     }
 
     fn next(&mut self) -> Result<()> {
+        if self.backward {
+            return Err(minide_common::Error::invalid(
+                "memtable iterator turned around",
+            ));
+        }
         if self.buf.len() == 1 && !self.exhausted {
             let last = self.buf.pop_front().map(|e| e.0).unwrap_or_default();
             self.fill(Bound::Excluded(&last));
@@ -147,6 +169,26 @@ impl InternalIterator for MemIter {
 
     fn seek_to_first(&mut self) -> Result<()> {
         self.fill(Bound::Unbounded);
+        Ok(())
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        if self.buf.len() == 1 && !self.exhausted {
+            let last = self.buf.pop_front().map(|e| e.0).unwrap_or_default();
+            self.fill_back(Bound::Excluded(&last));
+        } else {
+            self.buf.pop_front();
+        }
+        Ok(())
+    }
+
+    fn seek_before(&mut self, target: &[u8]) -> Result<()> {
+        self.fill_back(Bound::Excluded(target));
+        Ok(())
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.fill_back(Bound::Unbounded);
         Ok(())
     }
 }

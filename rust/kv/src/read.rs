@@ -48,8 +48,11 @@ fn visit_sources(
     prefix: &[u8],
     seek: &[u8],
     visit: &mut crate::iterators::Visitor<'_>,
+    keybuf: &mut Vec<u8>,
 ) -> Result<bool> {
-    if sv.mem.visit_versions(prefix, seek, visit)? {
+    // An empty memtable (just after a flush, or a read-mostly store) is skipped unlocked: any
+    // entry a read at a visible timestamp could see was counted before that timestamp was.
+    if sv.mem.approximate_bytes() > 0 && sv.mem.visit_versions(prefix, seek, visit)? {
         return Ok(true);
     }
     for m in &sv.imm {
@@ -60,14 +63,14 @@ fn visit_sources(
     for t in &sv.version.levels[0] {
         if smallest_user(t) <= prefix
             && prefix <= largest_user(t)
-            && t.visit_versions(prefix, seek, visit)?
+            && t.visit_versions(prefix, seek, visit, keybuf)?
         {
             return Ok(true);
         }
     }
     for level in 1..sv.version.levels.len() {
         if let Some(t) = sv.version.table_for(level, prefix)
-            && t.visit_versions(prefix, seek, visit)?
+            && t.visit_versions(prefix, seek, visit, keybuf)?
         {
             return Ok(true);
         }
@@ -75,38 +78,78 @@ fn visit_sources(
     Ok(false)
 }
 
-/// Reusable buffers for the seek key of point reads.
+/// Reusable buffers of point reads: the seek key, and block keys.
 #[derive(Default)]
-struct Scratch {
+pub struct Scratch {
     seek: Vec<u8>,
+    key: Vec<u8>,
 }
 
-fn get_in(
+thread_local! {
+    /// Per-thread point-read buffers: a `get` allocates nothing but its result.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Find the version of `key` a read at (read_ts, valid_at) sees and hand its value (`None`:
+/// absent or deleted) to `emit` while the block holding it is still borrowed: no copy.
+fn get_in<R>(
     sv: &SuperVersion,
     key: &[u8],
     read_ts: u64,
     valid_at: Option<i64>,
     scratch: &mut Scratch,
-) -> Result<Option<Vec<u8>>> {
+    emit: impl FnOnce(Option<&[u8]>) -> R,
+) -> Result<R> {
     scratch.seek.clear();
     mvcc::push_user(&mut scratch.seek, key);
     let plen = scratch.seek.len();
     mvcc::push_suffix(&mut scratch.seek, read_ts, u16::MAX);
     let (prefix, _) = scratch.seek.split_at(plen);
+    let mut emit = Some(emit);
     let mut out = None;
-    visit_sources(sv, prefix, &scratch.seek, &mut |k, v| {
-        let (_, ts, _) = mvcc::split(k)?;
-        if ts > read_ts {
-            return Ok(false);
-        }
-        let (meta, val) = mvcc::decode_value(v)?;
-        if !meta.valid_at(valid_at) {
-            return Ok(false);
-        }
-        out = (!meta.tombstone).then(|| val.to_vec());
-        Ok(true)
-    })?;
-    Ok(out)
+    visit_sources(
+        sv,
+        prefix,
+        &scratch.seek,
+        &mut |k, v| {
+            let (_, ts, _) = mvcc::split(k)?;
+            if ts > read_ts {
+                return Ok(false);
+            }
+            let (meta, val) = mvcc::decode_value(v)?;
+            if !meta.valid_at(valid_at) {
+                return Ok(false);
+            }
+            if let Some(f) = emit.take() {
+                out = Some(f((!meta.tombstone).then_some(val)));
+            }
+            Ok(true)
+        },
+        &mut scratch.key,
+    )?;
+    match (out, emit) {
+        (Some(r), _) => Ok(r),
+        (None, Some(f)) => Ok(f(None)),
+        (None, None) => Err(minide_common::Error::corrupt("point read lost its result")),
+    }
+}
+
+/// Values of a batched point read, packed: `spans[i]` is key i's value in `bytes` (`None`:
+/// absent), so a thousand reads cost two allocations, not a thousand.
+#[derive(Debug, Default)]
+pub struct Packed {
+    pub bytes: Vec<u8>,
+    pub spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Packed {
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.spans
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|(a, b)| &self.bytes[a..b])
+    }
 }
 
 impl Db {
@@ -122,15 +165,25 @@ impl Db {
         as_of: Option<u64>,
         valid_at: Option<i64>,
     ) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, as_of, valid_at, |v| v.map(<[u8]>::to_vec))
+    }
+
+    /// A point read whose value (`None`: absent) is handed to `emit` in place, uncopied.
+    pub fn get_with<R>(
+        &self,
+        key: &[u8],
+        as_of: Option<u64>,
+        valid_at: Option<i64>,
+        emit: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
         self.check_open()?;
         let read_ts = self.read_ts(as_of);
-        get_in(
-            &self.inner.current(),
-            key,
-            read_ts,
-            valid_at,
-            &mut Scratch::default(),
-        )
+        let sv = self.inner.current();
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => get_in(&sv, key, read_ts, valid_at, &mut scratch, emit),
+            // Re-entered from `emit` (never done today): use fresh buffers.
+            Err(_) => get_in(&sv, key, read_ts, valid_at, &mut Scratch::default(), emit),
+        })
     }
 
     /// Point reads of many keys in one call, probed in key order (block cache friendly).
@@ -140,17 +193,55 @@ impl Db {
         as_of: Option<u64>,
         valid_at: Option<i64>,
     ) -> Result<Vec<Option<Vec<u8>>>> {
+        let p = self.get_many_packed(keys, as_of, valid_at)?;
+        Ok((0..keys.len())
+            .map(|i| p.get(i).map(<[u8]>::to_vec))
+            .collect())
+    }
+
+    /// `get_many` with the values packed into one buffer (see [`Packed`]).
+    pub fn get_many_packed<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        as_of: Option<u64>,
+        valid_at: Option<i64>,
+    ) -> Result<Packed> {
         self.check_open()?;
         let read_ts = self.read_ts(as_of);
         let sv = self.inner.current();
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
-        let mut out = vec![None; keys.len()];
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| keys[a as usize].as_ref().cmp(keys[b as usize].as_ref()));
+        let mut p = Packed {
+            bytes: Vec::with_capacity(keys.len() * 64),
+            spans: vec![None; keys.len()],
+        };
         let mut scratch = Scratch::default();
-        for i in order {
-            out[i] = get_in(&sv, keys[i].as_ref(), read_ts, valid_at, &mut scratch)?;
+        let mut group: Vec<&[u8]> = Vec::with_capacity(crate::multiget::GROUP);
+        for (n, &i) in order.iter().enumerate() {
+            if n % crate::multiget::GROUP == 0 {
+                let end = (n + crate::multiget::GROUP).min(order.len());
+                group.clear();
+                group.extend(order[n..end].iter().map(|&j| keys[j as usize].as_ref()));
+                crate::multiget::prefetch_group(&sv, &group, read_ts);
+            }
+            let i = i as usize;
+            let bytes = &mut p.bytes;
+            p.spans[i] = get_in(
+                &sv,
+                keys[i].as_ref(),
+                read_ts,
+                valid_at,
+                &mut scratch,
+                |v| {
+                    v.map(|v| {
+                        let start = bytes.len();
+                        bytes.extend_from_slice(v);
+                        (start, bytes.len())
+                    })
+                },
+            )?;
         }
-        Ok(out)
+        Ok(p)
     }
 
     /// Every version of `key`, oldest first, with system and valid intervals.
@@ -161,19 +252,25 @@ impl Db {
         let prefix = mvcc::user_prefix(key);
         let seek = mvcc::seek_key(&prefix, read_ts);
         let mut versions = Vec::new();
-        visit_sources(&sv, &prefix, &seek, &mut |k, v| {
-            let (_, ts, seq) = mvcc::split(k)?;
-            let (meta, val) = mvcc::decode_value(v)?;
-            if ts <= read_ts {
-                versions.push(VersionRecord {
-                    ts,
-                    seq,
-                    meta,
-                    value: val.to_vec(),
-                });
-            }
-            Ok(false)
-        })?;
+        visit_sources(
+            &sv,
+            &prefix,
+            &seek,
+            &mut |k, v| {
+                let (_, ts, seq) = mvcc::split(k)?;
+                let (meta, val) = mvcc::decode_value(v)?;
+                if ts <= read_ts {
+                    versions.push(VersionRecord {
+                        ts,
+                        seq,
+                        meta,
+                        value: val.to_vec(),
+                    });
+                }
+                Ok(false)
+            },
+            &mut Vec::new(),
+        )?;
         versions.sort_by_key(|v| (v.ts, v.seq));
         let ends = bitemporal::system_to(&versions);
         Ok(versions
@@ -189,7 +286,7 @@ impl Db {
             .collect())
     }
 
-    fn merged(&self, sv: &SuperVersion) -> MergeIter {
+    pub(crate) fn merged(&self, sv: &SuperVersion) -> MergeIter {
         let mut sources: Vec<BoxIter> = vec![Box::new(MemIter::new(Arc::clone(&sv.mem)))];
         for m in &sv.imm {
             sources.push(Box::new(MemIter::new(Arc::clone(m))));

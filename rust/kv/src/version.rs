@@ -115,6 +115,22 @@ impl LevelIter {
     }
 }
 
+impl LevelIter {
+    fn skip_exhausted_back(&mut self) -> Result<()> {
+        while self.cur.as_ref().is_some_and(|c| !c.valid()) {
+            if self.pos == 0 {
+                self.cur = None;
+                break;
+            }
+            self.open(self.pos - 1);
+            if let Some(c) = self.cur.as_mut() {
+                c.seek_to_last()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl InternalIterator for LevelIter {
     fn valid(&self) -> bool {
         self.cur.as_ref().is_some_and(|c| c.valid())
@@ -152,5 +168,40 @@ impl InternalIterator for LevelIter {
             c.seek_to_first()?;
         }
         self.skip_exhausted()
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        if let Some(c) = self.cur.as_mut() {
+            c.prev()?;
+        }
+        self.skip_exhausted_back()
+    }
+
+    fn seek_before(&mut self, target: &[u8]) -> Result<()> {
+        // The first table whose smallest key is >= target holds nothing below it.
+        let i = self
+            .tables
+            .partition_point(|t| t.props.smallest.as_slice() < target);
+        if i == 0 {
+            self.cur = None;
+            return Ok(());
+        }
+        self.open(i - 1);
+        if let Some(c) = self.cur.as_mut() {
+            c.seek_before(target)?;
+        }
+        self.skip_exhausted_back()
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        if self.tables.is_empty() {
+            self.cur = None;
+            return Ok(());
+        }
+        self.open(self.tables.len() - 1);
+        if let Some(c) = self.cur.as_mut() {
+            c.seek_to_last()?;
+        }
+        self.skip_exhausted_back()
     }
 }

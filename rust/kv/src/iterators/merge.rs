@@ -11,6 +11,8 @@ use super::{BoxIter, InternalIterator};
 pub struct MergeIter {
     sources: Vec<BoxIter>,
     current: Option<usize>,
+    /// Walking backwards: the current source is the one with the largest key.
+    backward: bool,
 }
 
 impl MergeIter {
@@ -18,6 +20,7 @@ impl MergeIter {
         MergeIter {
             sources,
             current: None,
+            backward: false,
         }
     }
 
@@ -28,7 +31,8 @@ impl MergeIter {
                 continue;
             }
             best = match best {
-                Some(b) if self.sources[b].key() <= s.key() => Some(b),
+                Some(b) if !self.backward && self.sources[b].key() <= s.key() => Some(b),
+                Some(b) if self.backward && self.sources[b].key() >= s.key() => Some(b),
                 _ => Some(i),
             };
         }
@@ -50,25 +54,33 @@ impl InternalIterator for MergeIter {
     }
 
     fn next(&mut self) -> Result<()> {
-        let Some(cur) = self.current else {
-            return Ok(());
-        };
-        // Skip the same key in other sources (never expected: every version lives in one
-        // source), comparing in place rather than copying the key.
-        let (before, rest) = self.sources.split_at_mut(cur);
-        let (current, after) = rest.split_at_mut(1);
-        let key = current[0].key();
-        for s in before.iter_mut().chain(after.iter_mut()) {
-            while s.valid() && s.key() == key {
-                s.next()?;
-            }
+        self.step(false)
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        self.step(true)
+    }
+
+    fn seek_before(&mut self, target: &[u8]) -> Result<()> {
+        self.backward = true;
+        for s in self.sources.iter_mut() {
+            s.seek_before(target)?;
         }
-        current[0].next()?;
+        self.pick();
+        Ok(())
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.backward = true;
+        for s in self.sources.iter_mut() {
+            s.seek_to_last()?;
+        }
         self.pick();
         Ok(())
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.backward = false;
         for s in self.sources.iter_mut() {
             s.seek(target)?;
         }
@@ -77,8 +89,45 @@ impl InternalIterator for MergeIter {
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
+        self.backward = false;
         for s in self.sources.iter_mut() {
             s.seek_to_first()?;
+        }
+        self.pick();
+        Ok(())
+    }
+}
+
+impl MergeIter {
+    /// Move one entry on in the walking direction (`back` must match it).
+    fn step(&mut self, back: bool) -> Result<()> {
+        if back != self.backward {
+            return Err(minide_common::Error::invalid(
+                "merging iterator turned around",
+            ));
+        }
+        let Some(cur) = self.current else {
+            return Ok(());
+        };
+        // Skip the same key in other sources (never expected: every version lives in one
+        // source), comparing in place rather than copying the key.
+        let (before, rest) = self.sources.split_at_mut(cur);
+        let (current, after) = rest.split_at_mut(1);
+        let key = current[0].key();
+        if back {
+            for s in before.iter_mut().chain(after.iter_mut()) {
+                while s.valid() && s.key() == key {
+                    s.prev()?;
+                }
+            }
+            current[0].prev()?;
+        } else {
+            for s in before.iter_mut().chain(after.iter_mut()) {
+                while s.valid() && s.key() == key {
+                    s.next()?;
+                }
+            }
+            current[0].next()?;
         }
         self.pick();
         Ok(())

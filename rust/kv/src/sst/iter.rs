@@ -1,4 +1,4 @@
-//! Two-level iterator over one table: the index block picks the data block, then the block
+//! Two-level iterator over one table: the in-memory index picks the data block, then the block
 //! iterator walks it; empty or exhausted blocks are skipped forward.
 
 use std::sync::Arc;
@@ -11,23 +11,29 @@ use crate::iterators::InternalIterator;
 
 pub struct TableIter {
     table: Arc<Table>,
-    index: BlockIter,
+    /// Number of the data block under `data`.
+    pos: usize,
     data: Option<BlockIter>,
 }
 
 impl TableIter {
     pub fn new(table: Arc<Table>) -> Self {
-        let index = table.index_iter();
         TableIter {
             table,
-            index,
+            pos: 0,
             data: None,
         }
     }
 
-    fn load(&mut self) -> Result<()> {
-        self.data = if self.index.valid() {
-            Some(BlockIter::new(self.table.data_block(self.index.value())?))
+    fn load(&mut self, pos: usize) -> Result<()> {
+        self.pos = pos;
+        self.data = if pos < self.table.num_blocks() {
+            let key = self
+                .data
+                .take()
+                .map(BlockIter::into_key_buf)
+                .unwrap_or_default();
+            Some(BlockIter::with_key_buf(self.table.block_arc(pos)?, key))
         } else {
             None
         };
@@ -37,10 +43,26 @@ impl TableIter {
     /// Move forward over exhausted data blocks.
     fn skip_empty(&mut self) -> Result<()> {
         while self.data.as_ref().is_some_and(|d| !d.valid()) {
-            self.index.next()?;
-            self.load()?;
+            self.load(self.pos + 1)?;
             if let Some(d) = self.data.as_mut() {
                 d.seek_to_first()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TableIter {
+    /// Move backward over exhausted data blocks.
+    fn skip_empty_back(&mut self) -> Result<()> {
+        while self.data.as_ref().is_some_and(|d| !d.valid()) {
+            if self.pos == 0 {
+                self.data = None;
+                break;
+            }
+            self.load(self.pos - 1)?;
+            if let Some(d) = self.data.as_mut() {
+                d.seek_to_last()?;
             }
         }
         Ok(())
@@ -68,8 +90,7 @@ impl InternalIterator for TableIter {
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        self.index.seek(target)?;
-        self.load()?;
+        self.load(self.table.find_block(target))?;
         if let Some(d) = self.data.as_mut() {
             d.seek(target)?;
         }
@@ -77,11 +98,42 @@ impl InternalIterator for TableIter {
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.index.seek_to_first()?;
-        self.load()?;
+        self.load(0)?;
         if let Some(d) = self.data.as_mut() {
             d.seek_to_first()?;
         }
         self.skip_empty()
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        if let Some(d) = self.data.as_mut() {
+            d.prev()?;
+        }
+        self.skip_empty_back()
+    }
+
+    fn seek_before(&mut self, target: &[u8]) -> Result<()> {
+        let i = self.table.find_block(target);
+        if i >= self.table.num_blocks() {
+            return self.seek_to_last();
+        }
+        self.load(i)?;
+        if let Some(d) = self.data.as_mut() {
+            d.seek_before(target)?;
+        }
+        self.skip_empty_back()
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        let n = self.table.num_blocks();
+        if n == 0 {
+            self.data = None;
+            return Ok(());
+        }
+        self.load(n - 1)?;
+        if let Some(d) = self.data.as_mut() {
+            d.seek_to_last()?;
+        }
+        self.skip_empty_back()
     }
 }

@@ -10,6 +10,7 @@ pub mod block;
 pub mod bloom;
 pub mod builder;
 pub mod iter;
+pub mod mmap;
 pub mod table;
 
 use minide_common::crc::{crc32c, crc32c_extend, mask, unmask};
@@ -71,8 +72,8 @@ pub fn block_trailer(contents: &[u8], kind: u8) -> [u8; BLOCK_TRAILER_LEN] {
     [kind, c[0], c[1], c[2], c[3]]
 }
 
-/// Verify a raw block (contents + trailer) and return its uncompressed contents.
-pub fn decode_block(raw: &[u8]) -> Result<Vec<u8>> {
+/// Verify a raw block's checksum (contents + trailer); returns its compression type.
+pub fn verify_block(raw: &[u8]) -> Result<u8> {
     if raw.len() < BLOCK_TRAILER_LEN {
         return Err(Error::corrupt("block shorter than its trailer"));
     }
@@ -83,6 +84,13 @@ pub fn decode_block(raw: &[u8]) -> Result<Vec<u8>> {
     if unmask(stored) != actual {
         return Err(Error::corrupt("block checksum mismatch"));
     }
+    Ok(kind)
+}
+
+/// Verify a raw block (contents + trailer) and return its uncompressed contents.
+pub fn decode_block(raw: &[u8]) -> Result<Vec<u8>> {
+    let kind = verify_block(raw)?;
+    let contents = &raw[..raw.len() - BLOCK_TRAILER_LEN];
     match kind {
         0 => Ok(contents.to_vec()),
         1 => zstd::stream::decode_all(contents)

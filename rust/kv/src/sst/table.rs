@@ -1,32 +1,115 @@
-//! An open SSTable: footer, index, filter and properties in memory; data blocks through the cache.
+//! An open SSTable: mapped into memory; footer, index, filter and properties decoded at open.
 //!
-//! Every block read from disk is checksum-verified before it is decoded, and cached only after, so
-//! a flipped bit anywhere in the file surfaces as `Error::Corrupt`, never as a wrong value.
+//! Data blocks are read in place from the map. Every block is checksum-verified before its first
+//! use and only remembered after: an uncompressed block in a per-table slot (a pointer into the
+//! map, verified once, then free to read), a compressed one decompressed in the shared LRU block
+//! cache. A flipped bit anywhere in the file surfaces as `Error::Corrupt`, never as a wrong value.
+//! The index lives decoded in memory (keys in one buffer, handles in an array), so finding a
+//! block is a binary search over plain slices.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use minide_common::crc::{crc32c, unmask};
 use minide_common::{Error, Result};
 
-use super::block::{Block, BlockIter};
+use super::block::{Block, BlockIter, Cursor, key_head as head};
 use super::builder::Props;
-use super::{BLOCK_TRAILER_LEN, FOOTER_LEN, FORMAT_VERSION, Handle, MAGIC, bloom, decode_block};
+use super::mmap::Mmap;
+use super::{
+    BLOCK_TRAILER_LEN, FOOTER_LEN, FORMAT_VERSION, Handle, MAGIC, bloom, decode_block, verify_block,
+};
 use crate::cache::BlockCache;
 use crate::iterators::InternalIterator;
 use crate::mvcc;
+
+/// The index block, decoded: block `i` holds keys up to and including `key(i)`.
+#[derive(Debug, Default)]
+struct Index {
+    /// The first 8 bytes of each key, big-endian (zero-padded): the binary search compares
+    /// these integers, in one dense array, and reads a whole key only on a tie.
+    heads: Vec<u64>,
+    keys: Vec<u8>,
+    /// End of key `i` in `keys` (its start is the end of key `i - 1`).
+    ends: Vec<usize>,
+    handles: Vec<Handle>,
+}
+
+impl Index {
+    fn decode(block: Block) -> Result<Index> {
+        let mut ix = Index::default();
+        let mut it = BlockIter::new(Arc::new(block));
+        it.seek_to_first()?;
+        while it.valid() {
+            ix.heads.push(head(it.key()));
+            ix.keys.extend_from_slice(it.key());
+            ix.ends.push(ix.keys.len());
+            ix.handles.push(Handle::decode(it.value())?);
+            it.next()?;
+        }
+        Ok(ix)
+    }
+
+    #[inline]
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.keys[start..self.ends[i]]
+    }
+
+    /// The first block whose last key is >= `target` (`len()` if none).
+    #[inline]
+    fn find(&self, target: &[u8]) -> usize {
+        let t = head(target);
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let h = self.heads[mid];
+            if h < t || (h == t && self.key(mid) < target) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    fn len(&self) -> usize {
+        self.handles.len()
+    }
+}
+
+/// A data block: borrowed from its table's slot, or shared with the block cache.
+pub enum BlockRef<'a> {
+    Slot(&'a Block),
+    Cached(Arc<Block>),
+}
+
+impl Deref for BlockRef<'_> {
+    type Target = Block;
+    #[inline]
+    fn deref(&self) -> &Block {
+        match self {
+            BlockRef::Slot(b) => b,
+            BlockRef::Cached(b) => b,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Table {
     pub number: u64,
     pub path: PathBuf,
-    file: File,
+    map: Arc<Mmap>,
     pub size: u64,
     /// End of the data blocks (= start of the filter block): handles must stay below it.
     data_end: u64,
-    index: Arc<Block>,
+    index: Index,
+    /// Verified uncompressed data blocks, by block number (filled on first use). Held inline,
+    /// not behind an `Arc`: a point read then goes slot → restart heads → entry, one cache miss
+    /// fewer.
+    slots: Vec<OnceLock<Block>>,
     filter: Vec<u8>,
     pub props: Props,
     cache: Arc<BlockCache>,
@@ -49,11 +132,10 @@ impl Table {
         if size < FOOTER_LEN as u64 {
             return Err(Error::corrupt(format!("SST of {size} bytes has no footer")));
         }
-        let mut footer = [0u8; FOOTER_LEN];
-        file.read_exact_at(&mut footer, size - FOOTER_LEN as u64)
-            .map_err(|e| Error::io(e, path))?;
+        let map = Arc::new(Mmap::map(&file, size, path)?);
         let foot_at = size - FOOTER_LEN as u64;
-        if u64_at(&footer, 56) != MAGIC {
+        let footer = &map.bytes()[foot_at as usize..];
+        if u64_at(footer, 56) != MAGIC {
             return Err(Error::corrupt("bad SST magic (not a minide kv table)").at_offset(foot_at));
         }
         let stored = u32::from_le_bytes([footer[52], footer[53], footer[54], footer[55]]);
@@ -67,17 +149,18 @@ impl Table {
             )));
         }
         let h = |i: usize| Handle {
-            offset: u64_at(&footer, i * 16),
-            size: u64_at(&footer, i * 16 + 8),
+            offset: u64_at(footer, i * 16),
+            size: u64_at(footer, i * 16 + 8),
         };
         let (filter_h, props_h, index_h) = (h(0), h(1), h(2));
         let mut t = Table {
             number,
             path: path.to_path_buf(),
-            file,
+            map,
             size,
             data_end: filter_h.offset,
-            index: Arc::new(Block::new(vec![0, 0, 0, 0, 1, 0, 0, 0])?),
+            index: Index::default(),
+            slots: Vec::new(),
             filter: Vec::new(),
             props: Props::default(),
             cache,
@@ -85,66 +168,119 @@ impl Table {
         let limit = foot_at;
         t.filter = t.read_raw(filter_h, limit)?;
         t.props = Props::decode(&t.read_raw(props_h, limit)?)?;
-        t.index = Arc::new(Block::new(t.read_raw(index_h, limit)?)?);
+        t.index = Index::decode(Block::new(t.read_raw(index_h, limit)?)?)?;
+        t.slots = (0..t.index.len()).map(|_| OnceLock::new()).collect();
         Ok(t)
+    }
+
+    /// The raw bytes (contents + trailer) of the block at `h`, which must end before `limit`.
+    fn raw(&self, h: Handle, limit: u64) -> Result<&[u8]> {
+        h.offset
+            .checked_add(h.size)
+            .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64))
+            .filter(|&e| e <= limit)
+            .and_then(|e| self.map.bytes().get(h.offset as usize..e as usize))
+            .ok_or_else(|| {
+                Error::corrupt(format!("block handle {h:?} points past its section"))
+                    .at_path(&self.path)
+            })
     }
 
     /// Read, verify and decompress one block that must end before `limit`.
     fn read_raw(&self, h: Handle, limit: u64) -> Result<Vec<u8>> {
-        let end = h
-            .offset
-            .checked_add(h.size)
-            .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64))
-            .filter(|&e| e <= limit)
-            .ok_or_else(|| {
-                Error::corrupt(format!("block handle {h:?} points past its section"))
-                    .at_path(&self.path)
-            })?;
-        let mut raw = vec![0u8; (end - h.offset) as usize];
-        self.file
-            .read_exact_at(&mut raw, h.offset)
-            .map_err(|e| Error::io(e, &self.path))?;
-        decode_block(&raw).map_err(|e| e.at_path(&self.path).at_offset(h.offset))
+        decode_block(self.raw(h, limit)?).map_err(|e| e.at_path(&self.path).at_offset(h.offset))
     }
 
-    /// A data block, from the cache or the file.
-    pub fn data_block(&self, index_value: &[u8]) -> Result<Arc<Block>> {
-        let h = Handle::decode(index_value).map_err(|e| e.at_path(&self.path))?;
-        if let Some(b) = self.cache.get(self.number, h.offset) {
-            return Ok(b);
+    /// Number of data blocks.
+    pub fn num_blocks(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The first data block that may hold keys >= `target`.
+    pub fn find_block(&self, target: &[u8]) -> usize {
+        self.index.find(target)
+    }
+
+    /// Data block `i`: verified on first use, then read in place (or from the block cache when
+    /// it is compressed).
+    #[inline]
+    pub fn block(&self, i: usize) -> Result<BlockRef<'_>> {
+        if let Some(b) = self.slots.get(i).and_then(OnceLock::get) {
+            return Ok(BlockRef::Slot(b));
         }
-        let block = Arc::new(
-            Block::new(self.read_raw(h, self.data_end)?)
-                .map_err(|e| e.at_path(&self.path).at_offset(h.offset))?,
-        );
-        self.cache.insert(self.number, h.offset, Arc::clone(&block));
-        Ok(block)
+        self.load_block(i)
     }
 
-    pub fn index_iter(&self) -> BlockIter {
-        BlockIter::new(Arc::clone(&self.index))
+    #[cold]
+    fn load_block(&self, i: usize) -> Result<BlockRef<'_>> {
+        let h = *self
+            .index
+            .handles
+            .get(i)
+            .ok_or_else(|| Error::corrupt(format!("no data block {i}")).at_path(&self.path))?;
+        let at = |e: Error| e.at_path(&self.path).at_offset(h.offset);
+        if let Some(b) = self.cache.get(self.number, h.offset) {
+            return Ok(BlockRef::Cached(b));
+        }
+        let raw = self.raw(h, self.data_end)?;
+        let kind = verify_block(raw).map_err(at)?;
+        if kind == 0 {
+            let start = h.offset as usize;
+            let block = Block::mapped(&self.map, start, start + h.size as usize).map_err(at)?;
+            let _ = self.slots[i].set(block);
+            if let Some(b) = self.slots[i].get() {
+                return Ok(BlockRef::Slot(b));
+            }
+        }
+        let block = Arc::new(Block::new(decode_block(raw).map_err(at)?).map_err(at)?);
+        self.cache.insert(self.number, h.offset, Arc::clone(&block));
+        Ok(BlockRef::Cached(block))
+    }
+
+    /// Data block `i` as an owned handle (for iterators that outlive the borrow; a slot's block
+    /// is a cheap copy: map handle, offsets, restart heads).
+    pub fn block_arc(&self, i: usize) -> Result<Arc<Block>> {
+        Ok(match self.block(i)? {
+            BlockRef::Slot(b) => Arc::new(b.clone()),
+            BlockRef::Cached(b) => b,
+        })
     }
 
     pub fn may_contain(&self, user_prefix: &[u8]) -> bool {
         bloom::may_contain(&self.filter, bloom::hash(user_prefix))
     }
 
+    /// The Bloom filter's answer for a key of hash `h` (see [`bloom::hash`]).
+    pub fn may_contain_hash(&self, h: u64) -> bool {
+        bloom::may_contain(&self.filter, h)
+    }
+
+    /// Where the filter bits of hash `h` live (for prefetching; `None` for old filters).
+    pub fn filter_addr(&self, h: u64) -> Option<*const u8> {
+        bloom::line_addr(&self.filter, h)
+    }
+
+    /// Data block `i` if it was already verified (no I/O, no cache lookup).
+    pub fn loaded_block(&self, i: usize) -> Option<&Block> {
+        self.slots.get(i).and_then(OnceLock::get)
+    }
+
     /// Versions of one user key from `seek` (its seek key) on, newest first, until `visit` says
-    /// found.
+    /// found. `keybuf` is scratch space for block keys.
     pub fn visit_versions(
         &self,
         prefix: &[u8],
         seek: &[u8],
         visit: &mut crate::iterators::Visitor<'_>,
+        keybuf: &mut Vec<u8>,
     ) -> Result<bool> {
         if !self.may_contain(prefix) {
             return Ok(false);
         }
-        let mut index = self.index_iter();
-        index.seek(seek)?;
+        let mut i = self.index.find(seek);
         let mut first = true;
-        while index.valid() {
-            let mut it = BlockIter::new(self.data_block(index.value())?);
+        while i < self.index.len() {
+            let mut it = Cursor::with_key_buf(self.block(i)?, std::mem::take(keybuf));
             if first {
                 it.seek(seek)?;
                 first = false;
@@ -154,14 +290,17 @@ impl Table {
             while it.valid() {
                 let k = it.key();
                 if mvcc::user_part(k) != prefix {
+                    *keybuf = it.into_key_buf();
                     return Ok(false);
                 }
                 if visit(k, it.value())? {
+                    *keybuf = it.into_key_buf();
                     return Ok(true);
                 }
                 it.next()?;
             }
-            index.next()?;
+            *keybuf = it.into_key_buf();
+            i += 1;
         }
         Ok(false)
     }
