@@ -171,7 +171,7 @@ class FileSource:
             if table is None:
                 # The file's own Arrow types, without the ARROW:schema hint: the Rust catalog
                 # normalizes either way, and the hint's string_view would be converted twice.
-                table = pf._reader.read(None, cols, threads)
+                table = pf._reader.read(None, cols, threads, decimals_as_float=True)
         else:
             assert self.csv_schema is not None
             schema = pa.schema([self.csv_schema.field(c) for c in cols])

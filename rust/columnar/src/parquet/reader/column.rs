@@ -107,6 +107,8 @@ pub struct ChunkDecoder<'a> {
     null_count: usize,
     dict: Option<Dict>,
     scratch: Scratch,
+    /// INT32/INT64 decimals come out as Float64 (value / 10^scale), see `decimals_as_f64`.
+    decimals_as_f64: bool,
 }
 
 impl<'a> ChunkDecoder<'a> {
@@ -167,6 +169,7 @@ impl<'a> ChunkDecoder<'a> {
             null_count: 0,
             dict: None,
             scratch: Scratch::default(),
+            decimals_as_f64: false,
         })
     }
 
@@ -175,6 +178,13 @@ impl<'a> ChunkDecoder<'a> {
     pub fn nested(mut self, max_rep: u32) -> Self {
         self.max_rep = max_rep;
         self.keep_levels = true;
+        self
+    }
+
+    /// Build INT32/INT64-backed decimals as Float64 (value / 10^scale) straight from the
+    /// decoded integers, without a Decimal128 array in between (SQL scans compute in float64).
+    pub fn decimals_as_f64(mut self, on: bool) -> Self {
+        self.decimals_as_f64 = on;
         self
     }
 
@@ -728,6 +738,11 @@ impl<'a> ChunkDecoder<'a> {
             _ => None,
         };
         let n: usize = decoded.iter().map(|&(s, e)| e - s).sum();
+        if let (true, DataType::Decimal128(_, scale)) = (self.decimals_as_f64, dt)
+            && matches!(self.dense, Dense::I32(_) | Dense::I64(_))
+        {
+            return super::arrays::decimal_to_f64(self.dense, nulls, *scale, n);
+        }
         super::arrays::to_array(self.dense, nulls, dt, n)
     }
 }
