@@ -83,6 +83,9 @@ class FileSource:
     csv_schema: pa.Schema | None = None
     _parquet: mc.ParquetFile | None = field(default=None, repr=False)
     _dataset: mc.Dataset | None = field(default=None, repr=False)
+    #: (mtime_ns, size, pushed filter) -> whether statistics prune anything: the check walks
+    #: every row group's statistics and page index in Python (tens of ms at SF1 lineitem)
+    _prunable_cache: dict[tuple[int, int, str], bool] = field(default_factory=dict, repr=False)
 
     @staticmethod
     def open(path: Path) -> FileSource:
@@ -194,7 +197,7 @@ class FileSource:
             # Reopened per scan: the query sees the file as it is now, not at registration.
             pf = self._parquet = mc.ParquetFile(self.path)
             table = None
-            if pushed is not None and self._prunable(pf, pushed):
+            if pushed is not None and self._prunable_cached(pf, pushed):
                 table = pf.read(columns=cols, filter=pushed, threads=threads)
                 report.stats = pf.last_scan
             elif pushed is not None:
@@ -220,6 +223,16 @@ class FileSource:
         report.read_ms = (time.perf_counter() - t0) * 1e3
         report.rows = table.num_rows
         return table, report
+
+    def _prunable_cached(self, pf: mc.ParquetFile, pushed: str) -> bool:
+        st = os.stat(self.path)
+        key = (st.st_mtime_ns, st.st_size, pushed)
+        hit = self._prunable_cache.get(key)
+        if hit is None:
+            if len(self._prunable_cache) >= 256:
+                self._prunable_cache.clear()
+            hit = self._prunable_cache[key] = self._prunable(pf, pushed)
+        return hit
 
     def _prunable(self, pf: mc.ParquetFile, pushed: str) -> bool:
         """True if statistics exclude some row group or some page (then the reader's filtered
