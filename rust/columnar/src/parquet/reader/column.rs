@@ -614,6 +614,24 @@ impl<'a> ChunkDecoder<'a> {
                 // Without nulls the values go straight into the column: `ends` then holds
                 // column offsets (no scatter copy). With nulls they go to scratch first.
                 let direct = k == n;
+                if let (true, true, Some(Dict::Bytes { ends: de, data: dd })) =
+                    (direct, is_dict, &self.dict)
+                {
+                    // Dictionary page without nulls: gather straight into the column's data
+                    // and offsets (no per-page list of ends to copy over afterwards).
+                    if s.idx.len() != k {
+                        return Err(corrupt("byte array page holds too few values"));
+                    }
+                    offsets.reserve(k);
+                    for &i in &s.idx {
+                        let i = i as usize;
+                        let start = if i == 0 { 0 } else { de[i - 1] };
+                        out.extend_from_slice(&dd[start..de[i]]);
+                        offsets.push(out.len() as i64);
+                    }
+                    self.scratch.levels = levels_owned;
+                    return Ok(());
+                }
                 let before = offsets.len();
                 let (ends, buf): (&mut Vec<usize>, &mut Vec<u8>) = if direct {
                     (&mut s.bytes_ends, out)
