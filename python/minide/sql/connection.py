@@ -31,18 +31,13 @@ from minide.sql.types import from_sql, to_arrow
 def _load_source(source: Any) -> Any:
     """Turn a registration source into something with ``__arrow_c_stream__``.
 
-    Parquet and CSV files never get here (they are :class:`FileSource` tables, scanned lazily);
-    Hive dataset directories are read with pyarrow for now: TEMPORARY loader, to be replaced by
-    minide.columnar's dataset reader.
+    Parquet and CSV files and Hive dataset directories never get here (they are
+    :class:`FileSource` tables, scanned lazily by minide.columnar's readers).
     """
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if not path.exists():
             raise InvalidArgumentError(f"cannot register {path}: no such file or directory")
-        if path.is_dir():
-            import pyarrow.dataset as ds  # TEMPORARY loader (minide.columnar will replace it)
-
-            return ds.dataset(path, format="parquet", partitioning="hive").to_table()
         raise InvalidArgumentError(
             f"cannot register {path}: expected a .parquet or .csv file or a Hive dataset directory"
         )
@@ -236,7 +231,9 @@ class Connection:
             raise InvalidArgumentError("table name must be a non-empty string")
         if isinstance(source, str | os.PathLike):
             path = Path(source)
-            if path.is_file() and path.suffix.lower() in (".parquet", ".csv", ".tbl", ".txt"):
+            if path.is_dir() or (
+                path.is_file() and path.suffix.lower() in (".parquet", ".csv", ".tbl", ".txt")
+            ):
                 self._catalog.put_file(name.lower(), FileSource.open(path))
                 return self
         data = _load_source(source)

@@ -154,7 +154,11 @@ impl ParquetReader {
 
     /// Read row groups `row_groups` (all when None), projected to `columns`, keeping the rows
     /// where `filter` (an expression tree of tuples, see minide.columnar.filter) holds.
-    #[pyo3(signature = (row_groups=None, columns=None, threads=2, filter=None))]
+    ///
+    /// `decimals_as_float`: INT32/INT64-backed decimals come out as float64 (value / 10^scale,
+    /// decoded in one pass), for the SQL engine's file scans (no filter allowed with it).
+    #[pyo3(signature = (row_groups=None, columns=None, threads=2, filter=None,
+        decimals_as_float=false))]
     fn read<'py>(
         &self,
         py: Python<'py>,
@@ -162,17 +166,31 @@ impl ParquetReader {
         columns: Option<Vec<String>>,
         threads: usize,
         filter: Option<&Bound<'py, PyAny>>,
+        decimals_as_float: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let pf = self.inner.clone();
         let pred = filter.map(predicate).transpose()?;
+        if pred.is_some() && decimals_as_float {
+            return Err(crate::errors::to_py(Error::invalid(
+                "decimals_as_float cannot be combined with a filter",
+            )));
+        }
         let (batches, schema) = detach(py, move || {
             let proj = pf.projection(columns.as_deref())?;
             let groups = row_groups.unwrap_or_else(|| (0..pf.metadata.row_groups.len()).collect());
-            let batches = groups
+            let batches = if pred.is_none() {
+                pf.read_row_groups_as(&groups, &proj, threads, decimals_as_float)?
+            } else {
+                groups
+                    .iter()
+                    .map(|&g| pf.read_row_group_filtered(g, &proj, pred.as_ref(), threads))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let fields: Vec<_> = proj
                 .iter()
-                .map(|&g| pf.read_row_group_filtered(g, &proj, pred.as_ref(), threads))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((batches, pf.projected_schema(&proj)))
+                .map(|&c| pf.output_field(c, decimals_as_float))
+                .collect();
+            Ok((batches, Arc::new(arrow_schema::Schema::new(fields))))
         })?;
         Table::try_new(batches, schema)
             .map_err(|e| crate::errors::to_py(Error::from(e)))?

@@ -153,6 +153,37 @@ pub(super) fn to_array(
     Ok(array)
 }
 
+/// INT32/INT64 decimal values -> Float64 `value / 10^scale` (division, like the SQL engine's
+/// Decimal128 -> Float64 normalization, so both paths give bit-identical floats).
+pub(super) fn decimal_to_f64(
+    dense: Dense,
+    nulls: Option<NullBuffer>,
+    scale: i8,
+    n: usize,
+) -> Result<ArrayRef> {
+    let div = 10f64.powi(i32::from(scale));
+    let vals: ScalarBuffer<f64> = match dense {
+        Dense::I32(v) => v.iter().map(|&x| f64::from(x) / div).collect(),
+        Dense::I64(mut v) => {
+            // In place: the i64 buffer becomes the f64 one (same width), no second allocation
+            // (fresh pages cost as much as the conversion itself).
+            for x in v.iter_mut() {
+                *x = ((*x as f64) / div).to_bits() as i64;
+            }
+            let len = v.len();
+            ScalarBuffer::new(Buffer::from_vec(v), 0, len)
+        }
+        _ => return Err(corrupt("decimal to float64: not INT32/INT64 values")),
+    };
+    if vals.len() != n {
+        return Err(corrupt(format!(
+            "column decoded {} values for {n} rows",
+            vals.len()
+        )));
+    }
+    Ok(Arc::new(Float64Array::new(vals, nulls)))
+}
+
 type HalfF16 = <Float16Type as arrow_array::ArrowPrimitiveType>::Native;
 
 fn be_to_i128(b: &[u8]) -> Result<i128> {

@@ -107,6 +107,8 @@ pub struct ChunkDecoder<'a> {
     null_count: usize,
     dict: Option<Dict>,
     scratch: Scratch,
+    /// INT32/INT64 decimals come out as Float64 (value / 10^scale), see `decimals_as_f64`.
+    decimals_as_f64: bool,
 }
 
 impl<'a> ChunkDecoder<'a> {
@@ -167,6 +169,7 @@ impl<'a> ChunkDecoder<'a> {
             null_count: 0,
             dict: None,
             scratch: Scratch::default(),
+            decimals_as_f64: false,
         })
     }
 
@@ -175,6 +178,13 @@ impl<'a> ChunkDecoder<'a> {
     pub fn nested(mut self, max_rep: u32) -> Self {
         self.max_rep = max_rep;
         self.keep_levels = true;
+        self
+    }
+
+    /// Build INT32/INT64-backed decimals as Float64 (value / 10^scale) straight from the
+    /// decoded integers, without a Decimal128 array in between (SQL scans compute in float64).
+    pub fn decimals_as_f64(mut self, on: bool) -> Self {
+        self.decimals_as_f64 = on;
         self
     }
 
@@ -604,6 +614,24 @@ impl<'a> ChunkDecoder<'a> {
                 // Without nulls the values go straight into the column: `ends` then holds
                 // column offsets (no scatter copy). With nulls they go to scratch first.
                 let direct = k == n;
+                if let (true, true, Some(Dict::Bytes { ends: de, data: dd })) =
+                    (direct, is_dict, &self.dict)
+                {
+                    // Dictionary page without nulls: gather straight into the column's data
+                    // and offsets (no per-page list of ends to copy over afterwards).
+                    if s.idx.len() != k {
+                        return Err(corrupt("byte array page holds too few values"));
+                    }
+                    offsets.reserve(k);
+                    for &i in &s.idx {
+                        let i = i as usize;
+                        let start = if i == 0 { 0 } else { de[i - 1] };
+                        out.extend_from_slice(&dd[start..de[i]]);
+                        offsets.push(out.len() as i64);
+                    }
+                    self.scratch.levels = levels_owned;
+                    return Ok(());
+                }
                 let before = offsets.len();
                 let (ends, buf): (&mut Vec<usize>, &mut Vec<u8>) = if direct {
                     (&mut s.bytes_ends, out)
@@ -728,6 +756,11 @@ impl<'a> ChunkDecoder<'a> {
             _ => None,
         };
         let n: usize = decoded.iter().map(|&(s, e)| e - s).sum();
+        if let (true, DataType::Decimal128(_, scale)) = (self.decimals_as_f64, dt)
+            && matches!(self.dense, Dense::I32(_) | Dense::I64(_))
+        {
+            return super::arrays::decimal_to_f64(self.dense, nulls, *scale, n);
+        }
         super::arrays::to_array(self.dense, nulls, dt, n)
     }
 }

@@ -194,6 +194,30 @@ impl ParquetFile {
         self.read_column_selected(rg, col, None).map(|(a, _)| a)
     }
 
+    /// Decode one column of one row group; with `decimals_as_f64`, INT32/INT64 decimals come
+    /// out as Float64 (see [`ParquetFile::output_field`]).
+    pub fn read_column_as(&self, rg: usize, col: usize, decimals_as_f64: bool) -> Result<ArrayRef> {
+        self.read_column_inner(rg, col, None, decimals_as_f64)
+            .map(|(a, _, _)| a)
+    }
+
+    /// The Arrow field column `col` is decoded as: its own, except INT32/INT64-backed decimals
+    /// under `decimals_as_f64`, which become Float64.
+    pub fn output_field(&self, col: usize, decimals_as_f64: bool) -> Field {
+        let top = &self.columns[col];
+        let int_backed = top.element.as_ref().is_some_and(|el| {
+            use super::metadata::ptype;
+            matches!(el.type_, Some(ptype::INT32 | ptype::INT64))
+        });
+        match top.field.data_type() {
+            arrow_schema::DataType::Decimal128(..) if decimals_as_f64 && int_backed => top
+                .field
+                .clone()
+                .with_data_type(arrow_schema::DataType::Float64),
+            _ => top.field.clone(),
+        }
+    }
+
     /// Decode the rows of `selection` (sorted, disjoint row ranges) of one column; pages outside
     /// it are skipped unread. Returns the array and the number of pages skipped.
     pub fn read_column_selected(
@@ -204,10 +228,11 @@ impl ParquetFile {
     ) -> Result<(ArrayRef, usize)> {
         let Some(sel) = selection else {
             return self
-                .read_column_inner(rg, col, None)
+                .read_column_inner(rg, col, None, false)
                 .map(|(a, _, s)| (a, s));
         };
-        let (array, decoded, skipped) = self.read_column_inner(rg, col, Some(sel.to_vec()))?;
+        let (array, decoded, skipped) =
+            self.read_column_inner(rg, col, Some(sel.to_vec()), false)?;
         Ok((cut(&array, &decoded, sel)?, skipped))
     }
 
@@ -216,6 +241,7 @@ impl ParquetFile {
         rg: usize,
         col: usize,
         selection: Option<Vec<(usize, usize)>>,
+        decimals_as_f64: bool,
     ) -> Result<column::DecodedRows> {
         let top = &self.columns[col];
         let group = &self.metadata.row_groups[rg];
@@ -254,8 +280,9 @@ impl ParquetFile {
         let (start, len) = self.chunk_range(meta);
         let bytes = self.read_chunk_bytes(start, len).map_err(ctx)?;
         let rows = group.num_rows as usize;
-        let mut dec =
-            column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows).map_err(ctx)?;
+        let mut dec = column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows)
+            .map_err(ctx)?
+            .decimals_as_f64(decimals_as_f64);
         if let Some(sel) = selection {
             dec = dec.select(sel);
         }
@@ -382,6 +409,40 @@ impl ParquetFile {
         projection: &[usize],
         threads: usize,
     ) -> Result<RecordBatch> {
+        self.read_row_group_as(rg, projection, threads, false)
+    }
+
+    /// Decode several row groups (all columns of `projection`), spreading whole row groups over
+    /// `threads` (better balanced than the columns of one group); batches in `groups` order.
+    pub fn read_row_groups_as(
+        &self,
+        groups: &[usize],
+        projection: &[usize],
+        threads: usize,
+        decimals_as_f64: bool,
+    ) -> Result<Vec<RecordBatch>> {
+        if threads <= 1 || groups.len() <= 1 {
+            return groups
+                .iter()
+                .map(|&g| self.read_row_group_as(g, projection, threads, decimals_as_f64))
+                .collect();
+        }
+        super::writer::with_pool(threads, || {
+            groups
+                .par_iter()
+                .map(|&g| self.read_row_group_as(g, projection, 1, decimals_as_f64))
+                .collect()
+        })?
+    }
+
+    /// [`ParquetFile::read_row_group`], optionally with INT32/INT64 decimals as Float64.
+    pub fn read_row_group_as(
+        &self,
+        rg: usize,
+        projection: &[usize],
+        threads: usize,
+        decimals_as_f64: bool,
+    ) -> Result<RecordBatch> {
         if rg >= self.metadata.row_groups.len() {
             return Err(Error::invalid(format!("row group {rg} does not exist")));
         }
@@ -389,19 +450,19 @@ impl ParquetFile {
             if threads > 1 && projection.len() > 1 {
                 projection
                     .par_iter()
-                    .map(|&c| self.read_column(rg, c))
+                    .map(|&c| self.read_column_as(rg, c, decimals_as_f64))
                     .collect()
             } else {
                 projection
                     .iter()
-                    .map(|&c| self.read_column(rg, c))
+                    .map(|&c| self.read_column_as(rg, c, decimals_as_f64))
                     .collect()
             }
         };
         let arrays = super::writer::with_pool(threads, run)??;
         let fields: Vec<Field> = projection
             .iter()
-            .map(|&c| self.columns[c].field.clone())
+            .map(|&c| self.output_field(c, decimals_as_f64))
             .collect();
         let rows = self.metadata.row_groups[rg].num_rows as usize;
         RecordBatch::try_new_with_options(
