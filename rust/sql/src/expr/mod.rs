@@ -9,6 +9,7 @@ mod cast;
 pub mod date;
 mod func;
 mod like;
+mod select;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use crate::types::{Chunk, DType, Scalar, scalar_array};
 
 pub use cast::cast;
 pub use like::LikeMatcher;
+pub use select::select_rows;
 
 /// Evaluate `expr` over every row of `chunk`.
 pub fn eval(expr: &Expr, chunk: &Chunk) -> Result<ArrayRef> {
@@ -194,7 +196,13 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
                 }
             })
             .collect();
-        BooleanBuffer::collect_bool(n, |i| set.contains(s.value(i)))
+        if set.len() <= 8 {
+            // A few literals (TPC-H's IN lists): comparing bytes beats hashing every row.
+            let lits: Vec<&[u8]> = set.iter().map(|x| x.as_bytes()).collect();
+            BooleanBuffer::collect_bool(n, |i| lits.contains(&s.value(i).as_bytes()))
+        } else {
+            BooleanBuffer::collect_bool(n, |i| set.contains(s.value(i)))
+        }
     } else {
         let ty = DType::of(a.data_type())?;
         match ty {

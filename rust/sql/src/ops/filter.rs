@@ -3,8 +3,8 @@
 use minide_common::Result;
 use rayon::prelude::*;
 
-use crate::expr::eval_predicate;
-use crate::kernels::filter_chunk;
+use crate::expr::select_rows;
+use crate::kernels::take_chunk;
 use crate::plan::Expr;
 use crate::types::Chunk;
 
@@ -12,8 +12,10 @@ pub fn filter(input: Vec<Chunk>, predicate: &Expr) -> Result<Vec<Chunk>> {
     let out = input
         .par_iter()
         .map(|c| {
-            let mask = eval_predicate(predicate, c)?;
-            filter_chunk(c, &mask)
+            match select_rows(predicate, c)? {
+                None => Ok(c.clone()),
+                Some(rows) => take_chunk(c, &rows),
+            }
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(out.into_iter().filter(|c| c.len > 0).collect())

@@ -5,8 +5,8 @@ use minide_common::{Error, Result};
 use rayon::prelude::*;
 
 use super::Ctx;
-use crate::expr::eval_predicate;
-use crate::kernels::filter_chunk;
+use crate::expr::select_rows;
+use crate::kernels::take_chunk;
 use crate::plan::Expr;
 use crate::types::Chunk;
 
@@ -36,8 +36,10 @@ pub fn scan(
                 .par_iter()
                 .map(|c| {
                     let c = pick(c)?;
-                    let mask = eval_predicate(pred, &c)?;
-                    filter_chunk(&c, &mask)
+                    match select_rows(pred, &c)? {
+                        None => Ok(c),
+                        Some(rows) => take_chunk(&c, &rows),
+                    }
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(out.into_iter().filter(|c| c.len > 0).collect())
