@@ -36,6 +36,11 @@ pub struct JoinSpec<'a> {
 }
 
 enum Table {
+    /// Integer keys spanning a small range (TPC-H's dense surrogate keys): `heads[key - min]` is
+    /// the first build row with that key, so a probe is a bounds check and one load, and a
+    /// probe key outside the build side's range (most of them when the build side is filtered,
+    /// TPC-H Q17's 204 parts) is rejected without hashing.
+    Dense { min: i64, heads: Vec<u32> },
     Int(HashMap<i64, u32>),
     Pair(HashMap<i128, u32>),
     Bytes(HashMap<Vec<u8>, u32>),
@@ -73,6 +78,20 @@ fn build_from(
     let mut any_null_key = false;
     // Insert in reverse so chains list build rows in input order.
     let table = match &k {
+        Keys::Int(vals, valid) if dense_range(vals, valid).is_some() => {
+            let (min, span) = dense_range(vals, valid).unwrap_or((0, 0));
+            let mut heads = vec![NO_ROW; span];
+            for i in (0..n).rev() {
+                if !valid[i] {
+                    any_null_key = true;
+                    continue;
+                }
+                let slot = &mut heads[(vals[i] - min) as usize];
+                next[i] = *slot;
+                *slot = i as u32;
+            }
+            Table::Dense { min, heads }
+        }
         Keys::Int(vals, valid) => {
             let mut map: HashMap<i64, u32> = HashMap::with_capacity(n);
             for i in (0..n).rev() {
@@ -128,11 +147,44 @@ fn build_from(
     })
 }
 
+/// Largest key range a dense table may cover: 32M slots (128 MB of row numbers).
+const DENSE_MAX_SPAN: u64 = 1 << 25;
+
+/// `(min, span)` of the valid keys when a dense table is worth it: the range is at most four
+/// slots per build row (or 1M slots, 4 MB, whatever the build size).
+fn dense_range(vals: &[i64], valid: &[bool]) -> Option<(i64, usize)> {
+    let mut lo = i64::MAX;
+    let mut hi = i64::MIN;
+    for (v, ok) in vals.iter().zip(valid) {
+        if *ok {
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+    }
+    if lo > hi {
+        return None;
+    }
+    let span = (hi as i128 - lo as i128 + 1) as u128;
+    let budget = (4 * vals.len() as u64).max(1 << 20).min(DENSE_MAX_SPAN);
+    (span <= budget as u128).then_some((lo, span as usize))
+}
+
 /// Candidate pairs (left row, right row) of one probe morsel with equal, non-NULL keys.
 fn candidates(b: &Build, k: &Keys, null_equal: bool) -> (Vec<u32>, Vec<u32>) {
     let (mut li, mut ri) = (Vec::new(), Vec::new());
     for i in 0..k.len() {
         let head = match (&b.table, k) {
+            (Table::Dense { min, heads }, Keys::Int(vals, valid)) => {
+                if !valid[i] {
+                    continue;
+                }
+                let off = (vals[i] as i128 - *min as i128) as u128;
+                if off < heads.len() as u128 {
+                    Some(heads[off as usize])
+                } else {
+                    None
+                }
+            }
             (Table::Int(m), Keys::Int(vals, valid)) => {
                 if !valid[i] {
                     continue;
