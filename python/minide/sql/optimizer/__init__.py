@@ -21,6 +21,7 @@ from minide.sql.optimizer import (
     limit_pushdown,
     predicate_pushdown,
     projection_pruning,
+    semijoin_reduction,
 )
 from minide.sql.plan import Plan, explain_tree
 
@@ -29,6 +30,7 @@ PASSES: list[tuple[str, Callable[[Plan, Any], Plan]]] = [
     ("decorrelate", decorrelate.run),
     ("predicate_pushdown", predicate_pushdown.run),
     ("join_reorder", join_reorder.run),
+    ("semijoin_reduction", semijoin_reduction.run),
     ("build_side", build_side.run),
     ("projection_pruning", projection_pruning.run),
     ("limit_pushdown", limit_pushdown.run),
