@@ -4,7 +4,9 @@ Conjuncts travel through projections (rewritten over the projection's inputs), s
 GROUP BY keys; at an inner join each conjunct goes to the side that has all its columns, or
 becomes part of the join condition (so ``FROM a, b WHERE a.x = b.y`` becomes a hash join); at
 outer and semi/anti joins only the side whose rows are preserved accepts them; at a scan they
-become the scan's filter, evaluated on each morsel as it is read.
+become the scan's filter, evaluated on each morsel as it is read. An OR left in an inner join's
+condition also sends each side the weaker predicate it implies about that side alone
+(``implied_on``), so per-branch table tests still filter before the join.
 """
 
 from __future__ import annotations
@@ -62,6 +64,25 @@ def factor_or(e: BExpr) -> list[BExpr]:
         ors = b if ors is None else Func("or", (ors, b), BOOL)
     assert ors is not None
     return [*common, ors]
+
+
+def implied_on(e: BExpr, ids: set[int]) -> BExpr | None:
+    """A predicate over columns ``ids`` only that ``e`` implies, from an OR whose every branch
+    has conjuncts over those columns: ``(a1 AND b1) OR (a2 AND b2)`` implies ``a1 OR a2``.
+    TPC-H Q19's OR mixes part and lineitem tests per branch; the part-only ``(brand AND
+    container AND size) OR ...`` filters part to ~500 rows before the join, and the lineitem
+    quantity ranges thin the probe side. ``e`` itself stays where it was (the implied predicate
+    is weaker); None when some branch says nothing about those columns."""
+    if not (isinstance(e, Func) and e.op == "or"):
+        return None
+    out: BExpr | None = None
+    for b in _disjuncts(e):
+        mine = [c for c in conjuncts(b) if col_ids(c) and col_ids(c) <= ids and not has_subquery(c)]
+        part = and_all(mine)
+        if part is None:
+            return None
+        out = part if out is None else Func("or", (out, part), BOOL)
+    return out
 
 
 def _disjuncts(e: BExpr) -> list[BExpr]:
@@ -153,6 +174,10 @@ def _push_join(p: Join, preds: list[BExpr]) -> Plan:
                 right_preds.append(c)
             else:
                 cond.append(c)
+                for side_ids, bucket in ((lids, left_preds), (rids, right_preds)):
+                    implied = implied_on(c, side_ids)
+                    if implied is not None and implied not in bucket:
+                        bucket.append(implied)
     elif p.kind in ("left", "semi", "anti", "null_aware_anti", "mark"):
         for c in preds:
             (left_preds if col_ids(c) <= lids and not has_subquery(c) else above).append(c)
