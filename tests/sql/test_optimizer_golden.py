@@ -15,7 +15,7 @@ import pytest
 from minide.sql import tpch
 
 GOLDEN = Path(__file__).parent / "golden"
-QUERIES = {"q03": 3, "q06": 6, "q17": 17, "q19": 19, "q21": 21}
+QUERIES = {"q03": 3, "q06": 6, "q17": 17, "q19": 19, "q20": 20, "q21": 21}
 
 
 @pytest.fixture(scope="module")
