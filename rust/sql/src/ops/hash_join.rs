@@ -172,45 +172,51 @@ fn dense_range(vals: &[i64], valid: &[bool]) -> Option<(i64, usize)> {
 /// Candidate pairs (left row, right row) of one probe morsel with equal, non-NULL keys.
 fn candidates(b: &Build, k: &Keys, null_equal: bool) -> (Vec<u32>, Vec<u32>) {
     let (mut li, mut ri) = (Vec::new(), Vec::new());
-    for i in 0..k.len() {
-        let head = match (&b.table, k) {
-            (Table::Dense { min, heads }, Keys::Int(vals, valid)) => {
-                if !valid[i] {
-                    continue;
-                }
-                let off = (vals[i] as i128 - *min as i128) as u128;
-                if off < heads.len() as u128 {
-                    Some(heads[off as usize])
-                } else {
-                    None
-                }
-            }
-            (Table::Int(m), Keys::Int(vals, valid)) => {
-                if !valid[i] {
-                    continue;
-                }
-                m.get(&vals[i]).copied()
-            }
-            (Table::Pair(m), Keys::Pair(vals, valid)) => {
-                if !valid[i] {
-                    continue;
-                }
-                m.get(&vals[i]).copied()
-            }
-            (Table::Bytes(m), _) => {
-                if k.has_null(i) && !null_equal {
-                    continue;
-                }
-                m.get(k.bytes(i)).copied()
-            }
-            _ => None,
-        };
-        let mut r = head.unwrap_or(NO_ROW);
+    let mut emit = |i: usize, head: u32| {
+        let mut r = head;
         while r != NO_ROW {
             li.push(i as u32);
             ri.push(r);
             r = b.next[r as usize];
         }
+    };
+    // One loop per table/key layout: the layout is decided once per morsel, not per row.
+    match (&b.table, k) {
+        (Table::Dense { min, heads }, Keys::Int(vals, valid)) => {
+            let span = heads.len() as u64;
+            for (i, (v, ok)) in vals.iter().zip(valid).enumerate() {
+                // v >= min, so the wrapping difference read as u64 is the exact offset
+                let off = v.wrapping_sub(*min) as u64;
+                if *ok && *v >= *min && off < span {
+                    emit(i, heads[off as usize]);
+                }
+            }
+        }
+        (Table::Int(m), Keys::Int(vals, valid)) => {
+            for (i, (v, ok)) in vals.iter().zip(valid).enumerate() {
+                if *ok && let Some(h) = m.get(v) {
+                    emit(i, *h);
+                }
+            }
+        }
+        (Table::Pair(m), Keys::Pair(vals, valid)) => {
+            for (i, (v, ok)) in vals.iter().zip(valid).enumerate() {
+                if *ok && let Some(h) = m.get(v) {
+                    emit(i, *h);
+                }
+            }
+        }
+        (Table::Bytes(m), _) => {
+            for i in 0..k.len() {
+                if k.has_null(i) && !null_equal {
+                    continue;
+                }
+                if let Some(h) = m.get(k.bytes(i)) {
+                    emit(i, *h);
+                }
+            }
+        }
+        _ => {}
     }
     (li, ri)
 }
