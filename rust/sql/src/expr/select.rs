@@ -149,9 +149,7 @@ fn test<T: PartialOrd>(op: BinOp, a: T, b: T) -> bool {
 fn refine_simple(c: &Expr, chunk: &Chunk, rows: &[u32]) -> Result<Option<Vec<u32>>> {
     match c {
         Expr::Binary { op, l, r, .. } if is_cmp(*op) => match (l.as_ref(), r.as_ref()) {
-            (Expr::Col(i), Expr::Lit { value, .. }) => {
-                col_vs_lit(*op, chunk.col(*i)?, value, rows)
-            }
+            (Expr::Col(i), Expr::Lit { value, .. }) => col_vs_lit(*op, chunk.col(*i)?, value, rows),
             (Expr::Lit { value, .. }, Expr::Col(i)) => {
                 col_vs_lit(flip(*op), chunk.col(*i)?, value, rows)
             }

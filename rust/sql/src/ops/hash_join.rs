@@ -40,7 +40,10 @@ enum Table {
     /// the first build row with that key, so a probe is a bounds check and one load, and a
     /// probe key outside the build side's range (most of them when the build side is filtered,
     /// TPC-H Q17's 204 parts) is rejected without hashing.
-    Dense { min: i64, heads: Vec<u32> },
+    Dense {
+        min: i64,
+        heads: Vec<u32>,
+    },
     Int(HashMap<i64, u32>),
     Pair(HashMap<i128, u32>),
     Bytes(HashMap<Vec<u8>, u32>),
@@ -165,7 +168,7 @@ fn dense_range(vals: &[i64], valid: &[bool]) -> Option<(i64, usize)> {
         return None;
     }
     let span = (hi as i128 - lo as i128 + 1) as u128;
-    let budget = (4 * vals.len() as u64).max(1 << 20).min(DENSE_MAX_SPAN);
+    let budget = (4 * vals.len() as u64).clamp(1 << 20, DENSE_MAX_SPAN);
     (span <= budget as u128).then_some((lo, span as usize))
 }
 
