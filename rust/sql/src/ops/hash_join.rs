@@ -44,7 +44,10 @@ enum Table {
         min: i64,
         heads: Vec<u32>,
     },
-    Int(HashMap<i64, u32>),
+    /// Hashed integer keys, with a bit per value of the keys' range when that range is not too
+    /// wide: probes test the bit before hashing (TPC-H Q4: 57K orders' keys against 3.8M
+    /// lineitems, 96% of which miss).
+    Int(HashMap<i64, u32>, Option<KeyBits>),
     Pair(HashMap<i128, u32>),
     Bytes(HashMap<Vec<u8>, u32>),
 }
@@ -106,7 +109,7 @@ fn build_from(
                 next[i] = *slot;
                 *slot = i as u32;
             }
-            Table::Int(map)
+            Table::Int(map, KeyBits::new(vals, valid))
         }
         Keys::Pair(vals, valid) => {
             let mut map: HashMap<i128, u32> = HashMap::with_capacity(n);
@@ -150,12 +153,47 @@ fn build_from(
     })
 }
 
-/// Largest key range a dense table may cover: 32M slots (128 MB of row numbers).
-const DENSE_MAX_SPAN: u64 = 1 << 25;
+/// Which values in `[min, min + span)` some build key has.
+struct KeyBits {
+    min: i64,
+    span: u64,
+    bits: Vec<u64>,
+}
 
-/// `(min, span)` of the valid keys when a dense table is worth it: the range is at most four
-/// slots per build row (or 1M slots, 4 MB, whatever the build size).
-fn dense_range(vals: &[i64], valid: &[bool]) -> Option<(i64, usize)> {
+/// Widest key range a bit filter covers: 64M values (8 MB).
+const KEY_BITS_MAX_SPAN: u64 = 1 << 26;
+
+impl KeyBits {
+    fn new(vals: &[i64], valid: &[bool]) -> Option<KeyBits> {
+        let (lo, hi) = key_range(vals, valid)?;
+        let span = hi as i128 - lo as i128 + 1;
+        if span > KEY_BITS_MAX_SPAN as i128 {
+            return None;
+        }
+        let span = span as u64;
+        let mut bits = vec![0u64; span.div_ceil(64) as usize];
+        for (v, ok) in vals.iter().zip(valid) {
+            if *ok {
+                let off = v.wrapping_sub(lo) as u64;
+                bits[(off >> 6) as usize] |= 1 << (off & 63);
+            }
+        }
+        Some(KeyBits {
+            min: lo,
+            span,
+            bits,
+        })
+    }
+
+    #[inline(always)]
+    fn may_contain(&self, v: i64) -> bool {
+        // v >= min, so the wrapping difference read as u64 is the exact offset
+        let off = v.wrapping_sub(self.min) as u64;
+        v >= self.min && off < self.span && (self.bits[(off >> 6) as usize] >> (off & 63)) & 1 == 1
+    }
+}
+
+fn key_range(vals: &[i64], valid: &[bool]) -> Option<(i64, i64)> {
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
     for (v, ok) in vals.iter().zip(valid) {
@@ -164,9 +202,16 @@ fn dense_range(vals: &[i64], valid: &[bool]) -> Option<(i64, usize)> {
             hi = hi.max(*v);
         }
     }
-    if lo > hi {
-        return None;
-    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Largest key range a dense table may cover: 32M slots (128 MB of row numbers).
+const DENSE_MAX_SPAN: u64 = 1 << 25;
+
+/// `(min, span)` of the valid keys when a dense table is worth it: the range is at most four
+/// slots per build row (or 1M slots, 4 MB, whatever the build size).
+fn dense_range(vals: &[i64], valid: &[bool]) -> Option<(i64, usize)> {
+    let (lo, hi) = key_range(vals, valid)?;
     let span = (hi as i128 - lo as i128 + 1) as u128;
     let budget = (4 * vals.len() as u64).clamp(1 << 20, DENSE_MAX_SPAN);
     (span <= budget as u128).then_some((lo, span as usize))
@@ -195,9 +240,19 @@ fn candidates(b: &Build, k: &Keys, null_equal: bool) -> (Vec<u32>, Vec<u32>) {
                 }
             }
         }
-        (Table::Int(m), Keys::Int(vals, valid)) => {
+        (Table::Int(m, None), Keys::Int(vals, valid)) => {
             for (i, (v, ok)) in vals.iter().zip(valid).enumerate() {
                 if *ok && let Some(h) = m.get(v) {
+                    emit(i, *h);
+                }
+            }
+        }
+        (Table::Int(m, Some(bits)), Keys::Int(vals, valid)) => {
+            for (i, (v, ok)) in vals.iter().zip(valid).enumerate() {
+                if *ok
+                    && bits.may_contain(*v)
+                    && let Some(h) = m.get(v)
+                {
                     emit(i, *h);
                 }
             }
