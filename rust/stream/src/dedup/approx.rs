@@ -17,12 +17,12 @@
 //! being swept (its time is >= watermark >= end(e)). Keys are kept at least `window` after the
 //! row that inserted them and at most `window + 2s` of watermark progress.
 //!
-//! Sizing: a table cannot grow, so tables are replaced. Before the key rate is known (the
-//! first 1/64 of `window + lateness` of event time, or 1024 keys) small tables double and each
-//! takes 1/64 of the false-positive budget left; once the rate is known the next table is sized
-//! for the steady state `rate · (window + lateness + s)` (the average time a key stays) at 95%
+//! Sizing: a table cannot grow, so tables are replaced. Before the key rate is known (4096
+//! keys over 1/64 of `window + lateness`, see [`ApproxStore::expected_live`]) small tables double and take p/64, p/128, ... of the
+//! false-positive budget (p/32 in all); once the rate is known the next table is sized
+//! for the steady state `rate · (window + lateness + s)` (the average time a key stays) at 96%
 //! load. Old tables take no inserts and drain by sweeping; an empty one is freed. The
-//! fingerprint width of a new table is the smallest `f` whose worst rate (full to 97.5%) fits
+//! fingerprint width of a new table is the smallest `f` whose worst rate (full to 98%) fits
 //! in `p - (current rates of the other tables)`; those rates only fall, so the sum of the rates
 //! of the live tables never exceeds `p`. At each epoch boundary the active table is replaced the
 //! same way if a new one would be more than 15% smaller, or if it is more than 15% too small.
@@ -35,10 +35,11 @@ use crate::checkpoint::{Reader, Writer};
 
 const MIN_SLOTS: u64 = 1 << 14;
 /// Load a rate-sized table is sized to reach at steady state.
-const TARGET_LOAD: f64 = 0.95;
+const TARGET_LOAD: f64 = 0.96;
 /// Load above which a table takes no more inserts (cuckoo insertion slows down past ~97%).
-const FULL_LOAD: f64 = 0.975;
-/// Budget share of a table sized without a rate estimate.
+const FULL_LOAD: f64 = 0.98;
+/// Budget of the first table sized without a rate estimate, as a share of `p`; each further one
+/// gets half the previous share, so all of them together take less than `p / 32`.
 const UNKNOWN_RATE_SHARE: f64 = 1.0 / 64.0;
 const SWEEP_STEPS: i64 = 64;
 /// A rate-sized table more than this fraction off the steady-state size is replaced.
@@ -58,6 +59,14 @@ pub struct ApproxStore {
     pub inserted: u64,
     pub first_time: Option<i64>,
     pub max_time: Option<i64>,
+    /// Sum of (insert time - time of the first inserted key) over inserted keys: with `inserted`, the mean insert
+    /// time, which moves at half the key rate's inverse whatever the rows' disorder.
+    pub time_sum: f64,
+    /// (keys inserted, mean insert time) at the 1024th key: the rate is measured from here.
+    pub rate_mark: Option<(u64, f64)>,
+    /// A table sized from the rate has been opened (until then the active table is replaced as
+    /// soon as the rate is known, so the small doubling tables stop early).
+    pub rate_sized: bool,
     /// Oldest epoch that may still have entries, and how many of its sweep steps are done.
     pub sweep_epoch: Option<i64>,
     pub sweep_step: i64,
@@ -75,22 +84,28 @@ impl ApproxStore {
             inserted: 0,
             first_time: None,
             max_time: None,
+            time_sum: 0.0,
+            rate_mark: None,
+            rate_sized: false,
             sweep_epoch: None,
             sweep_step: 0,
         }
     }
 
-    /// Steady-state live keys at the rate seen so far, once the rate has been observed over at
-    /// least 1/64 of `window + lateness` and 1024 keys.
+    /// Steady-state live keys at the rate seen since the rate mark, once the keys since then
+    /// number 4096 and cover 1/64 of `window + lateness`. For keys at a steady rate r spread
+    /// over [a, b] (plus any disorder), the mean insert time is a + n / 2r + const, so
+    /// r = Δn / (2 Δmean): the disorder cancels, unlike n / (max time - first time).
     fn expected_live(&self) -> Option<f64> {
-        let (first, last) = (self.first_time?, self.max_time?);
-        let seen = last.saturating_sub(first);
-        let span = self.window.saturating_add(self.lateness);
-        if seen < (span / 64).max(1) || self.inserted < 1024 {
+        let (n0, mean0) = self.rate_mark?;
+        let keys = self.inserted - n0;
+        let dmean = self.time_sum / self.inserted as f64 - mean0;
+        let span = self.window.saturating_add(self.lateness) as f64;
+        if keys < 4096 || 2.0 * dmean < (span / 64.0).max(1.0) {
             return None;
         }
-        let rate = self.inserted as f64 / seen as f64;
-        Some(rate * (span as f64 + self.width as f64))
+        let rate = keys as f64 / (2.0 * dmean);
+        Some(rate * (span + self.width as f64))
     }
 
     fn is_full(t: &Table) -> bool {
@@ -114,14 +129,20 @@ impl ApproxStore {
     fn open_table(&mut self) {
         let live = self.live_keys() as f64;
         let (slots, budget) = match self.expected_live() {
-            Some(n) => (n.max(live) / TARGET_LOAD, self.budget_left()),
+            Some(n) => {
+                self.rate_sized = true;
+                (n.max(live) / TARGET_LOAD, self.budget_left())
+            }
             None => {
                 let prev = self.tables.last().map_or(0, Table::slots);
-                ((prev * 2).max(MIN_SLOTS) as f64, self.budget_left() * UNKNOWN_RATE_SHARE)
+                let k = self.tables.len().min(60) as i32;
+                let share = UNKNOWN_RATE_SHARE * 0.5f64.powi(k);
+                ((prev * 2).max(MIN_SLOTS) as f64, self.fpr * share)
             }
         };
         let slots = (slots.ceil() as u64).clamp(MIN_SLOTS, 1 << 40);
-        self.tables.push(Table::new(slots, Self::fp_bits_for(budget)));
+        self.tables
+            .push(Table::new(slots, Self::fp_bits_for(budget)));
     }
 
     /// At an epoch boundary: replace the active table if a new one (sized for the steady state,
@@ -182,6 +203,7 @@ impl ApproxStore {
                 t.sweep(from, to, tag);
             }
             self.sweep_step += 1;
+            self.drop_empty_tables();
             if self.sweep_step == SWEEP_STEPS {
                 self.sweep_step = 0;
                 e += 1;
@@ -191,13 +213,17 @@ impl ApproxStore {
         self.sweep_epoch = Some(e);
     }
 
-    fn end_of_epoch(&mut self) {
+    /// Free tables that take no inserts and have no entries left.
+    fn drop_empty_tables(&mut self) {
         let n = self.tables.len();
         let mut i = 0;
         self.tables.retain(|t| {
             i += 1;
             i == n || t.live() > 0
         });
+    }
+
+    fn end_of_epoch(&mut self) {
         self.maybe_rebase();
     }
 
@@ -220,9 +246,14 @@ impl ApproxStore {
             self.sweep_epoch = Some(self.first_unexpired(watermark));
         }
         self.inserted += 1;
-        self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+        self.first_time.get_or_insert(t);
         self.max_time = Some(self.max_time.map_or(t, |m| m.max(t)));
-        if self.tables.last().is_none_or(Self::is_full) {
+        self.time_sum += t.saturating_sub(self.first_time.unwrap_or(t)) as f64;
+        if self.inserted == 1024 {
+            self.rate_mark = Some((self.inserted, self.time_sum / self.inserted as f64));
+        }
+        let rate_now_known = !self.rate_sized && self.expected_live().is_some();
+        if rate_now_known || self.tables.last().is_none_or(Self::is_full) {
             self.open_table();
         }
         let tag = t.div_euclid(self.width).rem_euclid(4) as u64;
@@ -267,6 +298,10 @@ impl ApproxStore {
         w.u64(self.inserted);
         w.opt_i64(self.first_time);
         w.opt_i64(self.max_time);
+        w.f64(self.time_sum);
+        w.opt_i64(self.rate_mark.map(|(n, _)| n as i64));
+        w.f64(self.rate_mark.map_or(0.0, |(_, m)| m));
+        w.u8(u8::from(self.rate_sized));
         w.opt_i64(self.sweep_epoch);
         w.i64(self.sweep_step);
         w.u64(self.tables.len() as u64);
@@ -290,6 +325,13 @@ impl ApproxStore {
         self.inserted = r.u64()?;
         self.first_time = r.opt_i64()?;
         self.max_time = r.opt_i64()?;
+        self.time_sum = r.f64()?;
+        self.rate_mark = match (r.opt_i64()?, r.f64()?) {
+            (Some(n), m) if n >= 0 && n as u64 <= self.inserted => Some((n as u64, m)),
+            (None, _) => None,
+            _ => return Err(Error::corrupt("bad rate mark in approximate store")),
+        };
+        self.rate_sized = r.u8()? != 0;
         self.sweep_epoch = r.opt_i64()?;
         self.sweep_step = r.i64()?;
         if !(0..SWEEP_STEPS).contains(&self.sweep_step) {
@@ -324,7 +366,9 @@ impl ApproxStore {
                 stash,
             };
             if t.recount() != count {
-                return Err(Error::corrupt("cuckoo table count does not match its slots"));
+                return Err(Error::corrupt(
+                    "cuckoo table count does not match its slots",
+                ));
             }
             self.tables.push(t);
         }
@@ -351,7 +395,11 @@ mod tests {
         }
         // Keys older than window + 2s of watermark are gone.
         let horizon = 100 + 2 * s.width;
-        assert!(s.live_keys() <= (horizon / 10 + 2) as u64, "{}", s.live_keys());
+        assert!(
+            s.live_keys() <= (horizon / 10 + 2) as u64,
+            "{}",
+            s.live_keys()
+        );
     }
 
     #[test]
@@ -370,7 +418,10 @@ mod tests {
                 worst = worst.max(s.heap_bytes() as f64 / s.live_keys() as f64);
             }
         }
-        assert!(worst > 0.0 && worst <= 2.0, "worst steady-state {worst} B/key");
+        assert!(
+            worst > 0.0 && worst <= 2.0,
+            "worst steady-state {worst} B/key"
+        );
         let fpr = dropped as f64 / n as f64;
         assert!(fpr <= 0.001, "measured fpr {fpr}");
         assert!(s.false_positive_rate() <= 0.001);

@@ -99,14 +99,24 @@ fn stream() -> impl Strategy<Value = (Vec<Option<i64>>, Vec<i64>, Vec<usize>)> {
 
 /// Approximate mode's promise: late rows as the model, and no key emitted twice within the
 /// window (a duplicate inside the window is never emitted).
-fn check_approx(keys: &[Option<i64>], times: &[i64], got: &(Vec<u32>, Vec<u32>)) -> Result<(), TestCaseError> {
+fn check_approx(
+    keys: &[Option<i64>],
+    times: &[i64],
+    got: &(Vec<u32>, Vec<u32>),
+) -> Result<(), TestCaseError> {
     let (_, model_late) = model(keys, times);
     prop_assert_eq!(&got.1, &model_late);
     let mut last: HashMap<Option<i64>, i64> = HashMap::new();
     for &i in &got.0 {
         let (k, t) = (keys[i as usize], times[i as usize]);
         if let Some(&s) = last.get(&k) {
-            prop_assert!(t >= s + 10, "key {:?} emitted at {} and again at {}", k, s, t);
+            prop_assert!(
+                t >= s + 10,
+                "key {:?} emitted at {} and again at {}",
+                k,
+                s,
+                t
+            );
         }
         last.insert(k, t);
     }
