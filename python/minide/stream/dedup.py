@@ -45,10 +45,11 @@ class Deduplicator:
       event time ``s`` and the row's time ``t >= s + window`` (the key is remembered for
       ``window`` of event time after its emitted occurrence). Else it is a duplicate.
 
-    ``mode="approx"`` replaces the exact key table by time-sliced Bloom filters: a duplicate
-    inside the window is always dropped, a first occurrence is wrongly dropped with probability
-    at most ``false_positive_rate``, and keys may be remembered up to ``2 * (window +
-    allowed_lateness)``.
+    ``mode="approx"`` replaces the exact key table by expiring cuckoo filters (under 2 bytes per
+    remembered key at ``false_positive_rate=0.001``): a duplicate inside the window is always
+    dropped, a first occurrence is wrongly dropped with probability at most
+    ``false_positive_rate``, and a key may be remembered up to ``2 * window + allowed_lateness``
+    (about) of watermark progress instead of exactly ``window``.
 
     ``time_column`` may be a timestamp of any unit or int64 milliseconds; ``key`` one column
     name or several. Output order is input order.

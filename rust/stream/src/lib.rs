@@ -1,6 +1,6 @@
 //! minide stream: durable log, dedup state store, watermarks, checkpoints. See `docs/stream.md`.
 //!
-//! - [`dedup`]: the deduplicator (exact hash-table state or time-sliced Bloom filters).
+//! - [`dedup`]: the deduplicator (exact hash-table state or expiring cuckoo filters).
 //! - [`watermark`]: event time, watermark and lateness.
 //! - [`keyhash`]: Arrow key columns → one fixed-size key per row (int value or xxh3-128).
 //! - [`log`]: the durable, partitioned, segmented log with consumer-group offsets.

@@ -1,295 +1,429 @@
-//! Approximate dedup state: time-sliced Bloom filters.
+//! Approximate dedup state: cuckoo filters whose entries carry a 2-bit epoch tag, swept
+//! gradually by watermark.
 //!
 //! ```text
-//!  slice width = window + allowed_lateness           slice id = floor(t / width)
+//!  epoch width s = ceil((window + lateness) / 2)      epoch e = floor(t / s), tag = e mod 4
 //!
-//!   ... │ slice 41 (full)   │ slice 42 (filling)  │        a key is inserted into the
-//!       │ Bloom, p/2 budget │ Bloom, p/2 budget   │        slice of its event time; a lookup
-//!       └───────────────────┴─────────────────────┘        tests every live slice
-//!   slice 41 is dropped once watermark >= end(41) - 1 + window,
-//!   i.e. when max event time reaches end(42): so at most two slices are live.
+//!  tables: [ T0 (draining, no inserts) ][ T1 (active: inserts go here) ]   lookups test all
+//!
+//!  epoch e is expired once watermark >= E(e) = end(e) - 1 + window; it is then swept in 64
+//!  steps: step j clears tag e mod 4 from buckets [j·m/64, (j+1)·m/64) of every table once
+//!  watermark >= E(e) + (j+1)·s/64, so keys leave smoothly instead of one epoch at a time.
 //! ```
 //!
-//! With two live slices each sized for half the false-positive budget, a first occurrence is
-//! wrongly taken for a duplicate with probability <= p (union bound), and a real duplicate inside
-//! the window is always caught: Bloom filters have no false negatives. Keys are remembered
-//! between `window` and `2 * (window + lateness)` of event time (slice granularity).
+//! Why 4 tags suffice: while epoch e is being swept, watermark < E(e) + s, so a new row's time
+//! is at most watermark + lateness < (e + 4)·s (because 2s >= window + lateness): live entries
+//! span epochs e..e+3 and their tags are distinct. A row is never inserted into an epoch that is
+//! being swept (its time is >= watermark >= end(e)). Keys are kept at least `window` after the
+//! row that inserted them and at most `window + 2s` of watermark progress.
 //!
-//! A slice's filter is sized from the key rate observed so far (keys inserted per tick of event
-//! time) times the slice width. Before there is a rate (the first slice) or when a slice outgrows
-//! its filter, a further filter is chained; every filter takes a share of what is left of the
-//! slice's budget p/2 (0.9 when sized from a rate estimate, 0.1 for the small first guess), so
-//! the rates of a slice's filters always sum to at most p/2.
+//! Sizing: a table cannot grow, so tables are replaced. Before the key rate is known (4096
+//! keys over 1/64 of `window + lateness`, see [`ApproxStore::expected_live`]) small tables double and take p/64, p/128, ... of the
+//! false-positive budget (p/32 in all); once the rate is known the next table is sized
+//! for the steady state `rate · (window + lateness + s)` (the average time a key stays) at 96%
+//! load. Old tables take no inserts and drain by sweeping; an empty one is freed. The
+//! fingerprint width of a new table is the smallest `f` whose worst rate (full to 98%) fits
+//! in `p - (current rates of the other tables)`; those rates only fall, so the sum of the rates
+//! of the live tables never exceeds `p`. At each epoch boundary the active table is replaced the
+//! same way if a new one would be more than 15% smaller, or if it is more than 15% too small.
 
+use minide_common::{Error, Result};
+
+use super::cuckoo::{MAX_FP_BITS, MIN_FP_BITS, TAG_BITS, Table};
 use super::exact::StoreKey;
+use crate::checkpoint::{Reader, Writer};
 
-const MIN_CAPACITY: u64 = 1 << 14;
-const LN2: f64 = std::f64::consts::LN_2;
-
-/// A classic Bloom filter with Kirsch–Mitzenmacher double hashing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bloom {
-    pub bits: Vec<u64>,
-    pub k: u32,
-    pub capacity: u64,
-    pub count: u64,
-}
-
-impl Bloom {
-    /// A filter for `capacity` keys at false-positive rate `p`.
-    pub fn new(capacity: u64, p: f64) -> Self {
-        let capacity = capacity.max(64);
-        let bits_per_key = -p.ln() / (LN2 * LN2);
-        let m = ((capacity as f64 * bits_per_key).ceil() as u64).max(64);
-        let words = m.div_ceil(64) as usize;
-        let k = ((bits_per_key * LN2).round() as u32).clamp(1, 30);
-        Bloom {
-            bits: vec![0; words],
-            k,
-            capacity,
-            count: 0,
-        }
-    }
-
-    #[inline]
-    fn m(&self) -> u64 {
-        self.bits.len() as u64 * 64
-    }
-
-    #[inline]
-    fn index(&self, h: u64) -> (usize, u64) {
-        // Lemire's fast range reduction: uniform in [0, m) without a division.
-        let bit = ((u128::from(h) * u128::from(self.m())) >> 64) as u64;
-        ((bit / 64) as usize, 1u64 << (bit % 64))
-    }
-
-    #[inline]
-    pub fn contains(&self, h1: u64, h2: u64) -> bool {
-        let mut h = h1;
-        for _ in 0..self.k {
-            let (w, mask) = self.index(h);
-            if self.bits.get(w).is_none_or(|v| v & mask == 0) {
-                return false;
-            }
-            h = h.wrapping_add(h2);
-        }
-        true
-    }
-
-    #[inline]
-    pub fn insert(&mut self, h1: u64, h2: u64) {
-        let mut h = h1;
-        for _ in 0..self.k {
-            let (w, mask) = self.index(h);
-            if let Some(v) = self.bits.get_mut(w) {
-                *v |= mask;
-            }
-            h = h.wrapping_add(h2);
-        }
-        self.count += 1;
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.bits.capacity() * 8
-    }
-}
-
-/// All keys first seen in one time slice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Slice {
-    pub id: i64,
-    pub filters: Vec<Bloom>,
-    /// False-positive rate not yet given to a filter of this slice.
-    pub budget_left: f64,
-}
-
-impl Slice {
-    fn count(&self) -> u64 {
-        self.filters.iter().map(|f| f.count).sum()
-    }
-}
+const MIN_SLOTS: u64 = 1 << 14;
+/// Load a rate-sized table is sized to reach at steady state.
+const TARGET_LOAD: f64 = 0.96;
+/// Load above which a table takes no more inserts (cuckoo insertion slows down past ~97%).
+const FULL_LOAD: f64 = 0.98;
+/// Budget of the first table sized without a rate estimate, as a share of `p`; each further one
+/// gets half the previous share, so all of them together take less than `p / 32`.
+const UNKNOWN_RATE_SHARE: f64 = 1.0 / 64.0;
+const SWEEP_STEPS: i64 = 64;
+/// A rate-sized table more than this fraction off the steady-state size is replaced.
+const MISFIT: f64 = 0.15;
 
 #[derive(Debug)]
 pub struct ApproxStore {
-    pub width: i64,
     pub window: i64,
+    pub lateness: i64,
+    /// Epoch width s.
+    pub width: i64,
     /// False-positive budget of the whole store.
     pub fpr: f64,
-    /// Live slices, ascending by id.
-    pub slices: Vec<Slice>,
-    /// Keys inserted and the event-time span they covered: the rate used to size filters.
+    /// Live tables, oldest first; the last one takes inserts while it is not full.
+    pub tables: Vec<Table>,
+    /// Keys inserted and the event-time span they covered: the rate used to size tables.
     pub inserted: u64,
     pub first_time: Option<i64>,
     pub max_time: Option<i64>,
+    /// Sum of (insert time - time of the first inserted key) over inserted keys: with `inserted`, the mean insert
+    /// time, which moves at half the key rate's inverse whatever the rows' disorder.
+    pub time_sum: f64,
+    /// (keys inserted, mean insert time) at the 1024th key: the rate is measured from here.
+    pub rate_mark: Option<(u64, f64)>,
+    /// A table sized from the rate has been opened (until then the active table is replaced as
+    /// soon as the rate is known, so the small doubling tables stop early).
+    pub rate_sized: bool,
+    /// Oldest epoch that may still have entries, and how many of its sweep steps are done.
+    pub sweep_epoch: Option<i64>,
+    pub sweep_step: i64,
 }
 
 impl ApproxStore {
     pub fn new(window: i64, lateness: i64, fpr: f64) -> Self {
+        let span = window.saturating_add(lateness).max(1);
         ApproxStore {
-            width: window.saturating_add(lateness).max(1),
             window,
+            lateness,
+            width: (span / 2 + span % 2).max(1),
             fpr,
-            slices: Vec::new(),
+            tables: Vec::new(),
             inserted: 0,
             first_time: None,
             max_time: None,
+            time_sum: 0.0,
+            rate_mark: None,
+            rate_sized: false,
+            sweep_epoch: None,
+            sweep_step: 0,
         }
     }
 
-    /// Expected keys between event times `from` and `to` at the rate seen so far, if the rate
-    /// has been observed over at least 1/64 of a slice.
-    fn expected_keys(&self, from: i64, to: i64) -> Option<u64> {
-        let (first, last) = (self.first_time?, self.max_time?);
-        let seen = last.saturating_sub(first);
-        if seen < (self.width / 64).max(1) || self.inserted < 1024 {
+    /// Steady-state live keys at the rate seen since the rate mark, once the keys since then
+    /// number 4096 and cover 1/64 of `window + lateness`. For keys at a steady rate r spread
+    /// over [a, b] (plus any disorder), the mean insert time is a + n / 2r + const, so
+    /// r = Δn / (2 Δmean): the disorder cancels, unlike n / (max time - first time).
+    fn expected_live(&self) -> Option<f64> {
+        let (n0, mean0) = self.rate_mark?;
+        let keys = self.inserted - n0;
+        let dmean = self.time_sum / self.inserted as f64 - mean0;
+        let span = self.window.saturating_add(self.lateness) as f64;
+        if keys < 4096 || 2.0 * dmean < (span / 64.0).max(1.0) {
             return None;
         }
-        let rate = self.inserted as f64 / seen as f64;
-        Some((rate * to.saturating_sub(from).max(1) as f64 * 1.15) as u64)
+        let rate = keys as f64 / (2.0 * dmean);
+        Some(rate * (span + self.width as f64))
     }
 
-    /// Chain a filter to slice `at`, sized from the rate if known.
-    fn grow(&mut self, at: usize, now: i64) {
-        let width = self.width;
-        let Some(slice) = self.slices.get(at) else {
+    fn is_full(t: &Table) -> bool {
+        !t.stash.is_empty() || t.live() as f64 >= FULL_LOAD * t.slots() as f64
+    }
+
+    /// Smallest fingerprint width whose worst-case rate fits `budget` (the widest if none does).
+    fn fp_bits_for(budget: f64) -> u32 {
+        (MIN_FP_BITS..=MAX_FP_BITS)
+            .find(|&f| Table::rate_at_load(f, FULL_LOAD) <= budget)
+            .unwrap_or(MAX_FP_BITS)
+    }
+
+    /// Budget left for a new table: `p` minus the current rates of the tables there are.
+    fn budget_left(&self) -> f64 {
+        let used: f64 = self.tables.iter().map(Table::false_positive_rate).sum();
+        (self.fpr - used).max(0.0)
+    }
+
+    /// Start a new active table (see the module docs for the size and fingerprint width).
+    fn open_table(&mut self) {
+        let live = self.live_keys() as f64;
+        let (slots, budget) = match self.expected_live() {
+            Some(n) => {
+                self.rate_sized = true;
+                (n.max(live) / TARGET_LOAD, self.budget_left())
+            }
+            None => {
+                let prev = self.tables.last().map_or(0, Table::slots);
+                let k = self.tables.len().min(60) as i32;
+                let share = UNKNOWN_RATE_SHARE * 0.5f64.powi(k);
+                ((prev * 2).max(MIN_SLOTS) as f64, self.fpr * share)
+            }
+        };
+        let slots = (slots.ceil() as u64).clamp(MIN_SLOTS, 1 << 40);
+        self.tables
+            .push(Table::new(slots, Self::fp_bits_for(budget)));
+    }
+
+    /// At an epoch boundary: replace the active table if a new one (sized for the steady state,
+    /// with the fingerprint width the budget now allows) would be clearly smaller, or if the
+    /// active one is clearly too small and the new one would be no wider.
+    fn maybe_rebase(&mut self) {
+        let (Some(n), Some(active)) = (self.expected_live(), self.tables.last()) else {
             return;
         };
-        let slice_end = slice.id.saturating_add(1).saturating_mul(width);
-        let prev_cap = slice.filters.last().map_or(0, |f| f.capacity);
-        let estimate = self.expected_keys(now.max(slice_end.saturating_sub(width)), slice_end);
-        let (capacity, share) = match estimate {
-            Some(n) => (n.max(prev_cap * 2).clamp(MIN_CAPACITY, 1 << 32), 0.9),
-            None => ((prev_cap * 2).max(MIN_CAPACITY), 0.1),
+        let ideal = n / TARGET_LOAD;
+        let slots = active.slots() as f64;
+        let f_new = Self::fp_bits_for(self.budget_left());
+        let new_bits = ideal * f64::from(f_new + TAG_BITS);
+        let cur_bits = slots * f64::from(active.fp_bits + TAG_BITS);
+        let smaller = new_bits < cur_bits * (1.0 - MISFIT);
+        let too_small = ideal > slots * (1.0 + MISFIT) && f_new <= active.fp_bits;
+        if smaller || too_small {
+            self.open_table();
+        }
+    }
+
+    /// Watermark at which sweep step `step` of epoch `e` is due.
+    fn due(&self, e: i64, step: i64) -> i128 {
+        let s = i128::from(self.width);
+        let expired = (i128::from(e) + 1) * s - 1 + i128::from(self.window);
+        // Step j sweeps buckets [j·m/64, (j+1)·m/64): due when the sweep line, moving from 0
+        // to m over one epoch width, has passed the whole range.
+        expired + (i128::from(step) + 1) * s / i128::from(SWEEP_STEPS)
+    }
+
+    /// The first epoch not yet expired at watermark `wm`.
+    fn first_unexpired(&self, wm: i64) -> i64 {
+        let x = i128::from(wm) - i128::from(self.window) + 1;
+        let e = x.div_euclid(i128::from(self.width));
+        e.clamp(i128::from(i64::MIN / 2), i128::from(i64::MAX / 2)) as i64
+    }
+
+    /// Run every sweep step due at watermark `wm`. Depends only on `wm`, not on batches.
+    pub fn advance(&mut self, wm: i64) {
+        let Some(mut e) = self.sweep_epoch else {
+            return;
         };
-        let slice = &mut self.slices[at];
-        let rate = slice.budget_left * share;
-        slice.budget_left -= rate;
-        slice.filters.push(Bloom::new(capacity, rate));
+        while i128::from(wm) >= self.due(e, self.sweep_step) {
+            if self.live_keys() == 0 {
+                // Nothing left to forget: skip the empty epochs in one go.
+                e = e.max(self.first_unexpired(wm));
+                self.sweep_step = 0;
+                if i128::from(wm) < self.due(e, 0) {
+                    break;
+                }
+            }
+            let j = self.sweep_step as u64;
+            let tag = e.rem_euclid(4) as u64;
+            for t in &mut self.tables {
+                let m = t.buckets;
+                let from = (u128::from(m) * u128::from(j) / SWEEP_STEPS as u128) as u64;
+                let to = (u128::from(m) * u128::from(j + 1) / SWEEP_STEPS as u128) as u64;
+                t.sweep(from, to, tag);
+            }
+            self.sweep_step += 1;
+            self.drop_empty_tables();
+            if self.sweep_step == SWEEP_STEPS {
+                self.sweep_step = 0;
+                e += 1;
+                self.end_of_epoch();
+            }
+        }
+        self.sweep_epoch = Some(e);
+    }
+
+    /// Free tables that take no inserts and have no entries left.
+    fn drop_empty_tables(&mut self) {
+        let n = self.tables.len();
+        let mut i = 0;
+        self.tables.retain(|t| {
+            i += 1;
+            i == n || t.live() > 0
+        });
+    }
+
+    fn end_of_epoch(&mut self) {
+        self.maybe_rebase();
     }
 
     /// Apply the approximate rule to one non-late row; true = emit. `watermark` is the row's
-    /// watermark: slices it has expired are dropped first, so the answer does not depend on
-    /// where batches end.
+    /// watermark: sweeps it makes due run first, so the answer does not depend on batches.
     #[inline]
     pub fn observe<K: StoreKey>(&mut self, key: K, t: i64, watermark: i64) -> bool {
+        self.advance(watermark);
+        let (h1, h2) = (key.pos(), key.pos2());
+        // Newest table first: recent duplicates are the common case.
         if self
-            .slices
-            .first()
-            .is_some_and(|s| self.expired(s, watermark))
-        {
-            self.expire(watermark);
-        }
-        let (h1, h2) = (key.pos(), key.pos2() | 1);
-        // Newest slices first: recent duplicates are the common case.
-        if self
-            .slices
+            .tables
             .iter()
             .rev()
-            .any(|s| s.filters.iter().any(|f| f.contains(h1, h2)))
+            .any(|tb| tb.contains(&tb.probe(h1, h2)))
         {
             return false;
         }
-        let id = t.div_euclid(self.width);
-        let at = match self.slices.binary_search_by_key(&id, |s| s.id) {
-            Ok(at) => at,
-            Err(at) => {
-                self.slices.insert(
-                    at,
-                    Slice {
-                        id,
-                        filters: Vec::new(),
-                        budget_left: self.fpr / 2.0,
-                    },
-                );
-                at
-            }
-        };
-        let full = self.slices[at]
-            .filters
-            .last()
-            .is_none_or(|f| f.count >= f.capacity);
-        if full {
-            self.grow(at, self.max_time.unwrap_or(t).max(t));
-        }
-        if let Some(f) = self.slices[at].filters.last_mut() {
-            f.insert(h1, h2);
+        if self.sweep_epoch.is_none() {
+            self.sweep_epoch = Some(self.first_unexpired(watermark));
         }
         self.inserted += 1;
-        self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+        self.first_time.get_or_insert(t);
         self.max_time = Some(self.max_time.map_or(t, |m| m.max(t)));
+        self.time_sum += t.saturating_sub(self.first_time.unwrap_or(t)) as f64;
+        if self.inserted == 1024 {
+            self.rate_mark = Some((self.inserted, self.time_sum / self.inserted as f64));
+        }
+        let rate_now_known = !self.rate_sized && self.expected_live().is_some();
+        if rate_now_known || self.tables.last().is_none_or(Self::is_full) {
+            self.open_table();
+        }
+        let tag = t.div_euclid(self.width).rem_euclid(4) as u64;
+        let sweeping = self.sweeping_tag();
+        let step = self.sweep_step as u128;
+        if let Some(tb) = self.tables.last_mut() {
+            let p = tb.probe(h1, h2);
+            let below = (u128::from(tb.buckets) * step / SWEEP_STEPS as u128) as u64;
+            tb.insert(&p, tag, sweeping.map(|tag| (tag, below)));
+        }
         true
     }
 
-    /// Drop slices whose every key has `first_seen + window <= watermark`.
+    /// The tag of the epoch being swept, once its sweep has started.
+    fn sweeping_tag(&self) -> Option<u64> {
+        let e = self.sweep_epoch?;
+        (self.sweep_step > 0).then(|| e.rem_euclid(4) as u64)
+    }
+
+    /// Run the sweeps due at `watermark` (the batch's last watermark).
     pub fn expire(&mut self, watermark: i64) {
-        let keep: Vec<bool> = self
-            .slices
-            .iter()
-            .map(|s| !self.expired(s, watermark))
-            .collect();
-        let mut keep = keep.into_iter();
-        self.slices.retain(|_| keep.next().unwrap_or(true));
+        self.advance(watermark);
     }
 
-    #[inline]
-    fn expired(&self, s: &Slice, watermark: i64) -> bool {
-        let last_time =
-            s.id.saturating_add(1)
-                .saturating_mul(self.width)
-                .saturating_sub(1);
-        last_time <= watermark.saturating_sub(self.window)
+    /// Keys the tables remember (entries not yet swept).
+    pub fn live_keys(&self) -> u64 {
+        self.tables.iter().map(Table::live).sum()
     }
 
-    /// Keys inserted into the live slices.
-    pub fn stored_keys(&self) -> u64 {
-        self.slices.iter().map(Slice::count).sum()
-    }
-
+    /// Every allocation of the store: the tables' words and stashes and the table list.
     pub fn heap_bytes(&self) -> usize {
-        self.slices
-            .iter()
-            .flat_map(|s| &s.filters)
-            .map(Bloom::heap_bytes)
-            .sum()
+        self.tables.iter().map(Table::heap_bytes).sum::<usize>()
+            + self.tables.capacity() * std::mem::size_of::<Table>()
+    }
+
+    /// Current false-positive rate: the sum of the tables' rates (union bound).
+    pub fn false_positive_rate(&self) -> f64 {
+        self.tables.iter().map(Table::false_positive_rate).sum()
+    }
+
+    pub fn write(&self, w: &mut Writer) {
+        w.u64(self.inserted);
+        w.opt_i64(self.first_time);
+        w.opt_i64(self.max_time);
+        w.f64(self.time_sum);
+        w.opt_i64(self.rate_mark.map(|(n, _)| n as i64));
+        w.f64(self.rate_mark.map_or(0.0, |(_, m)| m));
+        w.u8(u8::from(self.rate_sized));
+        w.opt_i64(self.sweep_epoch);
+        w.i64(self.sweep_step);
+        w.u64(self.tables.len() as u64);
+        for t in &self.tables {
+            w.u64(t.buckets);
+            w.u32(t.fp_bits);
+            w.u64(t.count);
+            w.u64(t.stash.len() as u64);
+            for &(b, v) in &t.stash {
+                w.u64(b);
+                w.u64(v);
+            }
+            w.u64(t.words.len() as u64);
+            for word in &t.words {
+                w.u64(*word);
+            }
+        }
+    }
+
+    pub fn read(&mut self, r: &mut Reader<'_>) -> Result<()> {
+        self.inserted = r.u64()?;
+        self.first_time = r.opt_i64()?;
+        self.max_time = r.opt_i64()?;
+        self.time_sum = r.f64()?;
+        self.rate_mark = match (r.opt_i64()?, r.f64()?) {
+            (Some(n), m) if n >= 0 && n as u64 <= self.inserted => Some((n as u64, m)),
+            (None, _) => None,
+            _ => return Err(Error::corrupt("bad rate mark in approximate store")),
+        };
+        self.rate_sized = r.u8()? != 0;
+        self.sweep_epoch = r.opt_i64()?;
+        self.sweep_step = r.i64()?;
+        if !(0..SWEEP_STEPS).contains(&self.sweep_step) {
+            return Err(Error::corrupt(format!("sweep step {}", self.sweep_step)));
+        }
+        let n = r.len(36)?;
+        for _ in 0..n {
+            let buckets = r.u64()?;
+            let fp_bits = r.u32()?;
+            let count = r.u64()?;
+            let ns = r.len(16)?;
+            let stash = (0..ns)
+                .map(|_| Ok((r.u64()?, r.u64()?)))
+                .collect::<Result<Vec<_>>>()?;
+            let nw = r.len(8)?;
+            if buckets == 0
+                || !(MIN_FP_BITS..=MAX_FP_BITS).contains(&fp_bits)
+                || buckets > 1 << 40
+                || nw != Table::words_for(buckets, fp_bits)
+                || stash.iter().any(|&(b, v)| b >= buckets || v >> 2 == 0)
+            {
+                return Err(Error::corrupt(format!(
+                    "cuckoo table of {buckets} buckets, {fp_bits}-bit fingerprints, {nw} words"
+                )));
+            }
+            let words = (0..nw).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
+            let t = Table {
+                buckets,
+                fp_bits,
+                words,
+                count,
+                stash,
+            };
+            if t.recount() != count {
+                return Err(Error::corrupt(
+                    "cuckoo table count does not match its slots",
+                ));
+            }
+            self.tables.push(t);
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dedup::exact::fmix64;
 
     #[test]
-    fn bloom_has_no_false_negatives_and_about_the_asked_fpr() {
-        let mut b = Bloom::new(100_000, 0.01);
-        for i in 0..100_000u64 {
-            let k = [i.wrapping_mul(0x9e37_79b9_7f4a_7c15), fmix(i)];
-            b.insert(k[0], k[1] | 1);
+    fn keeps_keys_for_the_window_and_forgets_them_later() {
+        let mut s = ApproxStore::new(100, 10, 0.001);
+        // Key k at time 10k, watermark = time - 10.
+        for k in 0..2_000u64 {
+            let t = 10 * k as i64;
+            assert!(s.observe(k, t, t - 10), "first {k} dropped");
+            // Still remembered window - 1 later.
+            if k >= 10 {
+                assert!(!s.observe(k - 9, t, t - 10), "lost {} at {t}", k - 9);
+            }
         }
-        for i in 0..100_000u64 {
-            let k = [i.wrapping_mul(0x9e37_79b9_7f4a_7c15), fmix(i)];
-            assert!(b.contains(k[0], k[1] | 1));
-        }
-        let fp = (1_000_000..1_100_000u64)
-            .filter(|&i| {
-                let k = [fmix(i ^ 0xabc), fmix(i)];
-                b.contains(k[0], k[1] | 1)
-            })
-            .count();
-        assert!(fp < 1_300, "fp {fp} of 100k at 1%");
-    }
-
-    fn fmix(x: u64) -> u64 {
-        super::super::exact::fmix64(x)
+        // Keys older than window + 2s of watermark are gone.
+        let horizon = 100 + 2 * s.width;
+        assert!(
+            s.live_keys() <= (horizon / 10 + 2) as u64,
+            "{}",
+            s.live_keys()
+        );
     }
 
     #[test]
-    fn slices_rotate_and_at_most_two_live() {
-        let mut s = ApproxStore::new(10, 0, 0.001);
-        for t in 0..100i64 {
-            assert!(s.observe(t as u64, t, t));
-            assert!(s.slices.len() <= 2, "{} slices at t={t}", s.slices.len());
+    fn steady_state_is_under_two_bytes_per_key_within_the_rate() {
+        let (window, lateness) = (150_000i64, 10_000i64);
+        let mut s = ApproxStore::new(window, lateness, 0.001);
+        let n = 1_200_000u64;
+        let (mut dropped, mut worst) = (0u64, 0f64);
+        for i in 0..n {
+            let t = (i / 2) as i64; // 2 keys per tick
+            let k = fmix64(i);
+            if !s.observe(k, t, t - lateness) {
+                dropped += 1;
+            }
+            if i % 50_000 == 0 && t > 2 * (window + lateness) {
+                worst = worst.max(s.heap_bytes() as f64 / s.live_keys() as f64);
+            }
         }
-        // A key seen at 95 is still remembered at 99.
-        assert!(!s.observe(95u64, 99, 99));
+        assert!(
+            worst > 0.0 && worst <= 2.0,
+            "worst steady-state {worst} B/key"
+        );
+        let fpr = dropped as f64 / n as f64;
+        assert!(fpr <= 0.001, "measured fpr {fpr}");
+        assert!(s.false_positive_rate() <= 0.001);
     }
 }

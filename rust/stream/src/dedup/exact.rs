@@ -33,7 +33,7 @@ pub trait StoreKey: Copy + Eq + Send + Sync + std::fmt::Debug + 'static {
     const BYTES: usize;
     /// A well-mixed 64-bit hash used for the shard and table position.
     fn pos(&self) -> u64;
-    /// A second, independent 64-bit hash (Bloom filters' double hashing).
+    /// A second, independent 64-bit hash (the approximate store's fingerprint).
     fn pos2(&self) -> u64;
     fn write(&self, out: &mut Vec<u8>);
     fn read(b: &[u8]) -> Option<Self>;

@@ -10,6 +10,7 @@
 //! Python facade takes them from the batch it already holds (no copy in Rust).
 
 pub mod approx;
+pub mod cuckoo;
 pub mod exact;
 pub mod window_buckets;
 
@@ -19,11 +20,11 @@ use minide_common::{Error, Result};
 use crate::checkpoint::{self, Kind, Reader, Writer};
 use crate::keyhash::{self, KeyClass, Keys};
 use crate::watermark::{self, Unit, Watermark};
-use approx::{ApproxStore, Bloom, Slice};
+use approx::ApproxStore;
 use exact::{ExactStore, StoreKey, fmix64};
 use window_buckets::Entry;
 
-/// Exact (hash table) or approximate (time-sliced Bloom filters) state.
+/// Exact (hash table) or approximate (expiring cuckoo filters) state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
     Exact,
@@ -76,7 +77,7 @@ pub struct Stats {
     pub rows_out: u64,
     pub duplicates: u64,
     pub late: u64,
-    /// Keys the state can still match (exact) or keys inserted into live filters (approx).
+    /// Keys the state can still match (exact) or entries in the live filters (approx).
     pub live_keys: u64,
     pub state_bytes: u64,
 }
@@ -110,6 +111,10 @@ pub struct Deduplicator {
     bound: Option<Bound>,
     counts: Stats,
 }
+
+/// Store kind of the approximate store in checkpoints. Kind 3 was the time-sliced Bloom store
+/// of earlier versions; it is refused with a message rather than misread.
+const APPROX_STORE_KIND: u8 = 4;
 
 /// The null integer key in approximate mode (hashed keys encode null themselves).
 const APPROX_NULL: [u64; 2] = [0x6e75_6c6c_6b65_7931, 0x2f0a_c3d1_99e4_5b27];
@@ -273,7 +278,7 @@ impl Deduplicator {
             let (live, bytes) = match &b.store {
                 Store::ExactInt(x) => (x.live_keys() as u64, x.heap_bytes()),
                 Store::ExactHashed(x) => (x.live_keys() as u64, x.heap_bytes()),
-                Store::Approx(x) => (x.stored_keys(), x.heap_bytes()),
+                Store::Approx(x) => (x.live_keys(), x.heap_bytes()),
             };
             s.live_keys = live;
             s.state_bytes = bytes as u64;
@@ -332,25 +337,8 @@ impl Deduplicator {
                         write_exact(&mut w, s);
                     }
                     Store::Approx(s) => {
-                        w.u8(3);
-                        w.u64(s.inserted);
-                        w.opt_i64(s.first_time);
-                        w.opt_i64(s.max_time);
-                        w.u64(s.slices.len() as u64);
-                        for sl in &s.slices {
-                            w.i64(sl.id);
-                            w.f64(sl.budget_left);
-                            w.u64(sl.filters.len() as u64);
-                            for f in &sl.filters {
-                                w.u32(f.k);
-                                w.u64(f.capacity);
-                                w.u64(f.count);
-                                w.u64(f.bits.len() as u64);
-                                for word in &f.bits {
-                                    w.u64(*word);
-                                }
-                            }
-                        }
+                        w.u8(APPROX_STORE_KIND);
+                        s.write(&mut w);
                     }
                 }
             }
@@ -405,41 +393,13 @@ impl Deduplicator {
             match (&mut b.store, kind) {
                 (Store::ExactInt(s), 1) => read_exact(&mut r, s)?,
                 (Store::ExactHashed(s), 2) => read_exact(&mut r, s)?,
-                (Store::Approx(s), 3) => {
-                    s.inserted = r.u64()?;
-                    s.first_time = r.opt_i64()?;
-                    s.max_time = r.opt_i64()?;
-                    let ns = r.len(24)?;
-                    for _ in 0..ns {
-                        let id = r.i64()?;
-                        let budget_left = r.f64()?;
-                        let nf = r.len(28)?;
-                        let mut filters = Vec::with_capacity(nf);
-                        for _ in 0..nf {
-                            let k = r.u32()?;
-                            let capacity = r.u64()?;
-                            let count = r.u64()?;
-                            let words = r.len(8)?;
-                            if words == 0 || !(1..=30).contains(&k) {
-                                return Err(Error::corrupt("Bloom filter with 0 bits or bad k"));
-                            }
-                            let bits = (0..words).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
-                            filters.push(Bloom {
-                                bits,
-                                k,
-                                capacity,
-                                count,
-                            });
-                        }
-                        s.slices.push(Slice {
-                            id,
-                            filters,
-                            budget_left,
-                        });
-                    }
-                    if s.slices.windows(2).any(|w| w[0].id >= w[1].id) {
-                        return Err(Error::corrupt("Bloom slices out of order"));
-                    }
+                (Store::Approx(s), APPROX_STORE_KIND) => s.read(&mut r)?,
+                (Store::Approx(_), 3) => {
+                    return Err(Error::corrupt(
+                        "approximate-mode checkpoint from an older minide (time-sliced Bloom \
+                         filters, store kind 3); this version stores expiring cuckoo filters \
+                         (kind 4) and cannot convert it: rebuild the state by replaying the source",
+                    ));
                 }
                 (_, k) => {
                     return Err(Error::corrupt(format!(

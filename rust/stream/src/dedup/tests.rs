@@ -97,8 +97,46 @@ fn stream() -> impl Strategy<Value = (Vec<Option<i64>>, Vec<i64>, Vec<usize>)> {
     })
 }
 
+/// Approximate mode's promise: late rows as the model, and no key emitted twice within the
+/// window (a duplicate inside the window is never emitted).
+fn check_approx(
+    keys: &[Option<i64>],
+    times: &[i64],
+    got: &(Vec<u32>, Vec<u32>),
+) -> Result<(), TestCaseError> {
+    let (_, model_late) = model(keys, times);
+    prop_assert_eq!(&got.1, &model_late);
+    let mut last: HashMap<Option<i64>, i64> = HashMap::new();
+    for &i in &got.0 {
+        let (k, t) = (keys[i as usize], times[i as usize]);
+        if let Some(&s) = last.get(&k) {
+            prop_assert!(
+                t >= s + 10,
+                "key {:?} emitted at {} and again at {}",
+                k,
+                s,
+                t
+            );
+        }
+        last.insert(k, t);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn approx_is_split_invariant_and_never_emits_a_duplicate((keys, times, cuts) in stream(), strings in any::<bool>()) {
+        let mode = Mode::Approx { false_positive_rate: 0.01 };
+        let mut one = Deduplicator::new(config(mode)).unwrap();
+        let whole = run_split(&mut one, &keys, &times, &[], strings);
+        let mut d = Deduplicator::new(config(mode)).unwrap();
+        let split = run_split(&mut d, &keys, &times, &cuts, strings);
+        prop_assert_eq!(&split, &whole);
+        check_approx(&keys, &times, &split)?;
+        prop_assert_eq!(one.checkpoint(), d.checkpoint());
+    }
 
     #[test]
     fn exact_matches_model_over_any_split((keys, times, cuts) in stream(), strings in any::<bool>()) {
@@ -134,6 +172,34 @@ fn corrupt_checkpoints_are_refused() {
         b[i] ^= 1;
         assert!(Deduplicator::restore(&b).is_err());
     }
+}
+
+#[test]
+fn old_bloom_checkpoints_are_refused_with_a_clear_error() {
+    let mode = Mode::Approx {
+        false_positive_rate: 0.001,
+    };
+    let mut d = Deduplicator::new(config(mode)).unwrap();
+    d.process(&batch(&[Some(1), Some(2)], &[5, 6], false))
+        .unwrap();
+    let cp = d.checkpoint();
+    let mut payload = checkpoint::open(&cp, Kind::Dedup).unwrap().to_vec();
+    let Some(Bound {
+        store: Store::Approx(s),
+        ..
+    }) = &d.bound
+    else {
+        panic!("approx store expected")
+    };
+    let mut w = Writer::default();
+    s.write(&mut w);
+    let at = payload.len() - w.buf.len() - 1;
+    assert_eq!(payload[at], APPROX_STORE_KIND);
+    payload[at] = 3;
+    let e = Deduplicator::restore(&checkpoint::seal(Kind::Dedup, &payload))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("older minide") && e.contains("kind 3"), "{e}");
 }
 
 #[test]
