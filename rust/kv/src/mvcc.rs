@@ -113,6 +113,12 @@ impl Meta {
     }
 }
 
+fn key_with_spare(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + KEY_SPARE);
+    k.extend_from_slice(key);
+    k
+}
+
 pub fn encode_value(buf: &mut Vec<u8>, meta: &Meta, value: &[u8]) {
     let mut flags = 0;
     if meta.tombstone {
@@ -171,7 +177,69 @@ pub struct Op {
     pub valid_to: Option<i64>,
 }
 
+/// Spare capacity `Op::put`/`Op::delete` leave after a key: the `00 00` terminator and the
+/// version suffix, so the commit turns the key into its internal key without reallocating.
+pub const KEY_SPARE: usize = 2 + SUFFIX_LEN;
+/// Spare capacity left in a value for its header (the flags byte of a put without valid
+/// times; puts with valid times re-encode into a new buffer).
+pub const VALUE_SPARE: usize = 1;
+
 impl Op {
+    /// A put whose buffers have room for the internal key and value header (see
+    /// [`Op::into_entry`]): the commit moves them into the memtable uncopied.
+    pub fn put(key: &[u8], value: &[u8], valid_from: Option<i64>, valid_to: Option<i64>) -> Op {
+        let mut v = Vec::with_capacity(value.len() + VALUE_SPARE);
+        v.extend_from_slice(value);
+        Op {
+            key: key_with_spare(key),
+            value: Some(v),
+            valid_from,
+            valid_to,
+        }
+    }
+
+    /// A tombstone (for `[valid_from, valid_to)`, or the whole valid line).
+    pub fn delete(key: &[u8], valid_from: Option<i64>, valid_to: Option<i64>) -> Op {
+        Op {
+            key: key_with_spare(key),
+            value: None,
+            valid_from,
+            valid_to,
+        }
+    }
+
+    /// The memtable entry (internal key, encoded value) of this op at (`ts`, `seq`), built in
+    /// the op's own buffers: the key gets its terminator and suffix appended (escaped into a
+    /// new buffer only if it holds a zero byte), the value its header shifted in front.
+    pub fn into_entry(self, ts: u64, seq: u16) -> (Vec<u8>, Vec<u8>) {
+        let meta = self.meta();
+        let mut key = self.key;
+        if key.contains(&0) {
+            key = internal_key(&key, ts, seq);
+        } else {
+            key.extend_from_slice(&[0, 0]);
+            push_suffix(&mut key, ts, seq);
+        }
+        let value = match self.value {
+            None => {
+                let mut head = Vec::with_capacity(21);
+                encode_value(&mut head, &meta, &[]);
+                head
+            }
+            // The usual put (no valid times): the header is the single flags byte 0.
+            Some(mut v) if meta.valid_from.is_none() && meta.valid_to.is_none() => {
+                v.insert(0, 0);
+                v
+            }
+            Some(v) => {
+                let mut head = Vec::with_capacity(v.len() + 21);
+                encode_value(&mut head, &meta, &v);
+                head
+            }
+        };
+        (key, value)
+    }
+
     pub fn meta(&self) -> Meta {
         Meta {
             tombstone: self.value.is_none(),
@@ -193,6 +261,36 @@ pub struct VersionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn into_entry_matches_the_encodings() {
+        let cases = [
+            Op::put(b"plain", b"value", None, None),
+            Op::put(b"ze\0ro", b"v", None, None),
+            Op::put(b"k", b"", Some(-5), None),
+            Op::put(b"k", b"timed", Some(3), Some(i64::MAX)),
+            Op::delete(b"gone", None, Some(9)),
+            Op::delete(b"gone\0", None, None),
+            Op {
+                key: b"no spare".to_vec(),
+                value: Some(b"x".to_vec()),
+                valid_from: None,
+                valid_to: None,
+            },
+        ];
+        for op in cases {
+            let want_key = internal_key(&op.key, 77, 3);
+            let mut want_value = Vec::new();
+            encode_value(
+                &mut want_value,
+                &op.meta(),
+                op.value.as_deref().unwrap_or(&[]),
+            );
+            let (k, v) = op.clone().into_entry(77, 3);
+            assert_eq!(k, want_key, "{op:?}");
+            assert_eq!(v, want_value, "{op:?}");
+        }
+    }
 
     #[test]
     fn order_is_key_asc_ts_desc_seq_desc() {
