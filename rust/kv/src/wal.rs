@@ -303,11 +303,11 @@ mod tests {
     fn in_place_records_match_framed_payloads() {
         let ops: Vec<(u16, Vec<u8>, Vec<u8>)> = (0..300u16)
             .map(|i| {
-                (
-                    i % 3,
-                    format!("k{i}").into_bytes(),
-                    vec![i as u8; usize::from(i)],
-                )
+                // Values as the commit logs them: stored-value encoded (recovery checks that).
+                let mut v = Vec::new();
+                let raw = vec![i as u8; usize::from(i)];
+                crate::mvcc::encode_value(&mut v, &crate::mvcc::Meta::default(), &raw);
+                (i % 3, format!("k{i}").into_bytes(), v)
             })
             .collect();
         let refs: Vec<(u16, &[u8], &[u8])> =
