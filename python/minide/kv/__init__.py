@@ -362,7 +362,7 @@ class DB(_Reader):
 
 
 class WriteBatch:
-    """Writes collected in Python and committed as one WAL record with one commit timestamp.
+    """Writes collected (in Rust) and committed as one WAL record with one commit timestamp.
 
     Writing one key several times in a batch keeps every write (same commit timestamp, later
     writes win where their valid intervals overlap). If the ``with`` block raises, nothing is
