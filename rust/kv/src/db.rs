@@ -12,7 +12,7 @@
 //!
 //! Read path and scans are in [`crate::read`]; flush and compaction in [`crate::compaction`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,53 +31,6 @@ use crate::options::{Options, SyncMode};
 use crate::sst::table::Table;
 use crate::version::{NUM_LEVELS, Version};
 use crate::wal::{self, LogWriter, Recovery, Tail};
-
-/// The sequence number of each op in its batch: how many earlier ops of the batch wrote the
-/// same key (the later write wins where valid intervals overlap).
-fn batch_seqs(ops: &[Op]) -> Result<Vec<u16>> {
-    if ops.len() == 1 {
-        return Ok(vec![0]);
-    }
-    let mut seen: HashMap<&[u8], u16, KeyHasher> =
-        HashMap::with_capacity_and_hasher(ops.len(), KeyHasher);
-    ops.iter()
-        .map(|op| {
-            let s = seen.entry(op.key.as_slice()).or_insert(0);
-            let mine = *s;
-            *s = s.checked_add(1).ok_or_else(|| {
-                Error::invalid("a write batch may write one key at most 65535 times")
-            })?;
-            Ok(mine)
-        })
-        .collect()
-}
-
-/// Hashes the keys of one batch (to number repeated writes of a key) with xxh3: the keys are
-/// the caller's own, so no HashDoS concern, and SipHash cost ~2% of a batched put.
-#[derive(Debug, Clone, Copy, Default)]
-struct KeyHasher;
-
-#[derive(Debug, Default)]
-struct Xxh3State(u64);
-
-impl std::hash::BuildHasher for KeyHasher {
-    type Hasher = Xxh3State;
-    fn build_hasher(&self) -> Xxh3State {
-        Xxh3State(0)
-    }
-}
-
-impl std::hash::Hasher for Xxh3State {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 ^= (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
 
 /// At most this many immutable memtables wait for flushing before writers stall.
 const MAX_IMMUTABLE: usize = 2;
@@ -639,7 +592,7 @@ impl Inner {
                 continue;
             }
             let ops = std::mem::take(&mut *p.ops.lock());
-            let seqs = batch_seqs(&ops)?;
+            let seqs = mvcc::batch_seqs(&ops)?;
             let ts = self.hlc.next();
             stamps.push(ts);
             last = Some(ts);

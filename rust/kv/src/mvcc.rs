@@ -14,6 +14,8 @@
 //! several valid-time slices of the same key; the later one in the batch wins where they overlap.
 //! `flags`: bit 0 = tombstone, bit 1 = valid_from present, bit 2 = valid_to present.
 
+use std::collections::HashMap;
+
 use minide_common::keyenc;
 use minide_common::varint::{get_varint, put_varint};
 use minide_common::{Error, Result};
@@ -249,6 +251,53 @@ impl Op {
     }
 }
 
+/// The sequence number of each op in its batch: how many earlier ops of the batch wrote the
+/// same key (the later write wins where valid intervals overlap).
+pub(crate) fn batch_seqs(ops: &[Op]) -> Result<Vec<u16>> {
+    if ops.len() == 1 {
+        return Ok(vec![0]);
+    }
+    let mut seen: HashMap<&[u8], u16, KeyHasher> =
+        HashMap::with_capacity_and_hasher(ops.len(), KeyHasher);
+    ops.iter()
+        .map(|op| {
+            let s = seen.entry(op.key.as_slice()).or_insert(0);
+            let mine = *s;
+            *s = s.checked_add(1).ok_or_else(|| {
+                Error::invalid("a write batch may write one key at most 65535 times")
+            })?;
+            Ok(mine)
+        })
+        .collect()
+}
+
+/// Hashes the keys of one batch (to number repeated writes of a key) with xxh3: the keys are
+/// the caller's own, so no HashDoS concern, and SipHash cost ~2% of a batched put.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHasher;
+
+#[derive(Debug, Default)]
+struct Xxh3State(u64);
+
+impl std::hash::BuildHasher for KeyHasher {
+    type Hasher = Xxh3State;
+    fn build_hasher(&self) -> Xxh3State {
+        Xxh3State(0)
+    }
+}
+
+impl std::hash::Hasher for Xxh3State {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 ^= (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// A decoded version of one key, as `history` and the bitemporal rules see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRecord {
@@ -261,6 +310,20 @@ pub struct VersionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_seqs_count_earlier_writes_of_the_key() {
+        let ops: Vec<Op> = [&b"a"[..], b"b", b"a", b"a", b"c", b"b"]
+            .iter()
+            .map(|k| Op::put(k, b"v", None, None))
+            .collect();
+        assert_eq!(batch_seqs(&ops).expect("seqs"), vec![0, 0, 1, 2, 0, 1]);
+        assert_eq!(batch_seqs(&ops[..1]).expect("one"), vec![0]);
+        let many: Vec<Op> = (0..=u32::from(u16::MAX) + 1)
+            .map(|_| Op::delete(b"k", None, None))
+            .collect();
+        assert!(batch_seqs(&many).is_err());
+    }
 
     #[test]
     fn into_entry_matches_the_encodings() {
