@@ -2,6 +2,7 @@
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
 import datetime
+from collections.abc import Iterable
 from typing import Any, Self, final
 
 import pyarrow as pa
@@ -188,6 +189,26 @@ class KvSnapshot:
     def release(self) -> None: ...
 
 @final
+class KvBatch:
+    def __new__(cls) -> KvBatch: ...
+    def put(
+        self,
+        key: bytes | str,
+        value: bytes,
+        *,
+        valid_from: int | datetime.datetime | None = None,
+        valid_to: int | datetime.datetime | None = None,
+    ) -> None: ...
+    def delete(
+        self,
+        key: bytes | str,
+        *,
+        valid_from: int | datetime.datetime | None = None,
+        valid_to: int | datetime.datetime | None = None,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
 class KvScanner:
     def next_chunk(self, limit: int) -> list[tuple[bytes, bytes]]: ...
 
@@ -212,6 +233,7 @@ class KvDb:
         self, key: bytes, valid_from: int | None = None, valid_to: int | None = None
     ) -> int: ...
     def write(self, ops: list[tuple[bytes, bytes | None, int | None, int | None]]) -> int: ...
+    def write_batch(self, batch: KvBatch) -> int: ...
     def get(
         self,
         key: bytes | str,
@@ -219,7 +241,10 @@ class KvDb:
         valid_at: int | datetime.datetime | None = None,
     ) -> bytes | None: ...
     def get_many(
-        self, keys: list[bytes], as_of: int | None = None, valid_at: int | None = None
+        self,
+        keys: Iterable[bytes | str],
+        as_of: int | datetime.datetime | None = None,
+        valid_at: int | datetime.datetime | None = None,
     ) -> list[bytes | None]: ...
     def history(
         self, key: bytes

@@ -93,6 +93,45 @@ def test_write_batch_is_atomic_with_one_timestamp(tmp_path: Path) -> None:
         assert db.get("c") is None
 
 
+def test_write_batch_and_get_many_take_every_argument_type(tmp_path: Path) -> None:
+    # WriteBatch.put/delete and DB.get_many are Rust methods bound per instance: they must
+    # accept (and reject) exactly what the documented Python signatures do.
+    when = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+    with kv.open(tmp_path / "db") as db:
+        with db.write_batch() as b:
+            b.put("s", bytearray(b"ba"))
+            b.put(bytearray(b"ba"), memoryview(b"mv"))
+            b.put(b"z\x00ero", b"zero key", valid_from=when)
+            b.put(b"gone", b"x")
+            b.delete(b"gone", valid_from=5, valid_to=None)
+            assert len(b) == 5
+            with pytest.raises(InvalidArgumentError):
+                b.put("k", "str value")  # type: ignore[arg-type]
+            with pytest.raises(InvalidArgumentError):
+                b.put(3, b"v")  # type: ignore[arg-type]
+            with pytest.raises(InvalidArgumentError):
+                b.put("k", b"v", valid_from=True)
+            with pytest.raises(InvalidArgumentError):
+                b.delete("k", valid_to=2**63)
+        assert len(b) == 0  # committed: the ops moved into the store
+        with pytest.raises(InvalidArgumentError):
+            b.put("late", b"v")
+        with pytest.raises(InvalidArgumentError):
+            b.commit()
+        assert db.get("late") is None
+        keys = ["s", b"ba", bytearray(b"z\x00ero"), "gone", "nope"]
+        want = [b"ba", b"mv", b"zero key", None, None]  # "gone": the batch's later tombstone
+        assert db.get_many(keys) == want == [db.get(k) for k in keys]
+        assert db.get_many(iter(keys), valid_at=when) == want
+        assert db.get_many(keys, valid_at=7) == [b"ba", b"mv", None, None, None]
+        assert db.get_many(keys, valid_at=3) == [b"ba", b"mv", None, b"x", None]
+        assert db.get_many(keys, as_of=b.ts - 1) == [None] * 5
+        with pytest.raises(InvalidArgumentError):
+            db.get_many([1])  # type: ignore[list-item]
+        with pytest.raises(InvalidArgumentError):
+            db.get_many(keys, as_of=-1)
+
+
 def test_snapshot_is_stable(tmp_path: Path) -> None:
     with kv.open(tmp_path / "db", retention={"versions": 1}) as db:
         db.put("k", b"1")

@@ -210,9 +210,10 @@ class DB(_Reader):
 
     def __init__(self, core: Any) -> None:
         self._db = core
-        # Point reads go straight to the Rust method, which takes every argument type the
-        # Python method below does: no Python frame per call (the method documents the API).
+        # Point reads go straight to the Rust methods, which take every argument type the
+        # Python methods below do: no Python frame per call (the methods document the API).
         self.get = core.get  # type: ignore[method-assign]
+        self.get_many = core.get_many  # type: ignore[method-assign]
 
     # -- writes ---------------------------------------------------------------------------
     def put(
@@ -272,11 +273,7 @@ class DB(_Reader):
         valid_at: TimeLike | None = None,
     ) -> list[bytes | None]:
         """``get`` for many keys in one call (probed in key order, GIL released)."""
-        return self._db.get_many(  # type: ignore[no-any-return]
-            [k if type(k) is bytes else _key(k) for k in keys],
-            _as_of(as_of),
-            _valid(valid_at, "valid_at"),
-        )
+        return self._db.get_many(keys, as_of, valid_at)  # type: ignore[no-any-return]
 
     def scan(
         self,
@@ -365,7 +362,7 @@ class DB(_Reader):
 
 
 class WriteBatch:
-    """Writes collected in Python and committed as one WAL record with one commit timestamp.
+    """Writes collected (in Rust) and committed as one WAL record with one commit timestamp.
 
     Writing one key several times in a batch keeps every write (same commit timestamp, later
     writes win where their valid intervals overlap). If the ``with`` block raises, nothing is
@@ -374,7 +371,12 @@ class WriteBatch:
 
     def __init__(self, db: DB) -> None:
         self._db = db
-        self._ops: list[tuple[bytes, bytes | None, int | None, int | None]] = []
+        # The ops live in Rust, and put/delete are the Rust methods themselves, bound per
+        # instance (they take every argument type the methods below do): a batched put costs
+        # one C call, no Python frame. The methods below document the API.
+        self._ops = _core.KvBatch()
+        self.put = self._ops.put  # type: ignore[method-assign]
+        self.delete = self._ops.delete  # type: ignore[method-assign]
         #: the commit timestamp, once committed
         self.ts: int | None = None
 
@@ -386,14 +388,8 @@ class WriteBatch:
         valid_from: TimeLike | None = None,
         valid_to: TimeLike | None = None,
     ) -> None:
-        self._ops.append(
-            (
-                _key(key),
-                _value(value),
-                _valid(valid_from, "valid_from"),
-                _valid(valid_to, "valid_to"),
-            )
-        )
+        """Add a new version of ``key`` to the batch."""
+        self._ops.put(key, value, valid_from=valid_from, valid_to=valid_to)
 
     def delete(
         self,
@@ -402,9 +398,8 @@ class WriteBatch:
         valid_from: TimeLike | None = None,
         valid_to: TimeLike | None = None,
     ) -> None:
-        self._ops.append(
-            (_key(key), None, _valid(valid_from, "valid_from"), _valid(valid_to, "valid_to"))
-        )
+        """Add a tombstone (for the whole valid line, or ``[valid_from, valid_to)``)."""
+        self._ops.delete(key, valid_from=valid_from, valid_to=valid_to)
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -413,7 +408,7 @@ class WriteBatch:
         """Commit now (the ``with`` block does this for you); returns the commit timestamp."""
         if self.ts is not None:
             raise InvalidArgumentError("this write batch was already committed")
-        self.ts = int(self._db._db.write(self._ops))
+        self.ts = int(self._db._db.write_batch(self._ops))
         return self.ts
 
     def __enter__(self) -> WriteBatch:
@@ -452,9 +447,7 @@ class Snapshot(_Reader):
         self, keys: Iterable[KeyLike], *, valid_at: TimeLike | None = None
     ) -> list[bytes | None]:
         self._check()
-        return self._db.get_many(  # type: ignore[no-any-return]
-            [_key(k) for k in keys], self.ts, _valid(valid_at, "valid_at")
-        )
+        return self._db.get_many(keys, self.ts, valid_at)  # type: ignore[no-any-return]
 
     def scan(
         self,

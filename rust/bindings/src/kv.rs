@@ -132,7 +132,13 @@ fn as_of_ts(as_of: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
 }
 
 fn valid_time(valid_at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
-    let Some(v) = valid_at.filter(|v| !v.is_none()) else {
+    valid_named(valid_at, "valid_at")
+}
+
+/// A valid time (`valid_at`, `valid_from` or `valid_to`, named in errors): exact ints fast,
+/// anything else through `minide.kv._valid`.
+fn valid_named(t: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<i64>> {
+    let Some(v) = t.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
     if v.is_exact_instance_of::<PyInt>()
@@ -140,7 +146,100 @@ fn valid_time(valid_at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
     {
         return Ok(Some(t));
     }
-    convert(v.py(), &VALID, "_valid", (v, "valid_at"))?.extract()
+    convert(v.py(), &VALID, "_valid", (v, name))?.extract()
+}
+
+static VALUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The operations of a `WriteBatch`, collected in Rust: `WriteBatch.put` *is* `KvBatch.put`
+/// (bound per instance by the facade), so a batched put costs one C call and no Python frame.
+#[pyclass(name = "KvBatch", module = "minide._core", frozen)]
+struct KvBatch {
+    /// `None` once committed (the ops moved into the engine).
+    ops: std::sync::Mutex<Option<Vec<Op>>>,
+}
+
+impl KvBatch {
+    fn push(&self, op: Op) -> PyResult<()> {
+        match self.ops.lock() {
+            Ok(mut g) => match g.as_mut() {
+                Some(ops) => {
+                    ops.push(op);
+                    Ok(())
+                }
+                None => Err(to_py(Error::invalid(
+                    "this write batch was already committed",
+                ))),
+            },
+            Err(_) => Err(to_py(Error::corrupt("write batch poisoned by a panic"))),
+        }
+    }
+
+    fn take(&self) -> PyResult<Vec<Op>> {
+        match self.ops.lock() {
+            Ok(mut g) => g
+                .take()
+                .ok_or_else(|| to_py(Error::invalid("this write batch was already committed"))),
+            Err(_) => Err(to_py(Error::corrupt("write batch poisoned by a panic"))),
+        }
+    }
+}
+
+#[pymethods]
+impl KvBatch {
+    #[new]
+    fn new() -> Self {
+        KvBatch {
+            ops: std::sync::Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    /// Add a put: `key` bytes or str, `value` bytes, valid times ints or datetimes.
+    #[pyo3(signature = (key, value, *, valid_from=None, valid_to=None))]
+    fn put(
+        &self,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        valid_from: Option<&Bound<'_, PyAny>>,
+        valid_to: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let mut hold = None;
+        let key = key_bytes(key, &mut hold)?;
+        let (vf, vt) = (
+            valid_named(valid_from, "valid_from")?,
+            valid_named(valid_to, "valid_to")?,
+        );
+        let op = if let Ok(b) = value.cast::<PyBytes>() {
+            Op::put(key, b.as_bytes(), vf, vt)
+        } else {
+            let b = convert(value.py(), &VALUE, "_value", (value,))?;
+            Op::put(key, b.cast::<PyBytes>()?.as_bytes(), vf, vt)
+        };
+        self.push(op)
+    }
+
+    /// Add a tombstone (for the whole valid line, or `[valid_from, valid_to)`).
+    #[pyo3(signature = (key, *, valid_from=None, valid_to=None))]
+    fn delete(
+        &self,
+        key: &Bound<'_, PyAny>,
+        valid_from: Option<&Bound<'_, PyAny>>,
+        valid_to: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let mut hold = None;
+        let key = key_bytes(key, &mut hold)?;
+        self.push(Op::delete(
+            key,
+            valid_named(valid_from, "valid_from")?,
+            valid_named(valid_to, "valid_to")?,
+        ))
+    }
+
+    fn __len__(&self) -> usize {
+        self.ops
+            .lock()
+            .map_or(0, |g| g.as_ref().map_or(0, Vec::len))
+    }
 }
 
 /// A chunk of scan rows as a list of (key, value) tuples.
@@ -245,13 +344,17 @@ impl KvDb {
     fn write(&self, py: Python<'_>, ops: Vec<PyOp<'_>>) -> PyResult<u64> {
         let ops: Vec<Op> = ops
             .iter()
-            .map(|(k, v, vf, vt)| Op {
-                key: k.as_bytes().to_vec(),
-                value: v.as_ref().map(|v| v.as_bytes().to_vec()),
-                valid_from: *vf,
-                valid_to: *vt,
+            .map(|(k, v, vf, vt)| match v {
+                Some(v) => Op::put(k.as_bytes(), v.as_bytes(), *vf, *vt),
+                None => Op::delete(k.as_bytes(), *vf, *vt),
             })
             .collect();
+        detach(py, move || self.db.write(ops))
+    }
+
+    /// Commit a `KvBatch` atomically (its ops move into the engine; it cannot commit twice).
+    fn write_batch(&self, py: Python<'_>, batch: &KvBatch) -> PyResult<u64> {
+        let ops = batch.take()?;
         detach(py, move || self.db.write(ops))
     }
 
@@ -275,15 +378,42 @@ impl KvDb {
     }
 
     /// Point reads of many keys: one GIL release, values packed into one buffer meanwhile.
+    /// Takes the facade's argument types itself (any iterable of bytes/str keys, datetimes), so
+    /// `DB.get_many` can be this method with no Python frame or per-key Python conversion.
     #[pyo3(signature = (keys, as_of=None, valid_at=None))]
     fn get_many<'py>(
         &self,
         py: Python<'py>,
-        keys: Vec<Bound<'py, PyBytes>>,
-        as_of: Option<u64>,
-        valid_at: Option<i64>,
+        keys: &Bound<'py, PyAny>,
+        as_of: Option<&Bound<'py, PyAny>>,
+        valid_at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        let (as_of, valid_at) = (as_of_ts(as_of)?, valid_time(valid_at)?);
+        // Strong references to every key object (a list can change while the GIL is
+        // released), then their bytes borrowed from those.
+        let held: Vec<Bound<'py, PyAny>> = match keys.cast::<PyList>() {
+            Ok(list) => list.iter().collect(),
+            Err(_) => keys.try_iter()?.collect::<PyResult<_>>()?,
+        };
+        let mut converted: Vec<Option<Bound<'py, PyAny>>> = Vec::new();
+        for (i, k) in held.iter().enumerate() {
+            if !k.is_exact_instance_of::<PyBytes>() && !k.is_exact_instance_of::<PyString>() {
+                converted.resize_with(held.len(), || None);
+                converted[i] = Some(convert(py, &KEY, "_key", (k,))?);
+            }
+        }
+        let keys: Vec<&[u8]> = held
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let k = converted.get(i).and_then(Option::as_ref).unwrap_or(k);
+                if let Ok(b) = k.cast::<PyBytes>() {
+                    Ok(b.as_bytes())
+                } else {
+                    Ok(k.cast::<PyString>()?.to_str()?.as_bytes())
+                }
+            })
+            .collect::<PyResult<_>>()?;
         let p = detach(py, || self.db.get_many_packed(&keys, as_of, valid_at))?;
         PyList::new(
             py,
@@ -416,6 +546,7 @@ fn kv_inspect(py: Python<'_>, path: PathBuf) -> PyResult<String> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KvDb>()?;
     m.add_class::<KvSnapshot>()?;
+    m.add_class::<KvBatch>()?;
     m.add_class::<KvScanner>()?;
     m.add_function(wrap_pyfunction!(kv_inspect, m)?)?;
     Ok(())

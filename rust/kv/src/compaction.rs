@@ -47,9 +47,7 @@ pub fn build_table(
 ) -> Result<Table> {
     let path = manifest::table_path(dir, number);
     let mut b = TableBuilder::create(&path, opts.table())?;
-    for (k, v) in mem.entries() {
-        b.add(&k, &v)?;
-    }
+    mem.for_each(|k, v| b.add(k, v))?;
     b.finish()?;
     Table::open(&path, number, Arc::clone(cache))
 }

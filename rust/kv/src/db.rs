@@ -12,7 +12,7 @@
 //!
 //! Read path and scans are in [`crate::read`]; flush and compaction in [`crate::compaction`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,7 +47,9 @@ pub struct SuperVersion {
 
 #[derive(Debug)]
 struct Pending {
-    ops: Vec<Op>,
+    /// The leader takes the ops out (moving their buffers into the memtable).
+    ops: Mutex<Vec<Op>>,
+    count: usize,
     rotate: bool,
     bytes: usize,
     result: Mutex<Option<Result<u64>>>,
@@ -395,21 +397,11 @@ impl Db {
     }
 
     pub fn put(&self, key: &[u8], value: &[u8], vf: Option<i64>, vt: Option<i64>) -> Result<u64> {
-        self.write(vec![Op {
-            key: key.to_vec(),
-            value: Some(value.to_vec()),
-            valid_from: vf,
-            valid_to: vt,
-        }])
+        self.write(vec![Op::put(key, value, vf, vt)])
     }
 
     pub fn delete(&self, key: &[u8], vf: Option<i64>, vt: Option<i64>) -> Result<u64> {
-        self.write(vec![Op {
-            key: key.to_vec(),
-            value: None,
-            valid_from: vf,
-            valid_to: vt,
-        }])
+        self.write(vec![Op::delete(key, vf, vt)])
     }
 
     /// The newest committed timestamp (what a read without `as_of` sees).
@@ -532,7 +524,8 @@ impl Inner {
             .map(|o| o.key.len() + o.value.as_ref().map_or(0, Vec::len) + 24)
             .sum();
         let me = Arc::new(Pending {
-            ops,
+            count: ops.len(),
+            ops: Mutex::new(ops),
             rotate,
             bytes,
             result: Mutex::new(None),
@@ -590,42 +583,31 @@ impl Inner {
         }
         let mem = self.current().mem.clone();
         let mut framed = Vec::with_capacity(group.iter().map(|p| p.bytes + 16).sum());
-        let mut entries = Vec::new();
+        let mut entries = Vec::with_capacity(group.iter().map(|p| p.count).sum());
         let mut stamps = Vec::with_capacity(group.len());
         let mut last = None;
         for p in group {
-            if p.ops.is_empty() {
+            if p.count == 0 {
                 stamps.push(self.visible.load(Ordering::Acquire));
                 continue;
             }
+            let ops = std::mem::take(&mut *p.ops.lock());
+            let seqs = mvcc::batch_seqs(&ops)?;
             let ts = self.hlc.next();
             stamps.push(ts);
             last = Some(ts);
-            let mut seqs: HashMap<&[u8], u16> = HashMap::new();
-            let mut logged: Vec<(u16, &[u8], Vec<u8>)> = Vec::with_capacity(p.ops.len());
-            for op in &p.ops {
-                let seq = if p.ops.len() == 1 {
-                    0
-                } else {
-                    let s = seqs.entry(op.key.as_slice()).or_insert(0);
-                    let mine = *s;
-                    *s = s.checked_add(1).ok_or_else(|| {
-                        Error::invalid("a write batch may write one key at most 65535 times")
-                    })?;
-                    mine
-                };
-                let mut v = Vec::with_capacity(op.value.as_ref().map_or(0, Vec::len) + 12);
-                mvcc::encode_value(&mut v, &op.meta(), op.value.as_deref().unwrap_or(&[]));
-                logged.push((seq, op.key.as_slice(), v));
+            // The record is framed in place: payload straight into `framed`, header after.
+            let record = wal::begin_record(&mut framed, ts, ops.len());
+            for (op, seq) in ops.into_iter().zip(seqs) {
+                let klen = op.key.len();
+                // A key with a zero byte is escaped into a new buffer: keep the original.
+                let escaped = op.key.contains(&0).then(|| op.key.clone());
+                let (k, v) = op.into_entry(ts, seq);
+                let user = escaped.as_deref().unwrap_or(&k[..klen]);
+                wal::push_op(&mut framed, seq, user, &v);
+                entries.push((k, v));
             }
-            let refs: Vec<(u16, &[u8], &[u8])> = logged
-                .iter()
-                .map(|(s, k, v)| (*s, *k, v.as_slice()))
-                .collect();
-            wal::frame(&mut framed, &wal::encode_payload(ts, &refs));
-            for (seq, k, v) in logged {
-                entries.push((mvcc::internal_key(k, ts, seq), v));
-            }
+            wal::finish_record(&mut framed, record);
         }
         let Some(last) = last else {
             return Ok(stamps);

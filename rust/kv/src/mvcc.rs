@@ -14,6 +14,8 @@
 //! several valid-time slices of the same key; the later one in the batch wins where they overlap.
 //! `flags`: bit 0 = tombstone, bit 1 = valid_from present, bit 2 = valid_to present.
 
+use std::collections::HashMap;
+
 use minide_common::keyenc;
 use minide_common::varint::{get_varint, put_varint};
 use minide_common::{Error, Result};
@@ -113,6 +115,12 @@ impl Meta {
     }
 }
 
+fn key_with_spare(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + KEY_SPARE);
+    k.extend_from_slice(key);
+    k
+}
+
 pub fn encode_value(buf: &mut Vec<u8>, meta: &Meta, value: &[u8]) {
     let mut flags = 0;
     if meta.tombstone {
@@ -171,13 +179,122 @@ pub struct Op {
     pub valid_to: Option<i64>,
 }
 
+/// Spare capacity `Op::put`/`Op::delete` leave after a key: the `00 00` terminator and the
+/// version suffix, so the commit turns the key into its internal key without reallocating.
+pub const KEY_SPARE: usize = 2 + SUFFIX_LEN;
+/// Spare capacity left in a value for its header (the flags byte of a put without valid
+/// times; puts with valid times re-encode into a new buffer).
+pub const VALUE_SPARE: usize = 1;
+
 impl Op {
+    /// A put whose buffers have room for the internal key and value header (see
+    /// [`Op::into_entry`]): the commit moves them into the memtable uncopied.
+    pub fn put(key: &[u8], value: &[u8], valid_from: Option<i64>, valid_to: Option<i64>) -> Op {
+        let mut v = Vec::with_capacity(value.len() + VALUE_SPARE);
+        v.extend_from_slice(value);
+        Op {
+            key: key_with_spare(key),
+            value: Some(v),
+            valid_from,
+            valid_to,
+        }
+    }
+
+    /// A tombstone (for `[valid_from, valid_to)`, or the whole valid line).
+    pub fn delete(key: &[u8], valid_from: Option<i64>, valid_to: Option<i64>) -> Op {
+        Op {
+            key: key_with_spare(key),
+            value: None,
+            valid_from,
+            valid_to,
+        }
+    }
+
+    /// The memtable entry (internal key, encoded value) of this op at (`ts`, `seq`), built in
+    /// the op's own buffers: the key gets its terminator and suffix appended (escaped into a
+    /// new buffer only if it holds a zero byte), the value its header shifted in front.
+    pub fn into_entry(self, ts: u64, seq: u16) -> (Vec<u8>, Vec<u8>) {
+        let meta = self.meta();
+        let mut key = self.key;
+        if key.contains(&0) {
+            key = internal_key(&key, ts, seq);
+        } else {
+            key.extend_from_slice(&[0, 0]);
+            push_suffix(&mut key, ts, seq);
+        }
+        let value = match self.value {
+            None => {
+                let mut head = Vec::with_capacity(21);
+                encode_value(&mut head, &meta, &[]);
+                head
+            }
+            // The usual put (no valid times): the header is the single flags byte 0.
+            Some(mut v) if meta.valid_from.is_none() && meta.valid_to.is_none() => {
+                v.insert(0, 0);
+                v
+            }
+            Some(v) => {
+                let mut head = Vec::with_capacity(v.len() + 21);
+                encode_value(&mut head, &meta, &v);
+                head
+            }
+        };
+        (key, value)
+    }
+
     pub fn meta(&self) -> Meta {
         Meta {
             tombstone: self.value.is_none(),
             valid_from: self.valid_from,
             valid_to: self.valid_to,
         }
+    }
+}
+
+/// The sequence number of each op in its batch: how many earlier ops of the batch wrote the
+/// same key (the later write wins where valid intervals overlap).
+pub(crate) fn batch_seqs(ops: &[Op]) -> Result<Vec<u16>> {
+    if ops.len() == 1 {
+        return Ok(vec![0]);
+    }
+    let mut seen: HashMap<&[u8], u16, KeyHasher> =
+        HashMap::with_capacity_and_hasher(ops.len(), KeyHasher);
+    ops.iter()
+        .map(|op| {
+            let s = seen.entry(op.key.as_slice()).or_insert(0);
+            let mine = *s;
+            *s = s.checked_add(1).ok_or_else(|| {
+                Error::invalid("a write batch may write one key at most 65535 times")
+            })?;
+            Ok(mine)
+        })
+        .collect()
+}
+
+/// Hashes the keys of one batch (to number repeated writes of a key) with xxh3: the keys are
+/// the caller's own, so no HashDoS concern, and SipHash cost ~2% of a batched put.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHasher;
+
+#[derive(Debug, Default)]
+struct Xxh3State(u64);
+
+impl std::hash::BuildHasher for KeyHasher {
+    type Hasher = Xxh3State;
+    fn build_hasher(&self) -> Xxh3State {
+        Xxh3State(0)
+    }
+}
+
+impl std::hash::Hasher for Xxh3State {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 ^= (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -193,6 +310,50 @@ pub struct VersionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_seqs_count_earlier_writes_of_the_key() {
+        let ops: Vec<Op> = [&b"a"[..], b"b", b"a", b"a", b"c", b"b"]
+            .iter()
+            .map(|k| Op::put(k, b"v", None, None))
+            .collect();
+        assert_eq!(batch_seqs(&ops).expect("seqs"), vec![0, 0, 1, 2, 0, 1]);
+        assert_eq!(batch_seqs(&ops[..1]).expect("one"), vec![0]);
+        let many: Vec<Op> = (0..=u32::from(u16::MAX) + 1)
+            .map(|_| Op::delete(b"k", None, None))
+            .collect();
+        assert!(batch_seqs(&many).is_err());
+    }
+
+    #[test]
+    fn into_entry_matches_the_encodings() {
+        let cases = [
+            Op::put(b"plain", b"value", None, None),
+            Op::put(b"ze\0ro", b"v", None, None),
+            Op::put(b"k", b"", Some(-5), None),
+            Op::put(b"k", b"timed", Some(3), Some(i64::MAX)),
+            Op::delete(b"gone", None, Some(9)),
+            Op::delete(b"gone\0", None, None),
+            Op {
+                key: b"no spare".to_vec(),
+                value: Some(b"x".to_vec()),
+                valid_from: None,
+                valid_to: None,
+            },
+        ];
+        for op in cases {
+            let want_key = internal_key(&op.key, 77, 3);
+            let mut want_value = Vec::new();
+            encode_value(
+                &mut want_value,
+                &op.meta(),
+                op.value.as_deref().unwrap_or(&[]),
+            );
+            let (k, v) = op.clone().into_entry(77, 3);
+            assert_eq!(k, want_key, "{op:?}");
+            assert_eq!(v, want_value, "{op:?}");
+        }
+    }
 
     #[test]
     fn order_is_key_asc_ts_desc_seq_desc() {

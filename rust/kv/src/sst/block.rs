@@ -99,20 +99,67 @@ enum Owner {
     Map(#[allow(dead_code)] Arc<Mmap>),
 }
 
+/// Restart points kept inline in the block's slot: a 4 KiB block of ~120-byte entries has ~9.
+const INLINE_RESTARTS: usize = 12;
+
+/// Per restart point: the first 8 bytes of its key (big-endian) and its offset. Up to
+/// `INLINE_RESTARTS` of them live inside the `Block` itself, right after its other hot fields,
+/// so a point read's slot lookup and restart search share cache lines instead of chasing one
+/// more pointer (one dependent cache miss fewer per get); more spill to the heap.
+#[derive(Debug, Clone)]
+struct Restarts {
+    len: usize,
+    inline: [(u64, u32); INLINE_RESTARTS],
+    heap: Box<[(u64, u32)]>,
+}
+
+impl Restarts {
+    fn new(v: Vec<(u64, u32)>) -> Self {
+        let mut inline = [(0, 0); INLINE_RESTARTS];
+        if v.len() <= INLINE_RESTARTS {
+            inline[..v.len()].copy_from_slice(&v);
+            Restarts {
+                len: v.len(),
+                inline,
+                heap: Box::new([]),
+            }
+        } else {
+            Restarts {
+                len: v.len(),
+                inline,
+                heap: v.into_boxed_slice(),
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Restarts {
+    type Target = [(u64, u32)];
+    #[inline]
+    fn deref(&self) -> &[(u64, u32)] {
+        if self.len <= INLINE_RESTARTS {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
 /// A decoded (uncompressed, checksum-verified) block. Cloning a mapped block copies only its
 /// metadata; a heap block's clone owns a copy of the bytes (`ptr` is re-pointed below).
+/// `repr(C)`: the fields a point read uses come first, in the slot's first cache lines.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Block {
-    _owner: Owner,
     ptr: *const u8,
     len: usize,
     /// Offset of the restart array = end of the entries.
     restarts_at: usize,
     num_restarts: usize,
-    /// Per restart point: the first 8 bytes of its key (big-endian) and its offset, decoded
-    /// once when the block is loaded, so a seek binary-searches this small array instead of
-    /// touching a cache line of the block per step.
-    restarts: Box<[(u64, u32)]>,
+    /// The restart points, decoded once when the block is loaded, so a seek binary-searches
+    /// this small array instead of touching a cache line of the block per step.
+    restarts: Restarts,
+    _owner: Owner,
 }
 
 impl Clone for Block {
@@ -181,7 +228,7 @@ impl Block {
             len,
             restarts_at,
             num_restarts: n,
-            restarts: Box::new([]),
+            restarts: Restarts::new(Vec::new()),
         };
         let mut restarts = Vec::with_capacity(n);
         for i in 0..n {
@@ -193,7 +240,7 @@ impl Block {
             };
             restarts.push((head, off as u32));
         }
-        b.restarts = restarts.into_boxed_slice();
+        b.restarts = Restarts::new(restarts);
         Ok(b)
     }
 
@@ -207,9 +254,14 @@ impl Block {
         self.len
     }
 
-    /// Where the restart-point array of the block lives in memory (for prefetching).
-    pub fn restarts_addr(&self) -> *const u8 {
-        self.restarts.as_ptr().cast()
+    /// Start loading the block's metadata and inline restart points into cache: a point read
+    /// calls this as soon as it knows the block, before it waits on the Bloom filter.
+    #[inline]
+    pub fn prefetch_meta(&self) {
+        let p: *const u8 = (self as *const Block).cast();
+        for line in 0..(std::mem::size_of::<Block>().div_ceil(64)) {
+            crate::multiget::prefetch(p.wrapping_add(line * 64));
+        }
     }
 
     /// Where the entry a seek to `target` starts scanning at lives (for prefetching).

@@ -95,7 +95,16 @@ pub struct TableBuilder {
     hashes: Vec<u64>,
     last_user: Vec<u8>,
     props: Props,
+    /// One zstd context for the whole table (creating one per block cost ~5% of a flush).
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    /// Data blocks in a row that compression did not pay for, and how many blocks to store
+    /// raw before trying again (see `write_block`).
+    incompressible_streak: u32,
+    skip_compression: u32,
 }
+
+/// At most this many data blocks in a row are stored raw without trying compression.
+const MAX_COMPRESSION_SKIP: u32 = 16;
 
 impl TableBuilder {
     pub fn create(path: &Path, opts: TableOptions) -> Result<Self> {
@@ -114,6 +123,9 @@ impl TableBuilder {
             index: BlockBuilder::with_restart_interval(1),
             hashes: Vec::new(),
             last_user: Vec::new(),
+            zstd: None,
+            incompressible_streak: 0,
+            skip_compression: 0,
             props: Props {
                 min_ts: u64::MAX,
                 ..Props::default()
@@ -161,18 +173,36 @@ impl TableBuilder {
 
     fn write_block(&mut self, contents: &[u8], compress: bool) -> Result<Handle> {
         let compressed;
-        let (body, kind) = match (compress, self.opts.compression) {
-            (true, Compression::Zstd) => {
-                compressed =
-                    zstd::bulk::compress(contents, 1).map_err(|e| Error::io(e, &self.path))?;
-                // Keep the raw block when compression does not pay (random data).
-                if compressed.len() < contents.len() - contents.len() / 8 {
-                    (compressed.as_slice(), 1)
-                } else {
-                    (contents, 0)
+        // Incompressible data (random values) costs a zstd pass per block for nothing: after a
+        // run of blocks that did not compress, store the next ones raw and only sample now and
+        // then (the skip doubles per failed sample, up to MAX_COMPRESSION_SKIP blocks); one
+        // block that compresses turns compression back on for every block.
+        let try_zstd = compress && self.opts.compression == Compression::Zstd;
+        let (body, kind) = if try_zstd && self.skip_compression > 0 {
+            self.skip_compression -= 1;
+            (contents, 0)
+        } else if try_zstd {
+            let z = match &mut self.zstd {
+                Some(z) => z,
+                None => self
+                    .zstd
+                    .insert(zstd::bulk::Compressor::new(1).map_err(|e| Error::io(e, &self.path))?),
+            };
+            compressed = z.compress(contents).map_err(|e| Error::io(e, &self.path))?;
+            // Keep the raw block when compression does not pay (random data).
+            if compressed.len() < contents.len() - contents.len() / 8 {
+                self.incompressible_streak = 0;
+                (compressed.as_slice(), 1)
+            } else {
+                self.incompressible_streak += 1;
+                if self.incompressible_streak >= 4 {
+                    self.skip_compression =
+                        (1u32 << (self.incompressible_streak - 3).min(4)).min(MAX_COMPRESSION_SKIP);
                 }
+                (contents, 0)
             }
-            _ => (contents, 0),
+        } else {
+            (contents, 0)
         };
         let handle = Handle {
             offset: self.offset,
