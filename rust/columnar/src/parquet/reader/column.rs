@@ -17,6 +17,45 @@ use minide_common::{Error, Result};
 
 mod values;
 
+/// Per-thread buffers reused across column chunks: the raw chunk bytes and the decompressed
+/// page. Fresh buffers of that size per chunk cost page faults (the kernel zeroes every new
+/// page) comparable to the decoding itself.
+pub(super) mod reuse {
+    use std::cell::RefCell;
+
+    /// Larger buffers are dropped rather than kept for the next chunk.
+    const KEEP_MAX: usize = 64 << 20;
+
+    thread_local! {
+        static CHUNK: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        static PAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn take_chunk(len: usize) -> Vec<u8> {
+        let mut b = CHUNK.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        if b.len() < len {
+            b.resize(len, 0);
+        }
+        b
+    }
+
+    pub fn put_chunk(b: Vec<u8>) {
+        if b.len() <= KEEP_MAX {
+            CHUNK.with(|c| *c.borrow_mut() = b);
+        }
+    }
+
+    pub fn take_page() -> Vec<u8> {
+        PAGE.with(|c| std::mem::take(&mut *c.borrow_mut()))
+    }
+
+    pub fn put_page(b: Vec<u8>) {
+        if b.len() <= KEEP_MAX {
+            PAGE.with(|c| *c.borrow_mut() = b);
+        }
+    }
+}
+
 fn corrupt(what: impl Into<String>) -> Error {
     Error::corrupt(what.into())
 }
@@ -82,9 +121,13 @@ struct Decoded {
 struct Scratch {
     levels: Vec<u32>,
     idx: Vec<u32>,
+    /// Every index of a page when only some rows are kept (`idx` then holds the kept ones).
+    wide_idx: Vec<u32>,
     wide: Vec<i64>,
     bytes_ends: Vec<usize>,
     bytes_data: Vec<u8>,
+    /// Decompressed page, reused across the data pages of the chunk.
+    page: Vec<u8>,
 }
 
 pub struct ChunkDecoder<'a> {
@@ -111,6 +154,12 @@ pub struct ChunkDecoder<'a> {
     scratch: Scratch,
     /// INT32/INT64 decimals come out as Float64 (value / 10^scale), see `decimals_as_f64`.
     decimals_as_f64: bool,
+    /// Late materialization: only these rows (sorted, row-group relative) are kept, see `keep`.
+    keep: Option<&'a [u32]>,
+    /// How many entries of `keep` earlier pages consumed.
+    keep_pos: usize,
+    /// First row of the data page being decoded.
+    page_start: usize,
 }
 
 impl<'a> ChunkDecoder<'a> {
@@ -172,6 +221,9 @@ impl<'a> ChunkDecoder<'a> {
             dict: None,
             scratch: Scratch::default(),
             decimals_as_f64: false,
+            keep: None,
+            keep_pos: 0,
+            page_start: 0,
         })
     }
 
@@ -188,6 +240,30 @@ impl<'a> ChunkDecoder<'a> {
     pub fn decimals_as_f64(mut self, on: bool) -> Self {
         self.decimals_as_f64 = on;
         self
+    }
+
+    /// Keep only the rows `rows` (sorted, distinct, inside the row group) of a flat required
+    /// fixed-width column: dictionary pages gather just those rows (the filter already ran on
+    /// other columns, so most of this column's values are never materialized).
+    pub fn keep(mut self, rows: &'a [u32]) -> Result<Self> {
+        let fixed = matches!(
+            self.physical,
+            ptype::INT32 | ptype::INT64 | ptype::FLOAT | ptype::DOUBLE
+        );
+        if !fixed || self.max_def > 0 || self.keep_levels {
+            return Err(Error::invalid(
+                "row keeping needs a flat, required, fixed-width column",
+            ));
+        }
+        if rows.windows(2).any(|w| w[0] >= w[1])
+            || rows.last().is_some_and(|&r| r as usize >= self.rows)
+        {
+            return Err(Error::invalid(
+                "kept rows must be sorted, distinct and inside the row group",
+            ));
+        }
+        self.keep = Some(rows);
+        Ok(self)
     }
 
     /// Only decode pages that overlap these row ranges (sorted, disjoint).
@@ -226,6 +302,7 @@ impl<'a> ChunkDecoder<'a> {
     }
 
     fn run(mut self, data_type: &DataType) -> Result<Decoded> {
+        self.scratch.page = reuse::take_page();
         let mut pos = 0usize;
         let mut done = 0usize;
         while done < self.rows {
@@ -296,12 +373,11 @@ impl<'a> ChunkDecoder<'a> {
                         .as_ref()
                         .ok_or_else(|| corrupt("data page without its header"))?;
                     let n = page_rows(h.num_values, self.rows - done)?;
-                    let raw = compression::decompress(
-                        self.codec,
-                        body,
-                        header.uncompressed_page_size as usize,
-                    )?;
-                    let mut values = &raw[..];
+                    let size = header.uncompressed_page_size as usize;
+                    let mut page = std::mem::take(&mut self.scratch.page);
+                    compression::decompress_into(self.codec, body, size, &mut page)?;
+                    let raw = &page[..size];
+                    let mut values = raw;
                     if self.max_rep > 0 {
                         if h.repetition_level_encoding != encoding::RLE {
                             return Err(invalid_encoding(
@@ -341,7 +417,10 @@ impl<'a> ChunkDecoder<'a> {
                         self.decode_levels(lv, n)?;
                         values = &values[4 + len..];
                     }
-                    self.decode_page_values(h.encoding, values, n)?;
+                    self.page_start = done;
+                    let decoded = self.decode_page_values(h.encoding, values, n);
+                    self.scratch.page = page;
+                    decoded?;
                     done += n;
                 }
                 page_type::DATA_PAGE_V2 => {
@@ -380,6 +459,7 @@ impl<'a> ChunkDecoder<'a> {
                     } else if def != 0 {
                         return Err(corrupt("definition levels in a required column"));
                     }
+                    self.page_start = done;
                     self.decode_page_values(h.encoding, &raw, n)?;
                     done += n;
                 }
@@ -387,6 +467,7 @@ impl<'a> ChunkDecoder<'a> {
                 other => return Err(corrupt(format!("unknown page type {other}"))),
             }
         }
+        reuse::put_page(std::mem::take(&mut self.scratch.page));
         let mut def = std::mem::take(&mut self.def_levels);
         let rep = std::mem::take(&mut self.rep_levels);
         let decoded = std::mem::take(&mut self.decoded);
@@ -509,7 +590,15 @@ impl<'a> ChunkDecoder<'a> {
             Some(mut b) if self.null_count > 0 => Some(NullBuffer::new(b.finish())),
             _ => None,
         };
-        let n: usize = decoded.iter().map(|&(s, e)| e - s).sum();
+        let n: usize = match self.keep {
+            Some(rows) => {
+                if self.keep_pos != rows.len() {
+                    return Err(corrupt("pages ended before the kept rows"));
+                }
+                rows.len()
+            }
+            None => decoded.iter().map(|&(s, e)| e - s).sum(),
+        };
         if let (true, DataType::Decimal128(_, scale)) = (self.decimals_as_f64, dt)
             && matches!(self.dense, Dense::I32(_) | Dense::I64(_))
         {
