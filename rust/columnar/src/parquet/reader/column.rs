@@ -154,6 +154,9 @@ pub struct ChunkDecoder<'a> {
     scratch: Scratch,
     /// INT32/INT64 decimals come out as Float64 (value / 10^scale), see `decimals_as_f64`.
     decimals_as_f64: bool,
+    /// INT64 decimals under `decimals_as_f64`: 10^scale. The dense I64 values then hold the
+    /// float64 bits (dictionary entries converted once, other pages right after decoding).
+    f64_div: Option<f64>,
     /// Late materialization: only these rows (sorted, row-group relative) are kept, see `keep`.
     keep: Option<&'a [u32]>,
     /// How many entries of `keep` earlier pages consumed.
@@ -221,6 +224,7 @@ impl<'a> ChunkDecoder<'a> {
             dict: None,
             scratch: Scratch::default(),
             decimals_as_f64: false,
+            f64_div: None,
             keep: None,
             keep_pos: 0,
             page_start: 0,
@@ -239,6 +243,17 @@ impl<'a> ChunkDecoder<'a> {
     /// decoded integers, without a Decimal128 array in between (SQL scans compute in float64).
     pub fn decimals_as_f64(mut self, on: bool) -> Self {
         self.decimals_as_f64 = on;
+        self
+    }
+
+    /// With `decimals_as_f64` on an INT64 column of `dt` = Decimal128(_, scale): convert while
+    /// decoding (see `f64_div`) instead of in a pass over the finished column.
+    pub fn decimal_type(mut self, dt: &DataType) -> Self {
+        if let (true, ptype::INT64, DataType::Decimal128(_, s)) =
+            (self.decimals_as_f64, self.physical, dt)
+        {
+            self.f64_div = Some(10f64.powi(i32::from(*s)));
+        }
         self
     }
 
@@ -365,7 +380,15 @@ impl<'a> ChunkDecoder<'a> {
                     if d.encoding != encoding::PLAIN && d.encoding != encoding::PLAIN_DICTIONARY {
                         return Err(corrupt("dictionary page not PLAIN-encoded"));
                     }
-                    self.dict = Some(self.decode_dict(&raw, n)?);
+                    let mut dict = self.decode_dict(&raw, n)?;
+                    if let (Some(div), Dict::I64(d)) = (self.f64_div, &mut dict) {
+                        // Decimals to float64 once per dictionary entry, not once per row:
+                        // the pages then gather finished floats (as bits).
+                        for x in d.iter_mut() {
+                            *x = decimal_bits(*x, div);
+                        }
+                    }
+                    self.dict = Some(dict);
                 }
                 page_type::DATA_PAGE => {
                     let h = header
@@ -599,6 +622,26 @@ impl<'a> ChunkDecoder<'a> {
             }
             None => decoded.iter().map(|&(s, e)| e - s).sum(),
         };
+        if let (Some(_), Dense::I64(bits)) = (self.f64_div, &self.dense) {
+            if bits.len() != n {
+                return Err(corrupt(format!(
+                    "column decoded {} values for {n} rows",
+                    bits.len()
+                )));
+            }
+            let Dense::I64(bits) = self.dense else {
+                return Err(corrupt("decimal bits lost"));
+            };
+            let len = bits.len();
+            let vals = arrow_buffer::ScalarBuffer::<f64>::new(
+                arrow_buffer::Buffer::from_vec(bits),
+                0,
+                len,
+            );
+            return Ok(std::sync::Arc::new(arrow_array::Float64Array::new(
+                vals, nulls,
+            )));
+        }
         if let (true, DataType::Decimal128(_, scale)) = (self.decimals_as_f64, dt)
             && matches!(self.dense, Dense::I32(_) | Dense::I64(_))
         {
@@ -606,6 +649,13 @@ impl<'a> ChunkDecoder<'a> {
         }
         super::arrays::to_array(self.dense, nulls, dt, n)
     }
+}
+
+/// The float64 bits of an unscaled decimal divided by `div` (= 10^scale): the same division
+/// as `arrays::decimal_to_f64`, so both paths give the same floats.
+#[inline]
+pub(super) fn decimal_bits(x: i64, div: f64) -> i64 {
+    ((x as f64) / div).to_bits() as i64
 }
 
 fn native<T: Native>(raw: &[u8], n: usize) -> Result<Vec<T>> {

@@ -313,7 +313,8 @@ impl ParquetFile {
         keep: Option<&[u32]>,
     ) -> Result<column::DecodedRows> {
         let mut dec = column::ChunkDecoder::new(el, top.max_def, codec, bytes, rows)?
-            .decimals_as_f64(decimals_as_f64);
+            .decimals_as_f64(decimals_as_f64)
+            .decimal_type(top.field.data_type());
         if let Some(sel) = selection {
             dec = dec.select(sel);
         }

@@ -120,28 +120,39 @@ impl ParquetFile {
         let first = conj.iter().find_map(|c| single_column(c));
         let mut pre: Option<(usize, ArrayRef)> = None;
         let mut universe: Option<Vec<u32>> = None;
+        // The first column's mask when it already is the whole predicate's (all conjuncts on
+        // that column, all evaluated by the typed loops): no second evaluation.
+        let mut final_mask: Option<Vec<bool>> = None;
         if let Some(name) = first {
             let c0 = index_of(&name)?;
             let a0 = self.read_column_as(rg, c0, dec)?;
             let only = |n: &str| (n == name).then_some(&a0);
             let mut mask0: Option<Vec<bool>> = None;
-            for c in conj
-                .iter()
-                .filter(|c| single_column(c).as_deref() == Some(&name))
-            {
+            let mut complete = true;
+            for c in &conj {
+                if single_column(c).as_deref() != Some(&name) {
+                    complete = false;
+                    continue;
+                }
                 // A conjunct the typed loops cannot evaluate only widens the universe.
-                if let Some(m) = fast_mask(c, &only, rows, true) {
-                    match &mut mask0 {
+                match fast_mask(c, &only, rows, false) {
+                    Some(m) => match &mut mask0 {
                         Some(acc) => acc.iter_mut().zip(m).for_each(|(a, b)| *a &= b),
                         None => mask0 = Some(m),
-                    }
+                    },
+                    None => complete = false,
                 }
             }
-            let sel0 = mask0.map(|m| positions(&m));
-            match sel0 {
-                Some(sel0) if sparse(sel0.len()) => {
+            let count = mask0.as_ref().map(|m| m.iter().filter(|&&b| b).count());
+            match (mask0, count) {
+                (Some(m), Some(k)) if sparse(k) => {
+                    let sel0 = positions(&m);
                     pre = Some((c0, take(&a0, &sel0)?));
                     universe = Some(sel0);
+                }
+                (Some(m), _) if complete => {
+                    final_mask = Some(m);
+                    pre = Some((c0, a0));
                 }
                 _ => pre = Some((c0, a0)),
             }
@@ -165,7 +176,11 @@ impl ParquetFile {
                 .position(|n| n == name)
                 .map(|i| &filter_cols[i].1)
         };
-        let mask = match fast_mask(pred, &lookup, n_u, loose) {
+        let fast = match final_mask {
+            Some(m) => Some(m),
+            None => fast_mask(pred, &lookup, n_u, loose),
+        };
+        let mask = match fast {
             Some(m) => m,
             // A superset is allowed: the slow evaluator is not worth running.
             None if loose => vec![true; n_u],
@@ -186,13 +201,14 @@ impl ParquetFile {
                     .collect()
             }
         };
+        let matched = mask.iter().filter(|&&b| b).count();
+        let whole = universe.is_none() && (matched == rows || (loose && !sparse(matched)));
         // Positions in the universe, and the same rows as row-group row numbers.
-        let kept_local = positions(&mask);
+        let kept_local = if whole { Vec::new() } else { positions(&mask) };
         let kept: Vec<u32> = match &universe {
             Some(u) => kept_local.iter().map(|&i| u[i as usize]).collect(),
             None => kept_local.clone(),
         };
-        let whole = universe.is_none() && (kept.len() == rows || (loose && !sparse(kept.len())));
         // 4. The other columns: whole, or only the kept rows.
         let mut arrays = Vec::with_capacity(projection.len());
         for &c in projection {

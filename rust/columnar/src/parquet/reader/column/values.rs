@@ -11,6 +11,10 @@ impl ChunkDecoder<'_> {
         }
         let k = self.present(n);
         let is_dict = enc == encoding::RLE_DICTIONARY || enc == encoding::PLAIN_DICTIONARY;
+        let tail_from = match &self.dense {
+            Dense::I64(v) => v.len(),
+            _ => 0,
+        };
         if is_dict {
             let dict_len = self
                 .dict
@@ -250,6 +254,12 @@ impl ChunkDecoder<'_> {
                         }
                     }
                 }
+            }
+        }
+        if let (Some(div), false, Dense::I64(v)) = (self.f64_div, is_dict, &mut self.dense) {
+            // Non-dictionary pages of an INT64 decimal: convert the values just appended.
+            for x in &mut v[tail_from..] {
+                *x = super::decimal_bits(*x, div);
             }
         }
         self.scratch.levels = levels_owned;
