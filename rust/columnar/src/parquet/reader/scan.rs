@@ -383,6 +383,8 @@ fn cmp_slice<T: Copy + PartialOrd>(v: &[T], x: T, op: CmpOp, out: &mut [bool]) {
 
 /// Float comparisons: every operator is false when NaN is involved (as `partial_cmp` gives
 /// None there), also `!=`.
+// `a < x || a > x` is not `a != x`: it is false for NaN, as `partial_cmp` says.
+#[allow(clippy::double_comparisons)]
 fn cmp_f64(v: impl Iterator<Item = f64>, x: f64, op: CmpOp, out: &mut [bool]) {
     let it = out.iter_mut().zip(v);
     match op {
