@@ -57,6 +57,15 @@ class ParquetReader:
         filter: tuple[Any, ...] | None = None,
         decimals_as_float: bool = False,
     ) -> pa.Table: ...
+    def scan(
+        self,
+        row_groups: list[int],
+        columns: list[str] | None = None,
+        threads: int = 2,
+        filter: tuple[Any, ...] | None = None,
+        decimals_as_float: bool = False,
+        exact: bool = True,
+    ) -> tuple[pa.Table, int]: ...
     def bloom_probe(self, row_group: int, column: str, values: list[Any]) -> bool | None: ...
     def page_index(self, row_group: int, column: str) -> list[dict[str, Any]] | None: ...
     def read_selected(

@@ -47,12 +47,19 @@ def _expected(col: pa.ChunkedArray) -> list[float | None]:
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("integer_backed", [True, False])
+@pytest.mark.parametrize("dictionary", [True, False])  # converted per entry / per page
 def test_decimals_as_float_matches_pyarrow(
-    tmp_path: Path, threads: int, integer_backed: bool
+    tmp_path: Path, threads: int, integer_backed: bool, dictionary: bool
 ) -> None:
     t = _table(5000, seed=threads)
     path = tmp_path / "d.parquet"
-    pq.write_table(t, path, row_group_size=1200, store_decimal_as_integer=integer_backed)
+    pq.write_table(
+        t,
+        path,
+        row_group_size=1200,
+        store_decimal_as_integer=integer_backed,
+        use_dictionary=dictionary,
+    )
     rd = mc.ParquetFile(path)._reader
     got = rd.read(None, None, threads, decimals_as_float=True)
     plain = rd.read(None, None, threads)

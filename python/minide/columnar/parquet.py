@@ -269,6 +269,9 @@ class ParquetFile:
         self._hint = _hint_schema(self._kv)
         self._metadata: FileMetadata | None = None
         self._raw_schema: pa.Schema = self._reader.schema()
+        #: per row group {column: (min, max, null_count, num_values)} in the file's own types,
+        #: built on first use (pruning reads it for every filtered scan)
+        self._raw_stats: list[dict[str, tuple[Any, Any, int | None, int]]] | None = None
         #: counters of the last read with a filter (None before the first one)
         self.last_scan: ScanStats | None = None
 
@@ -445,7 +448,11 @@ class ParquetFile:
         return bind(parse_filter(filter), self._raw_schema)
 
     def _row_group_stats(self, i: int) -> dict[str, tuple[Any, Any, int | None, int]]:
-        raw = self._reader.metadata()["row_groups"][i]
+        if self._raw_stats is None:
+            self._raw_stats = [self._group_stats(g) for g in self._reader.metadata()["row_groups"]]
+        return self._raw_stats[i]
+
+    def _group_stats(self, raw: dict[str, Any]) -> dict[str, tuple[Any, Any, int | None, int]]:
         out: dict[str, tuple[Any, Any, int | None, int]] = {}
         for c in raw["columns"]:
             s = c["statistics"]
@@ -464,6 +471,87 @@ class ParquetFile:
     def _prune(self, expr: Expr) -> list[int]:
         """Row groups that may hold a matching row, judged by their column statistics."""
         return [i for i in range(self.num_row_groups) if may_match(expr, self._row_group_stats(i))]
+
+    def scan(
+        self,
+        columns: Sequence[str] | None = None,
+        filter: Any = None,
+        *,
+        batch_rows: int | None = 65_536,
+        threads: int | None = None,
+        exact: bool = True,
+        decimals_as_float: bool = False,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the file (or ``columns``) as record batches, keeping the rows where ``filter``
+        holds, with late materialization.
+
+        Row groups whose statistics or Bloom filters exclude a match are skipped. In each row
+        group left, the filter's columns are decoded first and the predicate evaluated; the
+        other columns are then decoded only for the matching rows (dictionary pages of
+        fixed-width columns gather just those rows). Row groups are decoded in morsels of
+        ``2 * threads`` groups spread over the threads, so memory stays bounded by a morsel.
+
+        - ``batch_rows``: the largest batch yielded (None: one batch per row group);
+        - ``exact=False``: a row group where most rows match, or whose filter needs the slow
+          three-valued evaluator (strings, nulls, NOT), may be yielded whole: a superset of the
+          matching rows, for callers that evaluate the predicate again (the SQL engine);
+        - ``decimals_as_float``: INT32/INT64-backed decimals come out as float64 and the
+          types are the file's own (the ``ARROW:schema`` hint is not applied).
+
+        When the iterator is exhausted, ``last_scan`` holds the counters (``pages_skipped`` is
+        always 0 here: page-index pruning is ``read(filter=...)``'s, see ``skips_pages``).
+        """
+        if batch_rows is not None and batch_rows <= 0:
+            raise InvalidArgumentError("batch_rows must be positive (or None)")
+        cols = list(columns) if columns is not None else None
+        n_threads = threads or DEFAULT_THREADS
+        expr = None
+        groups = list(range(self.num_row_groups))
+        by_stats = groups
+        if filter is not None:
+            expr = self._bind(filter)
+            by_stats = self._prune(expr)
+            groups = [g for g in by_stats if self._bloom_may_match(g, expr)]
+        rows_read = rows_out = 0
+        morsel = 2 * max(1, n_threads)
+        for i in range(0, len(groups), morsel):
+            table, read = self._reader.scan(
+                groups[i : i + morsel], cols, n_threads, expr, decimals_as_float, exact
+            )
+            rows_read += read
+            rows_out += table.num_rows
+            if not decimals_as_float:
+                table = _apply_hint(table, self._hint)
+            for b in table.to_batches(max_chunksize=batch_rows):
+                if b.num_rows:
+                    yield b
+        self.last_scan = ScanStats(
+            row_groups_total=self.num_row_groups,
+            row_groups_skipped=self.num_row_groups - len(groups),
+            row_groups_skipped_bloom=len(by_stats) - len(groups),
+            pages_skipped=0,
+            rows_read=rows_read,
+            rows_matched=rows_out,
+        )
+
+    def scan_schema(
+        self, columns: Sequence[str] | None = None, *, decimals_as_float: bool = False
+    ) -> pa.Schema:
+        """The schema of the batches ``scan`` yields with the same arguments."""
+        cols = list(columns) if columns is not None else None
+        table, _ = self._reader.scan([], cols, 1, None, decimals_as_float, True)
+        return table.schema if decimals_as_float else _apply_hint(table, self._hint).schema
+
+    def skips_pages(self, filter: Any) -> bool:
+        """True if the page index excludes some pages of ``filter``'s columns in a row group
+        the statistics keep: then ``read(filter=...)``, which leaves those pages unread, is
+        the better path; else ``scan`` (late materialization) is."""
+        expr = self._bind(filter)
+        for g in self._prune(expr):
+            rows = self.metadata.row_groups[g].num_rows
+            if rows and self._select_rows(g, expr) != [(0, rows)]:
+                return True
+        return False
 
     def read_row_group(self, i: int, columns: Sequence[str] | None = None) -> pa.Table:
         if not 0 <= i < self.num_row_groups:

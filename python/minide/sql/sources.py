@@ -7,8 +7,10 @@ columns are decoded when a query runs, once per scan operator, with
 - predicate pushdown: the scan's filter conjuncts of the form ``column <op> literal``,
   ``column [NOT] IN (...)``, ``column IS [NOT] NULL`` (and ORs of them) become a
   ``minide.columnar`` filter, which skips row groups by min/max statistics and Bloom filters and
-  pages by the page index. The Rust scan still evaluates the whole predicate on the rows read,
-  so the pushed part only ever removes rows that cannot match.
+  pages by the page index (``ParquetFile.read(filter=...)``, when the page index skips pages),
+  or else drives a late-materializing ``ParquetFile.scan``: the filter's columns are decoded
+  first and the others only for the rows that match. The Rust scan still evaluates the whole
+  predicate on the rows read, so the pushed part only ever removes rows that cannot match.
 
 The decoded columns are handed to the Rust catalog as a temporary table for the duration of the
 query (``prepare_scans``) and dropped afterwards. EXPLAIN shows the pushed columns and filter;
@@ -28,7 +30,6 @@ from typing import Any
 import pyarrow as pa
 
 import minide.columnar as mc
-from minide.columnar.filter import bind, may_match, parse_filter
 from minide.sql.expr import BExpr, Col, Const, Func, conjuncts
 from minide.sql.plan import Column, Scan
 from minide.sql.types import BOOL, DATE, FLOAT, INT, STR
@@ -82,10 +83,12 @@ class FileSource:
     #: CSV only: the schema inferred at registration, imposed on every later read
     csv_schema: pa.Schema | None = None
     _parquet: mc.ParquetFile | None = field(default=None, repr=False)
+    #: (mtime_ns, size, inode) of the file ``_parquet`` was opened on (None: not checked yet)
+    _parquet_version: tuple[int, int, int] | None = field(default=None, repr=False)
     _dataset: mc.Dataset | None = field(default=None, repr=False)
-    #: (mtime_ns, size, pushed filter) -> whether statistics prune anything: the check walks
-    #: every row group's statistics and page index in Python (tens of ms at SF1 lineitem)
-    _prunable_cache: dict[tuple[int, int, str], bool] = field(default_factory=dict, repr=False)
+    #: (mtime_ns, size, pushed filter) -> whether the page index skips pages: the check walks
+    #: every row group's page index in Python (tens of ms at SF1 lineitem)
+    _skips_pages_cache: dict[tuple[int, int, str], bool] = field(default_factory=dict, repr=False)
 
     @staticmethod
     def open(path: Path) -> FileSource:
@@ -194,20 +197,31 @@ class FileSource:
         report = ScanReport(self.kind, cols, pushed)
         t0 = time.perf_counter()
         if self.kind == "parquet":
-            # Reopened per scan: the query sees the file as it is now, not at registration.
-            pf = self._parquet = mc.ParquetFile(self.path)
-            table = None
-            if pushed is not None and self._prunable_cached(pf, pushed):
+            _keep_freed_memory()
+            pf = self._current_pf()
+            if pushed is not None and self._skips_pages_cached(pf, pushed):
+                # The page index rules pages out: the exact filtered read leaves them unread.
                 table = pf.read(columns=cols, filter=pushed, threads=threads)
-                report.stats = pf.last_scan
-            elif pushed is not None:
-                # Statistics rule nothing out: skip the reader's row filter (the Rust scan
-                # evaluates the predicate anyway) and say so.
-                report.note = "statistics prune nothing: filter evaluated by the scan only"
-            if table is None:
-                # The file's own Arrow types, without the ARROW:schema hint: the Rust catalog
-                # normalizes either way, and the hint's string_view would be converted twice.
-                table = pf._reader.read(None, cols, threads, decimals_as_float=True)
+                report.note = "page index: pages skipped, filter exact"
+            else:
+                # Late materialization: the filter's columns first, the others only for the
+                # rows that match (row groups where most rows match come whole, the Rust scan
+                # evaluates the whole predicate anyway). Decimals decode straight to float64
+                # and strings keep the file's type (no ARROW:schema hint to convert twice).
+                batches = list(
+                    pf.scan(
+                        cols,
+                        filter=pushed,
+                        batch_rows=None,
+                        threads=threads,
+                        exact=False,
+                        decimals_as_float=True,
+                    )
+                )
+                table = pa.Table.from_batches(
+                    batches, schema=pf.scan_schema(cols, decimals_as_float=True)
+                )
+            report.stats = pf.last_scan
         elif self.kind == "dataset":
             # Only partition-column terms are pushed (see _col_of): they prune whole files, and
             # the files left are read by the plain (unfiltered) path.
@@ -224,31 +238,52 @@ class FileSource:
         report.rows = table.num_rows
         return table, report
 
-    def _prunable_cached(self, pf: mc.ParquetFile, pushed: str) -> bool:
+    def _current_pf(self) -> mc.ParquetFile:
+        """The open file, reopened when it changed since (the query sees the file as it is
+        now, not at registration); kept across queries otherwise, with its decoded statistics."""
+        st = os.stat(self.path)
+        version = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._parquet is None or self._parquet_version != version:
+            self._parquet = mc.ParquetFile(self.path)
+            self._parquet_version = version
+        return self._parquet
+
+    def _skips_pages_cached(self, pf: mc.ParquetFile, pushed: str) -> bool:
         st = os.stat(self.path)
         key = (st.st_mtime_ns, st.st_size, pushed)
-        hit = self._prunable_cache.get(key)
+        hit = self._skips_pages_cache.get(key)
         if hit is None:
-            if len(self._prunable_cache) >= 256:
-                self._prunable_cache.clear()
-            hit = self._prunable_cache[key] = self._prunable(pf, pushed)
+            if len(self._skips_pages_cache) >= 256:
+                self._skips_pages_cache.clear()
+            hit = self._skips_pages_cache[key] = pf.skips_pages(pushed)
         return hit
 
-    def _prunable(self, pf: mc.ParquetFile, pushed: str) -> bool:
-        """True if statistics exclude some row group or some page (then the reader's filtered
-        path is worth its per-row cost; else the Rust scan's own filter is cheaper)."""
-        expr = bind(parse_filter(pushed), pf._raw_schema)
-        for g, rg in enumerate(pf.metadata.row_groups):
-            stats = {
-                c.path: (c.statistics.min, c.statistics.max, c.statistics.null_count, c.num_values)
-                for c in rg.columns
-                if c.statistics is not None and c.statistics.has_min_max
-            }
-            if not may_match(expr, stats):
-                return True
-            if pf._select_rows(g, expr) != [(0, rg.num_rows)]:
-                return True
-        return False
+
+_malloc_tuned = False
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory for the next query instead of returning it to the kernel.
+
+    A file scan materializes hundreds of MB of columns per query and frees them after; with
+    glibc's defaults (dynamic mmap threshold, trim above ~2x it) that memory goes back to the
+    kernel, so every query page-faults its columns in afresh (the kernel zeroes each page):
+    ~15% of TPC-H Q1's time at SF1. Raising the trim and mmap thresholds once keeps up to
+    512 MB of freed heap for reuse. No-op on other C libraries.
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_trim_threshold, 512 << 20)
+        libc.mallopt(m_mmap_threshold, 64 << 20)
+    except (OSError, AttributeError):
+        pass
 
 
 def pushable_filter(

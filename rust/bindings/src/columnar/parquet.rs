@@ -8,7 +8,7 @@ use arrow_pyarrow::{FromPyArrow, IntoPyArrow, Table, ToPyArrow};
 use minide_columnar::parquet::compression::Compression;
 use minide_columnar::parquet::filter::{CmpOp, Literal, Predicate};
 use minide_columnar::parquet::metadata::{codec, encoding, ptype};
-use minide_columnar::parquet::reader::ParquetFile;
+use minide_columnar::parquet::reader::{ParquetFile, ScanOptions};
 use minide_columnar::parquet::writer::{WriteOptions, write_file};
 use minide_common::Error;
 use pyo3::prelude::*;
@@ -195,6 +195,47 @@ impl ParquetReader {
         Table::try_new(batches, schema)
             .map_err(|e| crate::errors::to_py(Error::from(e)))?
             .into_pyarrow(py)
+    }
+
+    /// Scan row groups `row_groups` projected to `columns` with late materialization: the
+    /// filter's columns are decoded first and the others only for the matching rows. With
+    /// `exact=False` a row group where most rows match is returned whole (a superset, for
+    /// callers that filter again). Returns (table, rows decoded for the filter).
+    #[pyo3(signature = (row_groups, columns=None, threads=2, filter=None,
+        decimals_as_float=false, exact=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn scan<'py>(
+        &self,
+        py: Python<'py>,
+        row_groups: Vec<usize>,
+        columns: Option<Vec<String>>,
+        threads: usize,
+        filter: Option<&Bound<'py, PyAny>>,
+        decimals_as_float: bool,
+        exact: bool,
+    ) -> PyResult<(Bound<'py, PyAny>, usize)> {
+        let pf = self.inner.clone();
+        let pred = filter.map(predicate).transpose()?;
+        let opts = ScanOptions {
+            decimals_as_f64: decimals_as_float,
+            exact,
+            ..ScanOptions::default()
+        };
+        let (batches, read, schema) = detach(py, move || {
+            let proj = pf.projection(columns.as_deref())?;
+            let groups = pf.scan_row_groups(&row_groups, &proj, pred.as_ref(), threads, opts)?;
+            let read = groups.iter().map(|g| g.rows_read).sum::<usize>();
+            let fields: Vec<_> = proj
+                .iter()
+                .map(|&c| pf.output_field(c, decimals_as_float))
+                .collect();
+            let batches = groups.into_iter().map(|g| g.batch).collect::<Vec<_>>();
+            Ok((batches, read, Arc::new(arrow_schema::Schema::new(fields))))
+        })?;
+        let table = Table::try_new(batches, schema)
+            .map_err(|e| crate::errors::to_py(Error::from(e)))?
+            .into_pyarrow(py)?;
+        Ok((table, read))
     }
 
     /// Page index of a flat column in a row group: one dict per page (first_row, null_page,

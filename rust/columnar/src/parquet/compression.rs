@@ -108,6 +108,52 @@ impl Compression {
     }
 }
 
+/// [`decompress`] into `out`, reusing its allocation across pages (a fresh page-sized buffer
+/// per page costs page faults comparable to the decompression itself). Afterwards
+/// `out[..size]` holds the page; `out` may be longer.
+pub fn decompress_into(codec_id: i32, input: &[u8], size: usize, out: &mut Vec<u8>) -> Result<()> {
+    let fit = |out: &mut Vec<u8>| {
+        if out.len() < size {
+            out.resize(size, 0);
+        }
+    };
+    match codec_id {
+        codec::SNAPPY => {
+            let n = snap::raw::decompress_len(input)
+                .map_err(|e| Error::corrupt(format!("snappy: {e}")))?;
+            if n != size {
+                return Err(Error::corrupt(format!(
+                    "SNAPPY page decompressed to {n} bytes, header says {size}"
+                )));
+            }
+            if n > input.len().saturating_mul(64) + 64 {
+                return Err(Error::corrupt("snappy page claims an impossible size"));
+            }
+            fit(out);
+            let got = snap::raw::Decoder::new()
+                .decompress(input, &mut out[..n])
+                .map_err(|e| Error::corrupt(format!("snappy: {e}")))?;
+            if got != size {
+                return Err(Error::corrupt(format!(
+                    "SNAPPY page decompressed to {got} bytes, header says {size}"
+                )));
+            }
+        }
+        codec::UNCOMPRESSED => {
+            if input.len() != size {
+                return Err(Error::corrupt(format!(
+                    "UNCOMPRESSED page decompressed to {} bytes, header says {size}",
+                    input.len()
+                )));
+            }
+            fit(out);
+            out[..size].copy_from_slice(input);
+        }
+        _ => *out = decompress(codec_id, input, size)?,
+    }
+    Ok(())
+}
+
 /// Decompress a page body of `codec` that must expand to exactly `size` bytes.
 pub fn decompress(codec_id: i32, input: &[u8], size: usize) -> Result<Vec<u8>> {
     let wrong = |got: usize| {

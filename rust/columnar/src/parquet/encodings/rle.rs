@@ -219,6 +219,107 @@ pub fn decode(data: &[u8], bw: u8, n: usize, out: &mut Vec<u32>) -> Result<usize
     Ok(pos.min(data.len()))
 }
 
+/// Unpack `groups` whole groups of 8 values of `BW` bits (`src` holds at least `groups * BW`
+/// bytes).
+fn unpack_groups<const BW: usize>(src: &[u8], groups: usize, out: &mut Vec<u32>) {
+    let mask: u64 = if BW >= 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << BW) - 1
+    };
+    for chunk in src.chunks_exact(BW).take(groups) {
+        // 8 spare bytes so every value is one unaligned u64 load at a constant offset.
+        let mut buf = [0u8; 40];
+        buf[..BW].copy_from_slice(chunk);
+        let mut vals = [0u32; 8];
+        for (k, v) in vals.iter_mut().enumerate() {
+            let bit = k * BW;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&buf[bit / 8..bit / 8 + 8]);
+            *v = ((u64::from_le_bytes(a) >> (bit % 8)) & mask) as u32;
+        }
+        out.extend_from_slice(&vals);
+    }
+}
+
+fn unpack_groups_dispatch(src: &[u8], bw: u8, groups: usize, out: &mut Vec<u32>) {
+    macro_rules! widths {
+        ($($w:literal)*) => {
+            match bw {
+                $($w => unpack_groups::<$w>(src, groups, out),)*
+                _ => {}
+            }
+        };
+    }
+    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+}
+
+/// Values at the positions `picks` (sorted, each `base + i` for value index `i < n`) of an
+/// RLE/bit-packed hybrid stream of `n` values, appended to `out`: for sparse picks this reads
+/// only the runs' headers and the picked values, not every value. Truncation is reported as
+/// by [`decode`].
+pub fn decode_picked(
+    data: &[u8],
+    bw: u8,
+    n: usize,
+    picks: &[u32],
+    base: usize,
+    out: &mut Vec<u32>,
+) -> Result<()> {
+    if bw > 32 {
+        return Err(Error::corrupt(format!("RLE bit width {bw} is over 32")));
+    }
+    out.reserve(picks.len());
+    let vbytes = usize::from(bw).div_ceil(8);
+    let (mut pos, mut first, mut p) = (0usize, 0usize, 0usize);
+    while first < n && p < picks.len() {
+        let rest = data.get(pos..).unwrap_or(&[]);
+        let (header, used) =
+            get_uvarint(rest).map_err(|_| Error::corrupt("RLE run header truncated"))?;
+        pos += used;
+        let want = n - first;
+        let (count, next_pos) = if header & 1 == 1 {
+            let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
+            let count = groups.saturating_mul(8).min(want);
+            let body = data.get(pos..).unwrap_or(&[]);
+            if body.len() < (count * usize::from(bw)).div_ceil(8) {
+                return Err(Error::corrupt("bit-packed run truncated"));
+            }
+            while p < picks.len() && (picks[p] as usize) - base < first + count {
+                let i = picks[p] as usize - base - first;
+                out.push(get_packed(body, i, bw) as u32);
+                p += 1;
+            }
+            (
+                count,
+                pos + groups.saturating_mul(usize::from(bw)).min(body.len()),
+            )
+        } else {
+            let count = usize::try_from(header >> 1).unwrap_or(usize::MAX).min(want);
+            let vb = data
+                .get(pos..pos + vbytes)
+                .ok_or_else(|| Error::corrupt("RLE run value truncated"))?;
+            let mut a = [0u8; 4];
+            a[..vbytes].copy_from_slice(vb);
+            let v = u32::from_le_bytes(a);
+            if bw < 32 && v >> bw != 0 {
+                return Err(Error::corrupt("RLE run value wider than its bit width"));
+            }
+            while p < picks.len() && (picks[p] as usize) - base < first + count {
+                out.push(v);
+                p += 1;
+            }
+            (count, pos + vbytes)
+        };
+        first += count;
+        pos = next_pos;
+    }
+    if p != picks.len() {
+        return Err(Error::corrupt("RLE data ends before the picked values"));
+    }
+    Ok(())
+}
+
 /// Unpack `n` values of `bw` bits (<= 32) from `src` (which holds at least ceil(n*bw/8) bytes).
 pub fn unpack_into(src: &[u8], bw: u8, n: usize, out: &mut Vec<u32>) {
     if bw == 0 {
@@ -228,8 +329,14 @@ pub fn unpack_into(src: &[u8], bw: u8, n: usize, out: &mut Vec<u32>) {
     let bwu = usize::from(bw);
     let mask = if bw == 32 { u64::MAX } else { (1u64 << bw) - 1 };
     let mut i = 0;
-    // Fast path: whole groups of 8 values (bw bytes) while 8 more bytes can be loaded; for
-    // bw <= 8 one u64 load yields all 8 values of a group.
+    // Fast path: whole groups of 8 values (exactly bw bytes each), unpacked by a loop
+    // specialized for the bit width (constant shifts and offsets, unrolled).
+    let groups = (n / 8).min(src.len() / bwu);
+    if groups > 0 {
+        out.reserve(n);
+        unpack_groups_dispatch(src, bw, groups, out);
+        i = groups * 8;
+    }
     if bw <= 8 {
         let m = mask;
         out.reserve(n);
@@ -324,6 +431,27 @@ mod tests {
                 }
             }
             roundtrip(&v, bw);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn picked_values_match_the_full_decode(
+            values in proptest::collection::vec(0u32..5000, 1..600),
+            bw_extra in 0u8..4,
+            every in 1usize..9,
+            base in 0usize..1000,
+        ) {
+            let bw = (bit_width(5000) + bw_extra).min(32);
+            let mut buf = Vec::new();
+            encode(&values, bw, &mut buf);
+            let mut all = Vec::new();
+            decode(&buf, bw, values.len(), &mut all).unwrap();
+            let picks: Vec<u32> = (0..values.len()).step_by(every).map(|i| (i + base) as u32).collect();
+            let mut got = Vec::new();
+            decode_picked(&buf, bw, values.len(), &picks, base, &mut got).unwrap();
+            let want: Vec<u32> = picks.iter().map(|&p| all[p as usize - base]).collect();
+            proptest::prop_assert_eq!(got, want);
         }
     }
 

@@ -17,6 +17,45 @@ use minide_common::{Error, Result};
 
 mod values;
 
+/// Per-thread buffers reused across column chunks: the raw chunk bytes and the decompressed
+/// page. Fresh buffers of that size per chunk cost page faults (the kernel zeroes every new
+/// page) comparable to the decoding itself.
+pub(super) mod reuse {
+    use std::cell::RefCell;
+
+    /// Larger buffers are dropped rather than kept for the next chunk.
+    const KEEP_MAX: usize = 64 << 20;
+
+    thread_local! {
+        static CHUNK: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        static PAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn take_chunk(len: usize) -> Vec<u8> {
+        let mut b = CHUNK.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        if b.len() < len {
+            b.resize(len, 0);
+        }
+        b
+    }
+
+    pub fn put_chunk(b: Vec<u8>) {
+        if b.len() <= KEEP_MAX {
+            CHUNK.with(|c| *c.borrow_mut() = b);
+        }
+    }
+
+    pub fn take_page() -> Vec<u8> {
+        PAGE.with(|c| std::mem::take(&mut *c.borrow_mut()))
+    }
+
+    pub fn put_page(b: Vec<u8>) {
+        if b.len() <= KEEP_MAX {
+            PAGE.with(|c| *c.borrow_mut() = b);
+        }
+    }
+}
+
 fn corrupt(what: impl Into<String>) -> Error {
     Error::corrupt(what.into())
 }
@@ -82,9 +121,13 @@ struct Decoded {
 struct Scratch {
     levels: Vec<u32>,
     idx: Vec<u32>,
+    /// Every index of a page when only some rows are kept (`idx` then holds the kept ones).
+    wide_idx: Vec<u32>,
     wide: Vec<i64>,
     bytes_ends: Vec<usize>,
     bytes_data: Vec<u8>,
+    /// Decompressed page, reused across the data pages of the chunk.
+    page: Vec<u8>,
 }
 
 pub struct ChunkDecoder<'a> {
@@ -111,6 +154,15 @@ pub struct ChunkDecoder<'a> {
     scratch: Scratch,
     /// INT32/INT64 decimals come out as Float64 (value / 10^scale), see `decimals_as_f64`.
     decimals_as_f64: bool,
+    /// INT64 decimals under `decimals_as_f64`: 10^scale. The dense I64 values then hold the
+    /// float64 bits (dictionary entries converted once, other pages right after decoding).
+    f64_div: Option<f64>,
+    /// Late materialization: only these rows (sorted, row-group relative) are kept, see `keep`.
+    keep: Option<&'a [u32]>,
+    /// How many entries of `keep` earlier pages consumed.
+    keep_pos: usize,
+    /// First row of the data page being decoded.
+    page_start: usize,
 }
 
 impl<'a> ChunkDecoder<'a> {
@@ -172,6 +224,10 @@ impl<'a> ChunkDecoder<'a> {
             dict: None,
             scratch: Scratch::default(),
             decimals_as_f64: false,
+            f64_div: None,
+            keep: None,
+            keep_pos: 0,
+            page_start: 0,
         })
     }
 
@@ -188,6 +244,41 @@ impl<'a> ChunkDecoder<'a> {
     pub fn decimals_as_f64(mut self, on: bool) -> Self {
         self.decimals_as_f64 = on;
         self
+    }
+
+    /// With `decimals_as_f64` on an INT64 column of `dt` = Decimal128(_, scale): convert while
+    /// decoding (see `f64_div`) instead of in a pass over the finished column.
+    pub fn decimal_type(mut self, dt: &DataType) -> Self {
+        if let (true, ptype::INT64, DataType::Decimal128(_, s)) =
+            (self.decimals_as_f64, self.physical, dt)
+        {
+            self.f64_div = Some(10f64.powi(i32::from(*s)));
+        }
+        self
+    }
+
+    /// Keep only the rows `rows` (sorted, distinct, inside the row group) of a flat required
+    /// fixed-width column: dictionary pages gather just those rows (the filter already ran on
+    /// other columns, so most of this column's values are never materialized).
+    pub fn keep(mut self, rows: &'a [u32]) -> Result<Self> {
+        let fixed = matches!(
+            self.physical,
+            ptype::INT32 | ptype::INT64 | ptype::FLOAT | ptype::DOUBLE
+        );
+        if !fixed || self.max_def > 0 || self.keep_levels {
+            return Err(Error::invalid(
+                "row keeping needs a flat, required, fixed-width column",
+            ));
+        }
+        if rows.windows(2).any(|w| w[0] >= w[1])
+            || rows.last().is_some_and(|&r| r as usize >= self.rows)
+        {
+            return Err(Error::invalid(
+                "kept rows must be sorted, distinct and inside the row group",
+            ));
+        }
+        self.keep = Some(rows);
+        Ok(self)
     }
 
     /// Only decode pages that overlap these row ranges (sorted, disjoint).
@@ -226,6 +317,7 @@ impl<'a> ChunkDecoder<'a> {
     }
 
     fn run(mut self, data_type: &DataType) -> Result<Decoded> {
+        self.scratch.page = reuse::take_page();
         let mut pos = 0usize;
         let mut done = 0usize;
         while done < self.rows {
@@ -288,7 +380,15 @@ impl<'a> ChunkDecoder<'a> {
                     if d.encoding != encoding::PLAIN && d.encoding != encoding::PLAIN_DICTIONARY {
                         return Err(corrupt("dictionary page not PLAIN-encoded"));
                     }
-                    self.dict = Some(self.decode_dict(&raw, n)?);
+                    let mut dict = self.decode_dict(&raw, n)?;
+                    if let (Some(div), Dict::I64(d)) = (self.f64_div, &mut dict) {
+                        // Decimals to float64 once per dictionary entry, not once per row:
+                        // the pages then gather finished floats (as bits).
+                        for x in d.iter_mut() {
+                            *x = decimal_bits(*x, div);
+                        }
+                    }
+                    self.dict = Some(dict);
                 }
                 page_type::DATA_PAGE => {
                     let h = header
@@ -296,12 +396,11 @@ impl<'a> ChunkDecoder<'a> {
                         .as_ref()
                         .ok_or_else(|| corrupt("data page without its header"))?;
                     let n = page_rows(h.num_values, self.rows - done)?;
-                    let raw = compression::decompress(
-                        self.codec,
-                        body,
-                        header.uncompressed_page_size as usize,
-                    )?;
-                    let mut values = &raw[..];
+                    let size = header.uncompressed_page_size as usize;
+                    let mut page = std::mem::take(&mut self.scratch.page);
+                    compression::decompress_into(self.codec, body, size, &mut page)?;
+                    let raw = &page[..size];
+                    let mut values = raw;
                     if self.max_rep > 0 {
                         if h.repetition_level_encoding != encoding::RLE {
                             return Err(invalid_encoding(
@@ -341,7 +440,10 @@ impl<'a> ChunkDecoder<'a> {
                         self.decode_levels(lv, n)?;
                         values = &values[4 + len..];
                     }
-                    self.decode_page_values(h.encoding, values, n)?;
+                    self.page_start = done;
+                    let decoded = self.decode_page_values(h.encoding, values, n);
+                    self.scratch.page = page;
+                    decoded?;
                     done += n;
                 }
                 page_type::DATA_PAGE_V2 => {
@@ -380,6 +482,7 @@ impl<'a> ChunkDecoder<'a> {
                     } else if def != 0 {
                         return Err(corrupt("definition levels in a required column"));
                     }
+                    self.page_start = done;
                     self.decode_page_values(h.encoding, &raw, n)?;
                     done += n;
                 }
@@ -387,6 +490,7 @@ impl<'a> ChunkDecoder<'a> {
                 other => return Err(corrupt(format!("unknown page type {other}"))),
             }
         }
+        reuse::put_page(std::mem::take(&mut self.scratch.page));
         let mut def = std::mem::take(&mut self.def_levels);
         let rep = std::mem::take(&mut self.rep_levels);
         let decoded = std::mem::take(&mut self.decoded);
@@ -509,7 +613,35 @@ impl<'a> ChunkDecoder<'a> {
             Some(mut b) if self.null_count > 0 => Some(NullBuffer::new(b.finish())),
             _ => None,
         };
-        let n: usize = decoded.iter().map(|&(s, e)| e - s).sum();
+        let n: usize = match self.keep {
+            Some(rows) => {
+                if self.keep_pos != rows.len() {
+                    return Err(corrupt("pages ended before the kept rows"));
+                }
+                rows.len()
+            }
+            None => decoded.iter().map(|&(s, e)| e - s).sum(),
+        };
+        if let (Some(_), Dense::I64(bits)) = (self.f64_div, &self.dense) {
+            if bits.len() != n {
+                return Err(corrupt(format!(
+                    "column decoded {} values for {n} rows",
+                    bits.len()
+                )));
+            }
+            let Dense::I64(bits) = self.dense else {
+                return Err(corrupt("decimal bits lost"));
+            };
+            let len = bits.len();
+            let vals = arrow_buffer::ScalarBuffer::<f64>::new(
+                arrow_buffer::Buffer::from_vec(bits),
+                0,
+                len,
+            );
+            return Ok(std::sync::Arc::new(arrow_array::Float64Array::new(
+                vals, nulls,
+            )));
+        }
         if let (true, DataType::Decimal128(_, scale)) = (self.decimals_as_f64, dt)
             && matches!(self.dense, Dense::I32(_) | Dense::I64(_))
         {
@@ -517,6 +649,13 @@ impl<'a> ChunkDecoder<'a> {
         }
         super::arrays::to_array(self.dense, nulls, dt, n)
     }
+}
+
+/// The float64 bits of an unscaled decimal divided by `div` (= 10^scale): the same division
+/// as `arrays::decimal_to_f64`, so both paths give the same floats.
+#[inline]
+pub(super) fn decimal_bits(x: i64, div: f64) -> i64 {
+    ((x as f64) / div).to_bits() as i64
 }
 
 fn native<T: Native>(raw: &[u8], n: usize) -> Result<Vec<T>> {

@@ -12,6 +12,7 @@ mod arrays;
 pub mod column;
 pub mod nested;
 mod pruning;
+mod scan;
 pub mod schema;
 
 use std::fs::File;
@@ -26,6 +27,7 @@ use rayon::prelude::*;
 use super::metadata::FileMetaData;
 use super::thrift;
 use minide_common::{Error, Result};
+pub use scan::ScanOptions;
 pub use schema::TopColumn;
 
 /// Largest footer accepted (a footer is metadata; hundreds of MB means corruption).
@@ -198,7 +200,7 @@ impl ParquetFile {
     /// Decode one column of one row group; with `decimals_as_f64`, INT32/INT64 decimals come
     /// out as Float64 (see [`ParquetFile::output_field`]).
     pub fn read_column_as(&self, rg: usize, col: usize, decimals_as_f64: bool) -> Result<ArrayRef> {
-        self.read_column_inner(rg, col, None, decimals_as_f64)
+        self.read_column_inner(rg, col, None, decimals_as_f64, None)
             .map(|(a, _, _)| a)
     }
 
@@ -229,11 +231,11 @@ impl ParquetFile {
     ) -> Result<(ArrayRef, usize)> {
         let Some(sel) = selection else {
             return self
-                .read_column_inner(rg, col, None, false)
+                .read_column_inner(rg, col, None, false, None)
                 .map(|(a, _, s)| (a, s));
         };
         let (array, decoded, skipped) =
-            self.read_column_inner(rg, col, Some(sel.to_vec()), false)?;
+            self.read_column_inner(rg, col, Some(sel.to_vec()), false, None)?;
         Ok((cut(&array, &decoded, sel)?, skipped))
     }
 
@@ -243,6 +245,7 @@ impl ParquetFile {
         col: usize,
         selection: Option<Vec<(usize, usize)>>,
         decimals_as_f64: bool,
+        keep: Option<&[u32]>,
     ) -> Result<column::DecodedRows> {
         let top = &self.columns[col];
         let group = &self.metadata.row_groups[rg];
@@ -279,18 +282,46 @@ impl ParquetFile {
             return Err(ctx(Error::corrupt("chunk type differs from the schema")));
         }
         let (start, len) = self.chunk_range(meta);
-        let bytes = self.read_chunk_bytes(start, len).map_err(ctx)?;
-        let rows = group.num_rows as usize;
-        let mut dec = column::ChunkDecoder::new(el, top.max_def, meta.codec, &bytes, rows)
-            .map_err(ctx)?
-            .decimals_as_f64(decimals_as_f64);
+        let mut buf = column::reuse::take_chunk(len as usize);
+        read_at(&self.file, &mut buf[..len as usize], start as u64).map_err(ctx)?;
+        let out = self
+            .decode_flat(
+                &buf[..len as usize],
+                top,
+                el,
+                meta.codec,
+                rows_of(group),
+                selection,
+                decimals_as_f64,
+                keep,
+            )
+            .map_err(|e| ctx(e).at_offset(start as u64));
+        column::reuse::put_chunk(buf);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decode_flat(
+        &self,
+        bytes: &[u8],
+        top: &TopColumn,
+        el: &super::metadata::SchemaElement,
+        codec: i32,
+        rows: usize,
+        selection: Option<Vec<(usize, usize)>>,
+        decimals_as_f64: bool,
+        keep: Option<&[u32]>,
+    ) -> Result<column::DecodedRows> {
+        let mut dec = column::ChunkDecoder::new(el, top.max_def, codec, bytes, rows)?
+            .decimals_as_f64(decimals_as_f64)
+            .decimal_type(top.field.data_type());
         if let Some(sel) = selection {
             dec = dec.select(sel);
         }
-        let (array, decoded, skipped) = dec
-            .decode_with_pages(top.field.data_type())
-            .map_err(|e| ctx(e).at_offset(start as u64))?;
-        Ok((array, decoded, skipped))
+        if let Some(rows) = keep {
+            dec = dec.keep(rows)?;
+        }
+        dec.decode_with_pages(top.field.data_type())
     }
 
     fn read_nested(&self, rg: usize, node: &nested::RNode) -> Result<ArrayRef> {
@@ -561,6 +592,10 @@ fn cut(array: &ArrayRef, decoded: &[(usize, usize)], sel: &[(usize, usize)]) -> 
         base += b - a;
     }
     Ok(arrow_array::make_array(m.freeze()))
+}
+
+fn rows_of(group: &super::metadata::RowGroup) -> usize {
+    group.num_rows as usize
 }
 
 fn read_at(file: &File, buf: &mut [u8], off: u64) -> Result<()> {

@@ -6,8 +6,15 @@ use super::*;
 
 impl ChunkDecoder<'_> {
     pub(super) fn decode_page_values(&mut self, enc: i32, data: &[u8], n: usize) -> Result<()> {
+        if let Some(keep) = self.keep {
+            return self.decode_page_kept(keep, enc, data, n);
+        }
         let k = self.present(n);
         let is_dict = enc == encoding::RLE_DICTIONARY || enc == encoding::PLAIN_DICTIONARY;
+        let tail_from = match &self.dense {
+            Dense::I64(v) => v.len(),
+            _ => 0,
+        };
         if is_dict {
             let dict_len = self
                 .dict
@@ -249,7 +256,99 @@ impl ChunkDecoder<'_> {
                 }
             }
         }
+        if let (Some(div), false, Dense::I64(v)) = (self.f64_div, is_dict, &mut self.dense) {
+            // Non-dictionary pages of an INT64 decimal: convert the values just appended.
+            for x in &mut v[tail_from..] {
+                *x = super::decimal_bits(*x, div);
+            }
+        }
         self.scratch.levels = levels_owned;
         Ok(())
+    }
+}
+
+impl<'a> ChunkDecoder<'a> {
+    /// Late materialization (`keep`): append only the kept rows of this page. Dictionary pages
+    /// gather the kept rows' entries from the unpacked indices; other encodings decode the page
+    /// into a temporary buffer and pick from it.
+    fn decode_page_kept(&mut self, keep: &'a [u32], enc: i32, data: &[u8], n: usize) -> Result<()> {
+        let start = self.page_start;
+        let lo = self.keep_pos;
+        let hi = lo + keep[lo..].partition_point(|&r| (r as usize) < start + n);
+        self.keep_pos = hi;
+        let rows = &keep[lo..hi];
+        let is_dict = enc == encoding::RLE_DICTIONARY || enc == encoding::PLAIN_DICTIONARY;
+        if is_dict {
+            let dict_len = self
+                .dict
+                .as_ref()
+                .map(Dict::len)
+                .ok_or_else(|| corrupt("dictionary-encoded page without a dictionary"))?;
+            let bw = *data
+                .first()
+                .ok_or_else(|| corrupt("dictionary page data empty"))?;
+            // Sparse rows: only the picked indices are extracted (run headers are still walked
+            // and checked); dense rows: unpack all, cheaper per value. Either way only the
+            // indices used are range-checked: the others never reach the output.
+            let idx = &mut self.scratch.idx;
+            idx.clear();
+            if rows.len() * 4 < n {
+                rle::decode_picked(&data[1..], bw, n, rows, start, idx)?;
+            } else if n > 0 {
+                let mut all = std::mem::take(&mut self.scratch.wide_idx);
+                all.clear();
+                rle::decode(&data[1..], bw, n, &mut all)?;
+                if all.len() != n {
+                    return Err(corrupt("page holds fewer values than its levels"));
+                }
+                idx.extend(rows.iter().map(|&r| all[r as usize - start]));
+                self.scratch.wide_idx = all;
+            }
+            if idx.len() != rows.len() {
+                return Err(corrupt("page holds fewer values than its levels"));
+            }
+            if idx.iter().any(|&i| i as usize >= dict_len) {
+                return Err(corrupt("dictionary index out of range"));
+            }
+            let idx = &self.scratch.idx;
+            match (&mut self.dense, &self.dict) {
+                (Dense::I32(o), Some(Dict::I32(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
+                (Dense::I64(o), Some(Dict::I64(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
+                (Dense::F32(o), Some(Dict::F32(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
+                (Dense::F64(o), Some(Dict::F64(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
+                _ => return Err(corrupt("dictionary of the wrong type")),
+            }
+            return Ok(());
+        }
+        let empty = match &self.dense {
+            Dense::I32(_) => Dense::I32(Vec::with_capacity(n)),
+            Dense::I64(_) => Dense::I64(Vec::with_capacity(n)),
+            Dense::F32(_) => Dense::F32(Vec::with_capacity(n)),
+            Dense::F64(_) => Dense::F64(Vec::with_capacity(n)),
+            _ => return Err(corrupt("row keeping on a non fixed-width column")),
+        };
+        let column = std::mem::replace(&mut self.dense, empty);
+        self.keep = None;
+        let decoded = self.decode_page_values(enc, data, n);
+        self.keep = Some(keep);
+        let page = std::mem::replace(&mut self.dense, column);
+        decoded?;
+        fn pick<T: Copy>(page: &[T], rows: &[u32], start: usize, out: &mut Vec<T>) -> Result<()> {
+            if rows
+                .last()
+                .is_some_and(|&r| r as usize - start >= page.len())
+            {
+                return Err(corrupt("page holds fewer values than its levels"));
+            }
+            out.extend(rows.iter().map(|&r| page[r as usize - start]));
+            Ok(())
+        }
+        match (&mut self.dense, &page) {
+            (Dense::I32(o), Dense::I32(p)) => pick(p, rows, start, o),
+            (Dense::I64(o), Dense::I64(p)) => pick(p, rows, start, o),
+            (Dense::F32(o), Dense::F32(p)) => pick(p, rows, start, o),
+            (Dense::F64(o), Dense::F64(p)) => pick(p, rows, start, o),
+            _ => Err(corrupt("row keeping on a non fixed-width column")),
+        }
     }
 }
