@@ -193,3 +193,26 @@ def test_pruning_decision_follows_a_rewritten_file(tmp_path: Path) -> None:
     )
     assert _counters(con, sql)[:2] == (0, 6)
     _same(con, sql, path)
+
+
+@pytest.mark.parametrize("flag, calls", [("0", 0), ("off", 0), ("1", 2)])
+def test_keep_freed_memory_switch(monkeypatch: pytest.MonkeyPatch, flag: str, calls: int) -> None:
+    """MINIDE_KEEP_FREED_MEMORY=0 leaves glibc's allocator settings alone."""
+    import ctypes
+
+    from minide.sql import sources
+
+    seen: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            seen.append((param, value))
+            return 1
+
+    monkeypatch.setattr(sources, "_malloc_tuned", False)
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    monkeypatch.setenv("MINIDE_KEEP_FREED_MEMORY", flag)
+    sources._keep_freed_memory()
+    assert len(seen) == calls
+    sources._keep_freed_memory()  # once per process
+    assert len(seen) == calls

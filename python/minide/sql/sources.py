@@ -270,11 +270,18 @@ def _keep_freed_memory() -> None:
     kernel, so every query page-faults its columns in afresh (the kernel zeroes each page):
     ~15% of TPC-H Q1's time at SF1. Raising the trim and mmap thresholds once keeps up to
     512 MB of freed heap for reuse. No-op on other C libraries.
+
+    The setting is process-wide (glibc has one allocator per process), so it is a switch of the
+    process, not of a connection: ``MINIDE_KEEP_FREED_MEMORY=0`` in the environment turns it off
+    for embedders who would rather give memory back than save the page faults.
     """
     global _malloc_tuned
     if _malloc_tuned:
         return
     _malloc_tuned = True
+    flag = os.environ.get("MINIDE_KEEP_FREED_MEMORY", "1").strip().lower()
+    if flag in ("0", "false", "no", "off"):
+        return
     try:
         import ctypes
 
