@@ -1,11 +1,15 @@
-//! A bit-packed cuckoo filter whose entries carry a 2-bit time tag.
+//! A bit-packed cuckoo filter whose entries carry a 2-bit time tag, with semi-sorted buckets.
 //!
 //! ```text
-//!  bucket b = slots 4b .. 4b+3, each `w = f + 2` bits, packed back to back in u64 words:
-//!   ... │ fp (f bits) │ tag (2) │ fp │ tag │ fp │ tag │ fp │ tag │ ...      value 0 = empty slot
+//!  slot value v = │ fp (f bits) │ tag (2) │  (w = f + 2 bits)         value 0 = empty slot
+//!  bucket b = 4 values encoded by semisort.rs in 4w - 4 bits, packed back to back in u64 words
 //!  i1 = fastrange(h1, m)            fp = top f bits of h2 (0 → 1)
 //!  alt(i) = (x(fp) - i) mod m       an involution for any m, so the table size is arbitrary
 //! ```
+//!
+//! Every bucket operation decodes the bucket into its 4 values (sorted by their low nibble, a
+//! canonical order), changes them and encodes them back; "slot j" means position j of that
+//! order.
 //!
 //! Partial-key cuckoo hashing (Fan et al., 2014): a key lives in bucket `i1` or `alt(i1)`, and
 //! an evicted fingerprint finds its other bucket from its own bits. A lookup compares the query's
@@ -20,6 +24,7 @@
 //! stops inserting into this table.
 
 use super::exact::fmix64;
+use super::semisort;
 
 pub const SLOTS: u64 = 4;
 pub const TAG_BITS: u32 = 2;
@@ -33,7 +38,8 @@ pub struct Table {
     /// Number of buckets (any value >= 1).
     pub buckets: u64,
     pub fp_bits: u32,
-    /// Bit-packed slots plus one padding word so a slot straddling the last word can be read.
+    /// Bit-packed semi-sorted buckets plus two padding words so a bucket can be read as the
+    /// u128 at its first word plus one more word.
     pub words: Vec<u64>,
     /// Occupied slots (stash not included).
     pub count: u64,
@@ -65,8 +71,13 @@ impl Table {
 
     /// Words needed for `buckets` buckets of `fp_bits` fingerprints (one padding word).
     pub fn words_for(buckets: u64, fp_bits: u32) -> usize {
-        let bits = buckets * SLOTS * u64::from(fp_bits + TAG_BITS);
-        bits.div_ceil(64) as usize + 1
+        let bits = buckets * u64::from(Self::bucket_bits(fp_bits));
+        bits.div_ceil(64) as usize + 2
+    }
+
+    /// Bits of one semi-sorted bucket of `fp_bits`-bit fingerprints (4 (f + 2) - 4).
+    pub fn bucket_bits(fp_bits: u32) -> u32 {
+        semisort::bucket_bits(fp_bits + TAG_BITS)
     }
 
     #[inline]
@@ -124,39 +135,62 @@ impl Table {
         }
     }
 
+    /// Bits of one bucket: 4 slot values of `f + 2` bits less the 4 semi-sorting saves.
     #[inline]
-    fn get(&self, slot: u64) -> u64 {
-        let w = self.width();
-        let bit = slot * u64::from(w);
+    fn bucket_width(&self) -> u32 {
+        semisort::bucket_bits(self.width())
+    }
+
+    /// The encoded bucket `b` (up to 124 bits, so it can span three words).
+    #[inline]
+    fn read_bucket(&self, b: u64) -> u128 {
+        let w = self.bucket_width();
+        let bit = b * u64::from(w);
         let (i, off) = ((bit / 64) as usize, (bit % 64) as u32);
-        let lo = self.words[i] >> off;
-        let v = if off + w > 64 {
-            lo | (self.words[i + 1] << (64 - off))
+        let lo = (u128::from(self.words[i]) | (u128::from(self.words[i + 1]) << 64)) >> off;
+        let v = if off + w > 128 {
+            lo | (u128::from(self.words[i + 2]) << (128 - off))
         } else {
             lo
         };
-        v & ((1u64 << w) - 1)
+        v & ((1u128 << w) - 1)
     }
 
     #[inline]
-    fn set(&mut self, slot: u64, value: u64) {
-        let w = self.width();
-        let mask = (1u64 << w) - 1;
-        let bit = slot * u64::from(w);
+    fn write_bucket(&mut self, b: u64, value: u128) {
+        let w = self.bucket_width();
+        let mask = (1u128 << w) - 1;
+        let bit = b * u64::from(w);
         let (i, off) = ((bit / 64) as usize, (bit % 64) as u32);
-        self.words[i] = (self.words[i] & !(mask << off)) | (value << off);
-        if off + w > 64 {
-            let hi = 64 - off;
-            self.words[i + 1] = (self.words[i + 1] & !(mask >> hi)) | (value >> hi);
+        let lo = ((u128::from(self.words[i]) | (u128::from(self.words[i + 1]) << 64))
+            & !(mask << off))
+            | (value << off);
+        self.words[i] = lo as u64;
+        self.words[i + 1] = (lo >> 64) as u64;
+        if off + w > 128 {
+            let hi = 128 - off;
+            let m = (mask >> hi) as u64;
+            self.words[i + 2] = (self.words[i + 2] & !m) | (value >> hi) as u64;
         }
+    }
+
+    /// The 4 slot values of bucket `b` (0 = empty), in semi-sorted order.
+    #[inline]
+    fn slots_of(&self, b: u64) -> [u64; 4] {
+        semisort::decode(self.read_bucket(b), self.width())
+    }
+
+    #[inline]
+    fn store(&mut self, b: u64, slots: [u64; 4]) {
+        let w = self.width();
+        self.write_bucket(b, semisort::encode(slots, w));
     }
 
     #[inline]
     fn bucket_has(&self, bucket: u64, fp: u64) -> bool {
-        (0..SLOTS).any(|j| {
-            let v = self.get(bucket * SLOTS + j);
-            v != 0 && v >> TAG_BITS == fp
-        })
+        self.slots_of(bucket)
+            .iter()
+            .any(|&v| v != 0 && v >> TAG_BITS == fp)
     }
 
     #[inline]
@@ -172,15 +206,16 @@ impl Table {
     /// Move an entry of the full `bucket` to a free slot of its other bucket and put `value` in
     /// its place. Entries of the epoch being swept stay where they are.
     fn move_one_out(&mut self, bucket: u64, value: u64, sweep: Option<(u64, u64)>) -> bool {
-        for j in 0..SLOTS {
-            let s = bucket * SLOTS + j;
-            let v = self.get(s);
+        let mut slots = self.slots_of(bucket);
+        for j in 0..SLOTS as usize {
+            let v = slots[j];
             if sweep.is_some_and(|(tag, _)| v & TAG_MASK == tag) {
                 continue;
             }
             let other = self.alt(bucket, v >> TAG_BITS);
             if other != bucket && self.place(other, v) {
-                self.set(s, value);
+                slots[j] = value;
+                self.store(bucket, slots);
                 return true;
             }
         }
@@ -189,15 +224,16 @@ impl Table {
 
     /// Put `value` in a free slot of `bucket`. False if the bucket is full.
     fn place(&mut self, bucket: u64, value: u64) -> bool {
-        for j in 0..SLOTS {
-            let s = bucket * SLOTS + j;
-            if self.get(s) == 0 {
-                self.set(s, value);
+        let mut slots = self.slots_of(bucket);
+        match slots.iter().position(|&v| v == 0) {
+            Some(j) => {
+                slots[j] = value;
+                self.store(bucket, slots);
                 self.count += 1;
-                return true;
+                true
             }
+            None => false,
         }
-        false
     }
 
     /// Insert a key with time tag `tag`. `sweep` = (tag being swept, buckets below which that
@@ -218,15 +254,19 @@ impl Table {
                 return true;
             }
             // Else a pseudo-random but deterministic victim (a restored table makes the same
-            // moves). Entries of the epoch being swept are not moved if another can be: each
-            // should leave when the sweep reaches the bucket it was in, not earlier or later.
-            let r = fmix64(value ^ (u64::from(kick) << 40) ^ bucket.rotate_left(20)) >> 62;
-            let s = (0..SLOTS)
-                .map(|j| bucket * SLOTS + (r + j) % SLOTS)
-                .find(|&s| sweep.is_none_or(|(tag, _)| self.get(s) & TAG_MASK != tag))
-                .unwrap_or(bucket * SLOTS + r);
-            let victim = self.get(s);
-            self.set(s, value);
+            // moves; slot order is the canonical semi-sorted one). Entries of the epoch being
+            // swept are not moved if another can be: each should leave when the sweep reaches
+            // the bucket it was in, not earlier or later.
+            let r =
+                (fmix64(value ^ (u64::from(kick) << 40) ^ bucket.rotate_left(20)) >> 62) as usize;
+            let mut slots = self.slots_of(bucket);
+            let j = (0..SLOTS as usize)
+                .map(|j| (r + j) % SLOTS as usize)
+                .find(|&j| sweep.is_none_or(|(tag, _)| slots[j] & TAG_MASK != tag))
+                .unwrap_or(r);
+            let victim = slots[j];
+            slots[j] = value;
+            self.store(bucket, slots);
             value = victim;
             bucket = self.alt(bucket, value >> TAG_BITS);
             if sweep.is_some_and(|(tag, below)| value & TAG_MASK == tag && bucket < below) {
@@ -243,11 +283,18 @@ impl Table {
     /// Clear entries tagged `tag` in buckets `[from, to)` (and in the stash if `to` is the end).
     pub fn sweep(&mut self, from: u64, to: u64, tag: u64) {
         let to = to.min(self.buckets);
-        for s in from * SLOTS..to * SLOTS {
-            let v = self.get(s);
-            if v != 0 && v & TAG_MASK == tag {
-                self.set(s, 0);
-                self.count -= 1;
+        for b in from..to {
+            let mut slots = self.slots_of(b);
+            let mut cleared = 0;
+            for v in &mut slots {
+                if *v != 0 && *v & TAG_MASK == tag {
+                    *v = 0;
+                    cleared += 1;
+                }
+            }
+            if cleared > 0 {
+                self.store(b, slots);
+                self.count -= cleared;
             }
         }
         if to == self.buckets {
@@ -256,8 +303,29 @@ impl Table {
     }
 
     /// Occupied slots, counted from the words (checks a restored table).
-    pub fn recount(&self) -> u64 {
-        (0..self.slots()).filter(|&s| self.get(s) != 0).count() as u64
+    /// None if a bucket is not a valid encoding, a slot has an empty fingerprint with a
+    /// non-zero tag, or the padding bits are not zero.
+    pub fn recount(&self) -> Option<u64> {
+        let mut n = 0;
+        for b in 0..self.buckets {
+            let e = self.read_bucket(b);
+            if !semisort::valid(e) {
+                return None;
+            }
+            for v in semisort::decode(e, self.width()) {
+                if v != 0 && v >> TAG_BITS == 0 {
+                    return None;
+                }
+                n += u64::from(v != 0);
+            }
+        }
+        let used = self.buckets * u64::from(self.bucket_width());
+        let (i, off) = ((used / 64) as usize, (used % 64) as u32);
+        // off < 64, and at off = 0 word i is padding, all of which must be zero.
+        if self.words[i] >> off != 0 || self.words[i + 1..].iter().any(|&w| w != 0) {
+            return None;
+        }
+        Some(n)
     }
 
     pub fn clear(&mut self) {
@@ -286,7 +354,7 @@ mod tests {
             assert!(t.insert(&p, i % 4, None), "overflow at {i} of {n}");
         }
         assert_eq!(t.count, n);
-        assert_eq!(t.recount(), n);
+        assert_eq!(t.recount(), Some(n));
         for i in 0..n {
             let (a, b) = key(i);
             assert!(t.contains(&t.probe(a, b)), "lost key {i}");
@@ -324,6 +392,42 @@ mod tests {
             if i % 4 != 1 {
                 assert!(t.contains(&t.probe(a, b)));
             }
+        }
+    }
+
+    #[test]
+    fn every_fingerprint_width_keeps_its_keys_through_sweeps() {
+        // Buckets of 4 (f + 2) - 4 bits: 20 (f = 4) to 124 (f = 30), the widest spanning three
+        // words; odd bucket counts so buckets straddle words at every offset.
+        for f in [MIN_FP_BITS, 5, 13, 14, 16, 17, 25, 29, MAX_FP_BITS] {
+            let mut t = Table::new(4_001, f);
+            assert_eq!(t.words.len(), Table::words_for(t.buckets, f));
+            let n = (t.slots() as f64 * 0.95) as u64;
+            for i in 0..n {
+                let (a, b) = key(i);
+                assert!(
+                    t.insert(&t.probe(a, b), i % 4, None),
+                    "f {f}: overflow at {i}"
+                );
+            }
+            assert_eq!(t.recount(), Some(n), "f {f}");
+            for i in 0..n {
+                let (a, b) = key(i);
+                assert!(t.contains(&t.probe(a, b)), "f {f}: lost {i}");
+            }
+            t.sweep(0, t.buckets / 3, 2);
+            t.sweep(t.buckets / 3, t.buckets, 2);
+            assert_eq!(t.recount(), Some(t.count), "f {f}");
+            assert_eq!(t.count, n - (n + 1) / 4, "f {f}");
+            for i in (0..n).filter(|i| i % 4 != 2) {
+                let (a, b) = key(i);
+                assert!(t.contains(&t.probe(a, b)), "f {f}: lost {i} after sweep");
+            }
+            for tag in [0, 1, 3] {
+                t.sweep(0, t.buckets, tag);
+            }
+            assert_eq!((t.count, t.recount()), (0, Some(0)), "f {f}");
+            assert!(t.words.iter().all(|&w| w == 0), "f {f}: empty is all zero");
         }
     }
 

@@ -12,6 +12,7 @@
 pub mod approx;
 pub mod cuckoo;
 pub mod exact;
+pub mod semisort;
 pub mod window_buckets;
 
 use arrow_array::RecordBatch;
@@ -113,8 +114,9 @@ pub struct Deduplicator {
 }
 
 /// Store kind of the approximate store in checkpoints. Kind 3 was the time-sliced Bloom store
-/// of earlier versions; it is refused with a message rather than misread.
-const APPROX_STORE_KIND: u8 = 4;
+/// and kind 4 the cuckoo store with unsorted 15-bit slots; both are refused with a message
+/// rather than misread.
+const APPROX_STORE_KIND: u8 = 5;
 
 /// The null integer key in approximate mode (hashed keys encode null themselves).
 const APPROX_NULL: [u64; 2] = [0x6e75_6c6c_6b65_7931, 0x2f0a_c3d1_99e4_5b27];
@@ -398,7 +400,16 @@ impl Deduplicator {
                     return Err(Error::corrupt(
                         "approximate-mode checkpoint from an older minide (time-sliced Bloom \
                          filters, store kind 3); this version stores expiring cuckoo filters \
-                         (kind 4) and cannot convert it: rebuild the state by replaying the source",
+                         with semi-sorted buckets (kind 5) and cannot convert it: rebuild the \
+                         state by replaying the source",
+                    ));
+                }
+                (Store::Approx(_), 4) => {
+                    return Err(Error::corrupt(
+                        "approximate-mode checkpoint from an older minide (cuckoo filters with \
+                         unsorted buckets, store kind 4); this version stores semi-sorted \
+                         buckets (kind 5) and cannot convert it: rebuild the state by replaying \
+                         the source",
                     ));
                 }
                 (_, k) => {

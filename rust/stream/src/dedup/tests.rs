@@ -195,11 +195,25 @@ fn old_bloom_checkpoints_are_refused_with_a_clear_error() {
     s.write(&mut w);
     let at = payload.len() - w.buf.len() - 1;
     assert_eq!(payload[at], APPROX_STORE_KIND);
-    payload[at] = 3;
+    for old in [3u8, 4] {
+        payload[at] = old;
+        let e = Deduplicator::restore(&checkpoint::seal(Kind::Dedup, &payload))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("older minide") && e.contains(&format!("kind {old}")),
+            "{e}"
+        );
+    }
+    // A bucket whose rank is out of range (>= 3876) is refused, not decoded.
+    payload[at] = APPROX_STORE_KIND;
+    let words_at = payload.len() - 8 * s.tables.last().map_or(0, |t| t.words.len());
+    payload[words_at] = 0xff;
+    payload[words_at + 1] |= 0x0f;
     let e = Deduplicator::restore(&checkpoint::seal(Kind::Dedup, &payload))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("older minide") && e.contains("kind 3"), "{e}");
+    assert!(e.contains("semi-sorted"), "{e}");
 }
 
 #[test]
