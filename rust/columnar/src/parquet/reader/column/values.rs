@@ -5,6 +5,19 @@
 use super::*;
 
 impl ChunkDecoder<'_> {
+    /// A dictionary-index page starts with its bit width; the chunk must have had a dictionary.
+    fn dict_page_prologue(&self, data: &[u8]) -> Result<(usize, u8)> {
+        let dict_len = self
+            .dict
+            .as_ref()
+            .map(Dict::len)
+            .ok_or_else(|| corrupt("dictionary-encoded page without a dictionary"))?;
+        let bw = *data
+            .first()
+            .ok_or_else(|| corrupt("dictionary page data empty"))?;
+        Ok((dict_len, bw))
+    }
+
     pub(super) fn decode_page_values(&mut self, enc: i32, data: &[u8], n: usize) -> Result<()> {
         if let Some(keep) = self.keep {
             return self.decode_page_kept(keep, enc, data, n);
@@ -16,14 +29,7 @@ impl ChunkDecoder<'_> {
             _ => 0,
         };
         if is_dict {
-            let dict_len = self
-                .dict
-                .as_ref()
-                .map(Dict::len)
-                .ok_or_else(|| corrupt("dictionary-encoded page without a dictionary"))?;
-            let bw = *data
-                .first()
-                .ok_or_else(|| corrupt("dictionary page data empty"))?;
+            let (dict_len, bw) = self.dict_page_prologue(data)?;
             let s = &mut self.scratch;
             s.idx.clear();
             if k > 0 {
@@ -279,14 +285,7 @@ impl<'a> ChunkDecoder<'a> {
         let rows = &keep[lo..hi];
         let is_dict = enc == encoding::RLE_DICTIONARY || enc == encoding::PLAIN_DICTIONARY;
         if is_dict {
-            let dict_len = self
-                .dict
-                .as_ref()
-                .map(Dict::len)
-                .ok_or_else(|| corrupt("dictionary-encoded page without a dictionary"))?;
-            let bw = *data
-                .first()
-                .ok_or_else(|| corrupt("dictionary page data empty"))?;
+            let (dict_len, bw) = self.dict_page_prologue(data)?;
             // Sparse rows: only the picked indices are extracted (run headers are still walked
             // and checked); dense rows: unpack all, cheaper per value. Either way only the
             // indices used are range-checked: the others never reach the output.
