@@ -18,10 +18,10 @@
 //!
 //! Keys of different shards never interact, so shards run in parallel (rayon) on big batches.
 
-use hashbrown::HashTable;
 use rayon::prelude::*;
 
-use super::window_buckets::{Buckets, Entry, Ref};
+use super::flat_table::{FlatTable, Probe, tag_of};
+use super::window_buckets::{Buckets, Entry, Stamp};
 
 /// Number of shards: fixed, so checkpoints do not depend on the thread count.
 pub const SHARDS: usize = 16;
@@ -95,84 +95,201 @@ fn shard_of(pos: u64) -> usize {
 }
 
 #[derive(Debug)]
-struct Shard<K> {
-    table: HashTable<Ref>,
-    buckets: Buckets<K>,
+struct Shard<K: Copy, S: Copy> {
+    table: FlatTable,
+    buckets: Buckets<K, S>,
+    /// Keys the table points at through live chunks (its other used slots are stale).
+    live: usize,
 }
 
-impl<K: StoreKey> Shard<K> {
+/// Rows a shard looks ahead when prefetching table lines: enough to cover a memory latency.
+const PREFETCH_AHEAD: usize = 12;
+
+impl<K: StoreKey, S: Stamp> Shard<K, S> {
+    fn new(width: i64) -> Self {
+        Shard {
+            table: FlatTable::default(),
+            buckets: Buckets::new(width),
+            live: 0,
+        }
+    }
+
     /// Apply the dedup rule to one row; true = emit.
     #[inline]
     fn observe(&mut self, key: K, t: i64, window: i64) -> bool {
-        let Shard { table, buckets } = self;
-        let h = key.pos();
-        if let Some(slot) = table.find_mut(h, |&r| buckets.get(r).key == key) {
-            let s = buckets.get(*slot).time;
-            if t < s.saturating_add(window) {
-                return false;
+        let tag = tag_of(key.pos());
+        let buckets = &self.buckets;
+        match self.table.probe(tag, |r| buckets.key(r) == Some(key)) {
+            Probe::Found(i, r) => {
+                let s = buckets.get(r).map_or(i64::MIN, |e| e.time);
+                if t < s.saturating_add(window) {
+                    return false;
+                }
+                // Remembered too long ago: a new first occurrence. The old entry stays in its
+                // bucket, unreferenced, until that bucket expires.
+                self.buckets.unref(r);
+                let nr = self.buckets.push(Entry { key, time: t });
+                self.table.repoint(i, nr);
             }
-            // Remembered too long ago: a new first occurrence. The old entry stays in its
-            // bucket, unreferenced, until that bucket expires.
-            *slot = buckets.push(Entry { key, time: t });
-            return true;
+            Probe::Vacant(i) => {
+                let r = self.buckets.push(Entry { key, time: t });
+                if self.table.is_full() {
+                    // The probed slot goes with the old table: insert into the new one.
+                    self.rebuild();
+                    self.table.insert_new(tag, r);
+                } else {
+                    self.table.fill(i, tag, r);
+                }
+                self.live += 1;
+            }
         }
-        let r = buckets.push(Entry { key, time: t });
-        table.insert_unique(h, r, |&r| buckets.get(r).key.pos());
         true
     }
 
-    fn expire(&mut self, limit: i64) {
-        let Shard { table, buckets } = self;
-        buckets.drain_expired(limit, |r, e| {
-            // Only remove the slot if it still points at this entry (it may have been replaced).
-            if let Ok(occ) = table.find_entry(e.key.pos(), |&x| x == r) {
-                occ.remove();
+    /// Replace the table by one without stale slots, sized for the live keys; after that no
+    /// slot names a dropped chunk, so their numbers can be handed out again.
+    fn rebuild(&mut self) {
+        let buckets = &self.buckets;
+        self.table.rebuild(self.live, |r| buckets.is_live(r));
+        self.buckets.recycle_dead();
+    }
+
+    /// `observe` over a shard's rows (ascending), pushing the emitted ones to `out`. The table
+    /// line of the row `PREFETCH_AHEAD` places ahead is requested before each row, so the
+    /// random-access misses overlap instead of running one after another.
+    fn observe_rows(
+        &mut self,
+        keys: &[K],
+        times: &[i64],
+        rows: &[u32],
+        window: i64,
+        out: &mut Vec<u32>,
+    ) {
+        for (j, &i) in rows.iter().enumerate() {
+            if let Some(&a) = rows.get(j + PREFETCH_AHEAD) {
+                self.table.prefetch(tag_of(keys[a as usize].pos()));
             }
-        });
-        if table.capacity() > 64 && table.len() * 4 < table.capacity() {
-            table.shrink_to_fit(|&r| buckets.get(r).key.pos());
+            if self.observe(keys[i as usize], times[i as usize], window) {
+                out.push(i);
+            }
         }
     }
 
+    fn expire(&mut self, limit: i64) {
+        let gone = self.buckets.drain_expired(limit);
+        self.live = self.live.saturating_sub(gone);
+        // Stale slots are normally dropped by the rebuild a full table triggers on insert. When
+        // few new keys arrive that rebuild does not come, and the table would keep the size of
+        // the peak: shrink it here once it is well above the size a rebuild would give.
+        if self.table.oversized(self.live) {
+            self.rebuild();
+        }
+    }
+
+    /// Insert an entry whose key is not in the shard (checkpoint restore).
+    fn load(&mut self, e: Entry<K>) {
+        let r = self.buckets.push(e);
+        if self.table.is_full() {
+            self.rebuild();
+        }
+        self.table.insert_new(tag_of(e.key.pos()), r);
+        self.live += 1;
+    }
+
     fn heap_bytes(&self) -> usize {
-        // hashbrown: one 8-byte slot plus one control byte per bucket; buckets = capacity * 8/7.
-        let slots = (self.table.capacity() * 8 / 7).next_power_of_two();
-        let table = if self.table.capacity() == 0 {
-            0
-        } else {
-            slots * (std::mem::size_of::<Ref>() + 1)
-        };
-        table + self.buckets.heap_bytes()
+        self.table.heap_bytes() + self.buckets.heap_bytes()
     }
 }
 
-/// The exact store: `SHARDS` independent shards plus the entry of the null key.
+/// The exact store: `SHARDS` independent shards plus the entry of the null key, with the
+/// narrowest time stamps the bucket width allows (see [`super::window_buckets::Stamp`]).
 #[derive(Debug)]
-pub struct ExactStore<K> {
-    shards: Vec<Shard<K>>,
+pub struct ExactStore<K: Copy>(Stamps<K>);
+
+#[derive(Debug)]
+enum Stamps<K: Copy> {
+    Offset(Sharded<K, u32>),
+    Whole(Sharded<K, i64>),
+}
+
+/// Run `$body` on the store whatever its stamp type.
+macro_rules! with_store {
+    ($store:expr, $s:ident => $body:expr) => {
+        match $store {
+            Stamps::Offset($s) => $body,
+            Stamps::Whole($s) => $body,
+        }
+    };
+}
+
+impl<K: StoreKey> ExactStore<K> {
+    pub fn new(window: i64, lateness: i64) -> Self {
+        let width = (window.saturating_add(lateness) / 16).max(1);
+        ExactStore(if width <= u32::MAX_WIDTH {
+            Stamps::Offset(Sharded::new(window, width))
+        } else {
+            Stamps::Whole(Sharded::new(window, width))
+        })
+    }
+
+    /// Decide `rows` (indices into `keys`/`times`, ascending): returns the emitted subset, ascending.
+    pub fn process(&mut self, keys: &[K], times: &[i64], rows: &[u32]) -> Vec<u32> {
+        with_store!(&mut self.0, s => s.process(keys, times, rows))
+    }
+
+    /// The rule for the null key (integer keys), applied to rows in input order.
+    pub fn observe_null(&mut self, t: i64) -> bool {
+        with_store!(&mut self.0, s => s.observe_null(t))
+    }
+
+    /// Forget every entry that can no longer match a non-late row.
+    pub fn expire(&mut self, watermark: i64) {
+        with_store!(&mut self.0, s => s.expire(watermark))
+    }
+
+    /// Keys currently remembered.
+    pub fn live_keys(&self) -> usize {
+        with_store!(&self.0, s => s.live_keys())
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        with_store!(&self.0, s => s.heap_bytes())
+    }
+
+    /// Every remembered `(key, first_seen)` (not the replaced ones), plus the null key's time.
+    pub fn live_entries(&self) -> (Vec<Entry<K>>, Option<i64>) {
+        with_store!(&self.0, s => s.live_entries())
+    }
+
+    /// Rebuild from [`ExactStore::live_entries`] (used by checkpoint restore).
+    pub fn load(&mut self, entries: &[Entry<K>], null_time: Option<i64>) {
+        with_store!(&mut self.0, s => s.load(entries, null_time))
+    }
+
+    pub fn bucket_count(&self) -> usize {
+        with_store!(&self.0, s => s.buckets())
+    }
+}
+
+#[derive(Debug)]
+struct Sharded<K: Copy, S: Copy> {
+    shards: Vec<Shard<K, S>>,
     window: i64,
     /// First-seen time of the null key, if remembered (integer keys only; hashed keys encode
     /// null in the hash).
     null_time: Option<i64>,
 }
 
-impl<K: StoreKey> ExactStore<K> {
-    pub fn new(window: i64, lateness: i64) -> Self {
-        let width = (window.saturating_add(lateness) / 16).max(1);
-        ExactStore {
-            shards: (0..SHARDS)
-                .map(|_| Shard {
-                    table: HashTable::new(),
-                    buckets: Buckets::new(width),
-                })
-                .collect(),
+impl<K: StoreKey, S: Stamp> Sharded<K, S> {
+    fn new(window: i64, width: i64) -> Self {
+        Sharded {
+            shards: (0..SHARDS).map(|_| Shard::new(width)).collect(),
             window,
             null_time: None,
         }
     }
 
-    /// Decide `rows` (indices into `keys`/`times`, ascending): returns the emitted subset, ascending.
-    pub fn process(&mut self, keys: &[K], times: &[i64], rows: &[u32]) -> Vec<u32> {
+    fn process(&mut self, keys: &[K], times: &[i64], rows: &[u32]) -> Vec<u32> {
         let window = self.window;
         if rows.len() < PARALLEL_MIN_ROWS {
             return rows
@@ -195,10 +312,9 @@ impl<K: StoreKey> ExactStore<K> {
             .par_iter_mut()
             .zip(per_shard.par_iter())
             .map(|(shard, rows)| {
-                rows.iter()
-                    .copied()
-                    .filter(|&i| shard.observe(keys[i as usize], times[i as usize], window))
-                    .collect()
+                let mut out = Vec::with_capacity(rows.len());
+                shard.observe_rows(keys, times, rows, window, &mut out);
+                out
             })
             .collect();
         // Merge back into input order through a row mask.
@@ -214,8 +330,7 @@ impl<K: StoreKey> ExactStore<K> {
             .collect()
     }
 
-    /// The rule for the null key (integer keys), applied to rows in input order.
-    pub fn observe_null(&mut self, t: i64) -> bool {
+    fn observe_null(&mut self, t: i64) -> bool {
         match self.null_time {
             Some(s) if t < s.saturating_add(self.window) => false,
             _ => {
@@ -225,8 +340,7 @@ impl<K: StoreKey> ExactStore<K> {
         }
     }
 
-    /// Forget every entry that can no longer match a non-late row.
-    pub fn expire(&mut self, watermark: i64) {
+    fn expire(&mut self, watermark: i64) {
         let limit = watermark.saturating_sub(self.window);
         if self.null_time.is_some_and(|s| s <= limit) {
             self.null_time = None;
@@ -234,41 +348,30 @@ impl<K: StoreKey> ExactStore<K> {
         self.shards.par_iter_mut().for_each(|s| s.expire(limit));
     }
 
-    /// Keys currently remembered.
-    pub fn live_keys(&self) -> usize {
-        self.shards.iter().map(|s| s.table.len()).sum::<usize>()
-            + usize::from(self.null_time.is_some())
+    fn live_keys(&self) -> usize {
+        self.shards.iter().map(|s| s.live).sum::<usize>() + usize::from(self.null_time.is_some())
     }
 
-    pub fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         self.shards.iter().map(Shard::heap_bytes).sum()
     }
 
-    /// Every remembered `(key, first_seen)` (not the replaced ones), plus the null key's time.
-    pub fn live_entries(&self) -> (Vec<Entry<K>>, Option<i64>) {
+    fn live_entries(&self) -> (Vec<Entry<K>>, Option<i64>) {
         let mut out = Vec::with_capacity(self.live_keys());
         for s in &self.shards {
-            s.buckets.for_each(|r, e| {
-                if s.table.find(e.key.pos(), |&x| x == r).is_some() {
-                    out.push(*e);
-                }
-            });
+            s.buckets.select(s.table.refs(), &mut out);
         }
         (out, self.null_time)
     }
 
-    /// Rebuild from [`ExactStore::live_entries`] (used by checkpoint restore).
-    pub fn load(&mut self, entries: &[Entry<K>], null_time: Option<i64>) {
+    fn load(&mut self, entries: &[Entry<K>], null_time: Option<i64>) {
         self.null_time = null_time;
         for e in entries {
-            let shard = &mut self.shards[shard_of(e.key.pos())];
-            let Shard { table, buckets } = shard;
-            let r = buckets.push(*e);
-            table.insert_unique(e.key.pos(), r, |&r| buckets.get(r).key.pos());
+            self.shards[shard_of(e.key.pos())].load(*e);
         }
     }
 
-    pub fn bucket_count(&self) -> usize {
+    fn buckets(&self) -> usize {
         self.shards.iter().map(|s| s.buckets.bucket_count()).sum()
     }
 }
@@ -303,6 +406,43 @@ mod tests {
         assert_eq!(entries.len(), 200);
         assert!(entries.iter().all(|e| e.time >= 498));
         assert_eq!(s.live_keys(), 200);
+    }
+
+    #[test]
+    fn whole_and_offset_stamps_answer_alike() {
+        // Same stream twice: times in ticks of 1, and the same times scaled by 2^36 (a bucket
+        // width beyond u32, as with ns time columns and long windows): identical answers.
+        let scale = 1i64 << 36;
+        let mut small: ExactStore<u64> = ExactStore::new(40, 8);
+        let mut big: ExactStore<u64> = ExactStore::new(40 * scale, 8 * scale);
+        assert!(matches!(small.0, Stamps::Offset(_)) && matches!(big.0, Stamps::Whole(_)));
+        let n = 40_000u32;
+        let keys: Vec<u64> = (0..n as u64).map(|i| fmix64(i) % 3_000).collect();
+        let times: Vec<i64> = (0..n as i64).map(|i| i / 50 - 300).collect();
+        let scaled: Vec<i64> = times.iter().map(|t| t * scale).collect();
+        let rows: Vec<u32> = (0..n).collect();
+        let (first, rest) = rows.split_at(n as usize / 2);
+        for chunk in first.chunks(7_000) {
+            assert_eq!(
+                small.process(&keys, &times, chunk),
+                big.process(&keys, &scaled, chunk)
+            );
+            // Expiry drops whole buckets, at slightly different points for the two widths;
+            // that changes what is remembered, never an answer.
+            let wm = times[*chunk.last().unwrap() as usize];
+            small.expire(wm);
+            big.expire(wm * scale);
+        }
+        // A store rebuilt from the whole-stamp entries answers like the original.
+        let (entries, null) = big.live_entries();
+        let mut again: ExactStore<u64> = ExactStore::new(40 * scale, 8 * scale);
+        again.load(&entries, null);
+        assert_eq!(again.live_keys(), big.live_keys());
+        for chunk in rest.chunks(7_000) {
+            let want = small.process(&keys, &times, chunk);
+            assert_eq!(big.process(&keys, &scaled, chunk), want);
+            assert_eq!(again.process(&keys, &scaled, chunk), want);
+        }
     }
 
     #[test]

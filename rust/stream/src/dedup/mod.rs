@@ -12,6 +12,7 @@
 pub mod approx;
 pub mod cuckoo;
 pub mod exact;
+pub mod flat_table;
 pub mod semisort;
 pub mod window_buckets;
 

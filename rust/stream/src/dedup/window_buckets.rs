@@ -13,6 +13,18 @@
 //! Entries are appended into fixed-size chunks (no `Vec` doubling: at most one partly-used chunk
 //! per bucket). A whole bucket is dropped when every entry in it has expired, i.e. when
 //! `bucket_end - 1 + window <= watermark`.
+//!
+//! Dropping a bucket frees its chunks' memory at once but does not touch the index
+//! ([`super::flat_table`]): slots pointing into a dropped chunk go stale. The chunk's number is
+//! parked in `dead` until the index has been rebuilt without those slots
+//! ([`Buckets::recycle_dead`]); only then can it be handed out again, so a stale slot never points
+//! at a newer entry. Each chunk counts its entries that the index still references, which gives
+//! the live key count without visiting entries.
+//!
+//! Stored entries are packed to 4-byte alignment, and their time is a [`Stamp`]: where the
+//! bucket width fits in 32 bits (ms or µs time columns with windows up to days) only the
+//! offset from the chunk's bucket start is kept, so a hashed key's entry is 16 + 4 = 20 bytes
+//! instead of 24, an integer key's 8 + 4 = 12 instead of 16.
 
 use std::collections::BTreeMap;
 
@@ -27,16 +39,74 @@ pub struct Entry<K> {
     pub time: i64,
 }
 
+/// How a stored entry keeps its time: as an offset from its bucket's start (`u32`, when the
+/// bucket width allows) or whole (`i64`). Arithmetic wraps, so offsets are exact for any time.
+pub trait Stamp: Copy + Send + Sync + std::fmt::Debug + 'static {
+    /// Widest bucket (in ticks) whose offsets this stamp can hold.
+    const MAX_WIDTH: i64;
+    fn encode(time: i64, bucket_start: i64) -> Self;
+    fn decode(self, bucket_start: i64) -> i64;
+}
+
+impl Stamp for u32 {
+    const MAX_WIDTH: i64 = u32::MAX as i64;
+    #[inline]
+    fn encode(time: i64, bucket_start: i64) -> Self {
+        time.wrapping_sub(bucket_start) as u32
+    }
+    #[inline]
+    fn decode(self, bucket_start: i64) -> i64 {
+        bucket_start.wrapping_add(i64::from(self))
+    }
+}
+
+impl Stamp for i64 {
+    const MAX_WIDTH: i64 = i64::MAX;
+    #[inline]
+    fn encode(time: i64, _: i64) -> Self {
+        time
+    }
+    #[inline]
+    fn decode(self, _: i64) -> i64 {
+        self
+    }
+}
+
+/// An entry as a chunk stores it: packed, so `[u64; 2]` + `u32` takes 20 bytes, not 24.
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+struct Stored<K, S> {
+    key: K,
+    stamp: S,
+}
+
+impl<K: Copy + std::fmt::Debug, S: Copy + std::fmt::Debug> std::fmt::Debug for Stored<K, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (key, stamp) = (self.key, self.stamp);
+        f.debug_struct("Stored")
+            .field("key", &key)
+            .field("stamp", &stamp)
+            .finish()
+    }
+}
+
 /// A reference to an entry: `chunk << 9 | slot`. 32 bits keep the hash table at 4 bytes a slot;
 /// chunk numbers are recycled, so 2^23 live chunks (4 G entries per shard) is the only limit.
 pub type Ref = u32;
 
 #[derive(Debug)]
-pub struct Buckets<K> {
+pub struct Buckets<K: Copy, S: Copy> {
     width: i64,
     /// Chunk slab: `chunks[c]` is a chunk in use or `None` (listed in `free`).
-    chunks: Vec<Option<Vec<Entry<K>>>>,
+    chunks: Vec<Option<Vec<Stored<K, S>>>>,
+    /// `start[c]`: first time of chunk `c`'s bucket (what its stamps are offsets from).
+    start: Vec<i64>,
+    /// `referenced[c]`: entries of chunk `c` the index points at (pushed minus replaced).
+    referenced: Vec<u32>,
+    /// Chunk numbers ready for reuse.
     free: Vec<u32>,
+    /// Chunk numbers of dropped chunks that stale index slots may still name.
+    dead: Vec<u32>,
     /// Bucket id → its chunk numbers, oldest first.
     by_id: BTreeMap<i64, Vec<u32>>,
     /// The bucket and chunk of the previous push (most pushes go to the newest bucket).
@@ -44,12 +114,17 @@ pub struct Buckets<K> {
     entries: usize,
 }
 
-impl<K: Copy> Buckets<K> {
+impl<K: Copy + std::fmt::Debug, S: Stamp> Buckets<K, S> {
+    /// Buckets `width` ticks wide (at most `S::MAX_WIDTH`, which callers check).
     pub fn new(width: i64) -> Self {
+        debug_assert!(width <= S::MAX_WIDTH);
         Buckets {
-            width: width.max(1),
+            width: width.clamp(1, S::MAX_WIDTH),
             chunks: Vec::new(),
+            start: Vec::new(),
+            referenced: Vec::new(),
             free: Vec::new(),
+            dead: Vec::new(),
             by_id: BTreeMap::new(),
             last: None,
             entries: 0,
@@ -69,8 +144,21 @@ impl<K: Copy> Buckets<K> {
         let Some(Some(c)) = self.chunks.get_mut(chunk as usize) else {
             unreachable!("chunk_for returns a live chunk")
         };
-        c.push(e);
-        (chunk << CHUNK_BITS) | (c.len() - 1) as u32
+        c.push(Stored {
+            key: e.key,
+            stamp: S::encode(e.time, self.start[chunk as usize]),
+        });
+        let r = (chunk << CHUNK_BITS) | (c.len() - 1) as u32;
+        self.referenced[chunk as usize] += 1;
+        r
+    }
+
+    /// The index no longer points at `r` (its key got a newer entry).
+    #[inline]
+    pub fn unref(&mut self, r: Ref) {
+        if let Some(n) = self.referenced.get_mut((r >> CHUNK_BITS) as usize) {
+            *n = n.saturating_sub(1);
+        }
     }
 
     fn chunk_len(&self, c: u32) -> usize {
@@ -95,24 +183,57 @@ impl<K: Copy> Buckets<K> {
             }
             None => {
                 self.chunks.push(fresh);
+                self.referenced.push(0);
+                self.start.push(0);
                 (self.chunks.len() - 1) as u32
             }
         };
+        self.referenced[c as usize] = 0;
+        self.start[c as usize] = id.wrapping_mul(self.width);
         self.by_id.entry(id).or_default().push(c);
         c
     }
 
-    /// The entry behind a reference handed out by [`Buckets::push`] and not yet expired.
+    /// The entry behind `r`, or `None` if its chunk was dropped (a stale index slot).
     #[inline]
-    pub fn get(&self, r: Ref) -> &Entry<K> {
-        match self.chunks.get((r >> CHUNK_BITS) as usize) {
-            Some(Some(c)) => &c[(r as usize) & (CHUNK - 1)],
-            _ => unreachable!("a live Ref points into a live chunk"),
+    pub fn get(&self, r: Ref) -> Option<Entry<K>> {
+        let c = (r >> CHUNK_BITS) as usize;
+        match self.chunks.get(c) {
+            Some(Some(chunk)) => {
+                let s = *chunk.get((r as usize) & (CHUNK - 1))?;
+                Some(Entry {
+                    key: s.key,
+                    time: s.stamp.decode(self.start[c]),
+                })
+            }
+            _ => None,
         }
     }
 
-    /// Remove every bucket whose entries all satisfy `time <= limit`, calling `f` on each entry.
-    pub fn drain_expired(&mut self, limit: i64, mut f: impl FnMut(Ref, &Entry<K>)) {
+    /// The key behind `r` (cheaper than [`Buckets::get`]: no time to decode).
+    #[inline]
+    pub fn key(&self, r: Ref) -> Option<K> {
+        match self.chunks.get((r >> CHUNK_BITS) as usize) {
+            Some(Some(chunk)) => chunk.get((r as usize) & (CHUNK - 1)).map(|s| s.key),
+            _ => None,
+        }
+    }
+
+    /// Whether `r` points into a chunk that has not been dropped.
+    #[inline]
+    pub fn is_live(&self, r: Ref) -> bool {
+        matches!(self.chunks.get((r >> CHUNK_BITS) as usize), Some(Some(_)))
+    }
+
+    /// Dropped chunk numbers become reusable: call once the index holds no slot naming them.
+    pub fn recycle_dead(&mut self) {
+        self.free.append(&mut self.dead);
+    }
+
+    /// Drop every bucket whose entries all satisfy `time <= limit`. Returns how many of the
+    /// dropped entries the index still referenced (its slots for them are now stale).
+    pub fn drain_expired(&mut self, limit: i64) -> usize {
+        let mut referenced = 0;
         while let Some((&id, _)) = self.by_id.first_key_value() {
             // Largest time in bucket `id` is (id + 1) * width - 1.
             let last_time = id
@@ -131,26 +252,46 @@ impl<K: Copy> Buckets<K> {
             for c in chunks {
                 if let Some(entries) = self.chunks.get_mut(c as usize).and_then(Option::take) {
                     self.entries -= entries.len();
-                    for (i, e) in entries.iter().enumerate() {
+                }
+                referenced += self.referenced.get(c as usize).copied().unwrap_or(0) as usize;
+                self.dead.push(c);
+            }
+        }
+        referenced
+    }
+
+    /// Every entry (live or replaced) with its reference, oldest bucket first.
+    pub fn for_each(&self, mut f: impl FnMut(Ref, Entry<K>)) {
+        for chunks in self.by_id.values() {
+            for &c in chunks {
+                if let Some(Some(entries)) = self.chunks.get(c as usize) {
+                    let start = self.start[c as usize];
+                    for (i, s) in entries.iter().enumerate() {
+                        let e = Entry {
+                            key: s.key,
+                            time: s.stamp.decode(start),
+                        };
                         f((c << CHUNK_BITS) | i as u32, e);
                     }
                 }
-                self.free.push(c);
             }
         }
     }
 
-    /// Every entry (live or replaced) with its reference, oldest bucket first.
-    pub fn for_each(&self, mut f: impl FnMut(Ref, &Entry<K>)) {
-        for chunks in self.by_id.values() {
-            for &c in chunks {
-                if let Some(Some(entries)) = self.chunks.get(c as usize) {
-                    for (i, e) in entries.iter().enumerate() {
-                        f((c << CHUNK_BITS) | i as u32, e);
-                    }
-                }
+    /// The entries named by `refs` (stale ones skipped), oldest bucket first: the order does not
+    /// depend on where the index keeps them, so equal states serialize to equal bytes.
+    pub fn select(&self, refs: impl Iterator<Item = Ref>, out: &mut Vec<Entry<K>>) {
+        let mut marks = vec![0u64; (self.chunks.len() << CHUNK_BITS).div_ceil(64)];
+        for r in refs {
+            if let Some(w) = marks.get_mut(r as usize / 64) {
+                *w |= 1 << (r % 64);
             }
         }
+        self.for_each(|r, e| {
+            if marks[r as usize / 64] & (1 << (r % 64)) != 0 {
+                out.push(e);
+            }
+        });
     }
 
     pub fn entries(&self) -> usize {
@@ -163,11 +304,13 @@ impl<K: Copy> Buckets<K> {
 
     /// Heap bytes held (entry chunks at capacity plus bookkeeping).
     pub fn heap_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<Entry<K>>();
+        let entry = std::mem::size_of::<Stored<K, S>>();
         let live = self.chunks.iter().flatten().count();
         live * CHUNK * entry
-            + self.chunks.capacity() * std::mem::size_of::<Option<Vec<Entry<K>>>>()
-            + self.free.capacity() * 4
+            + self.chunks.capacity() * std::mem::size_of::<Option<Vec<Stored<K, S>>>>()
+            + self.start.capacity() * 8
+            + self.referenced.capacity() * 4
+            + (self.free.capacity() + self.dead.capacity()) * 4
             + self
                 .by_id
                 .values()
@@ -182,36 +325,65 @@ mod tests {
 
     #[test]
     fn push_get_and_expire_whole_buckets() {
-        let mut b: Buckets<u64> = Buckets::new(10);
+        let mut b: Buckets<u64, u32> = Buckets::new(10);
         let r1 = b.push(Entry { key: 1, time: 5 });
         let r2 = b.push(Entry { key: 2, time: 15 });
         let r3 = b.push(Entry { key: 3, time: 9 });
-        assert_eq!(b.get(r1).key, 1);
-        assert_eq!(b.get(r2).key, 2);
-        assert_eq!(b.get(r3).time, 9);
-        let mut gone = vec![];
-        b.drain_expired(8, |_, e| gone.push(e.key));
-        assert!(gone.is_empty(), "bucket [0,10) still has time 9 > 8");
-        b.drain_expired(9, |_, e| gone.push(e.key));
-        assert_eq!(gone, vec![1, 3]);
+        assert_eq!(b.get(r1).unwrap().key, 1);
+        assert_eq!(b.get(r2).unwrap().key, 2);
+        assert_eq!(b.get(r3).unwrap().time, 9);
+        b.unref(r3);
+        assert_eq!(b.drain_expired(8), 0, "bucket [0,10) still has time 9 > 8");
+        assert_eq!(b.entries(), 3);
+        // r3 was unreferenced, so only r1 was still referenced.
+        assert_eq!(b.drain_expired(9), 1);
         assert_eq!(b.entries(), 1);
-        // The freed slab is reused; old refs of other buckets stay valid.
+        assert!(b.get(r1).is_none() && !b.is_live(r3));
+        // The dropped chunk is not reused before recycle_dead (stale refs stay stale) ...
         let r4 = b.push(Entry { key: 4, time: 100 });
-        assert_eq!(b.get(r4).key, 4);
-        assert_eq!(b.get(r2).key, 2);
+        assert_ne!(r4 >> CHUNK_BITS, r1 >> CHUNK_BITS);
+        assert!(b.get(r1).is_none());
+        // ... and is afterwards; refs of other buckets stay valid.
+        b.recycle_dead();
+        let r5 = b.push(Entry { key: 5, time: 200 });
+        assert_eq!(r5 >> CHUNK_BITS, r1 >> CHUNK_BITS);
+        assert_eq!(b.get(r5).unwrap().key, 5);
+        assert_eq!(b.get(r4).unwrap().key, 4);
+        assert_eq!(b.get(r2).unwrap().key, 2);
     }
 
     #[test]
     fn many_entries_span_chunks() {
-        let mut b: Buckets<u64> = Buckets::new(1_000_000);
+        let mut b: Buckets<u64, i64> = Buckets::new(1_000_000);
         let refs: Vec<_> = (0..10_000u64)
             .map(|i| b.push(Entry { key: i, time: 1 }))
             .collect();
         for (i, r) in refs.iter().enumerate() {
-            assert_eq!(b.get(*r).key, i as u64);
+            assert_eq!(b.get(*r).unwrap().key, i as u64);
         }
-        let mut n = 0;
-        b.for_each(|_, _| n += 1);
-        assert_eq!(n, 10_000);
+        assert_eq!(b.entries(), 10_000);
+        assert_eq!(b.drain_expired(999_999), 10_000);
+    }
+
+    #[test]
+    fn offsets_are_exact_at_the_extremes() {
+        assert_eq!(std::mem::size_of::<Stored<[u64; 2], u32>>(), 20);
+        assert_eq!(std::mem::size_of::<Stored<u64, u32>>(), 12);
+        let w = u32::MAX as i64;
+        let mut b: Buckets<u64, u32> = Buckets::new(w);
+        for t in [
+            i64::MIN,
+            i64::MIN + 1,
+            -1,
+            0,
+            1,
+            w - 1,
+            w,
+            i64::MAX - 1,
+            i64::MAX,
+        ] {
+            let r = b.push(Entry { key: 9, time: t });
+            assert_eq!(b.get(r), Some(Entry { key: 9, time: t }), "time {t}");
+        }
     }
 }
