@@ -274,3 +274,35 @@ class DedupMachine(RuleBasedStateMachine):
 
 TestDedupMachine = DedupMachine.TestCase
 TestDedupMachine.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_describe_reports_the_exact_store_layout(kind):
+    """describe() agrees with stats() and with what the rows imply, before and after expiry."""
+    n = 50_000
+    ids = np.arange(n, dtype=np.int64)
+    keys = pa.array([f"key-{i:08d}" for i in ids]) if kind == "str" else pa.array(ids)
+    t0 = 1_700_000_000_000
+    batch = pa.table({"event_id": keys, "event_time": pa.array(t0 + ids, pa.timestamp("ms"))})
+    dd = ms.Deduplicator("event_id", window="1m", allowed_lateness="0s")
+    assert dd.describe() == {"mode": "exact", "stats": dd.stats()}
+    dd.process(batch)
+    d = dd.describe()
+    total = d["total"]
+    assert total["live"] == d["stats"]["live_keys"] == n
+    assert total["heap_bytes"] == d["stats"]["state_bytes"]
+    assert len(d["shards"]) == 16 and all(s["live"] > 0 for s in d["shards"])
+    assert d["entry_bytes"] == (20 if kind == "str" else 12)
+    assert d["stamp"].startswith("u32")
+    assert 0.3 < total["load"] <= 0.85
+    # Two minutes later every key has expired: the shards hold no live key and no entries.
+    later = pa.table(
+        {"event_id": keys[:1], "event_time": pa.array([t0 + 180_000], pa.timestamp("ms"))}
+    )
+    dd.process(later)
+    d = dd.describe()
+    assert d["total"]["live"] == 1 and d["total"]["entries"] == 1
+    assert d["total"]["heap_bytes"] < total["heap_bytes"] / 10
+    a = ms.Deduplicator("event_id", mode="approx")
+    a.process(batch)
+    assert a.describe()["mode"] == "approx" and "shards" not in a.describe()

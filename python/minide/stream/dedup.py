@@ -118,6 +118,32 @@ class Deduplicator:
         s["bytes_per_key"] = s["state_bytes"] / s["live_keys"] if s["live_keys"] else 0.0
         return s
 
+    def describe(self) -> dict[str, Any]:
+        """How the state is laid out now (the introspection helper; see docs/stream.md).
+
+        Exact mode: the entry format (``stamp``, ``entry_bytes``), the time-bucket width, and per
+        shard the table's ``slots``, ``used`` slots (live keys plus stale slots left by expiry,
+        swept out when the table fills), ``live`` keys, time ``buckets``, stored ``entries`` and
+        ``heap_bytes``; totals and the live ``load`` are added. Approximate mode and a
+        deduplicator that has seen no batch report only the mode and ``stats()``.
+        """
+        out: dict[str, Any] = {"mode": self._inner.mode, "stats": self.stats()}
+        layout = self._inner.exact_layout()
+        if layout is not None:
+            shards = layout["shards"]
+            slots = sum(s["slots"] for s in shards)
+            live = sum(s["live"] for s in shards)
+            out.update(layout)
+            out["total"] = {
+                "slots": slots,
+                "used": sum(s["used"] for s in shards),
+                "live": live,
+                "load": live / slots if slots else 0.0,
+                "entries": sum(s["entries"] for s in shards),
+                "heap_bytes": sum(s["heap_bytes"] for s in shards),
+            }
+        return out
+
     def checkpoint(self) -> bytes:
         """The state as versioned, CRC-checked bytes (late rows not yet read are not included)."""
         state: bytes = self._inner.checkpoint()

@@ -55,6 +55,14 @@ def _stream(ctx: Context) -> None:
             f"{s['late']:,} late → side output, in {dt * 1e3:.0f} ms = {n / dt / 1e6:.1f} M events/s; "
             f"{s['live_keys']:,} keys in state, {s['bytes_per_key']:.1f} bytes/key"
         )
+        if mode == "exact":
+            d = dd.describe()
+            tot = d["total"]
+            console.print(
+                f"          dd.describe(): 16 shards, {tot['slots']:,} table slots at "
+                f"{tot['load']:.0%} live load ({tot['used'] - tot['live']:,} stale), "
+                f"{tot['entries']:,} entries of {d['entry_bytes']} B ({d['stamp']})"
+            )
     late = dd.late()
     console.print(
         f"  dd.late() returned {late.num_rows:,} late rows; watermark = {dd.watermark} ms"

@@ -78,6 +78,15 @@ impl StreamDeduplicator {
         self.inner.watermark()
     }
 
+    /// "exact" or "approx".
+    #[getter]
+    fn mode(&self) -> &'static str {
+        match self.inner.config().mode {
+            Mode::Exact => "exact",
+            Mode::Approx { .. } => "approx",
+        }
+    }
+
     #[getter]
     fn time_unit_nanos(&self) -> Option<i64> {
         self.inner.time_unit_nanos()
@@ -93,6 +102,33 @@ impl StreamDeduplicator {
         d.set_item("live_keys", s.live_keys)?;
         d.set_item("state_bytes", s.state_bytes)?;
         Ok(d)
+    }
+
+    /// The exact store's layout as a dict (None before the first batch or in approx mode).
+    fn exact_layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(l) = self.inner.exact_layout() else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("stamp", l.stamp)?;
+        d.set_item("entry_bytes", l.entry_bytes)?;
+        d.set_item("bucket_width", l.bucket_width)?;
+        let shards = l
+            .shards
+            .iter()
+            .map(|s| {
+                let x = PyDict::new(py);
+                x.set_item("slots", s.slots)?;
+                x.set_item("used", s.used)?;
+                x.set_item("live", s.live)?;
+                x.set_item("buckets", s.buckets)?;
+                x.set_item("entries", s.entries)?;
+                x.set_item("heap_bytes", s.heap_bytes)?;
+                Ok(x)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        d.set_item("shards", shards)?;
+        Ok(Some(d))
     }
 
     fn checkpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {

@@ -269,6 +269,49 @@ impl<K: StoreKey> ExactStore<K> {
     pub fn bucket_count(&self) -> usize {
         with_store!(&self.0, s => s.buckets())
     }
+
+    /// The store's layout, shard by shard (the `describe()` introspection helper).
+    pub fn layout(&self) -> ExactLayout {
+        let (stamp, shards) = match &self.0 {
+            Stamps::Offset(s) => ("u32 offset from the bucket start", s.shard_layouts()),
+            Stamps::Whole(s) => ("i64 time", s.shard_layouts()),
+        };
+        let entry_bytes = match &self.0 {
+            Stamps::Offset(_) => K::BYTES + 4,
+            Stamps::Whole(_) => K::BYTES + 8,
+        };
+        let width = with_store!(&self.0, s => s.shards.first().map_or(0, |x| x.buckets.width()));
+        ExactLayout {
+            stamp,
+            entry_bytes,
+            bucket_width: width,
+            shards,
+        }
+    }
+}
+
+/// What [`ExactStore::layout`] reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExactLayout {
+    /// How entries keep their first-seen time.
+    pub stamp: &'static str,
+    /// Bytes of one stored entry (key + stamp, packed).
+    pub entry_bytes: usize,
+    /// Event-time width of a bucket, in the time column's ticks.
+    pub bucket_width: i64,
+    pub shards: Vec<ShardLayout>,
+}
+
+/// One shard: its table's slots and its entry chunks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShardLayout {
+    pub slots: usize,
+    /// Slots in use: live keys plus stale slots left by expiry (dropped at the next sweep).
+    pub used: usize,
+    pub live: usize,
+    pub buckets: usize,
+    pub entries: usize,
+    pub heap_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -369,6 +412,20 @@ impl<K: StoreKey, S: Stamp> Sharded<K, S> {
         for e in entries {
             self.shards[shard_of(e.key.pos())].load(*e);
         }
+    }
+
+    fn shard_layouts(&self) -> Vec<ShardLayout> {
+        self.shards
+            .iter()
+            .map(|s| ShardLayout {
+                slots: s.table.capacity(),
+                used: s.table.used(),
+                live: s.live,
+                buckets: s.buckets.bucket_count(),
+                entries: s.buckets.entries(),
+                heap_bytes: s.heap_bytes(),
+            })
+            .collect()
     }
 
     fn buckets(&self) -> usize {

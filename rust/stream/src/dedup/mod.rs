@@ -289,6 +289,16 @@ impl Deduplicator {
         s
     }
 
+    /// The exact store's layout (shards, table slots, buckets), or `None` before the first batch
+    /// and in approximate mode.
+    pub fn exact_layout(&self) -> Option<exact::ExactLayout> {
+        match &self.bound.as_ref()?.store {
+            Store::ExactInt(s) => Some(s.layout()),
+            Store::ExactHashed(s) => Some(s.layout()),
+            Store::Approx(_) => None,
+        }
+    }
+
     /// Serialize everything that affects future answers (config, counters, watermark, keys).
     pub fn checkpoint(&self) -> Vec<u8> {
         let mut w = Writer::default();

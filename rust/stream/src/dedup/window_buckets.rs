@@ -294,6 +294,10 @@ impl<K: Copy + std::fmt::Debug, S: Stamp> Buckets<K, S> {
         });
     }
 
+    pub fn width(&self) -> i64 {
+        self.width
+    }
+
     pub fn entries(&self) -> usize {
         self.entries
     }
