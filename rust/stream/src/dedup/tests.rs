@@ -78,20 +78,22 @@ fn run_split(
     (keep, late)
 }
 
+/// Event times as a walk from 1000 by the given steps (negative steps: out-of-order rows).
+fn walk(steps: Vec<i64>) -> Vec<i64> {
+    steps
+        .into_iter()
+        .scan(1000, |t, s| {
+            *t += s;
+            Some(*t)
+        })
+        .collect()
+}
+
 fn stream() -> impl Strategy<Value = (Vec<Option<i64>>, Vec<i64>, Vec<usize>)> {
     (1usize..300).prop_flat_map(|n| {
         (
             proptest::collection::vec(proptest::option::weighted(0.95, 0i64..40), n),
-            proptest::collection::vec(-4i64..8, n).prop_map(|steps| {
-                let mut t = 1000;
-                steps
-                    .into_iter()
-                    .map(|s| {
-                        t += s;
-                        t
-                    })
-                    .collect()
-            }),
+            proptest::collection::vec(-4i64..8, n).prop_map(walk),
             proptest::collection::vec(0usize..400, 0..6),
         )
     })
@@ -231,16 +233,7 @@ fn long_stream() -> impl Strategy<Value = (Vec<Option<i64>>, Vec<i64>, Vec<usize
     (2_000usize..20_000, 50i64..6_000).prop_flat_map(|(n, keyspace)| {
         (
             proptest::collection::vec(proptest::option::weighted(0.999, 0i64..keyspace), n),
-            proptest::collection::vec(-2i64..4, n).prop_map(|steps| {
-                let mut t = 1000;
-                steps
-                    .into_iter()
-                    .map(|s| {
-                        t += s;
-                        t
-                    })
-                    .collect()
-            }),
+            proptest::collection::vec(-2i64..4, n).prop_map(walk),
             proptest::collection::vec(0usize..20_000, 0..8),
         )
     })
