@@ -89,6 +89,9 @@ pub struct ApproxStore {
     rate_keys: u64,
     /// `RATE_MARGIN` for a shard, 0 for one store (see [`ApproxStore::expected_live`]).
     rate_margin: f64,
+    /// A shard waits for [`ShardedApprox`] to size its first rate-sized table from the keys
+    /// of all shards (set by the owner, not checkpointed: it follows the owner's `pooled`).
+    pub defer_rate: bool,
 }
 
 impl ApproxStore {
@@ -119,6 +122,7 @@ impl ApproxStore {
             rate_mark_at: (RATE_MARK / n).max(16),
             rate_keys: (RATE_KEYS / n).max(64),
             rate_margin: if n > 1 { RATE_MARGIN } else { 0.0 },
+            defer_rate: false,
         }
     }
 
@@ -135,15 +139,37 @@ impl ApproxStore {
     /// store would (k ≈ 4000 on the bench), so the answer carries a margin of `RATE_MARGIN`/√k:
     /// ~3% then, 0.6% once k passes 100k (one unsharded store, as in the tests, takes none).
     fn expected_live(&self) -> Option<f64> {
+        if self.defer_rate {
+            return None;
+        }
+        let (keys, rate) = self.rate()?;
+        let span = self.window.saturating_add(self.lateness) as f64;
+        if keys < self.rate_keys || keys as f64 / rate < (span / 64.0).max(1.0) {
+            return None;
+        }
+        Some(self.live_for(rate) * (1.0 + self.rate_margin / (keys as f64).sqrt()))
+    }
+
+    /// (keys since the rate mark, key rate per tick), once the mark is set and time moved.
+    fn rate(&self) -> Option<(u64, f64)> {
         let (n0, mean0) = self.rate_mark?;
         let keys = self.inserted - n0;
         let dmean = self.time_sum / self.inserted as f64 - mean0;
-        let span = self.window.saturating_add(self.lateness) as f64;
-        if keys < self.rate_keys || 2.0 * dmean < (span / 64.0).max(1.0) {
-            return None;
-        }
-        let rate = keys as f64 / (2.0 * dmean);
-        Some(rate * (span + self.width as f64) * (1.0 + self.rate_margin / (keys as f64).sqrt()))
+        (keys > 0 && dmean > 0.0).then(|| (keys, keys as f64 / (2.0 * dmean)))
+    }
+
+    /// Steady-state live keys at `rate` keys per tick.
+    fn live_for(&self, rate: f64) -> f64 {
+        rate * (self.window.saturating_add(self.lateness) as f64 + self.width as f64)
+    }
+
+    /// Open the first rate-sized table for `expected` live keys (pooled sizing).
+    fn open_sized(&mut self, expected: f64) {
+        self.rate_sized = true;
+        let slots = (expected.max(self.live_keys() as f64) / TARGET_LOAD).ceil() as u64;
+        let slots = slots.clamp(self.min_slots, 1 << 40);
+        let f = Self::fp_bits_for(self.budget_left());
+        self.tables.push(Table::new(slots, f));
     }
 
     /// A table takes no more inserts at `FULL_LOAD` (stash included, which keeps its rate
@@ -451,14 +477,63 @@ fn shard_of(key: &[u64; 2]) -> usize {
 #[derive(Debug)]
 pub struct ShardedApprox {
     pub shards: Vec<ApproxStore>,
+    /// Time of the first row the store decided, and whether the pooled sizing has run.
+    pub start: Option<i64>,
+    pub pooled: bool,
 }
 
 impl ShardedApprox {
     pub fn new(window: i64, lateness: i64, fpr: f64) -> Self {
+        let shard = || {
+            let mut s = ApproxStore::shard_of_n(window, lateness, fpr, APPROX_SHARDS as u64);
+            s.defer_rate = true;
+            s
+        };
         ShardedApprox {
-            shards: (0..APPROX_SHARDS)
-                .map(|_| ApproxStore::shard_of_n(window, lateness, fpr, APPROX_SHARDS as u64))
-                .collect(),
+            shards: (0..APPROX_SHARDS).map(|_| shard()).collect(),
+            start: None,
+            pooled: false,
+        }
+    }
+
+    /// The first row whose watermark plus lateness (the largest time seen) has moved
+    /// `(window + lateness) / 48` past the first row's time: there the shards' first
+    /// rate-sized tables are sized from the keys of all shards. A row of the stream, not of a
+    /// batch, so any split of the stream gives the same tables.
+    fn pool_row(&self, wms: &[i64]) -> Option<usize> {
+        if self.pooled {
+            return None;
+        }
+        let (start, s) = (self.start?, self.shards.first()?);
+        let at = start.saturating_add((s.window.saturating_add(s.lateness) / 48).max(1));
+        wms.iter().position(|&w| w.saturating_add(s.lateness) >= at)
+    }
+
+    /// Size every shard's first rate-sized table from the rate of all keys (16× the keys a
+    /// shard has, so a quarter of its estimate's noise): each shard holds 1/16 of the hash
+    /// space, so its steady state is the pooled one / 16 up to a ±0.2% Poisson spread (at
+    /// ~400k keys per shard). A shard that already sized itself, or a stream too thin to
+    /// measure yet, leaves the shards to size themselves.
+    fn pool(&mut self) {
+        self.pooled = true;
+        let stats: Option<Vec<(u64, f64)>> = self
+            .shards
+            .iter()
+            .map(|s| if s.rate_sized { None } else { s.rate() })
+            .collect();
+        for s in &mut self.shards {
+            s.defer_rate = false;
+        }
+        let Some(stats) = stats else { return };
+        let keys: u64 = stats.iter().map(|x| x.0).sum();
+        if keys < RATE_KEYS {
+            return;
+        }
+        let rate = stats.iter().map(|x| x.1).sum::<f64>() / self.shards.len() as f64;
+        let margin = 1.0 + RATE_MARGIN / (keys as f64).sqrt();
+        for s in &mut self.shards {
+            let expected = s.live_for(rate) * margin;
+            s.open_sized(expected);
         }
     }
 
@@ -470,13 +545,32 @@ impl ShardedApprox {
         F: Fn(usize) -> [u64; 2] + Sync,
     {
         debug_assert_eq!(rows.len(), wms.len());
+        if let (None, Some(&i)) = (self.start, rows.first()) {
+            self.start = Some(times[i as usize]);
+        }
+        if let Some(j) = self.pool_row(wms) {
+            let mut out = self.run(&key, times, &rows[..j], &wms[..j]);
+            self.pool();
+            out.extend(self.run(&key, times, &rows[j..], &wms[j..]));
+            return out;
+        }
+        self.run(&key, times, rows, wms)
+    }
+
+    fn run<F>(&mut self, key: &F, times: &[i64], rows: &[u32], wms: &[i64]) -> Vec<u32>
+    where
+        F: Fn(usize) -> [u64; 2] + Sync,
+    {
+        if rows.is_empty() {
+            return Vec::new();
+        }
         let mut out = Vec::with_capacity(rows.len());
         if rows.len() < PARALLEL_MIN_ROWS {
             let all: Vec<u32> = (0..rows.len() as u32).collect();
             observe_rows(
                 &mut self.shards,
                 shard_of,
-                &key,
+                key,
                 times,
                 rows,
                 wms,
@@ -498,7 +592,7 @@ impl ShardedApprox {
             .map(|(shard, seq)| {
                 let mut out = Vec::with_capacity(seq.len());
                 let one = std::slice::from_mut(shard);
-                observe_rows(one, |_| 0, &key, times, rows, wms, seq, &mut out);
+                observe_rows(one, |_| 0, key, times, rows, wms, seq, &mut out);
                 out
             })
             .collect();
@@ -547,6 +641,8 @@ impl ShardedApprox {
     }
 
     pub fn write(&self, w: &mut Writer) {
+        w.opt_i64(self.start);
+        w.u8(u8::from(self.pooled));
         w.u64(self.shards.len() as u64);
         for s in &self.shards {
             s.write(w);
@@ -554,6 +650,8 @@ impl ShardedApprox {
     }
 
     pub fn read(&mut self, r: &mut Reader<'_>) -> Result<()> {
+        self.start = r.opt_i64()?;
+        self.pooled = r.u8()? != 0;
         let n = r.u64()?;
         if n != self.shards.len() as u64 {
             return Err(Error::corrupt(format!(
@@ -562,6 +660,7 @@ impl ShardedApprox {
         }
         for s in &mut self.shards {
             s.read(r)?;
+            s.defer_rate = !self.pooled;
         }
         Ok(())
     }
@@ -595,87 +694,5 @@ fn observe_rows<F: Fn(usize) -> [u64; 2]>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dedup::exact::fmix64;
-
-    #[test]
-    fn keeps_keys_for_the_window_and_forgets_them_later() {
-        let mut s = ApproxStore::new(100, 10, 0.001);
-        // Key k at time 10k, watermark = time - 10.
-        for k in 0..2_000u64 {
-            let t = 10 * k as i64;
-            assert!(s.observe(k, t, t - 10), "first {k} dropped");
-            // Still remembered window - 1 later.
-            if k >= 10 {
-                assert!(!s.observe(k - 9, t, t - 10), "lost {} at {t}", k - 9);
-            }
-        }
-        // Keys older than window + 2s of watermark are gone.
-        let horizon = 100 + 2 * s.width;
-        assert!(
-            s.live_keys() <= (horizon / 10 + 2) as u64,
-            "{}",
-            s.live_keys()
-        );
-    }
-
-    #[test]
-    fn steady_state_is_under_two_bytes_per_key_within_the_rate() {
-        let (window, lateness) = (150_000i64, 10_000i64);
-        let mut s = ApproxStore::new(window, lateness, 0.001);
-        let n = 1_200_000u64;
-        let (mut dropped, mut worst) = (0u64, 0f64);
-        for i in 0..n {
-            let t = (i / 2) as i64; // 2 keys per tick
-            let k = fmix64(i);
-            if !s.observe(k, t, t - lateness) {
-                dropped += 1;
-            }
-            if i % 50_000 == 0 && t > 2 * (window + lateness) {
-                worst = worst.max(s.heap_bytes() as f64 / s.live_keys() as f64);
-            }
-        }
-        // 14 bits per semi-sorted slot / 0.96 load = 1.82 B; 15-bit unsorted slots gave ~1.99.
-        assert!(
-            worst > 0.0 && worst <= 1.9,
-            "worst steady-state {worst} B/key"
-        );
-        let fpr = dropped as f64 / n as f64;
-        assert!(fpr <= 0.001, "measured fpr {fpr}");
-        assert!(s.false_positive_rate() <= 0.001);
-    }
-
-    #[test]
-    fn sharded_steady_state_memory_and_rate() {
-        let (window, lateness) = (150_000i64, 10_000i64);
-        let mut s = ShardedApprox::new(window, lateness, 0.001);
-        let n = 1_200_000u64;
-        let (mut dropped, mut worst) = (0u64, 0f64);
-        const B: u64 = 40_000; // batches big enough to run the shards in parallel
-        for c in 0..n / B {
-            let times: Vec<i64> = (0..B).map(|j| ((c * B + j) / 2) as i64).collect(); // 2 keys/tick
-            let wms: Vec<i64> = times.iter().map(|t| t - lateness).collect();
-            let rows: Vec<u32> = (0..B as u32).collect();
-            let key = |j: usize| {
-                let i = c * B + j as u64;
-                [fmix64(i), fmix64(i ^ 0x5851_f42d_4c95_7f2d)]
-            };
-            dropped += B - s.process(key, &times, &rows, &wms).len() as u64;
-            s.expire(wms[wms.len() - 1]);
-            if times[0] > 2 * (window + lateness) {
-                worst = worst.max(s.heap_bytes() as f64 / s.live_keys() as f64);
-            }
-        }
-        // ~30k live keys per shard: each sizes its table from ~300 keys, with a margin of
-        // 2/√300 = 11% (measured 2.09 B/key; one store: ~1.89). On the bench, ~400k keys per
-        // shard, the margin is ~3% and the figure 1.9.
-        assert!(
-            worst > 0.0 && worst <= 2.15,
-            "worst steady-state {worst} B/key"
-        );
-        let fpr = dropped as f64 / n as f64;
-        assert!(fpr <= 0.001, "measured fpr {fpr}");
-        assert!(s.false_positive_rate() <= 0.001);
-    }
-}
+#[path = "approx_tests.rs"]
+mod tests;
