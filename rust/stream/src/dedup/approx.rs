@@ -1,5 +1,6 @@
 //! Approximate dedup state: cuckoo filters whose entries carry a 2-bit epoch tag, swept
-//! gradually by watermark.
+//! gradually by watermark. [`ApproxStore`] is one store; the deduplicator uses
+//! [`ShardedApprox`], 16 of them split by key hash and run in parallel (see its docs).
 //!
 //! ```text
 //!  epoch width s = ceil((window + lateness) / 2)      epoch e = floor(t / s), tag = e mod 4
