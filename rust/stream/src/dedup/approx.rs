@@ -1,5 +1,6 @@
 //! Approximate dedup state: cuckoo filters whose entries carry a 2-bit epoch tag, swept
-//! gradually by watermark.
+//! gradually by watermark. [`ApproxStore`] is one store; the deduplicator uses
+//! [`ShardedApprox`], 16 of them split by key hash and run in parallel (see its docs).
 //!
 //! ```text
 //!  epoch width s = ceil((window + lateness) / 2)      epoch e = floor(t / s), tag = e mod 4
@@ -28,16 +29,28 @@
 //! same way if a new one would be more than 15% smaller, or if it is more than 15% too small.
 
 use minide_common::{Error, Result};
+use rayon::prelude::*;
 
 use super::cuckoo::{MAX_FP_BITS, MIN_FP_BITS, Table};
 use super::exact::StoreKey;
 use crate::checkpoint::{Reader, Writer};
 
+/// Smallest table of an unsharded store; a shard of `n` takes `MIN_SLOTS / n` (and the rate
+/// thresholds below shrink the same way), so a sharded store starts as small as one store.
 const MIN_SLOTS: u64 = 1 << 14;
+/// The rate is measured from the `RATE_MARK`-th inserted key ...
+const RATE_MARK: u64 = 1024;
+/// ... once `RATE_KEYS` more keys have been inserted (and they cover 1/64 of the span).
+const RATE_KEYS: u64 = 4096;
+/// Safety margin of a rate estimate from k keys: `RATE_MARGIN / √k` (about 3 standard
+/// deviations of the count noise), see [`ApproxStore::expected_live`].
+const RATE_MARGIN: f64 = 2.0;
 /// Load a rate-sized table is sized to reach at steady state.
 const TARGET_LOAD: f64 = 0.96;
 /// Load above which a table takes no more inserts (cuckoo insertion slows down past ~97%).
 const FULL_LOAD: f64 = 0.98;
+/// Failed insertions (stash entries, which every lookup scans) a table takes before it is full.
+const MAX_STASH: usize = 4;
 /// Budget of the first table sized without a rate estimate, as a share of `p`; each further one
 /// gets half the previous share, so all of them together take less than `p / 32`.
 const UNKNOWN_RATE_SHARE: f64 = 1.0 / 64.0;
@@ -70,10 +83,27 @@ pub struct ApproxStore {
     /// Oldest epoch that may still have entries, and how many of its sweep steps are done.
     pub sweep_epoch: Option<i64>,
     pub sweep_step: i64,
+    /// `MIN_SLOTS`, `RATE_MARK` and `RATE_KEYS` divided by the number of shards (not
+    /// checkpointed: fixed by the shard count).
+    min_slots: u64,
+    rate_mark_at: u64,
+    rate_keys: u64,
+    /// `RATE_MARGIN` for a shard, 0 for one store (see [`ApproxStore::expected_live`]).
+    rate_margin: f64,
+    /// A shard waits for [`ShardedApprox`] to size its first rate-sized table from the keys
+    /// of all shards (set by the owner, not checkpointed: it follows the owner's `pooled`).
+    pub defer_rate: bool,
 }
 
 impl ApproxStore {
     pub fn new(window: i64, lateness: i64, fpr: f64) -> Self {
+        Self::shard_of_n(window, lateness, fpr, 1)
+    }
+
+    /// One of `shards` stores that split the keys between them: the size minimum and the
+    /// number of keys the rate estimate waits for are divided by `shards`.
+    pub fn shard_of_n(window: i64, lateness: i64, fpr: f64, shards: u64) -> Self {
+        let n = shards.max(1);
         let span = window.saturating_add(lateness).max(1);
         ApproxStore {
             window,
@@ -89,27 +119,66 @@ impl ApproxStore {
             rate_sized: false,
             sweep_epoch: None,
             sweep_step: 0,
+            min_slots: (MIN_SLOTS / n).max(64),
+            rate_mark_at: (RATE_MARK / n).max(16),
+            rate_keys: (RATE_KEYS / n).max(64),
+            rate_margin: if n > 1 { RATE_MARGIN } else { 0.0 },
+            defer_rate: false,
         }
     }
 
     /// Steady-state live keys at the rate seen since the rate mark, once the keys since then
-    /// number 4096 and cover 1/64 of `window + lateness`. For keys at a steady rate r spread
-    /// over [a, b] (plus any disorder), the mean insert time is a + n / 2r + const, so
-    /// r = Δn / (2 Δmean): the disorder cancels, unlike n / (max time - first time).
+    /// number `RATE_KEYS` (per shard: divided by the shard count) and cover 1/64 of
+    /// `window + lateness`. For keys at a steady rate r spread over [a, b] (plus any
+    /// disorder), the mean insert time is a + n / 2r + const, so r = Δn / (2 Δmean): the
+    /// disorder cancels, unlike n / (max time - first time).
+    ///
+    /// A shard's estimate from k keys is off by ~1/√k (its share of the keys is a Poisson
+    /// count) plus the jitter of the mean times, and a table sized a few % too small fills past
+    /// `FULL_LOAD` and forces a new table with the fingerprint budget already spent (twice the
+    /// memory for that shard). A shard makes its first estimate from ~16× fewer keys than one
+    /// store would (k ≈ 4000 on the bench), so the answer carries a margin of `RATE_MARGIN`/√k:
+    /// ~3% then, 0.6% once k passes 100k (one unsharded store, as in the tests, takes none).
     fn expected_live(&self) -> Option<f64> {
+        if self.defer_rate {
+            return None;
+        }
+        let (keys, rate) = self.rate()?;
+        let span = self.window.saturating_add(self.lateness) as f64;
+        if keys < self.rate_keys || keys as f64 / rate < (span / 64.0).max(1.0) {
+            return None;
+        }
+        Some(self.live_for(rate) * (1.0 + self.rate_margin / (keys as f64).sqrt()))
+    }
+
+    /// (keys since the rate mark, key rate per tick), once the mark is set and time moved.
+    fn rate(&self) -> Option<(u64, f64)> {
         let (n0, mean0) = self.rate_mark?;
         let keys = self.inserted - n0;
         let dmean = self.time_sum / self.inserted as f64 - mean0;
-        let span = self.window.saturating_add(self.lateness) as f64;
-        if keys < 4096 || 2.0 * dmean < (span / 64.0).max(1.0) {
-            return None;
-        }
-        let rate = keys as f64 / (2.0 * dmean);
-        Some(rate * (span + self.width as f64))
+        (keys > 0 && dmean > 0.0).then(|| (keys, keys as f64 / (2.0 * dmean)))
     }
 
+    /// Steady-state live keys at `rate` keys per tick.
+    fn live_for(&self, rate: f64) -> f64 {
+        rate * (self.window.saturating_add(self.lateness) as f64 + self.width as f64)
+    }
+
+    /// Open the first rate-sized table for `expected` live keys (pooled sizing).
+    fn open_sized(&mut self, expected: f64) {
+        self.rate_sized = true;
+        let slots = (expected.max(self.live_keys() as f64) / TARGET_LOAD).ceil() as u64;
+        let slots = slots.clamp(self.min_slots, 1 << 40);
+        let f = Self::fp_bits_for(self.budget_left());
+        self.tables.push(Table::new(slots, f));
+    }
+
+    /// A table takes no more inserts at `FULL_LOAD` (stash included, which keeps its rate
+    /// within `rate_at_load(f, FULL_LOAD)`) or once `MAX_STASH` insertions have failed. A
+    /// failure below that load is a rare event, and opening a new table then would cost a full
+    /// table with the fingerprint budget already spent.
     fn is_full(t: &Table) -> bool {
-        !t.stash.is_empty() || t.live() as f64 >= FULL_LOAD * t.slots() as f64
+        t.stash.len() >= MAX_STASH || t.live() as f64 >= FULL_LOAD * t.slots() as f64
     }
 
     /// Smallest fingerprint width whose worst-case rate fits `budget` (the widest if none does).
@@ -137,10 +206,10 @@ impl ApproxStore {
                 let prev = self.tables.last().map_or(0, Table::slots);
                 let k = self.tables.len().min(60) as i32;
                 let share = UNKNOWN_RATE_SHARE * 0.5f64.powi(k);
-                ((prev * 2).max(MIN_SLOTS) as f64, self.fpr * share)
+                ((prev * 2).max(self.min_slots) as f64, self.fpr * share)
             }
         };
-        let slots = (slots.ceil() as u64).clamp(MIN_SLOTS, 1 << 40);
+        let slots = (slots.ceil() as u64).clamp(self.min_slots, 1 << 40);
         self.tables
             .push(Table::new(slots, Self::fp_bits_for(budget)));
     }
@@ -249,7 +318,7 @@ impl ApproxStore {
         self.first_time.get_or_insert(t);
         self.max_time = Some(self.max_time.map_or(t, |m| m.max(t)));
         self.time_sum += t.saturating_sub(self.first_time.unwrap_or(t)) as f64;
-        if self.inserted == 1024 {
+        if self.inserted == self.rate_mark_at {
             self.rate_mark = Some((self.inserted, self.time_sum / self.inserted as f64));
         }
         let rate_now_known = !self.rate_sized && self.expected_live().is_some();
@@ -265,6 +334,14 @@ impl ApproxStore {
             tb.insert(&p, tag, sweeping.map(|tag| (tag, below)));
         }
         true
+    }
+
+    /// Prefetch the buckets a lookup of `key` reads in every table (see [`Table::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, key: [u64; 2]) {
+        for t in &self.tables {
+            t.prefetch(key[0], key[1]);
+        }
     }
 
     /// The tag of the epoch being swept, once its sweep has started.
@@ -377,55 +454,246 @@ impl ApproxStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dedup::exact::fmix64;
+/// Shards of [`ShardedApprox`]; fixed, so checkpoints do not depend on the thread count.
+pub const APPROX_SHARDS: usize = 16;
+/// Below this many rows a batch is processed on the calling thread, row by row.
+const PARALLEL_MIN_ROWS: usize = 32_768;
+/// Rows a shard looks ahead when prefetching buckets: enough to cover a memory latency.
+const PREFETCH_AHEAD: usize = 8;
 
-    #[test]
-    fn keeps_keys_for_the_window_and_forgets_them_later() {
-        let mut s = ApproxStore::new(100, 10, 0.001);
-        // Key k at time 10k, watermark = time - 10.
-        for k in 0..2_000u64 {
-            let t = 10 * k as i64;
-            assert!(s.observe(k, t, t - 10), "first {k} dropped");
-            // Still remembered window - 1 later.
-            if k >= 10 {
-                assert!(!s.observe(k - 9, t, t - 10), "lost {} at {t}", k - 9);
-            }
+/// Shard of a key: bits 40..44 of its first hash (the bucket index uses the top bits and the
+/// fingerprint the second hash, so the shard is independent of both).
+#[inline]
+fn shard_of(key: &[u64; 2]) -> usize {
+    ((key[0] >> 40) as usize) & (APPROX_SHARDS - 1)
+}
+
+/// The approximate store, split into [`APPROX_SHARDS`] independent [`ApproxStore`]s by key hash.
+///
+/// A key is only ever looked up in its own shard, and each shard keeps the sum of its tables'
+/// rates within the full budget `p`, so a key not in the window matches with probability at
+/// most `p` whatever shard it falls in. Shards never interact: each sees its own rows in input
+/// order with the watermark of each row, so the answers are the ones one shard at a time would
+/// give, and big batches run the shards in parallel (rayon).
+#[derive(Debug)]
+pub struct ShardedApprox {
+    pub shards: Vec<ApproxStore>,
+    /// Time of the first row the store decided, and whether the pooled sizing has run.
+    pub start: Option<i64>,
+    pub pooled: bool,
+}
+
+impl ShardedApprox {
+    pub fn new(window: i64, lateness: i64, fpr: f64) -> Self {
+        let shard = || {
+            let mut s = ApproxStore::shard_of_n(window, lateness, fpr, APPROX_SHARDS as u64);
+            s.defer_rate = true;
+            s
+        };
+        ShardedApprox {
+            shards: (0..APPROX_SHARDS).map(|_| shard()).collect(),
+            start: None,
+            pooled: false,
         }
-        // Keys older than window + 2s of watermark are gone.
-        let horizon = 100 + 2 * s.width;
-        assert!(
-            s.live_keys() <= (horizon / 10 + 2) as u64,
-            "{}",
-            s.live_keys()
-        );
     }
 
-    #[test]
-    fn steady_state_is_under_two_bytes_per_key_within_the_rate() {
-        let (window, lateness) = (150_000i64, 10_000i64);
-        let mut s = ApproxStore::new(window, lateness, 0.001);
-        let n = 1_200_000u64;
-        let (mut dropped, mut worst) = (0u64, 0f64);
-        for i in 0..n {
-            let t = (i / 2) as i64; // 2 keys per tick
-            let k = fmix64(i);
-            if !s.observe(k, t, t - lateness) {
-                dropped += 1;
-            }
-            if i % 50_000 == 0 && t > 2 * (window + lateness) {
-                worst = worst.max(s.heap_bytes() as f64 / s.live_keys() as f64);
-            }
+    /// The first row whose watermark plus lateness (the largest time seen) has moved
+    /// `(window + lateness) / 48` past the first row's time: there the shards' first
+    /// rate-sized tables are sized from the keys of all shards. A row of the stream, not of a
+    /// batch, so any split of the stream gives the same tables.
+    fn pool_row(&self, wms: &[i64]) -> Option<usize> {
+        if self.pooled {
+            return None;
         }
-        // 14 bits per semi-sorted slot / 0.96 load = 1.82 B; 15-bit unsorted slots gave ~1.99.
-        assert!(
-            worst > 0.0 && worst <= 1.9,
-            "worst steady-state {worst} B/key"
+        let (start, s) = (self.start?, self.shards.first()?);
+        let at = start.saturating_add((s.window.saturating_add(s.lateness) / 48).max(1));
+        wms.iter().position(|&w| w.saturating_add(s.lateness) >= at)
+    }
+
+    /// Size every shard's first rate-sized table from the rate of all keys (16× the keys a
+    /// shard has, so a quarter of its estimate's noise): each shard holds 1/16 of the hash
+    /// space, so its steady state is the pooled one / 16 up to a ±0.2% Poisson spread (at
+    /// ~400k keys per shard). A shard that already sized itself, or a stream too thin to
+    /// measure yet, leaves the shards to size themselves.
+    fn pool(&mut self) {
+        self.pooled = true;
+        let stats: Option<Vec<(u64, f64)>> = self
+            .shards
+            .iter()
+            .map(|s| if s.rate_sized { None } else { s.rate() })
+            .collect();
+        for s in &mut self.shards {
+            s.defer_rate = false;
+        }
+        let Some(stats) = stats else { return };
+        let keys: u64 = stats.iter().map(|x| x.0).sum();
+        if keys < RATE_KEYS {
+            return;
+        }
+        let rate = stats.iter().map(|x| x.1).sum::<f64>() / self.shards.len() as f64;
+        let margin = 1.0 + RATE_MARGIN / (keys as f64).sqrt();
+        for s in &mut self.shards {
+            let expected = s.live_for(rate) * margin;
+            s.open_sized(expected);
+        }
+    }
+
+    /// Decide the non-late `rows` (ascending) of a batch: `key(i)` is row i's key (two
+    /// independent 64-bit hashes), `times[i]` its time and `wms[j]` the watermark at row
+    /// `rows[j]`. Returns the emitted rows, ascending.
+    pub fn process<F>(&mut self, key: F, times: &[i64], rows: &[u32], wms: &[i64]) -> Vec<u32>
+    where
+        F: Fn(usize) -> [u64; 2] + Sync,
+    {
+        debug_assert_eq!(rows.len(), wms.len());
+        if let (None, Some(&i)) = (self.start, rows.first()) {
+            self.start = Some(times[i as usize]);
+        }
+        if let Some(j) = self.pool_row(wms) {
+            let mut out = self.run(&key, times, &rows[..j], &wms[..j]);
+            self.pool();
+            out.extend(self.run(&key, times, &rows[j..], &wms[j..]));
+            return out;
+        }
+        self.run(&key, times, rows, wms)
+    }
+
+    fn run<F>(&mut self, key: &F, times: &[i64], rows: &[u32], wms: &[i64]) -> Vec<u32>
+    where
+        F: Fn(usize) -> [u64; 2] + Sync,
+    {
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        if rows.len() < PARALLEL_MIN_ROWS {
+            let all: Vec<u32> = (0..rows.len() as u32).collect();
+            observe_rows(
+                &mut self.shards,
+                shard_of,
+                key,
+                times,
+                rows,
+                wms,
+                &all,
+                &mut out,
+            );
+            return out;
+        }
+        let mut per_shard: Vec<Vec<u32>> = (0..APPROX_SHARDS)
+            .map(|_| Vec::with_capacity(rows.len() / APPROX_SHARDS + 64))
+            .collect();
+        for (j, &i) in rows.iter().enumerate() {
+            per_shard[shard_of(&key(i as usize))].push(j as u32);
+        }
+        let kept: Vec<Vec<u32>> = self
+            .shards
+            .par_iter_mut()
+            .zip(per_shard.par_iter())
+            .map(|(shard, seq)| {
+                let mut out = Vec::with_capacity(seq.len());
+                let one = std::slice::from_mut(shard);
+                observe_rows(one, |_| 0, key, times, rows, wms, seq, &mut out);
+                out
+            })
+            .collect();
+        // Merge back into input order through a row mask.
+        let (lo, hi) = (rows[0] as usize, rows[rows.len() - 1] as usize);
+        let mut mask = vec![false; hi - lo + 1];
+        for &i in kept.iter().flatten() {
+            mask[i as usize - lo] = true;
+        }
+        out.extend(
+            mask.iter()
+                .enumerate()
+                .filter(|(_, m)| **m)
+                .map(|(i, _)| (i + lo) as u32),
         );
-        let fpr = dropped as f64 / n as f64;
-        assert!(fpr <= 0.001, "measured fpr {fpr}");
-        assert!(s.false_positive_rate() <= 0.001);
+        out
+    }
+
+    /// Run the sweeps due at `watermark` in every shard (in parallel when there is much state).
+    pub fn expire(&mut self, watermark: i64) {
+        if self.live_keys() >= PARALLEL_MIN_ROWS as u64 {
+            self.shards.par_iter_mut().for_each(|s| s.expire(watermark));
+        } else {
+            self.shards.iter_mut().for_each(|s| s.expire(watermark));
+        }
+    }
+
+    pub fn live_keys(&self) -> u64 {
+        self.shards.iter().map(ApproxStore::live_keys).sum()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(ApproxStore::heap_bytes)
+            .sum::<usize>()
+            + self.shards.capacity() * std::mem::size_of::<ApproxStore>()
+    }
+
+    /// Current false-positive rate of a lookup: the worst shard's (a key tests one shard).
+    pub fn false_positive_rate(&self) -> f64 {
+        self.shards
+            .iter()
+            .map(ApproxStore::false_positive_rate)
+            .fold(0.0, f64::max)
+    }
+
+    pub fn write(&self, w: &mut Writer) {
+        w.opt_i64(self.start);
+        w.u8(u8::from(self.pooled));
+        w.u64(self.shards.len() as u64);
+        for s in &self.shards {
+            s.write(w);
+        }
+    }
+
+    pub fn read(&mut self, r: &mut Reader<'_>) -> Result<()> {
+        self.start = r.opt_i64()?;
+        self.pooled = r.u8()? != 0;
+        let n = r.u64()?;
+        if n != self.shards.len() as u64 {
+            return Err(Error::corrupt(format!(
+                "approximate store of {n} shards; this version has {APPROX_SHARDS}"
+            )));
+        }
+        for s in &mut self.shards {
+            s.read(r)?;
+            s.defer_rate = !self.pooled;
+        }
+        Ok(())
     }
 }
+
+/// `observe` over the rows `rows[j]` for `j` in `seq` (ascending), pushing the emitted ones to
+/// `out`; `pick` maps a key to its store in `shards`. The buckets of the row `PREFETCH_AHEAD`
+/// places ahead are requested before each row, so the random-access misses overlap.
+#[allow(clippy::too_many_arguments)]
+fn observe_rows<F: Fn(usize) -> [u64; 2]>(
+    shards: &mut [ApproxStore],
+    pick: impl Fn(&[u64; 2]) -> usize,
+    key: &F,
+    times: &[i64],
+    rows: &[u32],
+    wms: &[i64],
+    seq: &[u32],
+    out: &mut Vec<u32>,
+) {
+    for (n, &j) in seq.iter().enumerate() {
+        if let Some(&a) = seq.get(n + PREFETCH_AHEAD) {
+            let k = key(rows[a as usize] as usize);
+            shards[pick(&k)].prefetch(k);
+        }
+        let i = rows[j as usize];
+        let k = key(i as usize);
+        if shards[pick(&k)].observe(k, times[i as usize], wms[j as usize]) {
+            out.push(i);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "approx_tests.rs"]
+mod tests;

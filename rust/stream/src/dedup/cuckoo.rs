@@ -20,8 +20,8 @@
 //! tag from a range of buckets, which is how the store forgets keys by watermark.
 //!
 //! An insertion that fails after [`MAX_KICKS`] evictions leaves the last evicted entry in a
-//! stash that lookups also search, so nothing is ever lost (no false negatives); the caller then
-//! stops inserting into this table.
+//! stash that lookups also search, so nothing is ever lost (no false negatives); the caller
+//! stops inserting into the table after a few such failures.
 
 use super::exact::fmix64;
 use super::semisort;
@@ -32,6 +32,17 @@ const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 pub const MAX_FP_BITS: u32 = 30;
 pub const MIN_FP_BITS: u32 = 4;
 const MAX_KICKS: u32 = 2_000;
+
+#[inline]
+fn prefetch_word(p: *const u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
@@ -98,10 +109,12 @@ impl Table {
     }
 
     /// Probability that a key not in the table matches now: expected occupied slots in two
-    /// buckets (plus the stash) over the number of non-zero fingerprints.
+    /// buckets over the number of non-zero fingerprints. A stash entry is only compared when
+    /// it came from one of the query's two buckets (probability <= 2/m), so it counts as one
+    /// slot: the rate is 2 · live / m / (2^f - 1), within `rate_at_load` up to the same load.
     pub fn false_positive_rate(&self) -> f64 {
-        let per_bucket = self.count as f64 / self.buckets as f64;
-        (2.0 * per_bucket + self.stash.len() as f64) / ((1u64 << self.fp_bits) - 1) as f64
+        let per_bucket = self.live() as f64 / self.buckets as f64;
+        2.0 * per_bucket / ((1u64 << self.fp_bits) - 1) as f64
     }
 
     /// The worst rate this table can reach: full to `load` with 2 * SLOTS slots compared.
@@ -132,6 +145,19 @@ impl Table {
             x - bucket
         } else {
             x + self.buckets - bucket
+        }
+    }
+
+    /// Start loading the cache lines of the two buckets a lookup of `(h1, h2)` reads, so the
+    /// caller can overlap the misses of rows ahead with the work on the current row.
+    #[inline]
+    pub fn prefetch(&self, h1: u64, h2: u64) {
+        let p = self.probe(h1, h2);
+        let w = u64::from(self.bucket_width());
+        for b in [p.b1, p.b2] {
+            // Word of the bucket's first bit; a bucket spanning a line boundary loads its
+            // second line on use (it is at most 124 bits, so that is the rare case).
+            prefetch_word(self.words.as_ptr().wrapping_add((b * w / 64) as usize));
         }
     }
 
@@ -204,16 +230,15 @@ impl Table {
     }
 
     /// Move an entry of the full `bucket` to a free slot of its other bucket and put `value` in
-    /// its place. Entries of the epoch being swept stay where they are.
+    /// its place. An entry of the epoch being swept whose other bucket the sweep has passed is
+    /// as good as swept: `value` simply takes its slot.
     fn move_one_out(&mut self, bucket: u64, value: u64, sweep: Option<(u64, u64)>) -> bool {
         let mut slots = self.slots_of(bucket);
         for j in 0..SLOTS as usize {
             let v = slots[j];
-            if sweep.is_some_and(|(tag, _)| v & TAG_MASK == tag) {
-                continue;
-            }
             let other = self.alt(bucket, v >> TAG_BITS);
-            if other != bucket && self.place(other, v) {
+            let expired = sweep.is_some_and(|(tag, below)| v & TAG_MASK == tag && other < below);
+            if expired || (other != bucket && self.place(other, v)) {
                 slots[j] = value;
                 self.store(bucket, slots);
                 return true;
@@ -255,15 +280,13 @@ impl Table {
             }
             // Else a pseudo-random but deterministic victim (a restored table makes the same
             // moves; slot order is the canonical semi-sorted one). Entries of the epoch being
-            // swept are not moved if another can be: each should leave when the sweep reaches
-            // the bucket it was in, not earlier or later.
-            let r =
+            // swept move like the others: in a bucket the sweep has not reached yet they leave
+            // when it reaches that bucket, which is still after their epoch expired (the sweep
+            // starts at expiry), so no key leaves before `window`. Pinning them instead made
+            // insertions fail from ~96% load during a sweep (a third of the entries stuck).
+            let j =
                 (fmix64(value ^ (u64::from(kick) << 40) ^ bucket.rotate_left(20)) >> 62) as usize;
             let mut slots = self.slots_of(bucket);
-            let j = (0..SLOTS as usize)
-                .map(|j| (r + j) % SLOTS as usize)
-                .find(|&j| sweep.is_none_or(|(tag, _)| slots[j] & TAG_MASK != tag))
-                .unwrap_or(r);
             let victim = slots[j];
             slots[j] = value;
             self.store(bucket, slots);

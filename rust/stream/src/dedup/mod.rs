@@ -22,7 +22,7 @@ use minide_common::{Error, Result};
 use crate::checkpoint::{self, Kind, Reader, Writer};
 use crate::keyhash::{self, KeyClass, Keys};
 use crate::watermark::{self, Unit, Watermark};
-use approx::ApproxStore;
+use approx::ShardedApprox;
 use exact::{ExactStore, StoreKey, fmix64};
 use window_buckets::Entry;
 
@@ -95,7 +95,7 @@ pub struct Outcome {
 enum Store {
     ExactInt(ExactStore<u64>),
     ExactHashed(ExactStore<[u64; 2]>),
-    Approx(ApproxStore),
+    Approx(ShardedApprox),
 }
 
 /// State that exists once the first batch fixed the time unit and key classes.
@@ -114,10 +114,10 @@ pub struct Deduplicator {
     counts: Stats,
 }
 
-/// Store kind of the approximate store in checkpoints. Kind 3 was the time-sliced Bloom store
-/// and kind 4 the cuckoo store with unsorted 15-bit slots; both are refused with a message
-/// rather than misread.
-const APPROX_STORE_KIND: u8 = 5;
+/// Store kind of the approximate store in checkpoints. Kind 3 was the time-sliced Bloom store,
+/// kind 4 the cuckoo store with unsorted 15-bit slots and kind 5 one unsharded cuckoo store
+/// with semi-sorted buckets; all are refused with a message rather than misread.
+const APPROX_STORE_KIND: u8 = 6;
 
 /// The null integer key in approximate mode (hashed keys encode null themselves).
 const APPROX_NULL: [u64; 2] = [0x6e75_6c6c_6b65_7931, 0x2f0a_c3d1_99e4_5b27];
@@ -142,7 +142,7 @@ impl Deduplicator {
         let store = match self.config.mode {
             Mode::Approx {
                 false_positive_rate,
-            } => Store::Approx(ApproxStore::new(window, lateness, false_positive_rate)),
+            } => Store::Approx(ShardedApprox::new(window, lateness, false_positive_rate)),
             Mode::Exact if keyhash::is_int_key(&classes) => {
                 Store::ExactInt(ExactStore::new(window, lateness))
             }
@@ -188,27 +188,31 @@ impl Deduplicator {
 
         match &mut bound.store {
             Store::Approx(store) => {
+                // The store needs each row's watermark (sweeps due by then run before its
+                // lookup, whatever the batch split), so the sequential pass records it.
+                let mut rows = Vec::with_capacity(n);
+                let mut wms = Vec::with_capacity(n);
                 for (i, &t) in tv.iter().enumerate() {
                     if time_null(i) || bound.watermark.observe(t) {
                         out.late.push(i as u32);
-                        continue;
+                    } else {
+                        rows.push(i as u32);
+                        wms.push(bound.watermark.current().unwrap_or(i64::MIN));
                     }
-                    let wm = bound.watermark.current().unwrap_or(i64::MIN);
-                    let emit = match &keys {
-                        Keys::Int { values, nulls } => {
-                            let key = if nulls.as_ref().is_some_and(|nb| nb.is_null(i)) {
+                }
+                out.keep = match &keys {
+                    Keys::Int { values, nulls } => {
+                        let key = |i: usize| {
+                            if nulls.as_ref().is_some_and(|nb| nb.is_null(i)) {
                                 APPROX_NULL
                             } else {
                                 [fmix64(values[i]), fmix64(values[i] ^ 0x5851_f42d_4c95_7f2d)]
-                            };
-                            store.observe(key, t, wm)
-                        }
-                        Keys::Hashed(h) => store.observe(h[i], t, wm),
-                    };
-                    if emit {
-                        out.keep.push(i as u32);
+                            }
+                        };
+                        store.process(key, tv, &rows, &wms)
                     }
-                }
+                    Keys::Hashed(h) => store.process(|i| h[i], tv, &rows, &wms),
+                };
             }
             store => {
                 let mut rows = Vec::with_capacity(n);
@@ -411,16 +415,24 @@ impl Deduplicator {
                     return Err(Error::corrupt(
                         "approximate-mode checkpoint from an older minide (time-sliced Bloom \
                          filters, store kind 3); this version stores expiring cuckoo filters \
-                         with semi-sorted buckets (kind 5) and cannot convert it: rebuild the \
-                         state by replaying the source",
+                         with semi-sorted buckets in 16 shards (kind 6) and cannot convert it: \
+                         rebuild the state by replaying the source",
                     ));
                 }
                 (Store::Approx(_), 4) => {
                     return Err(Error::corrupt(
                         "approximate-mode checkpoint from an older minide (cuckoo filters with \
                          unsorted buckets, store kind 4); this version stores semi-sorted \
-                         buckets (kind 5) and cannot convert it: rebuild the state by replaying \
-                         the source",
+                         buckets in 16 shards (kind 6) and cannot convert it: rebuild the state \
+                         by replaying the source",
+                    ));
+                }
+                (Store::Approx(_), 5) => {
+                    return Err(Error::corrupt(
+                        "approximate-mode checkpoint from an older minide (one unsharded \
+                         cuckoo store, store kind 5); this version splits the keys into 16 \
+                         shards with their own filters (kind 6) and cannot convert it: rebuild \
+                         the state by replaying the source",
                     ));
                 }
                 (_, k) => {

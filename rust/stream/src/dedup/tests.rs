@@ -197,7 +197,7 @@ fn old_bloom_checkpoints_are_refused_with_a_clear_error() {
     s.write(&mut w);
     let at = payload.len() - w.buf.len() - 1;
     assert_eq!(payload[at], APPROX_STORE_KIND);
-    for old in [3u8, 4] {
+    for old in [3u8, 4, 5] {
         payload[at] = old;
         let e = Deduplicator::restore(&checkpoint::seal(Kind::Dedup, &payload))
             .unwrap_err()
@@ -207,9 +207,20 @@ fn old_bloom_checkpoints_are_refused_with_a_clear_error() {
             "{e}"
         );
     }
-    // A bucket whose rank is out of range (>= 3876) is refused, not decoded.
+    // A bucket whose rank is out of range (>= 3876) is refused, not decoded: corrupt the last
+    // table of the last shard that has one (the shards after it are written after its words).
     payload[at] = APPROX_STORE_KIND;
-    let words_at = payload.len() - 8 * s.tables.last().map_or(0, |t| t.words.len());
+    let last = s
+        .shards
+        .iter()
+        .rposition(|sh| !sh.tables.is_empty())
+        .expect("a shard with a table");
+    let mut after = Writer::default();
+    for sh in &s.shards[last + 1..] {
+        sh.write(&mut after);
+    }
+    let words = s.shards[last].tables.last().map_or(0, |t| t.words.len());
+    let words_at = payload.len() - after.buf.len() - 8 * words;
     payload[words_at] = 0xff;
     payload[words_at + 1] |= 0x0f;
     let e = Deduplicator::restore(&checkpoint::seal(Kind::Dedup, &payload))
