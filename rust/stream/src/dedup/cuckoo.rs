@@ -33,17 +33,6 @@ pub const MAX_FP_BITS: u32 = 30;
 pub const MIN_FP_BITS: u32 = 4;
 const MAX_KICKS: u32 = 2_000;
 
-#[inline]
-fn prefetch_word(p: *const u64) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     /// Number of buckets (any value >= 1).
@@ -157,7 +146,7 @@ impl Table {
         for b in [p.b1, p.b2] {
             // Word of the bucket's first bit; a bucket spanning a line boundary loads its
             // second line on use (it is at most 124 bits, so that is the rare case).
-            prefetch_word(self.words.as_ptr().wrapping_add((b * w / 64) as usize));
+            super::prefetch_line(self.words.as_ptr().wrapping_add((b * w / 64) as usize));
         }
     }
 

@@ -50,17 +50,6 @@ pub fn tag_of(pos: u64) -> u32 {
     (pos as u32) | 1
 }
 
-#[inline(always)]
-fn prefetch(p: *const u64) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 #[derive(Debug)]
 pub struct FlatTable {
     slots: Vec<u64>,
@@ -128,7 +117,7 @@ impl FlatTable {
     #[inline]
     pub fn prefetch(&self, tag: u32) {
         if !self.slots.is_empty() {
-            prefetch(self.slots.as_ptr().wrapping_add(self.home(tag)));
+            super::prefetch_line(self.slots.as_ptr().wrapping_add(self.home(tag)));
         }
     }
 

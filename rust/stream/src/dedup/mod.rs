@@ -26,6 +26,19 @@ use approx::ShardedApprox;
 use exact::{ExactStore, StoreKey, fmix64};
 use window_buckets::Entry;
 
+/// Ask for the cache line at `p` ahead of use (both stores prefetch a row's table line a few
+/// rows early, so the misses of consecutive rows overlap).
+#[inline(always)]
+pub(crate) fn prefetch_line(p: *const u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Exact (hash table) or approximate (expiring cuckoo filters) state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
