@@ -10,8 +10,8 @@
 //!                    └─────────────────────────────┘   freed chunk numbers are reused
 //! ```
 //!
-//! Entries are appended into fixed-size chunks (no `Vec` doubling: at most one partly-used chunk
-//! per bucket). A whole bucket is dropped when every entry in it has expired, i.e. when
+//! Entries are appended into chunks of at most 512 entries (a new chunk starts at 32 and doubles,
+//! so only small chunks are ever copied; at most one partly used chunk per bucket). A whole bucket is dropped when every entry in it has expired, i.e. when
 //! `bucket_end - 1 + window <= watermark`.
 //!
 //! Dropping a bucket frees its chunks' memory at once but does not touch the index
@@ -28,9 +28,14 @@
 
 use std::collections::BTreeMap;
 
-/// Entries per chunk (a power of two): a chunk is allocated full-size once and never grows.
+/// Entries per chunk (a power of two): a chunk never grows past this, so it is never copied
+/// once big.
 const CHUNK_BITS: u32 = 9;
 const CHUNK: usize = 1 << CHUNK_BITS;
+/// A new chunk starts this small and doubles up to [`CHUNK`]: a small stream has one partly
+/// filled chunk per shard and bucket (16 × 17 of them), which at full size would cost more
+/// than its keys.
+const FIRST_CHUNK: usize = 32;
 
 /// One remembered key: the key and the event time of its emitted (first) occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +149,9 @@ impl<K: Copy + std::fmt::Debug, S: Stamp> Buckets<K, S> {
         let Some(Some(c)) = self.chunks.get_mut(chunk as usize) else {
             unreachable!("chunk_for returns a live chunk")
         };
+        if c.len() == c.capacity() {
+            c.reserve_exact(c.len().clamp(1, CHUNK - c.len()));
+        }
         c.push(Stored {
             key: e.key,
             stamp: S::encode(e.time, self.start[chunk as usize]),
@@ -175,7 +183,7 @@ impl<K: Copy + std::fmt::Debug, S: Stamp> Buckets<K, S> {
         {
             return c;
         }
-        let fresh = Some(Vec::with_capacity(CHUNK));
+        let fresh = Some(Vec::with_capacity(FIRST_CHUNK));
         let c = match self.free.pop() {
             Some(c) => {
                 self.chunks[c as usize] = fresh;
@@ -309,8 +317,12 @@ impl<K: Copy + std::fmt::Debug, S: Stamp> Buckets<K, S> {
     /// Heap bytes held (entry chunks at capacity plus bookkeeping).
     pub fn heap_bytes(&self) -> usize {
         let entry = std::mem::size_of::<Stored<K, S>>();
-        let live = self.chunks.iter().flatten().count();
-        live * CHUNK * entry
+        self.chunks
+            .iter()
+            .flatten()
+            .map(Vec::capacity)
+            .sum::<usize>()
+            * entry
             + self.chunks.capacity() * std::mem::size_of::<Option<Vec<Stored<K, S>>>>()
             + self.start.capacity() * 8
             + self.referenced.capacity() * 4
