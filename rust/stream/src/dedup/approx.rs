@@ -565,8 +565,8 @@ impl ShardedApprox {
         if rows.is_empty() {
             return Vec::new();
         }
-        let mut out = Vec::with_capacity(rows.len());
         if rows.len() < PARALLEL_MIN_ROWS {
+            let mut out = Vec::with_capacity(rows.len());
             let all: Vec<u32> = (0..rows.len() as u32).collect();
             observe_rows(
                 &mut self.shards,
@@ -580,36 +580,19 @@ impl ShardedApprox {
             );
             return out;
         }
-        let mut per_shard: Vec<Vec<u32>> = (0..APPROX_SHARDS)
-            .map(|_| Vec::with_capacity(rows.len() / APPROX_SHARDS + 64))
-            .collect();
-        for (j, &i) in rows.iter().enumerate() {
-            per_shard[shard_of(&key(i as usize))].push(j as u32);
-        }
-        let kept: Vec<Vec<u32>> = self
-            .shards
-            .par_iter_mut()
-            .zip(per_shard.par_iter())
-            .map(|(shard, seq)| {
+        super::run_sharded(
+            &mut self.shards,
+            rows.len(),
+            rows.iter()
+                .enumerate()
+                .map(|(j, &i)| (shard_of(&key(i as usize)), j as u32)),
+            |shard, seq| {
                 let mut out = Vec::with_capacity(seq.len());
                 let one = std::slice::from_mut(shard);
                 observe_rows(one, |_| 0, key, times, rows, wms, seq, &mut out);
                 out
-            })
-            .collect();
-        // Merge back into input order through a row mask.
-        let (lo, hi) = (rows[0] as usize, rows[rows.len() - 1] as usize);
-        let mut mask = vec![false; hi - lo + 1];
-        for &i in kept.iter().flatten() {
-            mask[i as usize - lo] = true;
-        }
-        out.extend(
-            mask.iter()
-                .enumerate()
-                .filter(|(_, m)| **m)
-                .map(|(i, _)| (i + lo) as u32),
-        );
-        out
+            },
+        )
     }
 
     /// Run the sweeps due at `watermark` in every shard (in parallel when there is much state).

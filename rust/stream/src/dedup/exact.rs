@@ -131,17 +131,7 @@ impl<K: StoreKey, S: Stamp> Shard<K, S> {
                 let nr = self.buckets.push(Entry { key, time: t });
                 self.table.repoint(i, nr);
             }
-            Probe::Vacant(i) => {
-                let r = self.buckets.push(Entry { key, time: t });
-                if self.table.is_full() {
-                    // The probed slot goes with the old table: insert into the new one.
-                    self.rebuild();
-                    self.table.insert_new(tag, r);
-                } else {
-                    self.table.fill(i, tag, r);
-                }
-                self.live += 1;
-            }
+            Probe::Vacant(i) => self.insert_absent(Entry { key, time: t }, tag, Some(i)),
         }
         true
     }
@@ -186,13 +176,19 @@ impl<K: StoreKey, S: Stamp> Shard<K, S> {
         }
     }
 
-    /// Insert an entry whose key is not in the shard (checkpoint restore).
-    fn load(&mut self, e: Entry<K>) {
+    /// Insert an entry whose key is not in the shard; `vacant` is the empty slot a probe for
+    /// it ended at, if there was one (a rebuild moves the slots, so then it probes afresh).
+    fn insert_absent(&mut self, e: Entry<K>, tag: u32, vacant: Option<usize>) {
         let r = self.buckets.push(e);
-        if self.table.is_full() {
-            self.rebuild();
+        match vacant {
+            Some(i) if !self.table.is_full() => self.table.fill(i, tag, r),
+            _ => {
+                if self.table.is_full() {
+                    self.rebuild();
+                }
+                self.table.insert_new(tag, r);
+            }
         }
-        self.table.insert_new(tag_of(e.key.pos()), r);
         self.live += 1;
     }
 
@@ -344,33 +340,16 @@ impl<K: StoreKey, S: Stamp> Sharded<K, S> {
                 })
                 .collect();
         }
-        let mut per_shard: Vec<Vec<u32>> = (0..SHARDS)
-            .map(|_| Vec::with_capacity(rows.len() / SHARDS + 64))
-            .collect();
-        for &i in rows {
-            per_shard[shard_of(keys[i as usize].pos())].push(i);
-        }
-        let kept: Vec<Vec<u32>> = self
-            .shards
-            .par_iter_mut()
-            .zip(per_shard.par_iter())
-            .map(|(shard, rows)| {
+        super::run_sharded(
+            &mut self.shards,
+            rows.len(),
+            rows.iter().map(|&i| (shard_of(keys[i as usize].pos()), i)),
+            |shard, rows| {
                 let mut out = Vec::with_capacity(rows.len());
                 shard.observe_rows(keys, times, rows, window, &mut out);
                 out
-            })
-            .collect();
-        // Merge back into input order through a row mask.
-        let (lo, hi) = (rows[0] as usize, rows[rows.len() - 1] as usize);
-        let mut mask = vec![false; hi - lo + 1];
-        for k in kept.iter().flatten() {
-            mask[*k as usize - lo] = true;
-        }
-        mask.iter()
-            .enumerate()
-            .filter(|(_, m)| **m)
-            .map(|(i, _)| (i + lo) as u32)
-            .collect()
+            },
+        )
     }
 
     fn observe_null(&mut self, t: i64) -> bool {
@@ -410,7 +389,7 @@ impl<K: StoreKey, S: Stamp> Sharded<K, S> {
     fn load(&mut self, entries: &[Entry<K>], null_time: Option<i64>) {
         self.null_time = null_time;
         for e in entries {
-            self.shards[shard_of(e.key.pos())].load(*e);
+            self.shards[shard_of(e.key.pos())].insert_absent(*e, tag_of(e.key.pos()), None);
         }
     }
 

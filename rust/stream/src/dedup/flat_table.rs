@@ -116,9 +116,7 @@ impl FlatTable {
     /// Start loading the cache line a probe for `tag` reads first.
     #[inline]
     pub fn prefetch(&self, tag: u32) {
-        if !self.slots.is_empty() {
-            super::prefetch_line(self.slots.as_ptr().wrapping_add(self.home(tag)));
-        }
+        super::prefetch_line(self.slots.as_ptr().wrapping_add(self.home(tag)));
     }
 
     /// Probe for `tag`: the first slot with this tag whose reference satisfies `is_match`, or the

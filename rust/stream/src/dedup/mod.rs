@@ -39,6 +39,40 @@ pub(crate) fn prefetch_line(p: *const u64) {
     let _ = p;
 }
 
+/// The parallel path of both stores: deal items to their shards (`assign` gives each item's
+/// shard), run every shard's items on rayon (`run` returns the kept row indices), and merge the
+/// kept rows back into ascending input order through a row mask.
+pub(crate) fn run_sharded<S: Send>(
+    shards: &mut [S],
+    items: usize,
+    assign: impl Iterator<Item = (usize, u32)>,
+    run: impl Fn(&mut S, &[u32]) -> Vec<u32> + Sync,
+) -> Vec<u32> {
+    use rayon::prelude::*;
+    let n = shards.len().max(1);
+    let mut per_shard: Vec<Vec<u32>> = (0..n).map(|_| Vec::with_capacity(items / n + 64)).collect();
+    for (shard, item) in assign {
+        per_shard[shard].push(item);
+    }
+    let kept: Vec<Vec<u32>> = shards
+        .par_iter_mut()
+        .zip(per_shard.par_iter())
+        .map(|(shard, items)| run(shard, items))
+        .collect();
+    let (Some(&lo), Some(&hi)) = (kept.iter().flatten().min(), kept.iter().flatten().max()) else {
+        return Vec::new();
+    };
+    let mut mask = vec![false; (hi - lo) as usize + 1];
+    for &i in kept.iter().flatten() {
+        mask[(i - lo) as usize] = true;
+    }
+    mask.iter()
+        .enumerate()
+        .filter(|(_, m)| **m)
+        .map(|(i, _)| i as u32 + lo)
+        .collect()
+}
+
 /// Exact (hash table) or approximate (expiring cuckoo filters) state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
