@@ -20,16 +20,7 @@ use crate::version::{largest_user, smallest_user};
 /// Keys per group: enough misses in flight to cover memory latency, few enough to stay cached.
 pub const GROUP: usize = 16;
 
-#[inline(always)]
-pub(crate) fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
+pub(crate) use minide_common::prefetch;
 
 /// The tables a read of `prefix` may consult, newest first (L0 overlapping, one per level).
 fn candidates<'a>(sv: &'a SuperVersion, prefix: &[u8], out: &mut Vec<&'a Table>) {

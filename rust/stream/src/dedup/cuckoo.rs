@@ -146,7 +146,7 @@ impl Table {
         for b in [p.b1, p.b2] {
             // Word of the bucket's first bit; a bucket spanning a line boundary loads its
             // second line on use (it is at most 124 bits, so that is the rare case).
-            super::prefetch_line(self.words.as_ptr().wrapping_add((b * w / 64) as usize));
+            minide_common::prefetch(self.words.as_ptr().wrapping_add((b * w / 64) as usize));
         }
     }
 

@@ -116,7 +116,7 @@ impl FlatTable {
     /// Start loading the cache line a probe for `tag` reads first.
     #[inline]
     pub fn prefetch(&self, tag: u32) {
-        super::prefetch_line(self.slots.as_ptr().wrapping_add(self.home(tag)));
+        minide_common::prefetch(self.slots.as_ptr().wrapping_add(self.home(tag)));
     }
 
     /// Probe for `tag`: the first slot with this tag whose reference satisfies `is_match`, or the

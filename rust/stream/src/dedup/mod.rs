@@ -26,19 +26,6 @@ use approx::ShardedApprox;
 use exact::{ExactStore, StoreKey, fmix64};
 use window_buckets::Entry;
 
-/// Ask for the cache line at `p` ahead of use (both stores prefetch a row's table line a few
-/// rows early, so the misses of consecutive rows overlap).
-#[inline(always)]
-pub(crate) fn prefetch_line(p: *const u64) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// The parallel path of both stores: deal items to their shards (`assign` gives each item's
 /// shard), run every shard's items on rayon (`run` returns the kept row indices), and merge the
 /// kept rows back into ascending input order through a row mask.
