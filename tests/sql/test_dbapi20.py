@@ -358,6 +358,43 @@ def test_executemany_insert(cur: driver.Cursor) -> None:
     assert cur.rowcount == -1
 
 
+def test_executemany_insert_batches_parameter_sets(
+    con: driver.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minide.sql import connection
+
+    calls: list[int] = []
+    real = connection.Connection._insert
+
+    def counting(self: driver.Connection, stmt: object, params: tuple) -> int:
+        calls.append(len(params))
+        return real(self, stmt, params)
+
+    monkeypatch.setattr(connection.Connection, "_insert", counting)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE m (a BIGINT, b VARCHAR, c DATE)")
+    n = 2 * connection._MANY_ROWS + 5
+    day = dt.date(2024, 1, 1)
+    cur.executemany(
+        "INSERT INTO m (c, a, b) VALUES (?, ?, ?)",
+        ((day, i, None if i % 3 else str(i)) for i in range(n)),
+    )
+    assert cur.rowcount == n
+    assert len(calls) == 3  # three statements, not one per parameter set
+    cur.execute("SELECT count(*), sum(a), count(b), min(c), max(c) FROM m")
+    assert cur.fetchone() == (n, n * (n - 1) // 2, len(range(0, n, 3)), day, day)
+
+
+def test_executemany_mixed_types_stay_exact(con: driver.Connection) -> None:
+    # one position gets an int and a float: inserted row by row, so the big int stays exact
+    cur = con.cursor()
+    cur.execute("CREATE TABLE m (a BIGINT, d DATE)")
+    cur.executemany("INSERT INTO m VALUES (?, ?)", [(2**62 + 1, "2024-01-02"), (0.25, None)])
+    assert cur.rowcount == 2
+    cur.execute("SELECT a, d FROM m ORDER BY a")
+    assert cur.fetchall() == [(0, None), (2**62 + 1, dt.date(2024, 1, 2))]
+
+
 def test_executemany_select_keeps_last_result(con: driver.Connection) -> None:
     cur = con.executemany("SELECT ? * 2 AS x", [(1,), (2,), (3,)])
     assert cur.fetchall() == [(6,)]
@@ -411,6 +448,13 @@ def test_none_parameters_and_results(cur: driver.Cursor) -> None:
     assert cur.fetchone() == (1,)
     cur.execute("SELECT ? IS NULL, coalesce(?, 5)", [None, None])
     assert cur.fetchone() == (True, 5)
+    # a None takes the type of the column it goes into, whatever that type is
+    cur.execute("CREATE TABLE n (a BIGINT, d DATE, t TIMESTAMP, b BOOLEAN, f DOUBLE)")
+    cur.execute("INSERT INTO n VALUES (?, ?, ?, ?, ?)", [None] * 5)
+    cur.executemany("INSERT INTO n (d, a) VALUES (?, ?)", [(None, 1), (None, None)])
+    cur.execute("INSERT INTO n (t) VALUES (NULL)")
+    cur.execute("SELECT count(*), count(a), count(d), count(t), count(b), count(f) FROM n")
+    assert cur.fetchone() == (4, 1, 0, 0, 0, 0)
 
 
 def test_parameter_types_round_trip(con: driver.Connection) -> None:

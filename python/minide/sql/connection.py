@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from minide.sql.dbapi import Cursor, sql_errors, translated
 from minide.sql.expr import Const
 from minide.sql.optimizer import PassTrace, check_name, optimize
 from minide.sql.optimizer.cardinality import Estimator, TableStats
-from minide.sql.params import bind_params, has_parameters
+from minide.sql.params import bind_params, has_parameters, stack_values
 from minide.sql.parser import parse_script
 from minide.sql.physical import PhysicalPlan, explain_physical, to_physical
 from minide.sql.plan import Plan, Scan, explain_tree
@@ -421,6 +422,23 @@ class Connection:
                 return table, table.num_rows
             return None, out if isinstance(out, int) else -1
 
+    def _insert_many(self, script: ast.Script, stmt: ast.Insert, seq: Any) -> int | None:
+        """executemany of ``INSERT ... VALUES (?, ...)``: one INSERT per ``_MANY_ROWS`` parameter
+        sets instead of one per set. The total rows inserted, None if ``seq`` was empty."""
+        total: int | None = None
+        it = iter(seq)
+        while chunk := list(islice(it, _MANY_ROWS)):
+            with self._lock:
+                self._check_open()
+                sets = [bind_params(script, p) for p in chunk]
+                stacked = stack_values(stmt, sets, script.param_count)
+                if stacked is None:
+                    n = sum(self._insert(stmt, s) for s in sets)
+                else:
+                    n = self._insert(*stacked)
+            total = (total or 0) + n
+        return total
+
     def _run_statement(
         self, stmt: Any, sql: str, params: tuple[Const, ...]
     ) -> Relation | int | None:
@@ -508,8 +526,18 @@ class Connection:
             raise PlanError(
                 f"INSERT INTO {stmt.table} gives {len(plan.columns)} values for {len(chosen)} columns"
             )
-        from minide.sql.plan import Project
+        from minide.sql.plan import Column, Project, Values
 
+        if isinstance(plan, Values):
+            # an all-NULL VALUES column was typed int64; give it the target column's type
+            # (int64 does not cast to every type: INSERT INTO t (d) VALUES (NULL), d DATE)
+            target_types = dict(cols)
+            plan.cols = [
+                Column(c.id, c.name, target_types[name])
+                if all(r[i] is None for r in plan.rows)
+                else c
+                for i, (c, name) in enumerate(zip(plan.cols, chosen, strict=True))
+            ]
         src = {c: col for c, col in zip(chosen, plan.columns, strict=True)}
         items = []
         for name, t in cols:
@@ -522,6 +550,10 @@ class Connection:
         cat.rows[stmt.table] = rows
         cat._stats.pop(stmt.table, None)
         return int(table.num_rows)
+
+
+#: parameter sets per INSERT in executemany
+_MANY_ROWS = 4096
 
 
 def _threads(value: Any) -> int:

@@ -40,6 +40,7 @@ from minide.errors import (
     StoreClosedError,
     UnsupportedError,
 )
+from minide.sql.params import values_insert
 
 if TYPE_CHECKING:
     from minide.sql.connection import Connection
@@ -284,6 +285,12 @@ class Cursor:
         rows inserted for INSERT; for a query, the result of the last run is fetchable."""
         self._check_open()
         script = self.connection._parse(operation)
+        insert = values_insert(script)
+        if insert is not None:  # INSERT ... VALUES (?, ...): many sets per statement
+            self._reset()
+            total = self.connection._insert_many(script, insert, seq_of_parameters)
+            self.rowcount = -1 if total is None else total
+            return self
         total, last = 0, -1
         ran = False
         for params in seq_of_parameters:

@@ -120,3 +120,50 @@ def _walk(node: Any) -> Iterator[Any]:
     elif isinstance(node, tuple | list):
         for x in node:
             yield from _walk(x)
+
+
+# ------------------------------------------------------------------------------------------------
+# executemany of INSERT ... VALUES: one statement for many parameter sets
+# ------------------------------------------------------------------------------------------------
+
+
+def values_insert(script: ast.Script) -> ast.Insert | None:
+    """The statement if ``script`` is a single ``INSERT INTO t [cols] VALUES (...)`` with
+    placeholders: ``executemany`` can then insert many parameter sets at once."""
+    if len(script.statements) != 1 or not script.param_count:
+        return None
+    stmt = script.statements[0]
+    if not isinstance(stmt, ast.Insert):
+        return None
+    q = stmt.query
+    plain = not (q.with_ or q.order_by) and q.limit is None and q.offset is None
+    return stmt if plain and isinstance(q.body, ast.Values) else None
+
+
+def stack_values(
+    stmt: ast.Insert, sets: Sequence[tuple[Const, ...]], width: int
+) -> tuple[ast.Insert, tuple[Const, ...]] | None:
+    """One INSERT whose VALUES holds the template rows once per parameter set (placeholders
+    renumbered, values still typed constants), or None when a parameter position has values of
+    different types across the sets (VALUES would unify them; row by row keeps each exact)."""
+    for i in range(width):
+        if len({s[i].type for s in sets} - {NULL}) > 1:
+            return None
+    assert isinstance(stmt.query.body, ast.Values)
+    template = stmt.query.body.rows
+    rows = tuple(
+        tuple(_shift(e, k * width) for e in row) for k in range(len(sets)) for row in template
+    )
+    query = dataclasses.replace(stmt.query, body=ast.Values(rows))
+    return dataclasses.replace(stmt, query=query), tuple(c for s in sets for c in s)
+
+
+def _shift(node: Any, offset: int) -> Any:
+    if isinstance(node, ast.Parameter):
+        return ast.Parameter(node.index + offset)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: _shift(getattr(node, f.name), offset) for f in dataclasses.fields(node)}
+        return dataclasses.replace(node, **changes)
+    if isinstance(node, tuple):
+        return tuple(_shift(x, offset) for x in node)
+    return node
