@@ -73,13 +73,22 @@ def test_exception_hierarchy() -> None:
     assert issubclass(driver.InternalError, me.InternalError)
 
 
-def test_exceptions_as_connection_attributes_not_needed_but_module_has_them(
-    con: driver.Connection,
-) -> None:
-    # dbapi20 checks the optional Connection.Error extension only when present; the module-level
-    # classes are what callers use.
-    for name in ("Warning", "Error", "InterfaceError", "DatabaseError", "ProgrammingError"):
-        assert isinstance(getattr(driver, name), type)
+def test_exceptions_as_connection_attributes(con: driver.Connection) -> None:
+    # the optional PEP 249 extension: the same classes as the module's
+    for name in (
+        "Warning",
+        "Error",
+        "InterfaceError",
+        "DatabaseError",
+        "DataError",
+        "OperationalError",
+        "IntegrityError",
+        "InternalError",
+        "ProgrammingError",
+        "NotSupportedError",
+    ):
+        assert getattr(con, name) is getattr(driver, name), name
+    assert con.cursor().lastrowid is None
 
 
 # ---- errors raised for real failures --------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from minide import _core
+from minide import _core, errors
 from minide.errors import (
     InvalidArgumentError,
     PlanError,
@@ -217,6 +217,18 @@ class Relation:
 
 class Connection:
     """An in-memory SQL database: registered tables, views, settings and optimizer switches."""
+
+    # PEP 249 optional extension: the exception classes as connection attributes
+    Warning = errors.SqlWarning
+    Error = errors.SqlError
+    InterfaceError = errors.InterfaceError
+    DatabaseError = errors.DatabaseError
+    DataError = errors.DataError
+    OperationalError = errors.OperationalError
+    IntegrityError = errors.IntegrityError
+    InternalError = errors.DatabaseInternalError
+    ProgrammingError = errors.ProgrammingError
+    NotSupportedError = errors.NotSupportedError
 
     def __init__(self, threads: int | None = None) -> None:
         self._catalog = _Catalog()

@@ -267,6 +267,8 @@ class Cursor:
         self.description: list[tuple[Any, ...]] | None = None
         #: rows of the result (queries), rows inserted (INSERT), -1 when not applicable
         self.rowcount = -1
+        #: PEP 249: minide tables have no row ids
+        self.lastrowid = None
         self._result: ResultRows | None = None
         self._closed = False
 
