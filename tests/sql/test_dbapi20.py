@@ -115,6 +115,38 @@ def test_errors_map_to_pep249(
         assert isinstance(info.value, original)
 
 
+@pytest.mark.parametrize(
+    ("raised", "pep249"),
+    [
+        (me.ChecksumError, driver.OperationalError),
+        (me.CorruptFileError, driver.OperationalError),
+        (me.MinideIOError, driver.OperationalError),
+        (me.SchemaError, driver.ProgrammingError),
+        (me.UnsupportedError, driver.NotSupportedError),
+        (me.StoreClosedError, driver.InterfaceError),
+        (me.InternalError, driver.InternalError),
+        (me.InvalidArgumentError, driver.ProgrammingError),
+        (me.MinideError, driver.DatabaseError),
+        (type("FutureError", (me.MinideError,), {}), driver.DatabaseError),
+    ],
+)
+def test_every_minide_error_gets_a_pep249_twin(
+    raised: type[me.MinideError], pep249: type[Exception]
+) -> None:
+    from minide.sql.dbapi import sql_errors
+
+    err = raised("boom")
+    err.detail = 7  # type: ignore[attr-defined]
+    with pytest.raises(pep249) as info, sql_errors():
+        raise err
+    assert isinstance(info.value, raised)  # still caught by the original class
+    assert isinstance(info.value, driver.Error)
+    assert str(info.value) == "boom" and info.value.detail == 7  # type: ignore[attr-defined]
+    # inside the executor a bad argument is bad data
+    with pytest.raises(driver.DataError), sql_errors(executing=True):
+        raise me.InvalidArgumentError("could not convert")
+
+
 def test_data_error_keeps_its_minide_class(con: driver.Connection) -> None:
     with pytest.raises(driver.DataError) as info:
         con.execute("SELECT CAST(s AS INTEGER) FROM (VALUES ('12x')) v(s)")
@@ -419,6 +451,12 @@ def test_qmark_and_numeric_styles(con: driver.Connection) -> None:
     assert con.execute("SELECT ?, ?", [1, "a"]).fetchall() == [(1, "a")]
     assert con.execute("SELECT $2, $1, $2", [1, "a"]).fetchall() == [("a", 1, "a")]
     assert con.execute("SELECT 1 WHERE ? < $2".replace("$2", "?"), [1, 2]).fetchall() == [(1,)]
+
+
+def test_placeholders_in_strings_and_comments_are_text(con: driver.Connection) -> None:
+    sql = "SELECT '?' AS a, '$1' AS b, ? AS c /* ? */ -- $1 ?"
+    assert con.execute(sql, ["x"]).fetchall() == [("?", "$1", "x")]
+    assert con.execute('SELECT ?::INTEGER + 1 AS "why?"', ["41"]).fetchall() == [(42,)]
 
 
 def test_parameter_errors(con: driver.Connection) -> None:

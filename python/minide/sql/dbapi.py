@@ -21,6 +21,7 @@ import pyarrow as pa
 from minide.errors import (
     ChecksumError,
     CorruptFileError,
+    DatabaseError,
     DatabaseInternalError,
     InterfaceError,
     InternalError,
@@ -73,14 +74,19 @@ def sql_errors(executing: bool = False) -> Iterator[None]:
     except SqlError:
         raise
     except MinideError as e:
-        cls: type[SqlError] = SqlUnsupportedError
         if executing and isinstance(e, InvalidArgumentError):
-            cls = SqlDataError
+            cls: type[SqlError] = SqlDataError
         else:
-            cls = next((twin for base, twin in _TWINS if isinstance(e, base)), SqlArgumentError)
+            cls = next((twin for base, twin in _TWINS if isinstance(e, base)), _other(type(e)))
         raise _twin(cls, e) from None
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise _twin(SqlDataError, e) from None
+
+
+@functools.cache
+def _other(cls: type[MinideError]) -> type[SqlError]:
+    """A twin for a MinideError class the table does not know (one added later)."""
+    return type(f"Sql{cls.__name__}", (DatabaseError, cls), {"__module__": cls.__module__})
 
 
 def _twin(cls: type[SqlError], e: BaseException) -> SqlError:
