@@ -83,10 +83,16 @@ def sql_errors(executing: bool = False) -> Iterator[None]:
         raise _twin(SqlDataError, e) from None
 
 
-@functools.cache
+_OTHER: dict[type[MinideError], type[SqlError]] = {}
+
+
 def _other(cls: type[MinideError]) -> type[SqlError]:
     """A twin for a MinideError class the table does not know (one added later)."""
-    return type(f"Sql{cls.__name__}", (DatabaseError, cls), {"__module__": cls.__module__})
+    twin = _OTHER.get(cls)
+    if twin is None:
+        twin = type(f"Sql{cls.__name__}", (DatabaseError, cls), {"__module__": cls.__module__})
+        _OTHER[cls] = twin
+    return twin
 
 
 def _twin(cls: type[SqlError], e: BaseException) -> SqlError:
