@@ -14,13 +14,31 @@ from __future__ import annotations
 __all__ = [
     "ChecksumError",
     "CorruptFileError",
+    "DataError",
+    "DatabaseError",
+    "DatabaseInternalError",
+    "IntegrityError",
+    "InterfaceError",
     "InternalError",
     "InvalidArgumentError",
     "MinideError",
     "MinideIOError",
+    "NotSupportedError",
+    "OperationalError",
     "PlanError",
+    "ProgrammingError",
     "SchemaError",
+    "SqlArgumentError",
+    "SqlChecksumError",
+    "SqlClosedError",
+    "SqlCorruptFileError",
+    "SqlDataError",
+    "SqlError",
+    "SqlIOError",
+    "SqlSchemaError",
     "SqlSyntaxError",
+    "SqlUnsupportedError",
+    "SqlWarning",
     "StoreClosedError",
     "UnsupportedError",
 ]
@@ -61,13 +79,97 @@ class MinideIOError(MinideError, OSError):
     """An operating-system I/O failure, with the path it happened on."""
 
 
-class SqlSyntaxError(MinideError):
+class InternalError(MinideError):
+    """A bug in minide (a Rust panic caught at the boundary). Please report it with the message."""
+
+
+# ------------------------------------------------------------------------------------------------
+# PEP 249 (DB-API 2.0) classes, exported by ``minide.sql`` under their PEP 249 names
+# (``SqlError`` as ``Error``, ``SqlWarning`` as ``Warning``, ``DatabaseInternalError`` as
+# ``InternalError``). ``SqlError`` derives from ``MinideError``, so ``except MinideError`` still
+# catches every SQL failure. Errors raised by shared machinery (the Rust core, file readers) during
+# a SQL call are re-raised by ``minide.sql`` as the ``Sql*`` classes below, which derive from both
+# the PEP 249 class and the original class: ``except InvalidArgumentError`` keeps working too.
+# ------------------------------------------------------------------------------------------------
+
+
+class SqlWarning(MinideError):
+    """PEP 249 ``Warning``: important warnings. minide.sql raises none today."""
+
+
+class SqlError(MinideError):
+    """PEP 249 ``Error``: the base of every error minide.sql raises."""
+
+
+class InterfaceError(SqlError):
+    """PEP 249: misuse of the DB-API interface itself (a closed connection or cursor, fetch
+    without a result set)."""
+
+
+class DatabaseError(SqlError):
+    """PEP 249: an error of the database engine (the base of the classes below)."""
+
+
+class DataError(DatabaseError):
+    """PEP 249: the data does not work (a failed cast, a value out of range, a bad parameter value)."""
+
+
+class OperationalError(DatabaseError):
+    """PEP 249: the engine could not operate (a file it reads is missing, unreadable or corrupt)."""
+
+
+class IntegrityError(DatabaseError):
+    """PEP 249: a constraint is violated. minide has no constraints; defined for compatibility."""
+
+
+class DatabaseInternalError(DatabaseError, InternalError):
+    """PEP 249 ``InternalError``: a bug in minide during a SQL call (also ``InternalError``)."""
+
+
+class ProgrammingError(DatabaseError):
+    """PEP 249: a wrong statement: syntax error, unknown table or column, type mismatch, wrong
+    number or type of parameters."""
+
+
+class NotSupportedError(DatabaseError):
+    """PEP 249: valid SQL or API use that minide does not support (``rollback``, some features)."""
+
+
+class SqlSyntaxError(ProgrammingError):
     """SQL text that does not parse; the message shows line, column and a caret."""
 
 
-class PlanError(MinideError):
+class PlanError(ProgrammingError):
     """A query that parses but cannot be bound or planned (unknown table, type mismatch)."""
 
 
-class InternalError(MinideError):
-    """A bug in minide (a Rust panic caught at the boundary). Please report it with the message."""
+class SqlDataError(DataError, InvalidArgumentError):
+    """A value the engine could not process during a SQL call (was ``InvalidArgumentError``)."""
+
+
+class SqlArgumentError(ProgrammingError, InvalidArgumentError):
+    """A wrong argument to a minide.sql call (was ``InvalidArgumentError``)."""
+
+
+class SqlSchemaError(ProgrammingError, SchemaError):
+    """Data that does not fit the expected schema during a SQL call (was ``SchemaError``)."""
+
+
+class SqlUnsupportedError(NotSupportedError, UnsupportedError):
+    """Valid SQL that minide does not support yet (was ``UnsupportedError``)."""
+
+
+class SqlClosedError(InterfaceError, StoreClosedError):
+    """Use of a closed connection or cursor (also ``StoreClosedError``)."""
+
+
+class SqlIOError(OperationalError, MinideIOError):
+    """An I/O failure while reading a table's file during a SQL call (was ``MinideIOError``)."""
+
+
+class SqlCorruptFileError(OperationalError, CorruptFileError):
+    """A corrupt file read during a SQL call (was ``CorruptFileError``)."""
+
+
+class SqlChecksumError(SqlCorruptFileError, ChecksumError):
+    """A checksum mismatch in a file read during a SQL call (was ``ChecksumError``)."""

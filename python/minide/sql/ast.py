@@ -36,6 +36,15 @@ class IntervalLit(Expr):
 
 
 @dataclass(frozen=True)
+class Parameter(Expr):
+    """A placeholder (``?`` or ``$n``): ``index`` is its 0-based position in the parameter
+    sequence the caller passes (``?`` are numbered left to right, ``$n`` is ``n - 1``). The binder
+    turns it into a typed constant from that value; the value never enters the SQL text."""
+
+    index: int
+
+
+@dataclass(frozen=True)
 class ColumnRef(Expr):
     name: str
     table: str | None = None
@@ -334,3 +343,7 @@ class Script:
     """What :func:`minide.sql.parse` returns: the statements of the text, in order."""
 
     statements: tuple[Query | Statement, ...] = field(default_factory=tuple)
+    #: number of parameters the text takes (``?`` count, or the highest ``$n``)
+    param_count: int = 0
+    #: "qmark" or "numeric" when the text has placeholders, else None
+    paramstyle: str | None = None

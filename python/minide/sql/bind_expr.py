@@ -45,6 +45,8 @@ class ExprBinder:
     """Binds ``ast.Expr`` trees to typed ``BExpr`` trees within a ``Scope``."""
 
     _windows: WindowContext | None
+    #: typed values of the ``?`` / ``$n`` placeholders (params.bind_params), by position
+    params: tuple[Const, ...] = ()
 
     def new_col(self, name: str, type_: str) -> Column:
         raise NotImplementedError
@@ -58,6 +60,10 @@ class ExprBinder:
         b = lambda x: self.bind_expr(x, scope, agg)  # noqa: E731
         if isinstance(e, ast.Literal):
             return _literal(e)
+        if isinstance(e, ast.Parameter):
+            if e.index >= len(self.params):
+                raise PlanError(f"no value for parameter {e.index + 1}")
+            return self.params[e.index]
         if isinstance(e, ast.IntervalLit):
             return Const((e.months, e.days, e.micros), INTERVAL)
         if isinstance(e, ast.ColumnRef):

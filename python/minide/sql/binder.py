@@ -59,8 +59,9 @@ from minide.sql.types import (
 
 
 class Binder(ExprBinder):
-    def __init__(self, catalog: CatalogView) -> None:
+    def __init__(self, catalog: CatalogView, params: tuple[Const, ...] = ()) -> None:
         self.catalog = catalog
+        self.params = params
         self.next_id = 0
         self._windows: WindowContext | None = None
 

@@ -28,7 +28,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
         help="register a .parquet/.csv file or Hive dataset directory (repeatable)",
     )
     p.add_argument("-c", dest="sql_command", default=None, help="run this SQL and exit")
-    p.add_argument("--threads", type=int, default=None, help="executor threads (default: 2)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="executor threads (default: all cores)"
+    )
 
 
 def _register_files(con: object, specs: list[list[str]]) -> None:

@@ -2,25 +2,38 @@
 
 ``connect()`` -> :class:`Connection`; ``con.register(name, data)`` loads Arrow data into the
 Rust catalog; ``con.sql(text)`` parses, binds, optimizes and (lazily) executes, returning a
-:class:`Relation`. See docs/sql.md for the five stages a query goes through.
+:class:`Relation`; ``con.cursor()`` / ``con.execute(text, params)`` give PEP 249 cursors
+(dbapi.py). See docs/sql.md for the five stages a query goes through.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from minide import _core
-from minide.errors import InvalidArgumentError, PlanError, UnsupportedError
+from minide import _core, errors
+from minide.errors import (
+    InvalidArgumentError,
+    PlanError,
+    ProgrammingError,
+    SqlClosedError,
+    SqlUnsupportedError,
+    UnsupportedError,
+)
 from minide.sql import ast
 from minide.sql.binder import Binder, cast_to
+from minide.sql.dbapi import Cursor, sql_errors, translated
+from minide.sql.expr import Const
 from minide.sql.optimizer import PassTrace, check_name, optimize
 from minide.sql.optimizer.cardinality import Estimator, TableStats
+from minide.sql.params import bind_params, has_parameters, stack_values
 from minide.sql.parser import parse_script
 from minide.sql.physical import PhysicalPlan, explain_physical, to_physical
 from minide.sql.plan import Plan, Scan, explain_tree
@@ -161,22 +174,28 @@ class Relation:
             return [str(f.type) for f in self.to_arrow().schema]
         return [c.type for c in self._plan.columns]
 
+    @translated
     def to_arrow(self) -> pa.Table:
         if self._table is None:
             assert self._plan is not None
-            self._table, _ = self._con._execute(self._plan)
+            with self._con._lock:
+                self._con._check_open()
+                self._table, _ = self._con._execute(self._plan)
         return self._table
 
     arrow = to_arrow
+    fetch_arrow_table = to_arrow
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every row as a tuple (a cursor's fetch* convert in chunks instead)."""
         t = self.to_arrow()
         cols = [c.to_pylist() for c in t.columns]
-        return list(zip(*cols, strict=True)) if cols else []
+        return list(zip(*cols, strict=True)) if cols else [()] * t.num_rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        rows = self.fetchall()
-        return rows[0] if rows else None
+        """The first row (only that row is converted)."""
+        t = self.to_arrow().slice(0, 1)
+        return tuple(c[0].as_py() for c in t.columns) if t.num_rows else None
 
     def df(self) -> Any:
         """The result as a pandas DataFrame (needs pandas installed)."""
@@ -199,19 +218,32 @@ class Relation:
 class Connection:
     """An in-memory SQL database: registered tables, views, settings and optimizer switches."""
 
-    def __init__(self) -> None:
+    # PEP 249 optional extension: the exception classes as connection attributes
+    Warning = errors.SqlWarning
+    Error = errors.SqlError
+    InterfaceError = errors.InterfaceError
+    DatabaseError = errors.DatabaseError
+    DataError = errors.DataError
+    OperationalError = errors.OperationalError
+    IntegrityError = errors.IntegrityError
+    InternalError = errors.DatabaseInternalError
+    ProgrammingError = errors.ProgrammingError
+    NotSupportedError = errors.NotSupportedError
+
+    def __init__(self, threads: int | None = None) -> None:
         self._catalog = _Catalog()
         self._disabled: set[str] = set()
-        self._threads = max(1, min(2, os.cpu_count() or 1))
+        self._threads = _threads(threads)
+        #: one statement at a time per connection: threads may share it (threadsafety 2)
+        self._lock = threading.RLock()
+        self._closed = False
 
     # ---- settings -------------------------------------------------------------------------------
+    @translated
     def set(self, name: str, value: Any) -> None:
-        """``con.set("threads", 2)``: worker threads for the executor."""
+        """``con.set("threads", 2)``: worker threads for the executor (None: all cores)."""
         if name == "threads":
-            n = int(value)
-            if n < 1:
-                raise InvalidArgumentError("threads must be >= 1")
-            self._threads = n
+            self._threads = _threads(value)
             return
         raise InvalidArgumentError(f"unknown setting {name!r}; known: threads")
 
@@ -225,59 +257,97 @@ class Connection:
         self._disabled.discard(name)
 
     # ---- data -----------------------------------------------------------------------------------
+    @translated
     def register(self, name: str, source: Any) -> Connection:
         """Make ``source`` queryable as table ``name`` (replacing any table or view of that name)."""
         if not name or not isinstance(name, str):
             raise InvalidArgumentError("table name must be a non-empty string")
-        if isinstance(source, str | os.PathLike):
-            path = Path(source)
-            if path.is_dir() or (
-                path.is_file() and path.suffix.lower() in (".parquet", ".csv", ".tbl", ".txt")
-            ):
-                self._catalog.put_file(name.lower(), FileSource.open(path))
-                return self
-        data = _load_source(source)
-        self._catalog.put(name.lower(), data)
+        with self._lock:
+            self._check_open()
+            if isinstance(source, str | os.PathLike):
+                path = Path(source)
+                if path.is_dir() or (
+                    path.is_file() and path.suffix.lower() in (".parquet", ".csv", ".tbl", ".txt")
+                ):
+                    self._catalog.put_file(name.lower(), FileSource.open(path))
+                    return self
+            data = _load_source(source)
+            self._catalog.put(name.lower(), data)
         return self
 
     def tables(self) -> list[str]:
         return sorted(self._catalog.names())
 
     # ---- queries --------------------------------------------------------------------------------
+    @translated
     def sql(self, sql: str, params: Sequence[Any] | None = None) -> Relation | None:
-        """Run SQL; returns a :class:`Relation` for the last statement if it is a query."""
-        if params:
-            sql = _bind_params(sql, params)
-        script = parse_script(sql)
-        result: Relation | None = None
-        for stmt in script.statements:
-            result = self._run_statement(stmt, sql)
+        """Run SQL; returns a :class:`Relation` for the last statement if it is a query.
+        ``params`` fill the ``?`` (or ``$1, $2, ...``) placeholders, typed from their values."""
+        script = self._parse(sql)
+        with self._lock:
+            self._check_open()
+            consts = bind_params(script, params)
+            result: Relation | None = None
+            for stmt in script.statements:
+                out = self._run_statement(stmt, sql, consts)
+                result = out if isinstance(out, Relation) else None
         return result
 
-    execute = sql
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        """sqlite3/DuckDB-style shortcut: a new cursor that has executed ``sql``."""
+        return self.cursor().execute(sql, params)
 
+    def executemany(self, sql: str, seq_of_params: Any) -> Cursor:
+        """A new cursor that has run ``sql`` once per parameter sequence."""
+        return self.cursor().executemany(sql, seq_of_params)
+
+    @translated
     def explain(self, sql: str, analyze: bool = False) -> str:
         """Logical plan (after every optimizer pass) and physical plan with estimated rows;
         ``analyze=True`` runs the query and adds actual rows and time per operator."""
-        stmts = parse_script(sql).statements
-        for stmt in stmts[:-1]:
-            self._run_statement(stmt, sql)
-        last = stmts[-1]
-        if isinstance(last, ast.Explain):
-            last, analyze = last.query, analyze or last.analyze
-        if not isinstance(last, ast.Query):
-            raise InvalidArgumentError("EXPLAIN needs a query (SELECT ...)")
-        plan = Binder(self._catalog).bind_query(last)
-        return self._explain_plan(plan, analyze)
+        stmts = self._parse(sql).statements
+        with self._lock:
+            self._check_open()
+            for stmt in stmts[:-1]:
+                self._run_statement(stmt, sql, ())
+            last = stmts[-1]
+            if isinstance(last, ast.Explain):
+                analyze = analyze or last.analyze
+                last = last.query
+            if not isinstance(last, ast.Query):
+                raise InvalidArgumentError("EXPLAIN needs a query (SELECT ...)")
+            plan = Binder(self._catalog).bind_query(last)
+            return self._explain_plan(plan, analyze)
 
+    @translated
     def cursor(self) -> Cursor:
+        """A new PEP 249 cursor."""
+        self._check_open()
         return Cursor(self)
 
     def close(self) -> None:
-        pass
+        """Drop every table and view; later use of the connection (or its cursors) raises
+        ``InterfaceError``. Closing twice is fine."""
+        with self._lock:
+            self._closed = True
+            self._catalog = _Catalog()
 
     def commit(self) -> None:
-        """DB-API: every statement takes effect immediately (autocommit), so nothing to do."""
+        """DB-API: minide has no transactions; every statement takes effect immediately
+        (autocommit), so there is nothing to commit."""
+        self._check_open()
+
+    def rollback(self) -> None:
+        """DB-API: minide has no transactions, so nothing can be rolled back: raises
+        ``NotSupportedError`` (as drivers without transactions do)."""
+        self._check_open()
+        raise SqlUnsupportedError(
+            "rollback: minide has no transactions; every statement is committed when it runs"
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SqlClosedError("this connection is closed")
 
     def __enter__(self) -> Connection:
         return self
@@ -302,7 +372,8 @@ class Connection:
         temps: list[str] = []
         try:
             reports = prepare_scans(phys, cat.files, cat.rust, self._threads, temps)
-            table, metrics = cat.rust.execute(phys.encode(), phys.names, self._threads)
+            with sql_errors(executing=True):
+                table, metrics = cat.rust.execute(phys.encode(), phys.names, self._threads)
         finally:
             for t in temps:
                 cat.rust.drop(t)
@@ -344,13 +415,52 @@ class Connection:
         out.append(explain_physical(phys, est_rows, actual))
         return "\n".join(out)
 
-    def _run_statement(self, stmt: Any, sql: str) -> Relation | None:
+    def _parse(self, sql: str) -> ast.Script:
+        if not isinstance(sql, str):
+            raise ProgrammingError(f"SQL must be a str, got {type(sql).__name__}")
+        return parse_script(sql)
+
+    def _run_script(self, script: ast.Script, params: Any, sql: str) -> tuple[pa.Table | None, int]:
+        """Run every statement now (for cursors): the last one's result table, or None, and its
+        row count (result rows, rows inserted, or -1)."""
+        with self._lock:
+            self._check_open()
+            consts = bind_params(script, params)
+            out: Relation | int | None = None
+            for stmt in script.statements:
+                out = self._run_statement(stmt, sql, consts)
+            if isinstance(out, Relation):
+                table = out.to_arrow()
+                return table, table.num_rows
+            return None, out if isinstance(out, int) else -1
+
+    def _insert_many(self, script: ast.Script, stmt: ast.Insert, seq: Any) -> int | None:
+        """executemany of ``INSERT ... VALUES (?, ...)``: one INSERT per ``_MANY_ROWS`` parameter
+        sets instead of one per set. The total rows inserted, None if ``seq`` was empty."""
+        total: int | None = None
+        it = iter(seq)
+        while chunk := list(islice(it, _MANY_ROWS)):
+            with self._lock:
+                self._check_open()
+                sets = [bind_params(script, p) for p in chunk]
+                stacked = stack_values(stmt, sets, script.param_count)
+                if stacked is None:
+                    n = sum(self._insert(stmt, s) for s in sets)
+                else:
+                    n = self._insert(*stacked)
+            total = (total or 0) + n
+        return total
+
+    def _run_statement(
+        self, stmt: Any, sql: str, params: tuple[Const, ...]
+    ) -> Relation | int | None:
+        """Run one statement: a Relation for a query, the rows inserted for INSERT, else None."""
         cat = self._catalog
         if isinstance(stmt, ast.Query):
-            plan = Binder(cat).bind_query(stmt)
+            plan = Binder(cat, params).bind_query(stmt)
             return Relation(self, plan, sql)
         if isinstance(stmt, ast.Explain):
-            text = self.explain_query(stmt.query, stmt.analyze)
+            text = self._explain_plan(Binder(cat, params).bind_query(stmt.query), stmt.analyze)
             table = pa.table({"explain": pa.array(text.splitlines(), pa.string())})
             return Relation(self, None, sql, table)
         if isinstance(stmt, ast.CreateTable):
@@ -366,7 +476,7 @@ class Connection:
         if isinstance(stmt, ast.CreateTableAs):
             if stmt.name in cat.tables:
                 raise PlanError(f"table {stmt.name} already exists; DROP TABLE it first")
-            plan = Binder(cat).bind_query(stmt.query)
+            plan = Binder(cat, params).bind_query(stmt.query)
             table, _ = self._execute(plan)
             cat.rust.register(stmt.name, table)
             cat._set(
@@ -380,11 +490,16 @@ class Connection:
                 raise PlanError(f"{stmt.name} is a table; DROP TABLE it first")
             if stmt.name in cat.views and not stmt.replace:
                 raise PlanError(f"view {stmt.name} already exists; use CREATE OR REPLACE VIEW")
+            if has_parameters(stmt.query):
+                raise ProgrammingError(
+                    f"view {stmt.name}: a view cannot have parameters (? or $n); "
+                    "use a query with parameters instead"
+                )
             Binder(cat).bind_query(stmt.query)  # validate now
             cat.views[stmt.name] = (stmt.query, stmt.columns)
             return None
         if isinstance(stmt, ast.Insert):
-            return self._insert(stmt)
+            return self._insert(stmt, params)
         if isinstance(stmt, ast.DropTable):
             if stmt.view:
                 if cat.views.pop(stmt.name, None) is None and not stmt.if_exists:
@@ -402,10 +517,7 @@ class Connection:
             return None
         raise UnsupportedError(f"statement {type(stmt).__name__}")
 
-    def explain_query(self, q: ast.Query, analyze: bool) -> str:
-        return self._explain_plan(Binder(self._catalog).bind_query(q), analyze)
-
-    def _insert(self, stmt: ast.Insert) -> None:
+    def _insert(self, stmt: ast.Insert, params: tuple[Const, ...]) -> int:
         cat = self._catalog
         cols = cat.tables.get(stmt.table)
         if cols is None:
@@ -415,7 +527,7 @@ class Connection:
                 f"table {stmt.table} is a registered file ({cat.files[stmt.table].path}); "
                 f"copy it first: CREATE TABLE t AS SELECT * FROM {stmt.table}"
             )
-        binder = Binder(cat)
+        binder = Binder(cat, params)
         plan = binder.bind_query(stmt.query)
         target = [n for n, _ in cols]
         chosen = list(stmt.columns) or target
@@ -426,9 +538,18 @@ class Connection:
             raise PlanError(
                 f"INSERT INTO {stmt.table} gives {len(plan.columns)} values for {len(chosen)} columns"
             )
-        from minide.sql.expr import Const
-        from minide.sql.plan import Project
+        from minide.sql.plan import Column, Project, Values
 
+        if isinstance(plan, Values):
+            # an all-NULL VALUES column was typed int64; give it the target column's type
+            # (int64 does not cast to every type: INSERT INTO t (d) VALUES (NULL), d DATE)
+            target_types = dict(cols)
+            plan.cols = [
+                Column(c.id, c.name, target_types[name])
+                if all(r[i] is None for r in plan.rows)
+                else c
+                for i, (c, name) in enumerate(zip(plan.cols, chosen, strict=True))
+            ]
         src = {c: col for c, col in zip(chosen, plan.columns, strict=True)}
         items = []
         for name, t in cols:
@@ -440,103 +561,24 @@ class Connection:
         rows = cat.rust.append(stmt.table, table)
         cat.rows[stmt.table] = rows
         cat._stats.pop(stmt.table, None)
-        return None
+        return int(table.num_rows)
 
 
-def _bind_params(sql: str, params: Sequence[Any]) -> str:
-    """Substitute ``?`` placeholders with SQL literals (qmark paramstyle)."""
-    import datetime as dt
-
-    out = []
-    it = iter(params)
-    in_str = False
-    for ch in sql:
-        if ch == "'":
-            in_str = not in_str
-        if ch == "?" and not in_str:
-            try:
-                v = next(it)
-            except StopIteration:
-                raise InvalidArgumentError("more ? placeholders than parameters") from None
-            if v is None:
-                out.append("NULL")
-            elif isinstance(v, bool):
-                out.append("TRUE" if v else "FALSE")
-            elif isinstance(v, int | float):
-                out.append(repr(v))
-            elif isinstance(v, dt.datetime):
-                out.append(f"TIMESTAMP '{v.isoformat(sep=' ')}'")
-            elif isinstance(v, dt.date):
-                out.append(f"DATE '{v.isoformat()}'")
-            else:
-                out.append("'" + str(v).replace("'", "''") + "'")
-        else:
-            out.append(ch)
-    if next(it, _END) is not _END:
-        raise InvalidArgumentError("more parameters than ? placeholders")
-    return "".join(out)
+#: parameter sets per INSERT in executemany
+_MANY_ROWS = 4096
 
 
-_END = object()
+def _threads(value: Any) -> int:
+    """Executor threads: None means all cores (``os.cpu_count()``)."""
+    if value is None:
+        return os.cpu_count() or 1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"threads must be an int >= 1 or None, got {value!r}")
+    if value < 1:
+        raise InvalidArgumentError(f"threads must be >= 1 (or None for all cores), got {value}")
+    return value
 
 
-class Cursor:
-    """DB-API 2.0 cursor (PEP 249, qmark parameters)."""
-
-    arraysize = 1
-
-    def __init__(self, con: Connection) -> None:
-        self.connection = con
-        self._rows: list[tuple[Any, ...]] = []
-        self._pos = 0
-        self.description: list[tuple[Any, ...]] | None = None
-        self.rowcount = -1
-
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
-        rel = self.connection.sql(sql, params)
-        if rel is None:
-            self._rows, self.description, self.rowcount = [], None, -1
-        else:
-            t = rel.to_arrow()
-            self._rows = rel.fetchall()
-            self.description = [
-                (f.name, str(f.type), None, None, None, None, True) for f in t.schema
-            ]
-            self.rowcount = len(self._rows)
-        self._pos = 0
-        return self
-
-    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Cursor:
-        for p in seq:
-            self.execute(sql, p)
-        return self
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        if self._pos >= len(self._rows):
-            return None
-        r = self._rows[self._pos]
-        self._pos += 1
-        return r
-
-    def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
-        n = size or self.arraysize
-        r = self._rows[self._pos : self._pos + n]
-        self._pos += len(r)
-        return r
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        r = self._rows[self._pos :]
-        self._pos = len(self._rows)
-        return r
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        while (r := self.fetchone()) is not None:
-            yield r
-
-    def close(self) -> None:
-        self._rows = []
-
-
-def connect() -> Connection:
-    """A new in-memory SQL connection."""
-    return Connection()
+def connect(threads: int | None = None) -> Connection:
+    """A new in-memory SQL connection; ``threads`` executor threads (None: all cores)."""
+    return Connection(threads)

@@ -67,6 +67,31 @@ def _interval(text: str, unit: str | None) -> ast.IntervalLit:
 
 
 class _ToAst(Transformer):
+    def __init__(self) -> None:
+        super().__init__()
+        self._qmarks = 0  # ``?`` seen so far: lark transforms leaves left to right
+        self._numeric = 0  # highest ``$n`` seen
+
+    # ---- parameters
+    def param_qmark(self, _: list[Token]) -> ast.Parameter:
+        if self._numeric:
+            raise SqlSyntaxError(_MIXED)
+        self._qmarks += 1
+        return ast.Parameter(self._qmarks - 1)
+
+    def param_numeric(self, items: list[Token]) -> ast.Parameter:
+        if self._qmarks:
+            raise SqlSyntaxError(_MIXED)
+        tok = items[0]
+        n = int(str(tok)[1:])
+        if n < 1:
+            raise SqlSyntaxError(
+                f"placeholder {tok} at line {tok.line}, column {tok.column}: "
+                "numeric placeholders start at $1"
+            )
+        self._numeric = max(self._numeric, n)
+        return ast.Parameter(n - 1)
+
     # ---- names and literals
     def name(self, items: list[Token]) -> str:
         return _unquote_name(str(items[0]))
@@ -421,7 +446,14 @@ class _ToAst(Transformer):
         return ast.Explain(_exprs(items)[0], analyze=_has(items, "ANALYZE"))
 
     def start(self, items: list[Any]) -> ast.Script:
-        return ast.Script(tuple(items))
+        style = "qmark" if self._qmarks else "numeric" if self._numeric else None
+        return ast.Script(tuple(items), self._qmarks or self._numeric, style)
+
+
+_MIXED = (
+    "cannot mix ? and $n placeholders in one SQL text; use ? (parameters in order) "
+    "or $1, $2, ... (parameters by position)"
+)
 
 
 def _syntax_error(sql: str, err: UnexpectedInput) -> SqlSyntaxError:
