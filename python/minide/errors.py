@@ -18,6 +18,7 @@ __all__ = [
     "InvalidArgumentError",
     "MinideError",
     "MinideIOError",
+    "NetworkError",
     "PlanError",
     "SchemaError",
     "SqlSyntaxError",
@@ -61,6 +62,11 @@ class MinideIOError(MinideError, OSError):
     """An operating-system I/O failure, with the path it happened on."""
 
 
+class NetworkError(MinideIOError):
+    """A peer or server over the network failed us: unreachable, connection dropped, or a frame
+    that does not decode (a broken frame is a network error, not a ``CorruptFileError``)."""
+
+
 class SqlSyntaxError(MinideError):
     """SQL text that does not parse; the message shows line, column and a caret."""
 
@@ -71,3 +77,15 @@ class PlanError(MinideError):
 
 class InternalError(MinideError):
     """A bug in minide (a Rust panic caught at the boundary). Please report it with the message."""
+
+
+def by_name(name: str) -> type[MinideError]:
+    """The :class:`MinideError` subclass called ``name`` (``MinideError`` if there is none).
+
+    For errors that cross a process boundary by name (replication's client/region protocol), so
+    a remote ``InvalidArgumentError`` arrives as an ``InvalidArgumentError``.
+    """
+    cls = globals().get(name)
+    if isinstance(cls, type) and issubclass(cls, MinideError):
+        return cls
+    return MinideError
