@@ -81,7 +81,7 @@ def run_minide(stream: str, n: int, work: Path) -> Path:
         ms.ParquetSink(out),
         checkpoint_dir=out / "_ck",
         checkpoint_interval="1s",
-        poll_records=50_000,
+        batch_size=50_000,
     )
     p.run(max_records=n)
     p.checkpoint()

@@ -8,17 +8,30 @@ objects.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from minide import _core
 from minide.errors import InvalidArgumentError, MinideError
-from minide.sql import connect
+
+if TYPE_CHECKING:
+    from minide.sql import connect
 
 __version__: str = _core.__version__
 
 __all__ = ["MinideError", "__version__", "connect", "hash_column"]
+
+
+def __getattr__(name: str) -> Any:
+    # `minide.connect` loads the SQL engine (and lark) on first use only: importing the package
+    # or any other engine (`import minide.kv`) must not pay for it.
+    if name == "connect":
+        from minide.sql import connect
+
+        globals()["connect"] = connect
+        return connect
+    raise AttributeError(f"module 'minide' has no attribute {name!r}")
 
 
 def hash_column(array: Any) -> pa.UInt64Array | pa.ChunkedArray:

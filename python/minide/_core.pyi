@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Self, final
 
 import pyarrow as pa
+from typing_extensions import disjoint_base
 
 __version__: str
 BUILD_PROFILE: str
@@ -197,20 +198,20 @@ class KvSnapshot:
     def released(self) -> bool: ...
     def release(self) -> None: ...
 
-@final
+@disjoint_base
 class KvBatch:
-    def __new__(cls) -> KvBatch: ...
+    def __new__(cls) -> Self: ...
     def put(
         self,
-        key: bytes | str,
-        value: bytes,
+        key: bytes | str | bytearray | memoryview,
+        value: bytes | bytearray | memoryview,
         *,
         valid_from: int | datetime.datetime | None = None,
         valid_to: int | datetime.datetime | None = None,
     ) -> None: ...
     def delete(
         self,
-        key: bytes | str,
+        key: bytes | str | bytearray | memoryview,
         *,
         valid_from: int | datetime.datetime | None = None,
         valid_to: int | datetime.datetime | None = None,
@@ -221,7 +222,7 @@ class KvBatch:
 class KvScanner:
     def next_chunk(self, limit: int) -> list[tuple[bytes, bytes]]: ...
 
-@final
+@disjoint_base
 class KvDb:
     def __new__(
         cls,
@@ -234,44 +235,57 @@ class KvDb:
         retention_kind: str,
         retention_value: int,
         recovery: str,
-    ) -> KvDb: ...
+    ) -> Self: ...
     def put(
-        self, key: bytes, value: bytes, valid_from: int | None = None, valid_to: int | None = None
+        self,
+        key: bytes | str | bytearray | memoryview,
+        value: bytes | bytearray | memoryview,
+        *,
+        valid_from: int | datetime.datetime | None = None,
+        valid_to: int | datetime.datetime | None = None,
     ) -> int: ...
     def delete(
-        self, key: bytes, valid_from: int | None = None, valid_to: int | None = None
+        self,
+        key: bytes | str | bytearray | memoryview,
+        *,
+        valid_from: int | datetime.datetime | None = None,
+        valid_to: int | datetime.datetime | None = None,
     ) -> int: ...
-    def write(self, ops: list[tuple[bytes, bytes | None, int | None, int | None]]) -> int: ...
-    def write_batch(self, batch: KvBatch) -> int: ...
+    def _commit(self, batch: KvBatch) -> int: ...
     def get(
         self,
-        key: bytes | str,
+        key: bytes | str | bytearray | memoryview,
+        *,
         as_of: int | datetime.datetime | None = None,
         valid_at: int | datetime.datetime | None = None,
     ) -> bytes | None: ...
     def get_many(
         self,
-        keys: Iterable[bytes | str],
+        keys: Iterable[bytes | str | bytearray | memoryview],
+        *,
         as_of: int | datetime.datetime | None = None,
         valid_at: int | datetime.datetime | None = None,
     ) -> list[bytes | None]: ...
-    def history(
-        self, key: bytes
+    def _history(
+        self, key: bytes | str | bytearray | memoryview
     ) -> list[tuple[bytes | None, int, int | None, int | None, int | None]]: ...
-    def scanner(
+    def _scanner(
         self,
-        lo: bytes | None,
-        hi: bytes | None,
+        start: bytes | str | bytearray | memoryview | None,
+        end: bytes | str | bytearray | memoryview | None,
+        prefix: bytes | str | bytearray | memoryview | None,
         read_ts: int,
-        valid_at: int | None,
+        valid_at: int | datetime.datetime | None,
         reverse: bool,
         pin: bool,
     ) -> KvScanner: ...
-    def read_ts(self, as_of: int | None = None) -> int: ...
-    def snapshot(self) -> KvSnapshot: ...
-    def pin(self, ts: int) -> KvSnapshot: ...
-    def to_arrow(
-        self, as_of: int | None = None, valid_at: int | None = None, prefix: bytes | None = None
+    def _read_ts(self, as_of: int | datetime.datetime | None = None) -> int: ...
+    def _snapshot(self) -> KvSnapshot: ...
+    def _to_arrow(
+        self,
+        as_of: int | datetime.datetime | None = None,
+        valid_at: int | datetime.datetime | None = None,
+        prefix: bytes | str | bytearray | memoryview | None = None,
     ) -> pa.RecordBatch: ...
     def flush(self) -> None: ...
     def compact(self) -> None: ...
@@ -280,8 +294,9 @@ class KvDb:
     @property
     def closed(self) -> bool: ...
     @property
-    def path(self) -> str: ...
+    def _path(self) -> str: ...
 
+def kv_ts_from_datetime(when: datetime.datetime) -> int: ...
 def kv_inspect(path: str) -> str: ...
 
 # ----------------------------------------------------------------------------------------------

@@ -1,32 +1,18 @@
 """The ``minide`` command line: ``minide --help`` lists the subcommands.
 
-Each engine adds its subcommand with :func:`command`; the parser is built from that registry, so
-this file never needs to know every engine.
+The face imports the engines, never the reverse: each engine lists its subcommands as plain
+:class:`minide._cmd.Command` records in ``minide/<engine>/cli.py`` (``COMMANDS``), and
+:func:`engine_commands` imports those lists from the explicit list below.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
-Handler = Callable[[argparse.Namespace], int | None]
-_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
+from minide._cmd import Command
 
 
-def command(
-    name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None
-):
-    """Register ``minide NAME``: ``configure`` adds its arguments, the decorated function runs it."""
-
-    def deco(fn: Handler) -> Handler:
-        _COMMANDS.append((name, help, configure or (lambda p: None), fn))
-        return fn
-
-    return deco
-
-
-@command("version", "print minide's version and build")
 def _version(args: argparse.Namespace) -> int:
     from minide import _core
 
@@ -39,7 +25,6 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42)
 
 
-@command("demo", "a guided tour of every engine on generated data", _demo_args)
 def _demo(args: argparse.Namespace) -> int:
     from minide.demo import run
 
@@ -59,7 +44,6 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list the benches and exit")
 
 
-@command("bench", "run benchmarks against their baselines; print ratios, write JSON", _bench_args)
 def _bench(args: argparse.Namespace) -> int:
     from minide.bench import main as bench_main
 
@@ -68,23 +52,32 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
-# Engine packages register their subcommands when imported; order = order in `minide --help`.
-ENGINE_CLIS = (
-    "minide.columnar.cli",
-    "minide.sql.cli",
-    "minide.kv.cli",
-    "minide.stream.cli",
-    "minide.replication.cli",
+#: the face's own subcommands
+FACE_COMMANDS: tuple[Command, ...] = (
+    Command("version", "print minide's version and build", _version),
+    Command("demo", "a guided tour of every engine on generated data", _demo, _demo_args),
+    Command(
+        "bench",
+        "run benchmarks against their baselines; print ratios, write JSON",
+        _bench,
+        _bench_args,
+    ),
 )
 
 
+def engine_commands() -> tuple[Command, ...]:
+    """Every engine's subcommands, from this explicit list (its order is `minide --help`'s)."""
+    from minide.columnar.cli import COMMANDS as columnar
+    from minide.kv.cli import COMMANDS as kv
+    from minide.replication.cli import COMMANDS as replication
+    from minide.sql.cli import COMMANDS as sql
+    from minide.stream.cli import COMMANDS as stream
+
+    return (*columnar, *sql, *kv, *stream, *replication)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
     from minide import _core
-
-    for mod in ENGINE_CLIS:
-        importlib.import_module(mod)
 
     parser = argparse.ArgumentParser(
         prog="minide",
@@ -92,10 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"minide {_core.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_text, configure, fn in _COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        configure(p)
-        p.set_defaults(_handler=fn)
+    for cmd in (*FACE_COMMANDS, *engine_commands()):
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+        p.set_defaults(_handler=cmd.run)
     return parser
 
 
@@ -118,8 +111,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Under `python -m minide.cli` this file runs as `__main__`, a second copy of the module;
-    # engine packages register their commands on the importable `minide.cli`, so dispatch there.
-    from minide.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

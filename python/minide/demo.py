@@ -1,7 +1,8 @@
 """``minide demo``: a guided tour of each engine on generated data.
 
-Each engine contributes a chapter with :func:`chapter`; chapters run in registration order and
-print what the engine does, with numbers measured right there. No network, no files outside a
+The face imports the engines, never the reverse: each engine lists its chapters as
+``(title, function)`` pairs in ``minide/<engine>/demo*.py`` (``CHAPTERS``), and :func:`chapters`
+imports them from the explicit list below. Chapters run in that order and print what the engine does, with numbers measured right there. No network, no files outside a
 temporary directory.
 """
 
@@ -10,40 +11,18 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from rich.console import Console
 from rich.panel import Panel
 from rich.progress import track
 
-console = Console()
+from minide._tour import Chapter, Context, console
+
+__all__ = ["Chapter", "Context", "chapters", "console", "run"]
 
 
-@dataclass
-class Context:
-    rows: int
-    seed: int
-    workdir: Path
-    rng: np.random.Generator
-
-
-Chapter = Callable[[Context], None]
-_CHAPTERS: list[tuple[str, Chapter]] = []
-
-
-def chapter(title: str) -> Callable[[Chapter], Chapter]:
-    def deco(fn: Chapter) -> Chapter:
-        _CHAPTERS.append((title, fn))
-        return fn
-
-    return deco
-
-
-@chapter("minide: what is installed")
 def _about(ctx: Context) -> None:
     import pyarrow
 
@@ -60,7 +39,6 @@ def _about(ctx: Context) -> None:
     console.print("Engines are written from scratch in rust/; Python (python/minide) orchestrates.")
 
 
-@chapter("Arrow from Python into Rust, zero-copy: hash_column")
 def _hash(ctx: Context) -> None:
     import xxhash
 
@@ -98,27 +76,28 @@ def _hash(ctx: Context) -> None:
     )
 
 
-# Engine chapters register themselves on import; the order here is the order of the tour.
-ENGINE_DEMOS = (
-    "minide.columnar.demo_csv",
-    "minide.columnar.demo",
-    "minide.columnar.demo_dataset",
-    "minide.sql.demo",
-    "minide.kv.demo",
-    "minide.stream.demo",
-    "minide.replication.demo",
-)
+def chapters() -> tuple[tuple[str, Chapter], ...]:
+    """The tour: the face's chapters, then every engine's, from this explicit list, in order."""
+    from minide.columnar.demo import CHAPTERS as parquet
+    from minide.columnar.demo_csv import CHAPTERS as csv
+    from minide.columnar.demo_dataset import CHAPTERS as datasets
+    from minide.kv.demo import CHAPTERS as kv
+    from minide.replication.demo import CHAPTERS as replication
+    from minide.sql.demo import CHAPTERS as sql
+    from minide.stream.demo import CHAPTERS as stream
+
+    own: tuple[tuple[str, Chapter], ...] = (
+        ("minide: what is installed", _about),
+        ("Arrow from Python into Rust, zero-copy: hash_column", _hash),
+    )
+    return (*own, *csv, *parquet, *datasets, *sql, *kv, *stream, *replication)
 
 
 def run(rows: int = 1_000_000, seed: int = 42) -> int:
-    import importlib
-
-    for mod in ENGINE_DEMOS:
-        importlib.import_module(mod)
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="minide-demo-") as tmp:
         ctx = Context(rows=rows, seed=seed, workdir=Path(tmp), rng=np.random.default_rng(seed))
-        for i, (title, fn) in enumerate(_CHAPTERS, 1):
+        for i, (title, fn) in enumerate(chapters(), 1):
             console.print(Panel.fit(f"[bold]{i}. {title}[/]"))
             fn(ctx)
             console.print()

@@ -23,6 +23,7 @@ __all__ = [
     "InvalidArgumentError",
     "MinideError",
     "MinideIOError",
+    "NetworkError",
     "NotSupportedError",
     "OperationalError",
     "PlanError",
@@ -135,6 +136,11 @@ class NotSupportedError(DatabaseError):
     """PEP 249: valid SQL or API use that minide does not support (``rollback``, some features)."""
 
 
+class NetworkError(MinideIOError):
+    """A peer or server over the network failed us: unreachable, connection dropped, or a frame
+    that does not decode (a broken frame is a network error, not a ``CorruptFileError``)."""
+
+
 class SqlSyntaxError(ProgrammingError):
     """SQL text that does not parse; the message shows line, column and a caret."""
 
@@ -173,3 +179,15 @@ class SqlCorruptFileError(OperationalError, CorruptFileError):
 
 class SqlChecksumError(SqlCorruptFileError, ChecksumError):
     """A checksum mismatch in a file read during a SQL call (was ``ChecksumError``)."""
+
+
+def by_name(name: str) -> type[MinideError]:
+    """The :class:`MinideError` subclass called ``name`` (``MinideError`` if there is none).
+
+    For errors that cross a process boundary by name (replication's client/region protocol), so
+    a remote ``InvalidArgumentError`` arrives as an ``InvalidArgumentError``.
+    """
+    cls = globals().get(name)
+    if isinstance(cls, type) and issubclass(cls, MinideError):
+        return cls
+    return MinideError

@@ -78,9 +78,9 @@ def test_delay_slows_one_link(tmp_path: Path) -> None:
         cluster.heal()  # clears delays
 
 
-@pytest.mark.parametrize("fsync", [False, True], ids=["sync-batch", "sync-always"])
-def test_kill9_keeps_acknowledged_writes_and_epoch(tmp_path: Path, fsync: bool) -> None:
-    with mr.LocalCluster(regions=["us", "eu"], base_dir=tmp_path, fsync=fsync) as cluster:
+@pytest.mark.parametrize("sync", ["batch", "always"], ids=["sync-batch", "sync-always"])
+def test_kill9_keeps_acknowledged_writes_and_epoch(tmp_path: Path, sync: str) -> None:
+    with mr.LocalCluster(regions=["us", "eu"], base_dir=tmp_path, sync=sync) as cluster:
         cluster.partition({"us"}, {"eu"})  # nothing replicates: eu's disk is the only copy
         with cluster.client("eu") as eu:
             actor = eu.state()["actor"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from minide.errors import CorruptFileError, InvalidArgumentError
+from minide.errors import InvalidArgumentError, NetworkError
 from minide.replication import wire
 from minide.replication.region import parse_peers
 
@@ -17,11 +17,11 @@ from minide.replication.region import parse_peers
 def test_frames_reject_garbage() -> None:
     kind, src, body = wire.decode(wire.encode("put", "us", {"k": b"x"})[4:])
     assert (kind, src, body) == ("put", "us", {"k": b"x"})
-    with pytest.raises(CorruptFileError):
+    with pytest.raises(NetworkError):
         wire.decode(b"\xc1\xff")
-    with pytest.raises(CorruptFileError, match="kind, src, body"):
+    with pytest.raises(NetworkError, match="kind, src, body"):
         wire.decode(msgpack.packb([1, 2, 3]))
-    with pytest.raises(CorruptFileError, match="exceeds"):
+    with pytest.raises(NetworkError, match="exceeds"):
         wire._check_len(wire.MAX_FRAME + 1)
 
 

@@ -43,7 +43,7 @@ def parquet_ids(out) -> list[int]:
 
 @pytest.mark.parametrize("sink_format", ["parquet", "log"])
 def test_dedup_from_a_log_and_lag(tmp_path, sink_format):
-    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    src = ms.Log(tmp_path / "in", partitions=2, sync="none")
     src.append(
         pa.table({"event_id": [1, 2, 1, 3, 2], "event_time": [1, 2, 3, 4, 5]}), key="event_id"
     )

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from minide._convert import to_nanos
 from minide.errors import CorruptFileError, InvalidArgumentError, SchemaError
-from minide.stream._duration import to_nanos
 
 WINDOW, LATENESS = 10, 3  # milliseconds (int64 time column)
 

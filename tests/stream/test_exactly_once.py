@@ -61,9 +61,9 @@ CHILD = textwrap.dedent(
     elif out.startswith("parquet:"):
         sink = ms.ParquetSink(out[8:], file_rows=2_000)
     else:
-        sink = ms.LogSink(ms.Log(out, partitions=1, fsync=False))
+        sink = ms.LogSink(ms.Log(out, partitions=1, sync="none"))
     if kind == "log":
-        source = ms.LogSource(ms.Log(src, partitions=2, fsync=False), "pipe")
+        source = ms.LogSource(ms.Log(src, partitions=2, sync="none"), "pipe")
     else:
         import pyarrow as pa
         url, stream = src.split("|")
@@ -79,9 +79,9 @@ CHILD = textwrap.dedent(
     p = ms.Pipeline(
         source,
         [ms.dedup("event_id", time_column="event_time", window="1h", allowed_lateness="5m"),
-         counts, ms.map(slow)],
+         counts, ms.map_batches(slow)],
         sink,
-        checkpoint_dir=ck, checkpoint_interval="200ms", poll_records=250,
+        checkpoint_dir=ck, checkpoint_interval="200ms", batch_size=250,
     )
     print("progress", p.metrics()["records_in"], flush=True)
     while p.run(max_records=250, until_idle=True):
@@ -166,7 +166,7 @@ def check_output(tmp: Path, events: pa.Table, counts: dict) -> None:
 @pytest.mark.parametrize("sink", ["log", "parquet"])
 def test_exactly_once_with_the_log_source_and_five_kills(tmp_path, sink):
     events = make_events()
-    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    src = ms.Log(tmp_path / "in", partitions=2, sync="none")
     for b in events.to_batches(max_chunksize=5_000):
         src.append(b, key="user")
     src.sync()
@@ -220,7 +220,7 @@ def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, 
     (deleted on restore)."""
     out = f"parquet:{tmp_path / 'pq'}" if sink == "parquet" else str(tmp_path / "out")
     events = make_events(seed=3)
-    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    src = ms.Log(tmp_path / "in", partitions=2, sync="none")
     for b in events.to_batches(max_chunksize=5_000):
         src.append(b, key="user")
     src.sync()
@@ -250,18 +250,18 @@ def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, 
 
 def test_replay_rebuilds_the_same_output_into_a_new_sink(tmp_path):
     events = make_events(seed=4).slice(0, 8_000)
-    src = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    src = ms.Log(tmp_path / "in", partitions=2, sync="none")
     src.append(events, key="user")
     counts = ms.count_by("user")
     p = ms.Pipeline(
         ms.LogSource(src, "live"),
         [ms.dedup("event_id", time_column="event_time"), counts],
-        ms.LogSink(ms.Log(tmp_path / "v1", partitions=1, fsync=False)),
+        ms.LogSink(ms.Log(tmp_path / "v1", partitions=1, sync="none")),
         checkpoint_dir=tmp_path / "ck",
-        poll_records=1_000,
+        batch_size=1_000,
     )
     p.run(until_idle=True)
-    v2 = ms.Log(tmp_path / "v2", partitions=1, fsync=False)
+    v2 = ms.Log(tmp_path / "v2", partitions=1, sync="none")
     r = p.replay(ms.LogSink(v2), from_offset=0)
     v1 = ms.Log(tmp_path / "v1", partitions=1)
     a = sorted(v1.read(0, 0, 100_000).column("event_id").to_pylist())

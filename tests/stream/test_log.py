@@ -60,7 +60,7 @@ def read_partition(log: ms.Log, p: int, batch: int = 7) -> pa.Table:
 
 
 def test_round_trip_keeps_types_values_and_per_key_order(tmp_path):
-    log = ms.Log(tmp_path / "log", partitions=3, fsync=False)
+    log = ms.Log(tmp_path / "log", partitions=3, sync="none")
     t = sample(500)
     acks = log.append(t, key="user_id")
     assert acks.num_rows == 500
@@ -90,7 +90,7 @@ def test_large_string_and_view_come_back_as_strings(tmp_path):
 
 def test_consumer_groups_commit_lag_and_restart(tmp_path):
     path = tmp_path / "log"
-    log = ms.Log(path, partitions=2, fsync=False)
+    log = ms.Log(path, partitions=2, sync="none")
     log.append(sample(100), key="user_id")
     c = log.consumer(group="g1")
     assert sum(c.lag().values()) == 100
@@ -101,7 +101,7 @@ def test_consumer_groups_commit_lag_and_restart(tmp_path):
     # A restarted consumer resumes at the committed offsets: rows polled later are redelivered.
     c.poll()
     del c, log
-    log = ms.Log(path, partitions=2, fsync=False)
+    log = ms.Log(path, partitions=2, sync="none")
     c2 = log.consumer("g1")
     seen = list(first.column("id").to_pylist())
     while (b := c2.poll(max_records=25)).num_rows:
@@ -120,7 +120,7 @@ def test_consumer_groups_commit_lag_and_restart(tmp_path):
 
 def test_torn_tail_is_truncated_at_every_byte_of_the_last_records(tmp_path):
     path = tmp_path / "log"
-    log = ms.Log(path, partitions=1, fsync=False)
+    log = ms.Log(path, partitions=1, sync="none")
     log.append(sample(20))
     seg = path / "p0" / f"{0:020}.log"
     good = seg.stat().st_size
@@ -130,20 +130,20 @@ def test_torn_tail_is_truncated_at_every_byte_of_the_last_records(tmp_path):
     full = seg.read_bytes()
     for cut in range(good, len(full)):
         seg.write_bytes(full[:cut])
-        log = ms.Log(path, partitions=1, fsync=False)
+        log = ms.Log(path, partitions=1, sync="none")
         ids = read_partition(log, 0).column("id").to_pylist()
         # Whole records survive, the torn one is gone, nothing else.
         assert ids in (list(range(20)), list(range(23))), cut
         assert log.end_offsets()[0] == len(ids)
         del log
     seg.write_bytes(full)
-    log = ms.Log(path, partitions=1, fsync=False)
+    log = ms.Log(path, partitions=1, sync="none")
     assert log.end_offsets() == [25]
 
 
 def test_corruption_in_the_middle_raises(tmp_path):
     path = tmp_path / "log"
-    log = ms.Log(path, partitions=1, fsync=False)
+    log = ms.Log(path, partitions=1, sync="none")
     log.append(sample(20))
     log.append(sample(20, 20))
     del log
@@ -156,7 +156,7 @@ def test_corruption_in_the_middle_raises(tmp_path):
 
 
 def test_retention_deletes_whole_old_segments(tmp_path):
-    log = ms.Log(tmp_path, partitions=1, retention_bytes=20_000, segment_bytes=4_000, fsync=False)
+    log = ms.Log(tmp_path, partitions=1, retention_bytes=20_000, segment_bytes=4_000, sync="none")
     for i in range(60):
         log.append(sample(50, i * 50))
     assert log.size_bytes() <= 20_000 + 8_000
@@ -171,7 +171,7 @@ def test_retention_deletes_whole_old_segments(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys, pyarrow as pa, minide.stream as ms
-    log = ms.Log(sys.argv[1], partitions=3, fsync=True)
+    log = ms.Log(sys.argv[1], partitions=3, sync="always")
     i = 0
     while True:
         t = pa.table({"id": list(range(i, i + 7)), "user_id": [f"u{j % 11}" for j in range(i, i + 7)]})
@@ -216,7 +216,7 @@ class LogModel(RuleBasedStateMachine):
         import tempfile
 
         self.dir = Path(tempfile.mkdtemp(prefix="minide-logsm-"))
-        self.log = ms.Log(self.dir, partitions=2, segment_bytes=600, fsync=False)
+        self.log = ms.Log(self.dir, partitions=2, segment_bytes=600, sync="none")
         self.model: list[list[int]] = [[], []]
         self.next_id = 0
         self.committed = [0, 0]
@@ -252,7 +252,7 @@ class LogModel(RuleBasedStateMachine):
 
     @rule()
     def reopen(self):
-        self.log = ms.Log(self.dir, partitions=2, segment_bytes=600, fsync=False)
+        self.log = ms.Log(self.dir, partitions=2, segment_bytes=600, sync="none")
 
     @invariant()
     def offsets_agree(self):

@@ -72,7 +72,7 @@ def test_no_checkpoint_but_committed_files_is_refused(tmp_path):
 
 
 def test_pipeline_into_parquet(tmp_path):
-    src_log = ms.Log(tmp_path / "in", partitions=2, fsync=False)
+    src_log = ms.Log(tmp_path / "in", partitions=2, sync="none")
     ids = [i // 2 for i in range(4_000)]  # every id twice
     src_log.append(pa.table({"event_id": ids, "event_time": ids}), key="event_id")
     p = ms.Pipeline(
@@ -80,7 +80,7 @@ def test_pipeline_into_parquet(tmp_path):
         [ms.dedup("event_id", time_column="event_time", window="1h")],
         ms.ParquetSink(tmp_path / "pq", file_rows=500),
         checkpoint_dir=tmp_path / "ck",
-        poll_records=700,
+        batch_size=700,
     )
     p.run(until_idle=True)
     got = committed_ids(ms.ParquetSink(tmp_path / "pq"))

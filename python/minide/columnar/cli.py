@@ -1,4 +1,4 @@
-"""`minide columnar ...` subcommands, registered with minide.cli.command.
+"""`minide columnar ...` subcommands, listed in COMMANDS for minide.cli.
 
 ``minide csv2parquet SRC DST [--partition-by COL ...] [--compression zstd]``: streams a CSV file
 into Parquet (``minide.columnar.csv_to_parquet``) with a progress bar, then prints the report.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from minide.cli import command
+from minide._cmd import Command
 
 
 def _csv2parquet_args(p: argparse.ArgumentParser) -> None:
@@ -41,13 +41,10 @@ def _csv2parquet_args(p: argparse.ArgumentParser) -> None:
         choices=["error", "overwrite_or_ignore", "delete_matching"],
         help="with --partition-by: what to do with data already under DST",
     )
-    p.add_argument("--threads", type=int, default=None, help="threads (default: 2)")
+    p.add_argument("--threads", type=int, default=None, help="threads (default: every core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-@command(
-    "csv2parquet", "convert a CSV file to Parquet (streaming, bounded memory)", _csv2parquet_args
-)
 def _csv2parquet(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import (
@@ -94,3 +91,14 @@ def _csv2parquet(args: argparse.Namespace) -> int:
         )
     print(report.summary())
     return 0
+
+
+#: this engine's ``minide`` subcommands
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "csv2parquet",
+        "convert a CSV file to Parquet (streaming, bounded memory)",
+        _csv2parquet,
+        _csv2parquet_args,
+    ),
+)

@@ -1,4 +1,4 @@
-"""The columnar chapter of `minide demo`, registered with minide.demo.chapter."""
+"""The columnar chapter of `minide demo`, listed in CHAPTERS for minide.demo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from minide.demo import Context, chapter, console
+from minide._tour import Chapter, Context, console
 
 
 def _sales(n: int, rng: np.random.Generator) -> pa.Table:
@@ -34,7 +34,6 @@ def _sales(n: int, rng: np.random.Generator) -> pa.Table:
     )
 
 
-@chapter("Parquet written and read from scratch: write_parquet / read_parquet / inspect")
 def _parquet(ctx: Context) -> None:
     import minide.columnar as mc
 
@@ -100,3 +99,9 @@ def _parquet(ctx: Context) -> None:
             f"{s.row_groups_skipped}/{s.row_groups_total} row groups skipped by statistics, "
             f"{s.pages_skipped} pages skipped by the page index, {s.rows_read:,} rows decoded"
         )
+
+
+#: this engine's chapters of ``minide demo``, in order
+CHAPTERS: tuple[tuple[str, Chapter], ...] = (
+    ("Parquet written and read from scratch: write_parquet / read_parquet / inspect", _parquet),
+)

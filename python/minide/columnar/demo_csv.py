@@ -1,4 +1,4 @@
-"""The CSV chapter of `minide demo`, registered with minide.demo.chapter."""
+"""The CSV chapter of `minide demo`, listed in CHAPTERS for minide.demo."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import time
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from minide.demo import Context, chapter, console
+from minide._tour import Chapter, Context, console
 
 
-@chapter("CSV: streaming reader with type inference")
 def _csv(ctx: Context) -> None:
     import minide.columnar as mc
     from minide.columnar import datagen
@@ -75,3 +74,7 @@ def _csv(ctx: Context) -> None:
         f"  a float after the 10-row inference window: read_csv widens int64 -> "
         f"{t.schema.field('n').type} (last value {t.column('n')[-1]})"
     )
+
+
+#: this engine's chapters of ``minide demo``, in order
+CHAPTERS: tuple[tuple[str, Chapter], ...] = (("CSV: streaming reader with type inference", _csv),)

@@ -1,14 +1,13 @@
 """The datasets chapter of `minide demo` (csv_to_parquet, write_dataset, read_dataset),
-registered with minide.demo.chapter."""
+listed in CHAPTERS for minide.demo."""
 
 from __future__ import annotations
 
 import pyarrow.dataset as ds
 
-from minide.demo import Context, chapter, console
+from minide._tour import Chapter, Context, console
 
 
-@chapter("CSV -> Parquet and Hive-partitioned datasets: csv_to_parquet / read_dataset")
 def _datasets(ctx: Context) -> None:
     import minide.columnar as mc
     from minide.columnar import datagen
@@ -45,3 +44,9 @@ def _datasets(ctx: Context) -> None:
     )
     if not ours.equals(theirs):
         raise AssertionError("read_dataset differs from pyarrow.dataset")
+
+
+#: this engine's chapters of ``minide demo``, in order
+CHAPTERS: tuple[tuple[str, Chapter], ...] = (
+    ("CSV -> Parquet and Hive-partitioned datasets: csv_to_parquet / read_dataset", _datasets),
+)

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from minide import _core
+from minide._convert import Sync, check_sync, to_nanos
 from minide.errors import InvalidArgumentError, StoreClosedError
 
 __all__ = [
@@ -55,20 +56,11 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 KeyLike = bytes | str
 TimeLike = int | _dt.datetime
-Sync = Literal["always", "batch", "none"]
-
-
-def _utc(d: _dt.datetime) -> _dt.datetime:
-    return d.replace(tzinfo=_dt.UTC) if d.tzinfo is None else d
 
 
 def ts_from_datetime(when: _dt.datetime) -> int:
     """The largest commit timestamp issued at or before ``when`` (naive datetimes are UTC)."""
-    delta = _utc(when) - _EPOCH
-    millis = delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
-    if millis < 0:
-        raise InvalidArgumentError(f"as_of {when} is before 1970")
-    return (millis << LOGICAL_BITS) | ((1 << LOGICAL_BITS) - 1)
+    return int(_core.kv_ts_from_datetime(when))
 
 
 def datetime_from_ts(ts: int) -> _dt.datetime:
@@ -76,92 +68,22 @@ def datetime_from_ts(ts: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(milliseconds=ts >> LOGICAL_BITS)
 
 
-def _key(k: Any) -> bytes:
-    if isinstance(k, bytes):
-        return k
-    if isinstance(k, str):
-        return k.encode()
-    if isinstance(k, bytearray | memoryview):
-        return bytes(k)
-    raise InvalidArgumentError(f"keys are bytes or str, got {type(k).__name__}")
-
-
-def _value(v: Any) -> bytes:
-    if isinstance(v, bytes):
-        return v
-    if isinstance(v, bytearray | memoryview):
-        return bytes(v)
-    raise InvalidArgumentError(
-        f"values are bytes, got {type(v).__name__} (encode str values, e.g. v.encode())"
-    )
-
-
-def _valid(t: Any, name: str) -> int | None:
-    if t is None:
-        return None
-    if isinstance(t, _dt.datetime):
-        delta = _utc(t) - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    if isinstance(t, int) and not isinstance(t, bool):
-        if not -(2**63) <= t < 2**63:
-            raise InvalidArgumentError(f"{name}={t} does not fit in 64 bits")
-        return t
-    raise InvalidArgumentError(f"{name} must be an int or a datetime, got {type(t).__name__}")
-
-
-def _as_of(t: Any) -> int | None:
-    if t is None:
-        return None
-    if isinstance(t, _dt.datetime):
-        return ts_from_datetime(t)
-    if isinstance(t, int) and not isinstance(t, bool):
-        if not 0 <= t < 2**64:
-            raise InvalidArgumentError(f"as_of={t} is not a commit timestamp (0 <= ts < 2**64)")
-        return t
-    raise InvalidArgumentError(
-        f"as_of must be a commit timestamp (int) or a datetime, got {type(t).__name__}"
-    )
-
-
 def _retention(r: Any) -> tuple[str, int]:
     if r is None:
         return ("all", 0)
-    if isinstance(r, _dt.timedelta):
-        ms = int(r.total_seconds() * 1000)
+    if isinstance(r, _dt.timedelta | str):
+        ms = to_nanos(r, "retention") // 1_000_000
         if ms <= 0:
-            raise InvalidArgumentError(f"retention age must be positive, got {r}")
+            raise InvalidArgumentError(f"retention age must be positive, got {r!r}")
         return ("max_age_ms", ms)
     if isinstance(r, Mapping) and set(r) == {"versions"}:
         n = r["versions"]
         if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
             return ("versions", n)
     raise InvalidArgumentError(
-        f'retention must be None, a timedelta or {{"versions": N}} with N >= 1, got {r!r}'
+        'retention must be None, a duration (a timedelta or a string like "30d") or '
+        f'{{"versions": N}} with N >= 1, got {r!r}'
     )
-
-
-def _range(
-    start: KeyLike | None, end: KeyLike | None, prefix: KeyLike | None
-) -> tuple[bytes | None, bytes | None]:
-    lo = None if start is None else _key(start)
-    hi = None if end is None else _key(end)
-    if prefix is not None:
-        p = _key(prefix)
-        lo = p if lo is None or lo < p else lo
-        pend = _prefix_end(p)
-        if pend is not None:
-            hi = pend if hi is None or pend < hi else hi
-    return lo, hi
-
-
-def _prefix_end(p: bytes) -> bytes | None:
-    b = bytearray(p)
-    while b:
-        if b[-1] < 0xFF:
-            b[-1] += 1
-            return bytes(b)
-        b.pop()
-    return None
 
 
 @dataclass(frozen=True)
@@ -186,95 +108,50 @@ class Version:
 
 
 class _Reader:
-    """Reads shared by DB (at the newest commit or as_of) and Snapshot (at its pinned ts)."""
+    """Scans shared by DB (at the newest commit or as_of) and Snapshot (at its pinned ts)."""
 
-    _db: Any
-
-    def _scan(
+    def _scan_rows(
         self,
+        core: _core.KvDb,
         read_ts: int,
-        lo: bytes | None,
-        hi: bytes | None,
-        valid_at: int | None,
+        start: KeyLike | None,
+        end: KeyLike | None,
+        prefix: KeyLike | None,
+        valid_at: TimeLike | None,
         reverse: bool,
         pin: bool,
     ) -> Iterator[tuple[bytes, bytes]]:
         # The Rust scanner streams (forwards or backwards) in chunks of rows; chaining the chunks
         # keeps the per-row work in C (no Python frame per row).
-        scanner = self._db.scanner(lo, hi, read_ts, valid_at, reverse, pin)
+        scanner = core._scanner(start, end, prefix, read_ts, valid_at, reverse, pin)
         return _chain(iter(partial(scanner.next_chunk, _SCAN_CHUNK), []))
 
 
-class DB(_Reader):
-    """An open store; create it with :func:`open`. Safe to share between threads."""
+class DB(_core.KvDb, _Reader):
+    """An open store; create it with :func:`open`. Safe to share between threads.
 
-    def __init__(self, core: Any) -> None:
-        self._db = core
-        # Point reads go straight to the Rust methods, which take every argument type the
-        # Python methods below do: no Python frame per call (the methods document the API).
-        self.get = core.get  # type: ignore[method-assign]
-        self.get_many = core.get_many  # type: ignore[method-assign]
+    The point operations (``get``, ``get_many``, ``put``, ``delete``) are the Rust methods of
+    the base class themselves: no Python frame per call, and arguments are converted once, in
+    the bindings (``rust/bindings/src/kv_args.rs``). Their signatures::
+
+        put(key, value, *, valid_from=None, valid_to=None) -> int      # commit timestamp
+        delete(key, *, valid_from=None, valid_to=None) -> int          # a tombstone
+        get(key, *, as_of=None, valid_at=None) -> bytes | None
+        get_many(keys, *, as_of=None, valid_at=None) -> list[bytes | None]
+
+    ``as_of``: a commit timestamp or a datetime (``None``: the newest commit). ``valid_at``,
+    ``valid_from``, ``valid_to``: ints in your own unit or datetimes (``None``: no filter / an
+    open end).
+    """
 
     # -- writes ---------------------------------------------------------------------------
-    def put(
-        self,
-        key: KeyLike,
-        value: bytes,
-        *,
-        valid_from: TimeLike | None = None,
-        valid_to: TimeLike | None = None,
-    ) -> int:
-        """Write a new version of ``key``; returns its commit timestamp."""
-        return int(
-            self._db.put(
-                _key(key),
-                _value(value),
-                _valid(valid_from, "valid_from"),
-                _valid(valid_to, "valid_to"),
-            )
-        )
-
-    def delete(
-        self,
-        key: KeyLike,
-        *,
-        valid_from: TimeLike | None = None,
-        valid_to: TimeLike | None = None,
-    ) -> int:
-        """Write a tombstone (for the whole valid line, or ``[valid_from, valid_to)``)."""
-        return int(
-            self._db.delete(
-                _key(key), _valid(valid_from, "valid_from"), _valid(valid_to, "valid_to")
-            )
-        )
-
     def write_batch(self) -> WriteBatch:
         """A batch committed atomically, with one commit timestamp, when its ``with`` ends."""
-        if self._db.closed:
-            raise StoreClosedError(f"kv store {self._db.path} is closed")
+        if self.closed:
+            raise StoreClosedError(f"kv store {self.path} is closed")
         return WriteBatch(self)
 
     # -- reads ----------------------------------------------------------------------------
-    def get(
-        self, key: KeyLike, *, as_of: TimeLike | None = None, valid_at: TimeLike | None = None
-    ) -> bytes | None:
-        """The value a read at system time ``as_of`` and valid time ``valid_at`` sees.
-
-        ``as_of=None``: the newest commit. ``valid_at=None``: no valid-time filter (the newest
-        version). ``None`` when the key is absent or the visible version is a tombstone.
-        """
-        return self._db.get(key, as_of, valid_at)  # type: ignore[no-any-return]
-
-    def get_many(
-        self,
-        keys: Iterable[KeyLike],
-        *,
-        as_of: TimeLike | None = None,
-        valid_at: TimeLike | None = None,
-    ) -> list[bytes | None]:
-        """``get`` for many keys in one call (probed in key order, GIL released)."""
-        return self._db.get_many(keys, as_of, valid_at)  # type: ignore[no-any-return]
-
     def scan(
         self,
         start: KeyLike | None = None,
@@ -290,17 +167,16 @@ class DB(_Reader):
         The read timestamp is pinned for the life of the iterator, so compaction keeps what it
         reads. Both directions stream: ``reverse=True`` walks the tables backwards.
         """
-        read_ts = self._db.read_ts(_as_of(as_of))
-        lo, hi = _range(start, end, prefix)
-        return self._scan(read_ts, lo, hi, _valid(valid_at, "valid_at"), reverse, True)
+        read_ts = self._read_ts(as_of)
+        return self._scan_rows(self, read_ts, start, end, prefix, valid_at, reverse, True)
 
     def history(self, key: KeyLike) -> list[Version]:
         """Every version of ``key``, oldest first (see :class:`Version` for ``system_to``)."""
-        return [Version(*v) for v in self._db.history(_key(key))]
+        return [Version(*v) for v in self._history(key)]
 
     def snapshot(self) -> Snapshot:
         """Pin the newest commit: reads through the snapshot stay the same while writes go on."""
-        return Snapshot(self._db, self._db.snapshot())
+        return Snapshot(self, self._snapshot())
 
     def to_arrow(
         self,
@@ -310,40 +186,17 @@ class DB(_Reader):
         prefix: KeyLike | None = None,
     ) -> pa.Table:
         """The visible rows as a table: key, value, system_from, valid_from, valid_to."""
-        batch = self._db.to_arrow(
-            _as_of(as_of), _valid(valid_at, "valid_at"), None if prefix is None else _key(prefix)
-        )
-        return pa.Table.from_batches([batch])
+        return pa.Table.from_batches([self._to_arrow(as_of, valid_at, prefix)])
 
-    # -- maintenance ----------------------------------------------------------------------
-    def flush(self) -> None:
-        """Write the memtable to a level-0 table (and wait for it)."""
-        self._db.flush()
-
-    def compact(self) -> None:
-        """Flush, then merge every table into one run, dropping what ``retention`` allows."""
-        self._db.compact()
-
-    def stats(self) -> dict[str, int]:
-        """Counters and sizes: commits, WAL bytes/syncs, flushes, compactions, per-level files."""
-        return dict(self._db.stats())
-
-    def close(self) -> None:
-        """Stop background work and fsync the WAL; later calls raise StoreClosedError."""
-        self._db.close()
-
-    @property
-    def closed(self) -> bool:
-        return bool(self._db.closed)
-
+    # -- state ----------------------------------------------------------------------------
     @property
     def path(self) -> Path:
-        return Path(self._db.path)
+        return Path(self._path)
 
     @property
     def last_ts(self) -> int:
         """The newest commit timestamp (what a read without ``as_of`` sees)."""
-        return int(self._db.read_ts(None))
+        return int(self._read_ts(None))
 
     def __enter__(self) -> DB:
         return self
@@ -358,57 +211,31 @@ class DB(_Reader):
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<minide.kv.DB {str(self._db.path)!r} {state}>"
+        return f"<minide.kv.DB {self._path!r} {state}>"
 
 
-class WriteBatch:
+class WriteBatch(_core.KvBatch):
     """Writes collected (in Rust) and committed as one WAL record with one commit timestamp.
 
-    Writing one key several times in a batch keeps every write (same commit timestamp, later
-    writes win where their valid intervals overlap). If the ``with`` block raises, nothing is
-    written.
+    ``put(key, value, *, valid_from=None, valid_to=None)`` and ``delete(key, *, valid_from=None,
+    valid_to=None)`` are the Rust methods of the base class (one C call per write). Writing one
+    key several times in a batch keeps every write (same commit timestamp, later writes win
+    where their valid intervals overlap). If the ``with`` block raises, nothing is written.
     """
+
+    def __new__(cls, db: DB) -> WriteBatch:
+        return super().__new__(cls)
 
     def __init__(self, db: DB) -> None:
         self._db = db
-        # The ops live in Rust, and put/delete are the Rust methods themselves, bound per
-        # instance (they take every argument type the methods below do): a batched put costs
-        # one C call, no Python frame. The methods below document the API.
-        self._ops = _core.KvBatch()
-        self.put = self._ops.put  # type: ignore[method-assign]
-        self.delete = self._ops.delete  # type: ignore[method-assign]
         #: the commit timestamp, once committed
         self.ts: int | None = None
-
-    def put(
-        self,
-        key: KeyLike,
-        value: bytes,
-        *,
-        valid_from: TimeLike | None = None,
-        valid_to: TimeLike | None = None,
-    ) -> None:
-        """Add a new version of ``key`` to the batch."""
-        self._ops.put(key, value, valid_from=valid_from, valid_to=valid_to)
-
-    def delete(
-        self,
-        key: KeyLike,
-        *,
-        valid_from: TimeLike | None = None,
-        valid_to: TimeLike | None = None,
-    ) -> None:
-        """Add a tombstone (for the whole valid line, or ``[valid_from, valid_to)``)."""
-        self._ops.delete(key, valid_from=valid_from, valid_to=valid_to)
-
-    def __len__(self) -> int:
-        return len(self._ops)
 
     def commit(self) -> int:
         """Commit now (the ``with`` block does this for you); returns the commit timestamp."""
         if self.ts is not None:
             raise InvalidArgumentError("this write batch was already committed")
-        self.ts = int(self._db._db.write_batch(self._ops))
+        self.ts = int(self._db._commit(self))
         return self.ts
 
     def __enter__(self) -> WriteBatch:
@@ -423,12 +250,16 @@ class WriteBatch:
         if exc_type is None and self.ts is None:
             self.commit()
 
+    def __repr__(self) -> str:
+        state = "pending" if self.ts is None else f"committed at {self.ts}"
+        return f"<minide.kv.WriteBatch {len(self)} ops, {state}>"
+
 
 class Snapshot(_Reader):
     """Reads at one pinned commit timestamp. Release with ``close()`` or a ``with`` block."""
 
-    def __init__(self, core: Any, pin: Any) -> None:
-        self._db = core
+    def __init__(self, db: DB, pin: _core.KvSnapshot) -> None:
+        self._db = db
         self._pin = pin
 
     @property
@@ -441,13 +272,13 @@ class Snapshot(_Reader):
 
     def get(self, key: KeyLike, *, valid_at: TimeLike | None = None) -> bytes | None:
         self._check()
-        return self._db.get(key, self.ts, valid_at)  # type: ignore[no-any-return]
+        return self._db.get(key, as_of=self._pin.ts, valid_at=valid_at)
 
     def get_many(
         self, keys: Iterable[KeyLike], *, valid_at: TimeLike | None = None
     ) -> list[bytes | None]:
         self._check()
-        return self._db.get_many(keys, self.ts, valid_at)  # type: ignore[no-any-return]
+        return self._db.get_many(keys, as_of=self._pin.ts, valid_at=valid_at)
 
     def scan(
         self,
@@ -459,17 +290,13 @@ class Snapshot(_Reader):
         reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
         self._check()
-        lo, hi = _range(start, end, prefix)
-        return self._scan(self.ts, lo, hi, _valid(valid_at, "valid_at"), reverse, False)
+        return self._scan_rows(self._db, self.ts, start, end, prefix, valid_at, reverse, False)
 
     def to_arrow(
         self, *, valid_at: TimeLike | None = None, prefix: KeyLike | None = None
     ) -> pa.Table:
         self._check()
-        batch = self._db.to_arrow(
-            self.ts, _valid(valid_at, "valid_at"), None if prefix is None else _key(prefix)
-        )
-        return pa.Table.from_batches([batch])
+        return pa.Table.from_batches([self._db._to_arrow(self.ts, valid_at, prefix)])
 
     def close(self) -> None:
         self._pin.release()
@@ -484,6 +311,10 @@ class Snapshot(_Reader):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._pin.released else "open"
+        return f"<minide.kv.Snapshot ts={self.ts} {state}>"
 
 
 def open(
@@ -504,13 +335,15 @@ def open(
     ``"none"`` leaves flushing to the OS. A process crash loses nothing acknowledged in any mode;
     a power loss can lose the last milliseconds under "batch" and more under "none".
 
-    ``retention``: ``None`` keeps every version; a ``timedelta`` keeps reads with ``as_of`` within
+    ``retention``: ``None`` keeps every version; a duration (a ``timedelta`` or a string like
+    ``"30d"``, see docs/conventions.md) keeps reads with ``as_of`` within
     that age exact; ``{"versions": N}`` keeps reads at or after each key's N-th newest version
     exact. Compaction never drops a version a live snapshot or scan can see.
 
     ``recovery``: ``"strict"`` refuses to open a WAL with a bad record in its middle
     (CorruptFileError); ``"stop_at_corruption"`` keeps the records before it and drops the rest.
     """
+    check_sync(sync)
     for name, v in (
         ("memtable_size", memtable_size),
         ("block_size", block_size),
@@ -519,7 +352,7 @@ def open(
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise InvalidArgumentError(f"{name} must be a non-negative int, got {v!r}")
     kind, value = _retention(retention)
-    core = _core.KvDb(
+    return DB(
         str(path),
         sync,
         memtable_size,
@@ -530,7 +363,6 @@ def open(
         value,
         recovery,
     )
-    return DB(core)
 
 
 def inspect(path: str | Path) -> str:

@@ -1,11 +1,11 @@
-"""`minide kv PATH get|put|delete|scan|history|inspect ...`, registered with minide.cli.command."""
+"""`minide kv PATH get|put|delete|scan|history|inspect ...`, listed in COMMANDS for minide.cli."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 
-from minide.cli import command
+from minide._cmd import Command
 
 
 def _time(s: str | None) -> int | dt.datetime | None:
@@ -54,16 +54,15 @@ def _configure(p: argparse.ArgumentParser) -> None:
     sub.add_parser("inspect", help="levels, tables, key ranges, sizes, WAL files")
 
 
-@command(
-    "kv", "the bitemporal key-value store: get, put, delete, scan, history, inspect", _configure
-)
 def _kv(args: argparse.Namespace) -> int:
     import minide.kv as kv
 
     if args.kv_command == "inspect":
         print(kv.inspect(args.path), end="")
         return 0
-    sync = getattr(args, "sync", "batch")
+    from minide._convert import check_sync
+
+    sync = check_sync(getattr(args, "sync", "batch"), "--sync")
     with kv.open(args.path, sync=sync) as db:
         if args.kv_command == "get":
             v = db.get(args.key, as_of=_time(args.as_of), valid_at=_time(args.valid_at))
@@ -106,3 +105,14 @@ def _kv(args: argparse.Namespace) -> int:
                     f"{'-' if ver.valid_to is None else ver.valid_to}\t{value}"
                 )
     return 0
+
+
+#: this engine's ``minide`` subcommands
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "kv",
+        "the bitemporal key-value store: get, put, delete, scan, history, inspect",
+        _kv,
+        _configure,
+    ),
+)

@@ -1,13 +1,12 @@
-"""The kv chapter of `minide demo`, registered with minide.demo.chapter."""
+"""The kv chapter of `minide demo`, listed in CHAPTERS for minide.demo."""
 
 from __future__ import annotations
 
 import time
 
-from minide.demo import Context, chapter, console
+from minide._tour import Chapter, Context, console
 
 
-@chapter("kv: an LSM store that keeps every version (system time x valid time)")
 def _kv(ctx: Context) -> None:
     import minide.kv as kv
 
@@ -54,10 +53,11 @@ def _kv(ctx: Context) -> None:
                 f"    as_of {label:22} -> {db.get('price:ACME', as_of=ts, valid_at=20)!r}"
             )
         console.print("  history (system_from .. system_to, valid_from .. valid_to, value):")
-        for v in db.history("price:ACME"):
+        for ver in db.history("price:ACME"):
+            vt = ver.valid_to if ver.valid_to is not None else "inf"
             console.print(
-                f"    {v.system_from} .. {v.system_to or 'now':>18}  "
-                f"[{v.valid_from}, {v.valid_to if v.valid_to is not None else 'inf'})  {v.value!r}"
+                f"    {ver.system_from} .. {ver.system_to or 'now':>18}  "
+                f"[{ver.valid_from}, {vt})  {ver.value!r}"
             )
         t0 = time.perf_counter()
         db.compact()
@@ -69,3 +69,9 @@ def _kv(ctx: Context) -> None:
         )
     summary = kv.inspect(path).splitlines()
     console.print("  kv.inspect:", summary[1])
+
+
+#: this engine's chapters of ``minide demo``, in order
+CHAPTERS: tuple[tuple[str, Chapter], ...] = (
+    ("kv: an LSM store that keeps every version (system time x valid time)", _kv),
+)

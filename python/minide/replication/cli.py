@@ -1,4 +1,4 @@
-"""`minide replication ...` subcommands, registered with minide.cli.command.
+"""`minide replication ...` subcommands, listed in COMMANDS for minide.cli.
 
 ``minide replication demo`` starts 3 region processes on loopback (LocalCluster), partitions
 them, writes on both sides, heals and prints siblings and convergence time.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from minide.cli import command
+from minide._cmd import Command
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -18,7 +18,6 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", type=int, default=2_000, help="keys written before the partition")
 
 
-@command("replication", "replication: `demo` (3 local processes) or `sim` (simulator)", _args)
 def _replication(args: argparse.Namespace) -> int:
     if args.what == "sim":
         from minide.replication.demo import tour
@@ -29,3 +28,14 @@ def _replication(args: argparse.Namespace) -> int:
 
         cluster_tour(keys=args.keys)
     return 0
+
+
+#: this engine's ``minide`` subcommands
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "replication",
+        "replication: `demo` (3 local processes) or `sim` (simulator)",
+        _replication,
+        _args,
+    ),
+)

@@ -12,7 +12,7 @@ import socket
 from typing import Any
 
 from minide._core import ReplicationVectorClock as VectorClock
-from minide.errors import InvalidArgumentError, MinideError, MinideIOError
+from minide.errors import InvalidArgumentError, MinideIOError, NetworkError, by_name
 from minide.replication import wire
 from minide.replication.replica import GetResult, as_key
 
@@ -33,10 +33,12 @@ class Client:
             wire.send_frame(self._sock, kind, "client", body)
             rkind, _, out = wire.recv_frame(self._sock)
         except (OSError, MinideIOError) as e:
+            # unreachable, dropped, timed out or a broken frame: the connection is unusable
             self.close()
-            raise MinideIOError(f"region at {self.address}: {e}") from None
+            raise NetworkError(f"region at {self.address}: {e}") from None
         if rkind == "c_err":
-            raise MinideError(f"region at {self.address}: {out.get('msg')}")
+            # the region's error class by name (InvalidArgumentError stays InvalidArgumentError)
+            raise by_name(str(out.get("cls", "")))(f"region at {self.address}: {out.get('msg')}")
         return out
 
     def put(

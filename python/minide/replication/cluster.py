@@ -24,10 +24,12 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from minide._convert import Duration, Sync, check_sync, to_seconds
 from minide.errors import InvalidArgumentError, MinideError, MinideIOError
 from minide.replication.client import Client
 
@@ -118,12 +120,21 @@ class LocalCluster:
         *,
         resolver: str = "siblings",
         merkle_depth: int = 3,
-        hint_interval: float = 0.1,
-        anti_entropy_interval: float = 0.5,
-        fsync: bool = False,
+        hint_interval: Duration | float = "100ms",
+        anti_entropy_interval: Duration | float = "500ms",
+        sync: Sync = "batch",
         anti_entropy: str = "merkle",
         hinted_handoff: bool = True,
+        fsync: bool | None = None,
     ) -> None:
+        if fsync is not None:
+            warnings.warn(
+                'LocalCluster(fsync=True/False) is deprecated: use sync="always" / sync="batch"',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            sync = "always" if fsync else "batch"
+        check_sync(sync)
         self.names = list(regions)
         if len(set(self.names)) != len(self.names) or len(self.names) < 2:
             raise InvalidArgumentError(f"need 2+ unique region names, got {self.names}")
@@ -131,9 +142,9 @@ class LocalCluster:
         self.options = [
             f"--resolver={resolver}",
             f"--merkle-depth={merkle_depth}",
-            f"--hint-interval={hint_interval}",
-            f"--anti-entropy-interval={anti_entropy_interval}",
-            *(["--fsync"] if fsync else []),
+            f"--hint-interval={to_seconds(hint_interval, 'hint_interval')!r}",
+            f"--anti-entropy-interval={to_seconds(anti_entropy_interval, 'anti_entropy_interval')!r}",
+            f"--sync={sync}",
             f"--anti-entropy={anti_entropy}",
             *([] if hinted_handoff else ["--no-hints"]),
         ]

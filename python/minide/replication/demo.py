@@ -8,7 +8,7 @@ import time
 
 from rich.markup import escape
 
-from minide.demo import Context, chapter, console
+from minide._tour import Chapter, Context, console
 from minide.replication import Simulator
 
 
@@ -90,7 +90,6 @@ def tour(seed: int = 42, keys: int = 2_000) -> None:
     )
 
 
-@chapter("replication: partition, concurrent writes, siblings, heal, convergence")
 def _replication(ctx: Context) -> None:
     tour(seed=ctx.seed, keys=max(100, min(ctx.rows // 500, 2_000)))
 
@@ -155,3 +154,9 @@ def cluster_tour(keys: int = 2_000) -> None:
             )
             for c in (us, eu, ap):
                 c.close()
+
+
+#: this engine's chapters of ``minide demo``, in order
+CHAPTERS: tuple[tuple[str, Chapter], ...] = (
+    ("replication: partition, concurrent writes, siblings, heal, convergence", _replication),
+)

@@ -34,9 +34,12 @@ import os
 import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import minide.kv as kv
 from minide.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import minide.kv as kv
 
 _DATA = b"d"
 _EPOCH = b"e"
@@ -54,6 +57,9 @@ class KvStorage:
     """``KvStorage(data_dir, sync="batch")``: objects of one region in ``data_dir/kv``."""
 
     def __init__(self, data_dir: str | os.PathLike[str], *, sync: kv.Sync = "batch") -> None:
+        # kv loads when a region opens its store: `import minide.replication` stays kv-free.
+        import minide.kv as kv
+
         self.dir = Path(data_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db = kv.open(self.dir / "kv", sync=sync, retention={"versions": 1})

@@ -25,9 +25,11 @@ import contextlib
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
+from minide._convert import Duration, Sync, check_sync, to_seconds
 from minide._core import ReplicationVectorClock as VectorClock
 from minide.errors import InvalidArgumentError, MinideError
 from minide.replication import wire
@@ -129,7 +131,13 @@ class _Link:
 
 
 class Region:
-    """``mr.Region(name, data_dir, listen="127.0.0.1:0", peers=[...], resolver="siblings")``."""
+    """``mr.Region(name, data_dir, listen="127.0.0.1:0", peers=[...], resolver="siblings")``.
+
+    ``hint_interval`` / ``anti_entropy_interval``: durations (a timedelta, ``"200ms"``, or a number
+    of seconds). ``sync``: the durability of an acknowledged write (see docs/conventions.md):
+    ``"batch"`` (default: in the OS before the ack, so it survives ``kill -9``; fsynced within
+    milliseconds), ``"always"`` (fsynced before the ack: survives a power loss too) or ``"none"``.
+    """
 
     def __init__(
         self,
@@ -140,22 +148,30 @@ class Region:
         resolver: Resolver = "siblings",
         *,
         merkle_depth: int = 3,
-        hint_interval: float = 0.2,
-        anti_entropy_interval: float = 1.0,
-        fsync: bool = False,
+        hint_interval: Duration | float = "200ms",
+        anti_entropy_interval: Duration | float = "1s",
+        sync: Sync = "batch",
         anti_entropy: str = "merkle",
         hinted_handoff: bool = True,
         tombstone_gc: bool = True,
+        fsync: bool | None = None,
     ) -> None:
+        if fsync is not None:
+            warnings.warn(
+                'Region(fsync=True/False) is deprecated: use sync="always" / sync="batch"',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            sync = "always" if fsync else "batch"
         self.name = name
         self.data_dir = data_dir
         self.listen = listen
         self.peers = parse_peers(peers)
         self.resolver = resolver
         self.merkle_depth = merkle_depth
-        self.hint_interval = hint_interval
-        self.anti_entropy_interval = anti_entropy_interval
-        self.fsync = fsync
+        self.hint_interval = to_seconds(hint_interval, "hint_interval")
+        self.anti_entropy_interval = to_seconds(anti_entropy_interval, "anti_entropy_interval")
+        self.sync: Sync = check_sync(sync)
         self.anti_entropy = anti_entropy
         self.hinted_handoff = hinted_handoff
         self.tombstone_gc = tombstone_gc
@@ -165,7 +181,7 @@ class Region:
     async def start(self) -> None:
         # "batch": in the OS before the ack (survives kill -9), fsynced within ms; "always":
         # fsynced before the ack (survives power loss too). See kvstore.py.
-        self.storage = KvStorage(self.data_dir, sync="always" if self.fsync else "batch")
+        self.storage = KvStorage(self.data_dir, sync=self.sync)
         epoch = self.storage.epoch()
         self.replica = Replica(
             self.name,
@@ -269,7 +285,16 @@ class Region:
         try:
             out = self._client_op(kind, body)
         except MinideError as e:
-            return wire.encode("c_err", self.name, {"id": rid, "msg": str(e)})
+            # the class crosses the wire by name: the client raises the same minide.errors class
+            err = {"id": rid, "msg": str(e), "cls": type(e).__name__}
+            return wire.encode("c_err", self.name, err)
+        except (KeyError, TypeError, ValueError) as e:  # a request with a malformed body
+            err = {
+                "id": rid,
+                "msg": f"malformed {kind} request: {e!r}",
+                "cls": "InvalidArgumentError",
+            }
+            return wire.encode("c_err", self.name, err)
         out["id"] = rid
         self._flush()
         return wire.encode("c_ok", self.name, out)
@@ -329,7 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merkle-depth", type=int, default=3)
     p.add_argument("--hint-interval", type=float, default=0.2)
     p.add_argument("--anti-entropy-interval", type=float, default=1.0)
-    p.add_argument("--fsync", action="store_true", help="fsync every write before the ack")
+    p.add_argument(
+        "--sync",
+        default="batch",
+        choices=["always", "batch", "none"],
+        help="durability of an acknowledged write (always: fsynced before the ack)",
+    )
     p.add_argument("--anti-entropy", default="merkle", choices=["merkle", "full"])
     p.add_argument("--no-hints", action="store_true", help="no hinted handoff (benchmarks)")
     args = p.parse_args(argv)
@@ -342,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         merkle_depth=args.merkle_depth,
         hint_interval=args.hint_interval,
         anti_entropy_interval=args.anti_entropy_interval,
-        fsync=args.fsync,
+        sync=args.sync,
         anti_entropy=args.anti_entropy,
         hinted_handoff=not args.no_hints,
     )

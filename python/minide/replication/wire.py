@@ -1,8 +1,8 @@
 """Frames on the wire: a 4-byte big-endian length, then msgpack of ``[kind, src, body]``.
 
 Used by regions (asyncio streams) and the blocking :class:`~minide.replication.client.Client`.
-A frame longer than :data:`MAX_FRAME` or one that does not decode is a protocol error, never a
-crash of the region.
+A frame longer than :data:`MAX_FRAME` or one that does not decode is a
+:class:`~minide.errors.NetworkError` (the peer sent garbage), never a crash of the region.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import msgpack
 
-from minide.errors import CorruptFileError, MinideIOError
+from minide.errors import InvalidArgumentError, NetworkError
 
 MAX_FRAME = 64 << 20
 _LEN = struct.Struct(">I")
@@ -30,15 +30,15 @@ def decode(payload: bytes) -> Frame:
     try:
         kind, src, body = msgpack.unpackb(payload, raw=False)
     except Exception as e:  # msgpack raises several unrelated exception types
-        raise CorruptFileError(f"replication frame does not decode: {e}") from None
+        raise NetworkError(f"replication frame does not decode: {e}") from None
     if not (isinstance(kind, str) and isinstance(src, str) and isinstance(body, dict)):
-        raise CorruptFileError("replication frame is not [kind, src, body]")
+        raise NetworkError("replication frame is not [kind, src, body]")
     return kind, src, body
 
 
 def _check_len(n: int) -> int:
     if n > MAX_FRAME:
-        raise CorruptFileError(f"replication frame of {n} bytes exceeds {MAX_FRAME}")
+        raise NetworkError(f"replication frame of {n} bytes exceeds {MAX_FRAME}")
     return n
 
 
@@ -62,7 +62,7 @@ def recv_frame(sock: socket.socket) -> Frame:
         while len(buf) < n:
             chunk = sock.recv(n - len(buf))
             if not chunk:
-                raise MinideIOError("replication connection closed by the region")
+                raise NetworkError("replication connection closed by the region")
             buf += chunk
         return bytes(buf)
 
@@ -73,7 +73,5 @@ def recv_frame(sock: socket.socket) -> Frame:
 def parse_addr(addr: str) -> tuple[str, int]:
     host, sep, port = addr.rpartition(":")
     if not sep or not port.isdigit():
-        from minide.errors import InvalidArgumentError
-
         raise InvalidArgumentError(f"address must be HOST:PORT, got {addr!r}")
     return host or "127.0.0.1", int(port)

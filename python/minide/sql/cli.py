@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from minide.cli import command
+from minide._cmd import Command
 from minide.errors import MinideError
 
 
@@ -103,15 +103,12 @@ def shell(con: object, inp: object = sys.stdin) -> int:
     return 0
 
 
-@command(
-    "sql", "run SQL over Parquet/CSV files: -c 'SELECT ...' or an interactive shell", _configure
-)
 def main(args: argparse.Namespace) -> int:
-    import minide
+    from minide._convert import resolve_threads
+    from minide.sql import connect
 
-    con = minide.connect()
-    if args.threads:
-        con.set("threads", args.threads)
+    con = connect()
+    con.set("threads", resolve_threads(args.threads, "--threads"))
     try:
         _register_files(con, args.file)
         if args.sql_command is not None:
@@ -121,3 +118,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"Error: {e}", file=sys.stderr)
         return 1
     return shell(con)
+
+
+#: this engine's ``minide`` subcommands
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "sql",
+        "run SQL over Parquet/CSV files: -c 'SELECT ...' or an interactive shell",
+        main,
+        _configure,
+    ),
+)

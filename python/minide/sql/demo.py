@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from minide.demo import Context, chapter, console
+from minide._tour import Chapter, Context, console
 
 QUERY = """
 SELECT category, count(*) AS orders, sum(amount) AS revenue, avg(amount) AS avg_amount
@@ -19,9 +19,8 @@ LIMIT 5
 """
 
 
-@chapter("SQL: parse → bind → optimize → plan → vectorized Rust execution")
 def _sql(ctx: Context) -> None:
-    import minide
+    import minide.sql
 
     n = ctx.rows
     rng = ctx.rng
@@ -41,7 +40,7 @@ def _sql(ctx: Context) -> None:
     shops = pa.table(
         {"id": np.arange(200), "region": pa.array(["north", "south", "east", "west"] * 50)}
     )
-    con = minide.connect()
+    con = minide.sql.connect()
     t0 = time.perf_counter()
     con.register("sales", sales)
     con.register("shops", shops)
@@ -89,3 +88,9 @@ def _sql(ctx: Context) -> None:
         )
     except ImportError:
         pass
+
+
+#: this engine's chapters of ``minide demo``, in order
+CHAPTERS: tuple[tuple[str, Chapter], ...] = (
+    ("SQL: parse → bind → optimize → plan → vectorized Rust execution", _sql),
+)

@@ -7,7 +7,7 @@ from minide.stream.dedup import Deduplicator
 from minide.stream.log import Consumer, Log
 from minide.stream.nats_source import NatsSource
 from minide.stream.parquet_sink import ParquetSink
-from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map
+from minide.stream.pipeline import LogSink, LogSource, Pipeline, count_by, dedup, map_batches
 from minide.stream.redis_source import RedisSink, RedisStreamSource
 from minide.stream.window import window
 
@@ -24,6 +24,6 @@ __all__ = [
     "RedisStreamSource",
     "count_by",
     "dedup",
-    "map",
+    "map_batches",
     "window",
 ]

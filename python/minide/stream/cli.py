@@ -1,4 +1,4 @@
-"""`minide stream ...` subcommands, registered with minide.cli.command.
+"""`minide stream ...` subcommands, listed in COMMANDS for minide.cli.
 
     minide stream dedup --source redis://127.0.0.1:6379/0 --stream S --group G --sink DIR \\
         --schema event_id:int64,user:string,event_time:int64 --until-idle
@@ -17,7 +17,7 @@ import json
 
 import pyarrow as pa
 
-from minide.cli import command
+from minide._cmd import Command
 from minide.errors import InvalidArgumentError
 
 _TYPES = {
@@ -107,7 +107,7 @@ def _dedup(args: argparse.Namespace) -> int:
     if args.sink_format == "parquet":
         sink = ms.ParquetSink(args.sink)
     else:
-        sink = ms.LogSink(ms.Log(args.sink, partitions=1, fsync=False))
+        sink = ms.LogSink(ms.Log(args.sink, partitions=1, sync="none"))
     p = ms.Pipeline(
         source,
         [
@@ -197,6 +197,13 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     lag.set_defaults(_stream_run=_lag)
 
 
-@command("stream", "streaming: exactly-once dedup pipelines, log consumer lag", _stream_args)
 def _stream(args: argparse.Namespace) -> int:
     return int(args._stream_run(args) or 0)
+
+
+#: this engine's ``minide`` subcommands
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "stream", "streaming: exactly-once dedup pipelines, log consumer lag", _stream, _stream_args
+    ),
+)

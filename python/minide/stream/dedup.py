@@ -13,8 +13,8 @@ from typing import Any
 import pyarrow as pa
 
 from minide import _core
+from minide._convert import Duration, to_nanos
 from minide.errors import InvalidArgumentError
-from minide.stream._duration import Duration, to_nanos
 
 __all__ = ["Deduplicator"]
 

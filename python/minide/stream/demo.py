@@ -1,4 +1,4 @@
-"""The stream chapter of `minide demo`, registered with minide.demo.chapter."""
+"""The stream chapter of `minide demo`, listed in CHAPTERS for minide.demo."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from minide.demo import Context, chapter, console
+from minide._tour import Chapter, Context, console
 
 
 def _events(ctx: Context, n: int) -> pa.Table:
@@ -33,7 +33,6 @@ def _events(ctx: Context, n: int) -> pa.Table:
     )
 
 
-@chapter("stream: exactly-once dedup with watermarks, checkpoints and a durable log")
 def _stream(ctx: Context) -> None:
     import minide.stream as ms
 
@@ -84,7 +83,7 @@ def _stream(ctx: Context) -> None:
     )
 
     # The durable log with a consumer group.
-    log = ms.Log(ctx.workdir / "events.log", partitions=4, fsync=False)
+    log = ms.Log(ctx.workdir / "events.log", partitions=4, sync="none")
     t0 = time.perf_counter()
     acks = log.append(table, key="user_id")
     log.sync()
@@ -107,3 +106,9 @@ def _stream(ctx: Context) -> None:
         f"  consumer 'demo' polled {got:,} rows in {dt * 1e3:.0f} ms, committed; "
         f"lag now {sum(cons.lag().values()):,} rows"
     )
+
+
+#: this engine's chapters of ``minide demo``, in order
+CHAPTERS: tuple[tuple[str, Chapter], ...] = (
+    ("stream: exactly-once dedup with watermarks, checkpoints and a durable log", _stream),
+)

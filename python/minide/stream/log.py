@@ -1,22 +1,29 @@
 """``Log``: minide's durable, partitioned log, and ``Consumer`` groups on top of it.
 
 Records are our own format (length, CRC32C, columnar payload) in segmented files; see
-docs/stream.md. ``append`` returns after the data is fsynced (``fsync=True``, the default).
+docs/stream.md. Durability is ``sync=`` (docs/conventions.md): ``"always"`` (the default) returns
+from ``append`` after the data is fsynced; ``"batch"`` fsyncs on the append path at most every
+few milliseconds (and on ``sync()``); ``"none"`` leaves it to the OS and ``sync()``.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
 from minide import _core
+from minide._convert import Duration, Sync, check_sync, to_nanos
 from minide.errors import InvalidArgumentError
-from minide.stream._duration import Duration, to_nanos
 
 __all__ = ["Consumer", "Log"]
+
+#: with sync="batch", an append fsyncs when the last fsync is older than this
+BATCH_SYNC_INTERVAL_S = 0.005
 
 
 def _as_batches(data: Any) -> list[pa.RecordBatch]:
@@ -38,8 +45,14 @@ class Log:
 
     Rows are assigned to a partition by the xxh3-128 hash of their ``key`` columns (rows with
     equal keys share a partition and keep their order); offsets are dense per partition.
-    ``retention_bytes`` / ``retention_ms`` delete whole old segments. Opening a log after a
-    crash cuts a torn final record; corruption elsewhere raises ``CorruptFileError``.
+    ``retention_bytes`` / ``retention_ms`` delete whole old segments (``retention_ms``: an int of
+    milliseconds, a timedelta or a string like ``"7d"``). Opening a log after a crash cuts a torn
+    final record; corruption elsewhere raises ``CorruptFileError``.
+
+    ``sync``: ``"always"`` fsyncs every touched partition before ``append`` returns (survives a
+    power loss); ``"batch"`` fsyncs on the append path when the last fsync is older than
+    :data:`BATCH_SYNC_INTERVAL_S` (a power loss can lose the appends since the last fsync);
+    ``"none"`` fsyncs only in :meth:`sync`. Every mode survives a process crash (``kill -9``).
     """
 
     def __init__(
@@ -50,16 +63,34 @@ class Log:
         retention_ms: int | Duration | None = None,
         *,
         segment_bytes: int = 64 << 20,
-        fsync: bool = True,
+        sync: Sync = "always",
+        fsync: bool | None = None,
     ) -> None:
+        if fsync is not None:
+            warnings.warn(
+                'Log(fsync=True/False) is deprecated: use sync="always" / sync="none"',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            sync = "always" if fsync else "none"
+        self.sync_mode: Sync = check_sync(sync)
         if isinstance(retention_ms, str) or (
             retention_ms is not None and not isinstance(retention_ms, int)
         ):
             retention_ms = to_nanos(retention_ms, "retention_ms") // 1_000_000
         self.path = os.fspath(path)
         self._inner = _core.StreamLog(
-            self.path, partitions, retention_bytes, retention_ms, segment_bytes, fsync
+            self.path,
+            partitions,
+            retention_bytes,
+            retention_ms,
+            segment_bytes,
+            self.sync_mode == "always",
         )
+        self._last_sync = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"<minide.stream.Log {self.path!r} partitions={self.partitions} sync={self.sync_mode!r}>"
 
     @property
     def partitions(self) -> int:
@@ -74,6 +105,11 @@ class Log:
             p, o = self._inner.append(b, keys)
             parts.append(p.cast(pa.int32()))
             offs.append(o.cast(pa.int64()))
+        if self.sync_mode == "batch":
+            now = time.monotonic()
+            if now - self._last_sync >= BATCH_SYNC_INTERVAL_S:
+                self._inner.sync()
+                self._last_sync = now
         if not parts:
             return pa.record_batch(
                 {"partition": pa.array([], pa.int32()), "offset": pa.array([], pa.int64())}
@@ -107,8 +143,9 @@ class Log:
         return n
 
     def sync(self) -> None:
-        """fsync every partition (only needed with ``fsync=False``)."""
+        """fsync every partition (what ``sync="always"`` does on every append)."""
         self._inner.sync()
+        self._last_sync = time.monotonic()
 
     def apply_retention(self) -> int:
         """Delete whole segments past the retention limits now; returns how many."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,12 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minide import _core
+from minide._convert import Duration, to_nanos
 from minide.errors import CorruptFileError, InvalidArgumentError, UnsupportedError
-from minide.stream._duration import Duration, to_nanos
 from minide.stream.dedup import Deduplicator
 from minide.stream.log import Log
 
-__all__ = ["LogSink", "LogSource", "Pipeline", "Step", "count_by", "dedup", "map"]
+__all__ = ["LogSink", "LogSource", "Pipeline", "Step", "count_by", "dedup", "map_batches"]
 
 CHECKPOINT_FILE = "pipeline.ckpt"
 #: Fault injection for tests: ``MINIDE_STREAM_CRASH_AT=<phase>:<n>`` SIGKILLs the process at the
@@ -135,7 +136,7 @@ class _Dedup(Step):
 
 
 class _Map(Step):
-    name = "map"
+    name = "map_batches"
 
     def __init__(self, fn: Callable[[pa.RecordBatch], pa.RecordBatch]) -> None:
         self.fn = fn
@@ -217,7 +218,7 @@ def dedup(key: str | Sequence[str] = "event_id", **kwargs: Any) -> Step:
     return _Dedup(key=key, **kwargs)
 
 
-def map(fn: Callable[[pa.RecordBatch], pa.RecordBatch]) -> Step:
+def map_batches(fn: Callable[[pa.RecordBatch], pa.RecordBatch]) -> Step:
     """A stateless step applying ``fn`` to every batch."""
     return _Map(fn)
 
@@ -299,15 +300,27 @@ class Pipeline:
         *,
         checkpoint_dir: str | os.PathLike[str],
         checkpoint_interval: Duration = "1s",
-        poll_records: int = 10_000,
+        batch_size: int = 10_000,
+        poll_records: int | None = None,
     ) -> None:
+        """``batch_size``: rows polled from the source per step (the last one of a run may be
+        smaller). ``checkpoint_interval``: a duration (timedelta, ``"1s"``, int nanoseconds)."""
+        if poll_records is not None:
+            warnings.warn(
+                "Pipeline(poll_records=) is deprecated: use batch_size=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            batch_size = poll_records
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be an int >= 1 (rows), got {batch_size!r}")
         self.source = source
         self.steps = list(steps)
         self.sink = sink
         self.checkpoint_dir = Path(checkpoint_dir)
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         self.interval_s = to_nanos(checkpoint_interval, "checkpoint_interval") / 1e9
-        self.poll_records = poll_records
+        self.batch_size = batch_size
         self._metrics: dict[str, Any] = {
             "records_in": 0,
             "records_out": 0,
@@ -383,9 +396,7 @@ class Pipeline:
         done = 0
         while max_records is None or done < max_records:
             want = (
-                self.poll_records
-                if max_records is None
-                else min(self.poll_records, max_records - done)
+                self.batch_size if max_records is None else min(self.batch_size, max_records - done)
             )
             batch = self.source.poll(want)
             if batch is None:
@@ -432,7 +443,7 @@ class Pipeline:
             sink,
             checkpoint_dir=ck,
             checkpoint_interval=f"{int(self.interval_s * 1e9)}ns",
-            poll_records=self.poll_records,
+            batch_size=self.batch_size,
         )
         p.run(until_idle=True)
         return p

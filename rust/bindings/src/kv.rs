@@ -1,12 +1,14 @@
 //! Bindings for minide's kv engine: conversion and error mapping only.
 //!
-//! `KvDb` wraps `minide_kv::Db`; keys and values cross as `bytes` (the facade in
-//! `python/minide/kv` turns `str` keys and datetimes into bytes and ints). Calls into the engine
-//! run inside `detach` (GIL released, panics contained), except single point reads: a `get` is a
-//! microsecond, less than releasing and re-taking the GIL costs, so it runs attached (panics
-//! still contained) and builds the result `bytes` straight from the block, uncopied. `get`
-//! also accepts the facade's argument types itself (str keys, datetimes, via the facade's own
-//! converters), so `DB.get` can be this method with no Python frame in between.
+//! `KvDb` wraps `minide_kv::Db` and `KvBatch` collects the ops of a write batch. Both are the
+//! base classes of the Python facade (`minide.kv.DB(KvDb)`, `minide.kv.WriteBatch(KvBatch)`):
+//! the hot methods (`get`, `get_many`, `put`, `delete`, the batch's `put`/`delete`) are these
+//! Rust methods themselves, with no Python frame in between, and every argument is converted
+//! once, here, by [`crate::kv_args`] (the facade converts nothing). Methods starting with `_`
+//! are the facade's plumbing. Calls into the engine run inside `detach` (GIL released, panics
+//! contained), except single point reads: a `get` is a microsecond, less than releasing and
+//! re-taking the GIL costs, so it runs attached (panics still contained) and builds the result
+//! `bytes` straight from the block, uncopied.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,19 +18,15 @@ use minide_common::Error;
 use minide_kv::scan::{Rows, Scanner};
 use minide_kv::{Compression, Db, Op, Options, Recovery, Retention, Snapshot, SyncMode};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::errors::{detach, to_py};
+use crate::kv_args::{
+    as_of_ts, borrow_key, hold_keys, is_datetime, key_bytes, key_range, ts_of_datetime, valid_time,
+    value_bytes,
+};
 
-type PyOp<'py> = (
-    Bound<'py, PyBytes>,
-    Option<Bound<'py, PyBytes>>,
-    Option<i64>,
-    Option<i64>,
-);
-
-#[pyclass(name = "KvDb", module = "minide._core", frozen)]
+#[pyclass(name = "KvDb", module = "minide._core", frozen, subclass)]
 struct KvDb {
     db: Arc<Db>,
 }
@@ -87,73 +85,9 @@ fn attached<T>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error>) -> PyResult
     }
 }
 
-/// One of the facade's argument converters (`minide.kv._key`, `_as_of`, `_valid`) applied to
-/// `arg`: the slow path, for argument types the fast paths below do not take.
-fn convert<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-    args: impl pyo3::call::PyCallArgs<'py>,
-) -> PyResult<Bound<'py, PyAny>> {
-    cell.import(py, "minide.kv", name)?.call1(args)
-}
-
-static KEY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static AS_OF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static VALID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// A key as bytes: `bytes` as is, `str` as UTF-8, anything else through `minide.kv._key`.
-fn key_bytes<'a, 'py>(
-    key: &'a Bound<'py, PyAny>,
-    hold: &'a mut Option<Bound<'py, PyAny>>,
-) -> PyResult<&'a [u8]> {
-    if let Ok(b) = key.cast::<PyBytes>() {
-        return Ok(b.as_bytes());
-    }
-    if let Ok(s) = key.cast::<PyString>()
-        && let Ok(s) = s.to_str()
-    {
-        return Ok(s.as_bytes());
-    }
-    let b = hold.insert(convert(key.py(), &KEY, "_key", (key,))?);
-    Ok(b.cast::<PyBytes>()?.as_bytes())
-}
-
-fn as_of_ts(as_of: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
-    let Some(a) = as_of.filter(|a| !a.is_none()) else {
-        return Ok(None);
-    };
-    if a.is_exact_instance_of::<PyInt>()
-        && let Ok(v) = a.extract::<u64>()
-    {
-        return Ok(Some(v));
-    }
-    convert(a.py(), &AS_OF, "_as_of", (a,))?.extract()
-}
-
-fn valid_time(valid_at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
-    valid_named(valid_at, "valid_at")
-}
-
-/// A valid time (`valid_at`, `valid_from` or `valid_to`, named in errors): exact ints fast,
-/// anything else through `minide.kv._valid`.
-fn valid_named(t: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<i64>> {
-    let Some(v) = t.filter(|v| !v.is_none()) else {
-        return Ok(None);
-    };
-    if v.is_exact_instance_of::<PyInt>()
-        && let Ok(t) = v.extract::<i64>()
-    {
-        return Ok(Some(t));
-    }
-    convert(v.py(), &VALID, "_valid", (v, name))?.extract()
-}
-
-static VALUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// The operations of a `WriteBatch`, collected in Rust: `WriteBatch.put` *is* `KvBatch.put`
-/// (bound per instance by the facade), so a batched put costs one C call and no Python frame.
-#[pyclass(name = "KvBatch", module = "minide._core", frozen)]
+/// The operations of a `WriteBatch`, collected in Rust: `WriteBatch` subclasses `KvBatch`, so
+/// a batched put is this method, one C call and no Python frame.
+#[pyclass(name = "KvBatch", module = "minide._core", frozen, subclass)]
 struct KvBatch {
     /// `None` once committed (the ops moved into the engine).
     ops: std::sync::Mutex<Option<Vec<Op>>>,
@@ -194,7 +128,8 @@ impl KvBatch {
         }
     }
 
-    /// Add a put: `key` bytes or str, `value` bytes, valid times ints or datetimes.
+    /// Add a new version of `key` (bytes or str) with `value` (bytes) to the batch; valid
+    /// times are ints in your own unit or datetimes.
     #[pyo3(signature = (key, value, *, valid_from=None, valid_to=None))]
     fn put(
         &self,
@@ -203,22 +138,17 @@ impl KvBatch {
         valid_from: Option<&Bound<'_, PyAny>>,
         valid_to: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let mut hold = None;
-        let key = key_bytes(key, &mut hold)?;
+        let (mut hk, mut hv) = (None, None);
+        let key = key_bytes(key, &mut hk)?;
+        let value = value_bytes(value, &mut hv)?;
         let (vf, vt) = (
-            valid_named(valid_from, "valid_from")?,
-            valid_named(valid_to, "valid_to")?,
+            valid_time(valid_from, "valid_from")?,
+            valid_time(valid_to, "valid_to")?,
         );
-        let op = if let Ok(b) = value.cast::<PyBytes>() {
-            Op::put(key, b.as_bytes(), vf, vt)
-        } else {
-            let b = convert(value.py(), &VALUE, "_value", (value,))?;
-            Op::put(key, b.cast::<PyBytes>()?.as_bytes(), vf, vt)
-        };
-        self.push(op)
+        self.push(Op::put(key, value, vf, vt))
     }
 
-    /// Add a tombstone (for the whole valid line, or `[valid_from, valid_to)`).
+    /// Add a tombstone for `key` (for the whole valid line, or `[valid_from, valid_to)`).
     #[pyo3(signature = (key, *, valid_from=None, valid_to=None))]
     fn delete(
         &self,
@@ -230,8 +160,8 @@ impl KvBatch {
         let key = key_bytes(key, &mut hold)?;
         self.push(Op::delete(
             key,
-            valid_named(valid_from, "valid_from")?,
-            valid_named(valid_to, "valid_to")?,
+            valid_time(valid_from, "valid_from")?,
+            valid_time(valid_to, "valid_to")?,
         ))
     }
 
@@ -317,50 +247,57 @@ impl KvDb {
         Ok(KvDb { db: Arc::new(db) })
     }
 
-    #[pyo3(signature = (key, value, valid_from=None, valid_to=None))]
+    /// Write a new version of `key` (bytes or str) with `value` (bytes); returns its commit
+    /// timestamp. Valid times are ints in your own unit or datetimes (epoch microseconds, naive
+    /// = UTC); `None` leaves that end of the valid interval open.
+    #[pyo3(signature = (key, value, *, valid_from=None, valid_to=None))]
     fn put(
         &self,
         py: Python<'_>,
-        key: &[u8],
-        value: &[u8],
-        valid_from: Option<i64>,
-        valid_to: Option<i64>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        valid_from: Option<&Bound<'_, PyAny>>,
+        valid_to: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        detach(py, || self.db.put(key, value, valid_from, valid_to))
+        let (mut hk, mut hv) = (None, None);
+        let key = key_bytes(key, &mut hk)?;
+        let value = value_bytes(value, &mut hv)?;
+        let (vf, vt) = (
+            valid_time(valid_from, "valid_from")?,
+            valid_time(valid_to, "valid_to")?,
+        );
+        detach(py, || self.db.put(key, value, vf, vt))
     }
 
-    #[pyo3(signature = (key, valid_from=None, valid_to=None))]
+    /// Write a tombstone for `key` (for the whole valid line, or `[valid_from, valid_to)`);
+    /// returns its commit timestamp.
+    #[pyo3(signature = (key, *, valid_from=None, valid_to=None))]
     fn delete(
         &self,
         py: Python<'_>,
-        key: &[u8],
-        valid_from: Option<i64>,
-        valid_to: Option<i64>,
+        key: &Bound<'_, PyAny>,
+        valid_from: Option<&Bound<'_, PyAny>>,
+        valid_to: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        detach(py, || self.db.delete(key, valid_from, valid_to))
-    }
-
-    /// Commit a batch of (key, value or None for delete, valid_from, valid_to) atomically.
-    fn write(&self, py: Python<'_>, ops: Vec<PyOp<'_>>) -> PyResult<u64> {
-        let ops: Vec<Op> = ops
-            .iter()
-            .map(|(k, v, vf, vt)| match v {
-                Some(v) => Op::put(k.as_bytes(), v.as_bytes(), *vf, *vt),
-                None => Op::delete(k.as_bytes(), *vf, *vt),
-            })
-            .collect();
-        detach(py, move || self.db.write(ops))
+        let mut hk = None;
+        let key = key_bytes(key, &mut hk)?;
+        let (vf, vt) = (
+            valid_time(valid_from, "valid_from")?,
+            valid_time(valid_to, "valid_to")?,
+        );
+        detach(py, || self.db.delete(key, vf, vt))
     }
 
     /// Commit a `KvBatch` atomically (its ops move into the engine; it cannot commit twice).
-    fn write_batch(&self, py: Python<'_>, batch: &KvBatch) -> PyResult<u64> {
+    fn _commit(&self, py: Python<'_>, batch: &KvBatch) -> PyResult<u64> {
         let ops = batch.take()?;
         detach(py, move || self.db.write(ops))
     }
 
-    /// A point read: `key` bytes or str; `as_of` a commit ts or datetime; `valid_at` an int or
-    /// datetime (see the module docs for why this one stays attached to the GIL).
-    #[pyo3(signature = (key, as_of=None, valid_at=None))]
+    /// The value a read at system time `as_of` (a commit timestamp or a datetime; `None`: the
+    /// newest commit) and valid time `valid_at` (an int or a datetime; `None`: no valid-time
+    /// filter) sees; `None` when the key is absent or the visible version is a tombstone.
+    #[pyo3(signature = (key, *, as_of=None, valid_at=None))]
     fn get<'py>(
         &self,
         py: Python<'py>,
@@ -370,17 +307,16 @@ impl KvDb {
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let mut hold = None;
         let key = key_bytes(key, &mut hold)?;
-        let (as_of, valid_at) = (as_of_ts(as_of)?, valid_time(valid_at)?);
+        let (as_of, valid_at) = (as_of_ts(as_of)?, valid_time(valid_at, "valid_at")?);
         attached(py, || {
             self.db
                 .get_with(key, as_of, valid_at, |v| v.map(|b| PyBytes::new(py, b)))
         })
     }
 
-    /// Point reads of many keys: one GIL release, values packed into one buffer meanwhile.
-    /// Takes the facade's argument types itself (any iterable of bytes/str keys, datetimes), so
-    /// `DB.get_many` can be this method with no Python frame or per-key Python conversion.
-    #[pyo3(signature = (keys, as_of=None, valid_at=None))]
+    /// `get` for many keys (any iterable) in one call: probed in key order with the GIL
+    /// released, values packed into one buffer meanwhile.
+    #[pyo3(signature = (keys, *, as_of=None, valid_at=None))]
     fn get_many<'py>(
         &self,
         py: Python<'py>,
@@ -388,31 +324,10 @@ impl KvDb {
         as_of: Option<&Bound<'py, PyAny>>,
         valid_at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (as_of, valid_at) = (as_of_ts(as_of)?, valid_time(valid_at)?);
-        // Strong references to every key object (a list can change while the GIL is
-        // released), then their bytes borrowed from those.
-        let held: Vec<Bound<'py, PyAny>> = match keys.cast::<PyList>() {
-            Ok(list) => list.iter().collect(),
-            Err(_) => keys.try_iter()?.collect::<PyResult<_>>()?,
-        };
-        let mut converted: Vec<Option<Bound<'py, PyAny>>> = Vec::new();
-        for (i, k) in held.iter().enumerate() {
-            if !k.is_exact_instance_of::<PyBytes>() && !k.is_exact_instance_of::<PyString>() {
-                converted.resize_with(held.len(), || None);
-                converted[i] = Some(convert(py, &KEY, "_key", (k,))?);
-            }
-        }
-        let keys: Vec<&[u8]> = held
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let k = converted.get(i).and_then(Option::as_ref).unwrap_or(k);
-                if let Ok(b) = k.cast::<PyBytes>() {
-                    Ok(b.as_bytes())
-                } else {
-                    Ok(k.cast::<PyString>()?.to_str()?.as_bytes())
-                }
-            })
+        let (as_of, valid_at) = (as_of_ts(as_of)?, valid_time(valid_at, "valid_at")?);
+        let held = hold_keys(keys)?;
+        let keys: Vec<&[u8]> = (0..held.0.len())
+            .map(|i| borrow_key(&held, i))
             .collect::<PyResult<_>>()?;
         let p = detach(py, || self.db.get_many_packed(&keys, as_of, valid_at))?;
         PyList::new(
@@ -421,24 +336,37 @@ impl KvDb {
         )
     }
 
-    /// A streaming scan of `lo <= key < hi` at (read_ts, valid_at). With `pin`, read_ts is
-    /// pinned against version GC until the scan ends or is dropped.
-    #[pyo3(signature = (lo, hi, read_ts, valid_at, reverse, pin))]
-    fn scanner(
+    /// A streaming scan of `start <= key < end` (narrowed to `prefix`) at (read_ts, valid_at).
+    /// With `pin`, read_ts is pinned against version GC until the scan ends or is dropped.
+    #[pyo3(signature = (start, end, prefix, read_ts, valid_at, reverse, pin))]
+    #[allow(clippy::too_many_arguments)]
+    fn _scanner(
         &self,
-        lo: Option<&[u8]>,
-        hi: Option<&[u8]>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+        prefix: Option<&Bound<'_, PyAny>>,
         read_ts: u64,
-        valid_at: Option<i64>,
+        valid_at: Option<&Bound<'_, PyAny>>,
         reverse: bool,
         pin: bool,
     ) -> PyResult<KvScanner> {
+        let (lo, hi) = key_range(start, end, prefix)?;
+        let valid_at = valid_time(valid_at, "valid_at")?;
         let pin = if pin {
             Some(self.db.pin(read_ts).map_err(to_py)?)
         } else {
             None
         };
-        let s = Scanner::new(&self.db, lo, hi, read_ts, valid_at, reverse, pin).map_err(to_py)?;
+        let s = Scanner::new(
+            &self.db,
+            lo.as_deref(),
+            hi.as_deref(),
+            read_ts,
+            valid_at,
+            reverse,
+            pin,
+        )
+        .map_err(to_py)?;
         Ok(KvScanner {
             scanner: std::sync::Mutex::new(s),
         })
@@ -446,10 +374,10 @@ impl KvDb {
 
     /// Every version of `key`, oldest first: (value, system_from, system_to, valid_from, valid_to).
     #[allow(clippy::type_complexity)]
-    fn history<'py>(
+    fn _history<'py>(
         &self,
         py: Python<'py>,
-        key: &[u8],
+        key: &Bound<'py, PyAny>,
     ) -> PyResult<
         Vec<(
             Option<Bound<'py, PyBytes>>,
@@ -459,6 +387,8 @@ impl KvDb {
             Option<i64>,
         )>,
     > {
+        let mut hold = None;
+        let key = key_bytes(key, &mut hold)?;
         let h = detach(py, || self.db.history(key))?;
         Ok(h.into_iter()
             .map(|e| {
@@ -473,46 +403,51 @@ impl KvDb {
             .collect())
     }
 
-    /// The timestamp a read with `as_of` runs at (never above the newest commit).
+    /// The timestamp a read with `as_of` (a commit ts or a datetime) runs at (never above the
+    /// newest commit).
     #[pyo3(signature = (as_of=None))]
-    fn read_ts(&self, as_of: Option<u64>) -> PyResult<u64> {
+    fn _read_ts(&self, as_of: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+        let as_of = as_of_ts(as_of)?;
         self.db.check_open().map_err(to_py)?;
         Ok(self.db.read_ts(as_of))
     }
 
-    fn snapshot(&self) -> PyResult<KvSnapshot> {
+    fn _snapshot(&self) -> PyResult<KvSnapshot> {
         Ok(KvSnapshot {
             snap: self.db.snapshot().map_err(to_py)?,
         })
     }
 
-    /// Pin `ts` (capped at the newest commit) against version GC until released.
-    fn pin(&self, ts: u64) -> PyResult<KvSnapshot> {
-        Ok(KvSnapshot {
-            snap: self.db.pin(ts).map_err(to_py)?,
-        })
-    }
-
+    /// The visible rows at (as_of, valid_at), narrowed to `prefix`, as one record batch.
     #[pyo3(signature = (as_of=None, valid_at=None, prefix=None))]
-    fn to_arrow<'py>(
+    fn _to_arrow<'py>(
         &self,
         py: Python<'py>,
-        as_of: Option<u64>,
-        valid_at: Option<i64>,
-        prefix: Option<&[u8]>,
+        as_of: Option<&Bound<'py, PyAny>>,
+        valid_at: Option<&Bound<'py, PyAny>>,
+        prefix: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let (as_of, valid_at) = (as_of_ts(as_of)?, valid_time(valid_at, "valid_at")?);
+        let mut hold = None;
+        let prefix = match prefix.filter(|p| !p.is_none()) {
+            Some(p) => Some(key_bytes(p, &mut hold)?),
+            None => None,
+        };
         let batch = detach(py, || self.db.to_arrow(as_of, valid_at, prefix))?;
         batch.to_pyarrow(py)
     }
 
+    /// Write the memtable to a level-0 table (and wait for it).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         detach(py, || self.db.flush())
     }
 
+    /// Flush, then merge every table into one run, dropping what `retention` allows.
     fn compact(&self, py: Python<'_>) -> PyResult<()> {
         detach(py, || self.db.compact())
     }
 
+    /// Counters and sizes: commits, WAL bytes/syncs, flushes, compactions, per-level files.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = detach(py, || self.db.stats())?;
         let d = PyDict::new(py);
@@ -522,6 +457,7 @@ impl KvDb {
         Ok(d)
     }
 
+    /// Stop background work and fsync the WAL; later calls raise StoreClosedError.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         detach(py, || self.db.close())
     }
@@ -532,9 +468,20 @@ impl KvDb {
     }
 
     #[getter]
-    fn path(&self) -> String {
+    fn _path(&self) -> String {
         self.db.path().display().to_string()
     }
+}
+
+/// The largest commit timestamp issued at or before the datetime `when` (naive = UTC).
+#[pyfunction]
+fn kv_ts_from_datetime(when: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if !is_datetime(when)? {
+        return Err(to_py(Error::invalid(
+            "ts_from_datetime expects a datetime.datetime",
+        )));
+    }
+    ts_of_datetime(when, "when")
 }
 
 /// Describe the store at `path` (levels, tables, key ranges, sizes, WAL files) without opening it.
@@ -549,5 +496,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KvBatch>()?;
     m.add_class::<KvScanner>()?;
     m.add_function(wrap_pyfunction!(kv_inspect, m)?)?;
+    m.add_function(wrap_pyfunction!(kv_ts_from_datetime, m)?)?;
     Ok(())
 }

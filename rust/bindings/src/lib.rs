@@ -12,6 +12,7 @@ mod columnar;
 mod common;
 mod errors;
 mod kv;
+mod kv_args;
 mod replication;
 mod sql;
 mod stream;
