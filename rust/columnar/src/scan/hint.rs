@@ -1,0 +1,42 @@
+//! The `ARROW:schema` hint applied in Rust, so the crate and the Python package read the same
+//! types from a file: pyarrow's rules — the hint's type for each column when the decoded values
+//! convert to it (`convert::can_convert`), except timestamps keep the unit stored in the file
+//! (pyarrow reads `timestamp[s]` back as `timestamp[ms]` too) and take the hint's time zone.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema};
+
+use super::convert::can_convert;
+use super::ipc_schema::decode_hint;
+use crate::parquet::reader::ParquetFile;
+
+pub const KEY: &str = "ARROW:schema";
+
+/// The hint stored in the file's footer (None when absent or unreadable: a foreign or damaged
+/// hint falls back to the Parquet types).
+pub fn of_file(pf: &ParquetFile) -> Option<Arc<Schema>> {
+    let (_, v) = pf
+        .metadata
+        .key_value_metadata
+        .iter()
+        .find(|(k, _)| k == KEY)?;
+    decode_hint(v.as_deref()?).map(Arc::new)
+}
+
+/// The field a decoded column `raw` is presented as under `hint`.
+pub fn target_field(raw: &Field, hint: &Schema) -> Field {
+    let Ok(h) = hint.field_with_name(raw.name()) else {
+        return raw.clone();
+    };
+    let target = match (raw.data_type(), h.data_type()) {
+        (DataType::Timestamp(u, _), DataType::Timestamp(_, tz)) => {
+            DataType::Timestamp(*u, tz.clone())
+        }
+        (_, t) => t.clone(),
+    };
+    if !can_convert(raw.data_type(), &target) {
+        return raw.clone();
+    }
+    Field::new(raw.name(), target, raw.is_nullable()).with_metadata(h.metadata().clone())
+}
