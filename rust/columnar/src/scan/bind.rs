@@ -60,7 +60,7 @@ fn field_type<'s>(schema: &'s Schema, column: &str) -> Result<&'s DataType> {
     match schema.field_with_name(column) {
         Ok(f) => Ok(f.data_type()),
         Err(_) => Err(Error::schema(format!(
-            "filter column {column:?} is not in the data (columns: {})",
+            "filter column {column:?} is not in the file (columns: {})",
             schema
                 .fields()
                 .iter()

@@ -1,5 +1,5 @@
 //! Array conversions the scan needs, written here (no arrow-cast): the `ARROW:schema` hint's
-//! types (large strings, dictionaries, time zones, durations, dates as milliseconds), widening
+//! types (large strings, dictionaries, time zones, durations), widening
 //! across a dataset's files (int32 -> int64, float32 -> float64), and constant columns for
 //! partition values.
 
@@ -9,8 +9,9 @@ use arrow_array::builder::StringDictionaryBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{
-    Array, ArrayRef, ArrowPrimitiveType, Int32Array, LargeBinaryArray, LargeStringArray,
-    PrimitiveArray, StringArray, make_array, new_null_array,
+    Array, ArrayRef, ArrowPrimitiveType, Int32Array, LargeBinaryArray, LargeListArray,
+    LargeStringArray, ListArray, MapArray, PrimitiveArray, StringArray, StructArray, make_array,
+    new_null_array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType;
@@ -41,10 +42,19 @@ pub fn can_convert(from: &DataType, to: &DataType) -> bool {
         return true;
     }
     match (from, to) {
+        (List(a), List(b) | LargeList(b)) => can_convert(a.data_type(), b.data_type()),
+        (Struct(a), Struct(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b.iter())
+                    .all(|(x, y)| x.name() == y.name() && can_convert(x.data_type(), y.data_type()))
+        }
+        (Map(a, _), Map(b, _)) => can_convert(a.data_type(), b.data_type()),
         (a, b) if a.is_signed_integer() && b.is_signed_integer() => width(a) <= width(b),
         (a, b) if a.is_unsigned_integer() && b.is_unsigned_integer() => width(a) <= width(b),
         (a, b) if a.is_unsigned_integer() && b.is_signed_integer() => width(a) < width(b),
-        (Float32, Float64) | (Date32, Date64) => true,
+        // Date32 -> Date64 is left out on purpose: pyarrow reads a date64 hint as date32.
+        (Float32, Float64) => true,
         (Utf8, LargeUtf8) | (Binary, LargeBinary) => true,
         (Utf8, Dictionary(k, v)) => **k == Int32 && **v == Utf8,
         _ => false,
@@ -110,9 +120,6 @@ pub fn convert(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     let unsupported = || Error::unsupported(format!("converting {from} to {to}"));
     Ok(match (from, to) {
         (DataType::Float32, DataType::Float64) => widen::<Float32Type, Float64Type>(a, f64::from),
-        (DataType::Date32, DataType::Date64) => {
-            widen::<Date32Type, Date64Type>(a, |d| i64::from(d) * 86_400_000)
-        }
         (DataType::Utf8, DataType::LargeUtf8) => {
             let s = a.as_string::<i32>();
             let offsets: ScalarBuffer<i64> = s.offsets().iter().map(|&o| i64::from(o)).collect();
@@ -143,6 +150,56 @@ pub fn convert(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
                 }
             }
             Arc::new(b.finish())
+        }
+        (DataType::List(_), DataType::List(f) | DataType::LargeList(f)) => {
+            let l = a.as_list::<i32>();
+            let values = convert(l.values(), f.data_type())?;
+            match to {
+                DataType::List(_) => Arc::new(
+                    ListArray::try_new(f.clone(), l.offsets().clone(), values, l.nulls().cloned())
+                        .map_err(Error::from)?,
+                ),
+                _ => {
+                    let offsets: ScalarBuffer<i64> =
+                        l.offsets().iter().map(|&o| i64::from(o)).collect();
+                    Arc::new(
+                        LargeListArray::try_new(
+                            f.clone(),
+                            OffsetBuffer::new(offsets),
+                            values,
+                            l.nulls().cloned(),
+                        )
+                        .map_err(Error::from)?,
+                    )
+                }
+            }
+        }
+        (DataType::Struct(_), DataType::Struct(fields)) => {
+            let s = a.as_struct();
+            let cols = s
+                .columns()
+                .iter()
+                .zip(fields.iter())
+                .map(|(c, f)| convert(c, f.data_type()))
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(
+                StructArray::try_new(fields.clone(), cols, s.nulls().cloned())
+                    .map_err(Error::from)?,
+            )
+        }
+        (DataType::Map(_, _), DataType::Map(f, sorted)) => {
+            let m = a.as_map();
+            let entries = convert(&(Arc::new(m.entries().clone()) as ArrayRef), f.data_type())?;
+            Arc::new(
+                MapArray::try_new(
+                    f.clone(),
+                    m.offsets().clone(),
+                    entries.as_struct().clone(),
+                    m.nulls().cloned(),
+                    *sorted,
+                )
+                .map_err(Error::from)?,
+            )
         }
         (f, t) if f.is_integer() && t.is_integer() => int_to(a, to).ok_or_else(unsupported)?,
         _ => return Err(unsupported()),

@@ -189,7 +189,7 @@ impl Dataset {
             for f in schema.fields() {
                 if keys.contains(f.name()) {
                     return Err(Error::schema(format!(
-                        "{}: column {:?} is also a partition key of the dataset",
+                        "{}: column '{}' is also a partition key of the dataset",
                         path.display(),
                         f.name()
                     )));
@@ -199,7 +199,7 @@ impl Dataset {
                     Some((u, first)) => {
                         let t = widen(u.data_type(), f.data_type()).ok_or_else(|| {
                             Error::schema(format!(
-                                "{}: column {:?} is {}, incompatible with {} in {}",
+                                "{}: column '{}' is {}, incompatible with {} in {}",
                                 path.display(),
                                 f.name(),
                                 f.data_type(),
@@ -239,6 +239,11 @@ impl Dataset {
     /// Scan the dataset: files whose partition values rule the predicate out are skipped
     /// unopened for data; the rest are scanned like single files, row groups in parallel.
     pub fn scan(&self, spec: ScanSpec) -> Result<Scan> {
+        if spec.row_groups.is_some() {
+            return Err(Error::invalid(
+                "row_groups selects row groups of one file, not of a dataset",
+            ));
+        }
         let names: Vec<String> = match &spec.columns {
             Some(c) => c.clone(),
             None => self
@@ -265,7 +270,22 @@ impl Dataset {
         }
         let schema = Arc::new(Schema::new(fields));
         let pred = match &spec.predicate {
-            Some(p) => Some(bind(p, &self.schema)?),
+            Some(p) => {
+                let mut cols = Vec::new();
+                p.columns(&mut cols);
+                if let Some(c) = cols.iter().find(|c| self.schema.index_of(c).is_err()) {
+                    return Err(Error::schema(format!(
+                        "filter column {c:?} is not in the dataset (columns: {})",
+                        self.schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                Some(bind(p, &self.schema)?)
+            }
             None => None,
         };
         let mut counters = ScanCounters {

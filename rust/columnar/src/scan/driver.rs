@@ -22,6 +22,8 @@ use crate::parquet::reader::{ParquetFile, ScanOptions};
 pub struct ScanSpec {
     /// Output columns in order (None: all).
     pub columns: Option<Vec<String>>,
+    /// Row groups to read, in this order (None: all). Single files only.
+    pub row_groups: Option<Vec<usize>>,
     /// Rows to keep (typed literals; bound to the source's schema by the scan).
     pub predicate: Option<Predicate>,
     /// Stop after this many rows.
@@ -42,6 +44,7 @@ impl Default for ScanSpec {
     fn default() -> Self {
         ScanSpec {
             columns: None,
+            row_groups: None,
             predicate: None,
             limit: None,
             threads: 1,
@@ -133,7 +136,10 @@ impl Scan {
         let parts: Vec<Arc<Part>> = parts.into_iter().map(Arc::new).collect();
         let mut units = Vec::new();
         for (i, p) in parts.iter().enumerate() {
-            units.extend((0..p.pf.metadata.row_groups.len()).map(|g| (i, g)));
+            match &spec.row_groups {
+                Some(gs) => units.extend(gs.iter().map(|&g| (i, g))),
+                None => units.extend((0..p.pf.metadata.row_groups.len()).map(|g| (i, g))),
+            }
         }
         counters.row_groups_total = units.len();
         Scan {

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use arrow_schema::{Field, Schema, SchemaRef};
-use minide_common::Result;
+use minide_common::{Error, Result};
 
 use super::bind::bind;
 use super::driver::{Output, Part, Scan, ScanCounters, ScanSpec};
 use super::hint;
+use super::predicate::Predicate;
+use super::prune::{Verdict, prune_row_group, select_pages};
 use crate::parquet::reader::ParquetFile;
 
 /// The file's columns as the scan decodes them (before the hint): the schema predicates bind to.
@@ -71,6 +73,12 @@ fn with_hint_metadata(pf: &ParquetFile, spec: &ScanSpec, fields: Vec<Field>) -> 
 
 /// Scan one open file.
 pub fn scan_file(pf: Arc<ParquetFile>, spec: ScanSpec) -> Result<Scan> {
+    let n = pf.metadata.row_groups.len();
+    if let Some(g) = spec.row_groups.iter().flatten().find(|&&g| g >= n) {
+        return Err(Error::invalid(format!(
+            "row group {g} does not exist (file has {n})"
+        )));
+    }
     let projection = pf.projection(spec.columns.as_deref())?;
     let pred = match &spec.predicate {
         Some(p) => Some(bind(p, &decoded_schema(&pf, spec.decimals_as_f64))?),
@@ -89,4 +97,23 @@ pub fn scan_file(pf: Arc<ParquetFile>, spec: ScanSpec) -> Result<Scan> {
         outputs,
     };
     Ok(Scan::new(schema, vec![part], spec, counters))
+}
+
+/// Whether the page index rules out some pages of a row group that statistics, Bloom filters
+/// and dictionaries keep (then a scan decodes only part of that row group).
+pub fn pages_prunable(pf: &ParquetFile, predicate: &Predicate) -> Result<bool> {
+    let pred = bind(predicate, &decoded_schema(pf, false))?;
+    let out_type = |c: usize| pf.output_field(c, false).data_type().clone();
+    for rg in 0..pf.metadata.row_groups.len() {
+        if prune_row_group(pf, rg, &pred, &out_type)? != Verdict::Keep {
+            continue;
+        }
+        let rows = pf.metadata.row_groups[rg].num_rows as usize;
+        if let Some(sel) = select_pages(pf, rg, &pred, &out_type)?
+            && sel != [(0, rows)]
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -29,14 +29,38 @@ pub fn target_field(raw: &Field, hint: &Schema) -> Field {
     let Ok(h) = hint.field_with_name(raw.name()) else {
         return raw.clone();
     };
-    let target = match (raw.data_type(), h.data_type()) {
-        (DataType::Timestamp(u, _), DataType::Timestamp(_, tz)) => {
-            DataType::Timestamp(*u, tz.clone())
-        }
-        (_, t) => t.clone(),
-    };
+    let target = merge(raw.data_type(), h.data_type());
     if !can_convert(raw.data_type(), &target) {
         return raw.clone();
     }
     Field::new(raw.name(), target, raw.is_nullable()).with_metadata(h.metadata().clone())
+}
+
+/// The hint's type shaped by the decoded one: timestamps keep the file's unit, nested types keep
+/// the file's child names (pyarrow reads `list<item>` back as `list<element>`) and take the
+/// hint's kinds (list vs large list) and leaf types.
+fn merge(raw: &DataType, hint: &DataType) -> DataType {
+    use DataType::*;
+    let child = |r: &Arc<Field>, h: &Arc<Field>| {
+        Arc::new(Field::new(
+            r.name(),
+            merge(r.data_type(), h.data_type()),
+            r.is_nullable(),
+        ))
+    };
+    match (raw, hint) {
+        (Timestamp(u, _), Timestamp(_, tz)) => Timestamp(*u, tz.clone()),
+        (List(r) | LargeList(r), List(h)) => List(child(r, h)),
+        (List(r) | LargeList(r), LargeList(h)) => LargeList(child(r, h)),
+        (Map(r, sorted), Map(h, _)) => Map(child(r, h), *sorted),
+        (Struct(rs), Struct(hs)) => Struct(
+            rs.iter()
+                .map(|r| match hs.iter().find(|h| h.name() == r.name()) {
+                    Some(h) => child(r, h),
+                    None => r.clone(),
+                })
+                .collect(),
+        ),
+        (_, t) => t.clone(),
+    }
 }

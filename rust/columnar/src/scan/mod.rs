@@ -33,7 +33,7 @@ use std::path::Path;
 
 pub use dataset::Dataset;
 pub use driver::{Scan, ScanCounters, ScanSpec};
-pub use file::{decoded_schema, file_output_schema, scan_file};
+pub use file::{decoded_schema, file_output_schema, pages_prunable, scan_file};
 pub use ipc_schema::decode_hint;
 pub use predicate::{CmpOp, Literal, Predicate};
 

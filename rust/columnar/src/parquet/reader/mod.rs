@@ -377,18 +377,7 @@ impl ParquetFile {
 
     /// Decode the rows `selection` of the projected columns of one row group; returns the batch
     /// and the number of data pages skipped thanks to the selection.
-    pub fn read_row_group_selected(
-        &self,
-        rg: usize,
-        projection: &[usize],
-        selection: &[(usize, usize)],
-        filter: Option<&super::filter::Predicate>,
-        threads: usize,
-    ) -> Result<(RecordBatch, usize)> {
-        self.read_row_group_selected_as(rg, projection, selection, filter, threads, false)
-    }
-
-    /// [`ParquetFile::read_row_group_selected`], optionally with INT32/INT64 decimals as Float64.
+    /// (INT32/INT64 decimals as Float64 under `dec`.)
     pub fn read_row_group_selected_as(
         &self,
         rg: usize,
@@ -528,38 +517,6 @@ impl ParquetFile {
             &RecordBatchOptions::new().with_row_count(Some(rows)),
         )
         .map_err(|e| Error::corrupt(format!("row group {rg}: {e}")).at_path(&self.path))
-    }
-
-    /// Read one row group projected to `projection`, keeping only rows where `filter` holds.
-    /// Filter columns outside the projection are read, used and dropped.
-    pub fn read_row_group_filtered(
-        &self,
-        rg: usize,
-        projection: &[usize],
-        filter: Option<&super::filter::Predicate>,
-        threads: usize,
-    ) -> Result<RecordBatch> {
-        let Some(pred) = filter else {
-            return self.read_row_group(rg, projection, threads);
-        };
-        let mut names = Vec::new();
-        pred.columns(&mut names);
-        let mut wide: Vec<usize> = projection.to_vec();
-        for n in &names {
-            let i = self
-                .columns
-                .iter()
-                .position(|c| &c.name == n)
-                .ok_or_else(|| Error::schema(format!("filter column {n:?} is not in the file")))?;
-            if !wide.contains(&i) {
-                wide.push(i);
-            }
-        }
-        let batch = self.read_row_group(rg, &wide, threads)?;
-        let mask = super::filter::evaluate(&batch, pred)?;
-        let kept = super::filter::filter_batch(&batch, &mask)?;
-        let idx: Vec<usize> = (0..projection.len()).collect();
-        kept.project(&idx).map_err(Error::from)
     }
 
     /// Schema of a projection.
