@@ -5,6 +5,7 @@ Cases (same table, same process, same thread count):
   writer encodes columns serially (pyarrow exposes no thread option for it); ``pa.set_cpu_count``
   is set to the case's thread count for both sides anyway.
 - read_parquet vs ``pq.read_table(use_threads=threads > 1)`` on the file each library wrote.
+- scan_cases.py: whole-file and filtered reads of a pyarrow-written zstd file at one thread.
 ``extra`` reports file sizes and the size ratio minide / pyarrow (target <= 1.05).
 """
 
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 from convert_cases import convert_cases
 from csv_cases import csv_cases
 from minide.bench import Case
+from scan_cases import scan_cases
 
 ROWS = {"tiny": 20_000, "small": 1_000_000, "large": 10_000_000}
 
@@ -193,9 +195,14 @@ def parquet_cases(size: str) -> list[Case]:
 
 def cases(size: str) -> list[Case]:
     """Parquet write/read cases, the CSV reader cases of csv_cases.py and the csv_to_parquet
-    cases of convert_cases.py. ``MINIDE_COLUMNAR_CASES`` (comma-separated: parquet, csv,
-    convert) runs a subset, e.g. ``MINIDE_COLUMNAR_CASES=convert minide bench columnar``."""
-    groups = {"parquet": parquet_cases, "csv": csv_cases, "convert": convert_cases}
+    cases of convert_cases.py and the scan core cases of scan_cases.py. ``MINIDE_COLUMNAR_CASES``
+    (comma-separated: parquet, csv, convert, scan) runs a subset, e.g. ``MINIDE_COLUMNAR_CASES=convert minide bench columnar``."""
+    groups = {
+        "parquet": parquet_cases,
+        "csv": csv_cases,
+        "convert": convert_cases,
+        "scan": scan_cases,
+    }
     wanted = os.environ.get("MINIDE_COLUMNAR_CASES", ",".join(groups)).split(",")
     out: list[Case] = []
     for name in wanted:

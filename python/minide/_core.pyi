@@ -50,34 +50,54 @@ class ParquetReader:
     def schema(self) -> pa.Schema: ...
     def key_value_metadata(self) -> list[tuple[str, str | None]]: ...
     def metadata(self) -> dict[str, Any]: ...
-    def read(
-        self,
-        row_groups: list[int] | None = None,
-        columns: list[str] | None = None,
-        threads: int = 2,
-        filter: tuple[Any, ...] | None = None,
-        decimals_as_float: bool = False,
-    ) -> pa.Table: ...
     def scan(
         self,
-        row_groups: list[int],
         columns: list[str] | None = None,
-        threads: int = 2,
         filter: tuple[Any, ...] | None = None,
-        decimals_as_float: bool = False,
+        *,
+        row_groups: list[int] | None = None,
+        limit: int | None = None,
+        threads: int = 1,
+        batch_size: int | None = None,
         exact: bool = True,
-    ) -> tuple[pa.Table, int]: ...
-    def bloom_probe(self, row_group: int, column: str, values: list[Any]) -> bool | None: ...
-    def page_index(self, row_group: int, column: str) -> list[dict[str, Any]] | None: ...
-    def read_selected(
-        self,
-        row_group: int,
-        selection: list[tuple[int, int]],
-        columns: list[str] | None = None,
-        threads: int = 2,
-        filter: tuple[Any, ...] | None = None,
-    ) -> tuple[pa.Table, int]: ...
+        decimals_as_float: bool = False,
+        page_index: bool = True,
+    ) -> ScanStream: ...
+    def output_schema(
+        self, columns: list[str] | None = None, decimals_as_float: bool = False
+    ) -> pa.Schema: ...
+    def skips_pages(self, filter: tuple[Any, ...] | None = None) -> bool: ...
     def inspect(self) -> str: ...
+
+# ----------------------------------------------------------------------------------------------
+# columnar: the scan core (rust/bindings/src/columnar/scan.rs)
+
+@final
+class ScanStream:
+    def schema(self) -> pa.Schema: ...
+    def __iter__(self) -> ScanStream: ...
+    def __next__(self) -> pa.RecordBatch: ...
+    def read_all(self) -> pa.Table: ...
+    def counters(self) -> dict[str, int]: ...
+
+@final
+class DatasetReader:
+    def __new__(cls, root: str) -> DatasetReader: ...
+    def schema(self) -> pa.Schema: ...
+    def partition_schema(self) -> pa.Schema: ...
+    def files(self) -> list[tuple[str, list[str | None], int]]: ...
+    def scan(
+        self,
+        columns: list[str] | None = None,
+        filter: tuple[Any, ...] | None = None,
+        *,
+        limit: int | None = None,
+        threads: int = 1,
+        batch_size: int | None = None,
+        exact: bool = True,
+        decimals_as_float: bool = False,
+        page_index: bool = True,
+    ) -> ScanStream: ...
 
 # ----------------------------------------------------------------------------------------------
 # columnar: CSV (rust/bindings/src/columnar/csv.rs)

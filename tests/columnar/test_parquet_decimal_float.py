@@ -1,4 +1,4 @@
-"""``ParquetReader.read(decimals_as_float=True)``: the SQL scan's one-pass decimal decode.
+"""``ParquetFile.scan(decimals_as_float=True)``: the SQL scan's one-pass decimal decode.
 
 INT32/INT64-backed decimals come out as float64 ``unscaled / 10**scale`` (correctly rounded,
 like the SQL engine's Decimal128 normalization); FIXED_LEN_BYTE_ARRAY decimals and every other
@@ -60,9 +60,12 @@ def test_decimals_as_float_matches_pyarrow(
         store_decimal_as_integer=integer_backed,
         use_dictionary=dictionary,
     )
-    rd = mc.ParquetFile(path)._reader
-    got = rd.read(None, None, threads, decimals_as_float=True)
-    plain = rd.read(None, None, threads)
+    pf = mc.ParquetFile(path)
+    got = pa.Table.from_batches(
+        list(pf.scan(threads=threads, decimals_as_float=True)),
+        schema=pf.scan_schema(decimals_as_float=True),
+    )
+    plain = pf.read(threads=threads)
     assert got.num_rows == t.num_rows
     assert got.column("i").to_pylist() == t.column("i").to_pylist()
     assert got.column("s").to_pylist() == t.column("s").to_pylist()
@@ -84,17 +87,30 @@ def test_decimals_as_float_row_group_subset_and_projection(tmp_path: Path) -> No
     path = tmp_path / "d.parquet"
     pq.write_table(t, path, row_group_size=1000, store_decimal_as_integer=True)
     rd = mc.ParquetFile(path)._reader
-    got = rd.read([2, 0], ["d64", "s"], 2, decimals_as_float=True)
+    got = rd.scan(["d64", "s"], row_groups=[2, 0], threads=2, decimals_as_float=True).read_all()
     want = pa.concat_tables([t.slice(2000, 1000), t.slice(0, 1000)])
     assert got.column_names == ["d64", "s"]
     assert got.column("d64").to_pylist() == _expected(want.column("d64"))
     assert got.column("s").to_pylist() == want.column("s").to_pylist()
 
 
-def test_decimals_as_float_rejects_filter(tmp_path: Path) -> None:
+def test_decimals_as_float_with_a_filter(tmp_path: Path) -> None:
+    """The filter binds to the float64 columns the scan outputs (the SQL engine's case)."""
+    t = _table(3000, seed=3)
     path = tmp_path / "d.parquet"
-    pq.write_table(_table(10, seed=1), path, store_decimal_as_integer=True)
+    pq.write_table(t, path, row_group_size=700, store_decimal_as_integer=True)
     pf = mc.ParquetFile(path)
-    expr = pf._bind("i > 3")
-    with pytest.raises(InvalidArgumentError, match="decimals_as_float"):
-        pf._reader.read(None, None, 1, filter=expr, decimals_as_float=True)
+    got = pa.Table.from_batches(
+        list(pf.scan(["d32", "i"], filter="d32 > 1000.5 AND i < 50", decimals_as_float=True)),
+        schema=pf.scan_schema(["d32", "i"], decimals_as_float=True),
+    )
+    want = [
+        (d, i)
+        for d, i in zip(_expected(t.column("d32")), t.column("i").to_pylist(), strict=True)
+        if d is not None and d > 1000.5 and i < 50
+    ]
+    assert (
+        list(zip(got.column("d32").to_pylist(), got.column("i").to_pylist(), strict=True)) == want
+    )
+    with pytest.raises(InvalidArgumentError):
+        list(pf.scan(["d32"], filter="d32 > 'x'", decimals_as_float=True))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from minide.columnar.parquet import DEFAULT_THREADS
+from minide.columnar.parquet import resolve_threads
 from minide.errors import InvalidArgumentError
 
 #: ``write_parquet``'s keywords other than data and path, with their defaults.
@@ -48,7 +48,7 @@ def build_write_options(
         )
     if o["row_group_size"] <= 0 or o["data_page_size"] <= 0:
         raise InvalidArgumentError("row_group_size and data_page_size must be positive")
-    threads = o["threads"] or DEFAULT_THREADS
+    threads = resolve_threads(o["threads"])
     if threads < 1:
         raise InvalidArgumentError(f"threads must be >= 1, got {threads}")
     blooms: Sequence[str] = o["bloom_filter_columns"]

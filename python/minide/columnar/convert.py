@@ -21,7 +21,7 @@ import pyarrow as pa
 from minide import _core
 from minide.columnar._write_opts import build_write_options, file_schema, partition_list
 from minide.columnar.csv import OnBadLines, _options
-from minide.columnar.parquet import DEFAULT_THREADS
+from minide.columnar.parquet import resolve_threads
 from minide.errors import SchemaError
 
 __all__ = ["ConversionReport", "csv_to_parquet"]
@@ -118,7 +118,7 @@ def csv_to_parquet(
     t0 = time.perf_counter()
     src_path, dst_path = os.fspath(src), os.fspath(dst)
     parts = partition_list(partition_by)
-    threads = write_options.get("threads") or DEFAULT_THREADS
+    threads = resolve_threads(write_options.get("threads"))
     write_options.setdefault("row_group_size", ROW_GROUP_ROWS)
     if compression == "zstd" and write_options.get("compression_level") is None:
         write_options = {**write_options, "compression_level": ZSTD_LEVEL}

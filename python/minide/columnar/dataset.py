@@ -10,19 +10,20 @@ Writing runs in Rust (``rust/columnar/src/dataset``): batches are split by the p
 columns and streamed into one Parquet writer per directory. The files hold the other columns;
 the partition values live only in the directory names (percent-escaped).
 
-Reading (this module) discovers the files, types the partition values as pyarrow's Hive
-partitioning infers them (int32 when every value is an integer in int32's range, else string),
-prunes whole files by the filter's predicates on partition columns, hands the rest of the filter
-to each file's own pushdown (row groups by statistics, pages by the page index, then exact row
-filtering), and unifies the files' schemas: a column a file lacks reads as null, int32 -> int64
-and float32 -> float64 widen, any other change raises ``SchemaError`` naming file and column.
+Reading runs in the scan core (``rust/columnar/src/scan/dataset.rs``): discovery, partition
+values unescaped with the writer's codec and typed as pyarrow's Hive partitioning infers them
+(int32 when every value is an integer in int32's range, else string), files pruned by the
+filter's predicates on partition columns (and on columns a file lacks, which read as null),
+the rest scanned like single files (row groups by statistics, Bloom filters and dictionaries,
+pages by the page index, exact row filtering), row groups of all files in parallel, and the
+files' schemas unified: int32 -> int64 and float32 -> float64 widen, any other change raises
+``SchemaError`` naming file and column.
 """
 
 from __future__ import annotations
 
 import os
-import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,17 +31,9 @@ import pyarrow as pa
 
 from minide import _core
 from minide.columnar._write_opts import build_write_options, file_schema, partition_list
-from minide.columnar.filter import (
-    Expr,
-    Parsed,
-    columns_of,
-    parse_filter,
-    residual,
-    to_nnf,
-    to_physical,
-)
-from minide.columnar.parquet import ParquetFile, _as_reader
-from minide.errors import InvalidArgumentError, SchemaError
+from minide.columnar.filter import to_predicate
+from minide.columnar.parquet import ScanStats, _as_reader, _cols, resolve_threads
+from minide.errors import InvalidArgumentError
 
 __all__ = [
     "Dataset",
@@ -49,9 +42,6 @@ __all__ = [
     "read_dataset",
     "write_dataset",
 ]
-
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-_INT32 = (-(2**31), 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -113,168 +103,85 @@ def write_dataset(
 @dataclass(frozen=True)
 class DatasetScanStats:
     """What the last ``Dataset.read`` did: files pruned by partition values, then the files'
-    own pushdown (summed over the files read)."""
+    own pruning (summed over the files read)."""
 
     files_total: int
-    #: files skipped without opening: the filter is false for their partition values (or for
-    #: columns they lack, which read as null)
+    #: files skipped without reading data: the filter is false for their partition values (or
+    #: for columns they lack, which read as null)
     files_skipped: int
     row_groups_total: int
     row_groups_skipped: int
     pages_skipped: int
     rows_read: int
     rows_matched: int
+    row_groups_skipped_bloom: int = 0
+    row_groups_skipped_statistics: int = 0
+    row_groups_skipped_dictionary: int = 0
+
+    @staticmethod
+    def from_counters(c: dict[str, int]) -> DatasetScanStats:
+        s = ScanStats.from_counters(c)
+        return DatasetScanStats(
+            files_total=s.files_total,
+            files_skipped=s.files_skipped,
+            row_groups_total=s.row_groups_total,
+            row_groups_skipped=s.row_groups_skipped,
+            pages_skipped=s.pages_skipped,
+            rows_read=s.rows_read,
+            rows_matched=s.rows_matched,
+            row_groups_skipped_bloom=s.row_groups_skipped_bloom,
+            row_groups_skipped_statistics=s.row_groups_skipped_statistics,
+            row_groups_skipped_dictionary=s.row_groups_skipped_dictionary,
+        )
+
+    def describe(self) -> str:
+        return ScanStats(
+            row_groups_total=self.row_groups_total,
+            row_groups_skipped=self.row_groups_skipped,
+            row_groups_skipped_bloom=self.row_groups_skipped_bloom,
+            pages_skipped=self.pages_skipped,
+            rows_read=self.rows_read,
+            rows_matched=self.rows_matched,
+            row_groups_skipped_statistics=self.row_groups_skipped_statistics,
+            row_groups_skipped_dictionary=self.row_groups_skipped_dictionary,
+            files_total=self.files_total,
+            files_skipped=self.files_skipped,
+        ).describe()
 
 
 @dataclass(frozen=True)
 class _File:
     path: str
+    #: partition values as written in the path, unescaped; None = null partition
     partition: dict[str, str | None]
-
-
-def _discover(root: str) -> tuple[list[_File], list[str]]:
-    """Data files under `root` (names starting with "." or "_" are skipped, as pyarrow does)
-    and the partition keys in directory order."""
-    if os.path.isfile(root):
-        return [_File(root, {})], []
-    if not os.path.isdir(root):
-        raise InvalidArgumentError(f"{root}: no such dataset (not a file or directory)")
-    files: list[_File] = []
-    keys: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        rel = os.path.relpath(dirpath, root)
-        part: dict[str, str | None] = {}
-        if rel != ".":
-            for seg in rel.split(os.sep):
-                if "=" not in seg:
-                    continue
-                k, v = seg.split("=", 1)
-                key = urllib.parse.unquote(k)
-                part[key] = None if v == NULL_PARTITION else urllib.parse.unquote(v)
-                if key not in keys:
-                    keys.append(key)
-        for name in sorted(filenames):
-            if not name.startswith((".", "_")):
-                files.append(_File(os.path.join(dirpath, name), part))
-    return files, keys
-
-
-def _infer_partition_type(values: list[str | None]) -> pa.DataType:
-    """pyarrow's Hive inference: int32 if every value is an integer that fits, else string."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return pa.string()
-    try:
-        ints = [int(v) for v in present]
-    except ValueError:
-        return pa.string()
-    if all(_INT32[0] <= i <= _INT32[1] for i in ints):
-        return pa.int32()
-    return pa.string()
-
-
-def _widen(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
-    """The type both `a` and `b` read as, or None if the change is incompatible."""
-    if a == b:
-        return a
-    if pa.types.is_null(a):
-        return b
-    if pa.types.is_null(b):
-        return a
-    for same_kind in (
-        pa.types.is_signed_integer,
-        pa.types.is_unsigned_integer,
-        pa.types.is_floating,
-    ):
-        if same_kind(a) and same_kind(b):
-            return a if a.bit_width >= b.bit_width else b
-    strings = (pa.string(), pa.large_string())
-    if a in strings and b in strings:
-        return pa.large_string()
-    return None
-
-
-def _constant(value: Any, t: pa.DataType, n: int) -> pa.Array:
-    if value is None:
-        return pa.nulls(n, t)
-    return pa.repeat(pa.scalar(value, t), n)
 
 
 class Dataset:
     """A directory of Parquet files (Hive-partitioned or not): files, unified schema, reads.
 
     ``schema`` has the files' columns (unified across files) then the partition columns.
-    ``last_scan`` holds the counters of the last filtered ``read``.
+    ``last_scan`` holds the counters of the last ``read``/``scan``.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
-        found, keys = _discover(self.root)
-        for f in found:
-            missing = [k for k in keys if k not in f.partition]
-            if missing:
-                raise SchemaError(
-                    f"{f.path}: not under a {missing[0]}=... directory like the other files "
-                    f"(partition keys: {', '.join(keys)})"
-                )
-        self.partition_schema = pa.schema(
-            [pa.field(k, _infer_partition_type([f.partition[k] for f in found])) for k in keys]
-        )
-        self._files: list[tuple[_File, dict[str, Any], pa.Schema]] = []
-        unified: dict[str, tuple[pa.Field, str]] = {}
-        for f in found:
-            schema = ParquetFile(f.path).schema
-            for fld in schema:
-                if fld.name in keys:
-                    raise SchemaError(
-                        f"{f.path}: column {fld.name!r} is also a partition key of the dataset"
-                    )
-                if fld.name not in unified:
-                    unified[fld.name] = (fld, f.path)
-                    continue
-                cur, first = unified[fld.name]
-                t = _widen(cur.type, fld.type)
-                if t is None:
-                    raise SchemaError(
-                        f"{f.path}: column {fld.name!r} is {fld.type}, incompatible with "
-                        f"{cur.type} in {first}"
-                    )
-                unified[fld.name] = (pa.field(fld.name, t, True), first)
-            values = {
-                k: None if v is None else to_physical(v, self.partition_schema.field(k).type)
-                for k, v in f.partition.items()
-            }
-            self._files.append((f, values, schema))
-        self.schema = pa.schema([u[0] for u in unified.values()] + list(self.partition_schema))
+        self._reader = _core.DatasetReader(self.root)
+        self.schema: pa.Schema = self._reader.schema()
+        self.partition_schema: pa.Schema = self._reader.partition_schema()
+        keys = self.partition_schema.names
+        self._files = [
+            (_File(path, dict(zip(keys, values, strict=True))), rows, None)
+            for path, values, rows in self._reader.files()
+        ]
         self.last_scan: DatasetScanStats | None = None
 
     @property
     def files(self) -> list[str]:
         return [f.path for f, _, _ in self._files]
 
-    def _bind(self, e: Expr) -> Expr:
-        """Check the filter's columns against the dataset schema; type partition literals."""
-        kind = e[0]
-        if kind in ("and", "or"):
-            return (kind, self._bind(e[1]), self._bind(e[2]))
-        if kind == "not":
-            return ("not", self._bind(e[1]))
-        col = e[1]
-        if self.schema.get_field_index(col) < 0:
-            raise SchemaError(
-                f"filter column {col!r} is not in the dataset (columns: "
-                f"{', '.join(self.schema.names)})"
-            )
-        idx = self.partition_schema.get_field_index(col)
-        if idx < 0:
-            return e  # file columns are bound per file by ParquetFile
-        t = self.partition_schema.field(idx).type
-        if kind == "cmp":
-            return ("cmp", col, e[2], to_physical(e[3], t))
-        if kind == "in":
-            return ("in", col, [to_physical(v, t) for v in e[2]], e[3])
-        return e
+    def _stream(self, columns: Any, filter: Any, **kw: Any) -> Any:
+        pred = to_predicate(filter, self.schema.names) if filter is not None else None
+        return self._reader.scan(_cols(columns), pred, **kw)
 
     def read(
         self,
@@ -284,68 +191,28 @@ class Dataset:
         threads: int | None = None,
     ) -> pa.Table:
         """Read the dataset (or ``columns``) into one Table, pruning by ``filter``."""
-        names = list(self.schema.names) if columns is None else list(columns)
-        for c in names:
-            if self.schema.get_field_index(c) < 0:
-                raise SchemaError(
-                    f"column {c!r} is not in the dataset (columns: {', '.join(self.schema.names)})"
-                )
-        out_schema = pa.schema([self.schema.field(c) for c in names])
-        expr = to_nnf(self._bind(parse_filter(filter))) if filter is not None else None
-        tables: list[pa.Table] = []
-        skipped = rg_total = rg_skipped = pages = rows_read = 0
-        for f, values, schema in self._files:
-            rest: Expr | bool = True
-            if expr is not None:
-                consts = dict(values)
-                for c in columns_of(expr):
-                    if c not in consts and schema.get_field_index(c) < 0:
-                        consts[c] = None  # a column this file lacks is null in every row
-                rest = residual(expr, consts)
-            if rest is False:
-                skipped += 1
-                continue
-            pf = ParquetFile(f.path)
-            file_cols = [c for c in names if schema.get_field_index(c) >= 0]
-            if rest is True:
-                if file_cols:
-                    t = pf.read(columns=file_cols, threads=threads)
-                    n = t.num_rows
-                else:
-                    t, n = None, pf.num_rows
-                rg_total += pf.num_row_groups
-                rows_read += n
-            elif isinstance(rest, tuple):
-                read_cols = file_cols or sorted(columns_of(rest))[:1]
-                t = pf.read(columns=read_cols, filter=Parsed(rest), threads=threads)
-                n = t.num_rows
-                s = pf.last_scan
-                if s is not None:
-                    rg_total += s.row_groups_total
-                    rg_skipped += s.row_groups_skipped
-                    pages += s.pages_skipped
-                    rows_read += s.rows_read
-            arrays = []
-            for fld in out_schema:
-                if fld.name in values:
-                    arrays.append(_constant(values[fld.name], fld.type, n))
-                elif t is not None and fld.name in file_cols:
-                    col = t.column(fld.name)
-                    arrays.append(col if col.type == fld.type else col.cast(fld.type))
-                else:
-                    arrays.append(pa.nulls(n, fld.type))
-            tables.append(pa.Table.from_arrays(arrays, schema=out_schema))
-        result = pa.concat_tables(tables) if tables else out_schema.empty_table()
-        self.last_scan = DatasetScanStats(
-            files_total=len(self._files),
-            files_skipped=skipped,
-            row_groups_total=rg_total,
-            row_groups_skipped=rg_skipped,
-            pages_skipped=pages,
-            rows_read=rows_read,
-            rows_matched=result.num_rows,
+        stream = self._stream(columns, filter, threads=resolve_threads(threads))
+        table = stream.read_all()
+        self.last_scan = DatasetScanStats.from_counters(stream.counters())
+        return table
+
+    def scan(
+        self,
+        columns: Sequence[str] | None = None,
+        filter: Any = None,
+        *,
+        batch_size: int | None = 65_536,
+        threads: int | None = None,
+        limit: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the dataset as record batches (see ``ParquetFile.scan``)."""
+        if batch_size is not None and batch_size <= 0:
+            raise InvalidArgumentError("batch_size must be positive (or None)")
+        stream = self._stream(
+            columns, filter, threads=resolve_threads(threads), batch_size=batch_size, limit=limit
         )
-        return result
+        yield from stream
+        self.last_scan = DatasetScanStats.from_counters(stream.counters())
 
     def __repr__(self) -> str:
         keys = ", ".join(self.partition_schema.names) or "none"

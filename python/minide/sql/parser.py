@@ -510,3 +510,26 @@ def parse(sql: str) -> ast.Query | ast.Statement | ast.Script:
     if len(script.statements) == 1:
         return script.statements[0]
     return script
+
+
+@cache
+def _expr_parser() -> Lark:
+    grammar = (Path(__file__).parent / "grammar.lark").read_text()
+    return Lark(grammar, parser="lalr", start="expr", maybe_placeholders=False, cache=True)
+
+
+def parse_expression(text: str) -> ast.Expr:
+    """Parse one SQL expression (what follows WHERE), e.g. the text filters of
+    ``minide.columnar.read_parquet(filter=...)``: one expression grammar in the project."""
+    try:
+        tree = _expr_parser().parse(text)
+        out = _ToAst().transform(tree)
+    except UnexpectedInput as e:
+        raise _syntax_error(text, e) from None
+    except VisitError as e:
+        if isinstance(e.orig_exc, SqlSyntaxError):
+            raise e.orig_exc from None
+        raise
+    if not isinstance(out, ast.Expr):
+        raise SqlSyntaxError(f"not an expression: {text!r}")
+    return out

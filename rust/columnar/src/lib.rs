@@ -7,3 +7,4 @@
 pub mod csv;
 pub mod dataset;
 pub mod parquet;
+pub mod scan;

@@ -5,10 +5,12 @@ use pyo3::prelude::*;
 mod csv;
 mod dataset;
 mod parquet;
+mod scan;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     parquet::register(m)?;
     csv::register(m)?;
     dataset::register(m)?;
+    scan::register(m)?;
     Ok(())
 }

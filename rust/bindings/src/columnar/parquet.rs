@@ -4,15 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::ffi_stream::RecordBatchStreamReader;
-use arrow_pyarrow::{FromPyArrow, IntoPyArrow, Table, ToPyArrow};
+use arrow_pyarrow::{FromPyArrow, ToPyArrow};
 use minide_columnar::parquet::compression::Compression;
-use minide_columnar::parquet::filter::{CmpOp, Literal, Predicate};
 use minide_columnar::parquet::metadata::{codec, encoding, ptype};
-use minide_columnar::parquet::reader::{ParquetFile, ScanOptions};
+use minide_columnar::parquet::reader::ParquetFile;
 use minide_columnar::parquet::writer::{WriteOptions, write_file};
+use minide_columnar::scan::stats::{Scalar, decode};
+use minide_columnar::scan::{ScanSpec, file_output_schema, pages_prunable, scan_file};
 use minide_common::Error;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList};
 
 use crate::errors::detach;
 
@@ -137,8 +138,9 @@ impl ParquetReader {
                     let sd = PyDict::new(py);
                     sd.set_item("null_count", s.null_count)?;
                     sd.set_item("distinct_count", s.distinct_count)?;
-                    sd.set_item("min", s.min_value.as_deref().map(|b| PyBytes::new(py, b)))?;
-                    sd.set_item("max", s.max_value.as_deref().map(|b| PyBytes::new(py, b)))?;
+                    let ft = top.field.data_type();
+                    sd.set_item("min", stat(py, s.min_value.as_deref(), cm.type_, ft)?)?;
+                    sd.set_item("max", stat(py, s.max_value.as_deref(), cm.type_, ft)?)?;
                     c.set_item("statistics", sd)?;
                 } else {
                     c.set_item("statistics", py.None())?;
@@ -152,166 +154,65 @@ impl ParquetReader {
         Ok(d)
     }
 
-    /// Read row groups `row_groups` (all when None), projected to `columns`, keeping the rows
-    /// where `filter` (an expression tree of tuples, see minide.columnar.filter) holds.
-    ///
-    /// `decimals_as_float`: INT32/INT64-backed decimals come out as float64 (value / 10^scale,
-    /// decoded in one pass), for the SQL engine's file scans (no filter allowed with it).
-    #[pyo3(signature = (row_groups=None, columns=None, threads=2, filter=None,
-        decimals_as_float=false))]
-    fn read<'py>(
-        &self,
-        py: Python<'py>,
-        row_groups: Option<Vec<usize>>,
-        columns: Option<Vec<String>>,
-        threads: usize,
-        filter: Option<&Bound<'py, PyAny>>,
-        decimals_as_float: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let pf = self.inner.clone();
-        let pred = filter.map(predicate).transpose()?;
-        if pred.is_some() && decimals_as_float {
-            return Err(crate::errors::to_py(Error::invalid(
-                "decimals_as_float cannot be combined with a filter",
-            )));
-        }
-        let (batches, schema) = detach(py, move || {
-            let proj = pf.projection(columns.as_deref())?;
-            let groups = row_groups.unwrap_or_else(|| (0..pf.metadata.row_groups.len()).collect());
-            let batches = if pred.is_none() {
-                pf.read_row_groups_as(&groups, &proj, threads, decimals_as_float)?
-            } else {
-                groups
-                    .iter()
-                    .map(|&g| pf.read_row_group_filtered(g, &proj, pred.as_ref(), threads))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            let fields: Vec<_> = proj
-                .iter()
-                .map(|&c| pf.output_field(c, decimals_as_float))
-                .collect();
-            Ok((batches, Arc::new(arrow_schema::Schema::new(fields))))
-        })?;
-        Table::try_new(batches, schema)
-            .map_err(|e| crate::errors::to_py(Error::from(e)))?
-            .into_pyarrow(py)
-    }
-
-    /// Scan row groups `row_groups` projected to `columns` with late materialization: the
-    /// filter's columns are decoded first and the others only for the matching rows. With
-    /// `exact=False` a row group where most rows match is returned whole (a superset, for
-    /// callers that filter again). Returns (table, rows decoded for the filter).
-    #[pyo3(signature = (row_groups, columns=None, threads=2, filter=None,
-        decimals_as_float=false, exact=true))]
+    /// Scan the file through the scan core: projection, predicate (node tuples, see
+    /// `scan::predicate`), row groups, limit; batches with the `ARROW:schema` hint applied
+    /// (unless `decimals_as_float`).
+    #[pyo3(signature = (columns=None, filter=None, *, row_groups=None, limit=None, threads=1,
+        batch_size=None, exact=true, decimals_as_float=false, page_index=true))]
     #[allow(clippy::too_many_arguments)]
-    fn scan<'py>(
-        &self,
-        py: Python<'py>,
-        row_groups: Vec<usize>,
-        columns: Option<Vec<String>>,
-        threads: usize,
-        filter: Option<&Bound<'py, PyAny>>,
-        decimals_as_float: bool,
-        exact: bool,
-    ) -> PyResult<(Bound<'py, PyAny>, usize)> {
-        let pf = self.inner.clone();
-        let pred = filter.map(predicate).transpose()?;
-        let opts = ScanOptions {
-            decimals_as_f64: decimals_as_float,
-            exact,
-            ..ScanOptions::default()
-        };
-        let (batches, read, schema) = detach(py, move || {
-            let proj = pf.projection(columns.as_deref())?;
-            let groups = pf.scan_row_groups(&row_groups, &proj, pred.as_ref(), threads, opts)?;
-            let read = groups.iter().map(|g| g.rows_read).sum::<usize>();
-            let fields: Vec<_> = proj
-                .iter()
-                .map(|&c| pf.output_field(c, decimals_as_float))
-                .collect();
-            let batches = groups.into_iter().map(|g| g.batch).collect::<Vec<_>>();
-            Ok((batches, read, Arc::new(arrow_schema::Schema::new(fields))))
-        })?;
-        let table = Table::try_new(batches, schema)
-            .map_err(|e| crate::errors::to_py(Error::from(e)))?
-            .into_pyarrow(py)?;
-        Ok((table, read))
-    }
-
-    /// Page index of a flat column in a row group: one dict per page (first_row, null_page,
-    /// min, max, null_count), or None when the file has no page index for it.
-    fn page_index<'py>(
-        &self,
-        py: Python<'py>,
-        row_group: usize,
-        column: &str,
-    ) -> PyResult<Option<Bound<'py, PyList>>> {
-        let pf = self.inner.clone();
-        let col = pf
-            .columns
-            .iter()
-            .position(|c| c.name == column)
-            .ok_or_else(|| crate::errors::to_py(Error::schema(format!("no column {column:?}"))))?;
-        let entries = detach(py, move || pf.page_index(row_group, col))?;
-        let Some(entries) = entries else {
-            return Ok(None);
-        };
-        let out = PyList::empty(py);
-        for e in entries {
-            let d = PyDict::new(py);
-            d.set_item("first_row", e.first_row)?;
-            d.set_item("null_page", e.null_page)?;
-            d.set_item("min", PyBytes::new(py, &e.min))?;
-            d.set_item("max", PyBytes::new(py, &e.max))?;
-            d.set_item("null_count", e.null_count)?;
-            out.append(d)?;
-        }
-        Ok(Some(out))
-    }
-
-    /// Read the rows `selection` (sorted, disjoint (start, end) ranges) of one row group,
-    /// skipping pages outside them; returns (table, pages skipped).
-    #[pyo3(signature = (row_group, selection, columns=None, threads=2, filter=None))]
-    fn read_selected<'py>(
-        &self,
-        py: Python<'py>,
-        row_group: usize,
-        selection: Vec<(usize, usize)>,
-        columns: Option<Vec<String>>,
-        threads: usize,
-        filter: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<(Bound<'py, PyAny>, usize)> {
-        let pf = self.inner.clone();
-        let pred = filter.map(predicate).transpose()?;
-        let (batch, skipped, schema) = detach(py, move || {
-            let proj = pf.projection(columns.as_deref())?;
-            let (b, s) =
-                pf.read_row_group_selected(row_group, &proj, &selection, pred.as_ref(), threads)?;
-            Ok((b, s, pf.projected_schema(&proj)))
-        })?;
-        let table = Table::try_new(vec![batch], schema)
-            .map_err(|e| crate::errors::to_py(Error::from(e)))?
-            .into_pyarrow(py)?;
-        Ok((table, skipped))
-    }
-
-    /// Probe the Bloom filter of `column` in `row_group` for any of `values` (physical
-    /// representation); None when the chunk has no filter.
-    fn bloom_probe(
+    fn scan(
         &self,
         py: Python<'_>,
-        row_group: usize,
-        column: &str,
-        values: Vec<Bound<'_, PyAny>>,
-    ) -> PyResult<Option<bool>> {
+        columns: Option<Vec<String>>,
+        filter: Option<&Bound<'_, PyAny>>,
+        row_groups: Option<Vec<usize>>,
+        limit: Option<usize>,
+        threads: usize,
+        batch_size: Option<usize>,
+        exact: bool,
+        decimals_as_float: bool,
+        page_index: bool,
+    ) -> PyResult<super::scan::ScanStream> {
+        let spec = super::scan::spec(
+            columns,
+            filter,
+            row_groups,
+            limit,
+            threads,
+            batch_size,
+            exact,
+            decimals_as_float,
+            page_index,
+        )?;
         let pf = self.inner.clone();
-        let col = pf
-            .columns
-            .iter()
-            .position(|c| c.name == column)
-            .ok_or_else(|| crate::errors::to_py(Error::schema(format!("no column {column:?}"))))?;
-        let lits = values.iter().map(literal).collect::<PyResult<Vec<_>>>()?;
-        detach(py, move || pf.bloom_probe(row_group, col, &lits))
+        let scan = detach(py, move || scan_file(pf, spec))?;
+        Ok(super::scan::ScanStream::new(scan))
+    }
+
+    /// Whether the page index rules out pages of a row group the other pruning keeps.
+    #[pyo3(signature = (filter=None))]
+    fn skips_pages(&self, py: Python<'_>, filter: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let Some(f) = filter else { return Ok(false) };
+        let pred = super::scan::predicate(f)?;
+        let pf = self.inner.clone();
+        detach(py, move || pages_prunable(&pf, &pred))
+    }
+
+    /// The schema `scan` yields for `columns`.
+    #[pyo3(signature = (columns=None, decimals_as_float=false))]
+    fn output_schema<'py>(
+        &self,
+        py: Python<'py>,
+        columns: Option<Vec<String>>,
+        decimals_as_float: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let spec = ScanSpec {
+            columns,
+            decimals_as_f64: decimals_as_float,
+            ..ScanSpec::default()
+        };
+        let schema = file_output_schema(&self.inner, &spec).map_err(crate::errors::to_py)?;
+        schema.as_ref().to_pyarrow(py)
     }
 
     /// Human-readable layout of the file.
@@ -321,61 +222,33 @@ impl ParquetReader {
     }
 }
 
-fn literal(v: &Bound<'_, PyAny>) -> PyResult<Literal> {
-    if v.is_none() {
-        return Ok(Literal::Null);
-    }
-    if v.is_instance_of::<PyBool>() {
-        return Ok(Literal::Bool(v.extract()?));
-    }
-    if v.is_instance_of::<PyInt>() {
-        return Ok(Literal::Int(v.extract()?));
-    }
-    if let Ok(s) = v.extract::<String>() {
-        return Ok(Literal::Str(s));
-    }
-    if v.is_instance_of::<PyBytes>() {
-        return Ok(Literal::Bytes(v.extract()?));
-    }
-    Ok(Literal::Float(v.extract()?))
-}
-
-/// Convert the facade's expression tuples into the engine's predicate.
-fn predicate(e: &Bound<'_, PyAny>) -> PyResult<Predicate> {
-    let t = e.cast::<PyTuple>()?;
-    let kind: String = t.get_item(0)?.extract()?;
-    let bad = |m: String| crate::errors::to_py(Error::invalid(m));
-    Ok(match kind.as_str() {
-        "and" | "or" => {
-            let a = Box::new(predicate(&t.get_item(1)?)?);
-            let b = Box::new(predicate(&t.get_item(2)?)?);
-            if kind == "and" {
-                Predicate::And(a, b)
-            } else {
-                Predicate::Or(a, b)
+/// A statistics value decoded by the scan core's decoder (`scan::stats`): int, float,
+/// `Decimal`, str (string columns), bytes, bool; the raw bytes when it does not decode.
+fn stat<'py>(
+    py: Python<'py>,
+    raw: Option<&[u8]>,
+    physical: i32,
+    t: &arrow_schema::DataType,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    use arrow_schema::DataType;
+    let Some(raw) = raw else { return Ok(None) };
+    Ok(Some(match decode(raw, physical, t, t) {
+        None => PyBytes::new(py, raw).into_any(),
+        Some(Scalar::Int(i)) => i.into_pyobject(py)?.into_any(),
+        Some(Scalar::Float(f)) => f.into_pyobject(py)?.into_any(),
+        Some(Scalar::Bool(b)) => PyBool::new(py, b).to_owned().into_any(),
+        Some(Scalar::Dec(u, s)) => py
+            .import("decimal")?
+            .getattr("Decimal")?
+            .call1((u.to_string(),))?
+            .call_method1("scaleb", (-i32::from(s),))?,
+        Some(Scalar::Bytes(b)) => match t {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                String::from_utf8_lossy(&b).into_pyobject(py)?.into_any()
             }
-        }
-        "not" => Predicate::Not(Box::new(predicate(&t.get_item(1)?)?)),
-        "cmp" => Predicate::Cmp {
-            column: t.get_item(1)?.extract()?,
-            op: CmpOp::parse(&t.get_item(2)?.extract::<String>()?).map_err(crate::errors::to_py)?,
-            value: literal(&t.get_item(3)?)?,
+            _ => PyBytes::new(py, &b).into_any(),
         },
-        "in" => Predicate::In {
-            column: t.get_item(1)?.extract()?,
-            values: t
-                .get_item(2)?
-                .try_iter()?
-                .map(|v| literal(&v?))
-                .collect::<PyResult<Vec<_>>>()?,
-            negated: t.get_item(3)?.extract()?,
-        },
-        "isnull" => Predicate::IsNull {
-            column: t.get_item(1)?.extract()?,
-            negated: t.get_item(2)?.extract()?,
-        },
-        other => return Err(bad(format!("unknown filter node {other:?}"))),
-    })
+    }))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

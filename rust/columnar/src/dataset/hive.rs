@@ -127,6 +127,36 @@ pub fn dict_key(keys: &dyn Array, row: usize) -> Option<usize> {
     }
 }
 
+/// The inverse of [`escape`] (and of any percent-encoding): `%XX` becomes the byte; a `%` not
+/// followed by two hex digits stays as it is. Invalid UTF-8 is replaced, never an error.
+pub fn unescape(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A path segment `key=value` parsed back: (key, value), `None` value for the null partition;
+/// `None` when the segment is not `key=value`.
+pub fn parse_segment(seg: &str) -> Option<(String, Option<String>)> {
+    let (k, v) = seg.split_once('=')?;
+    let value = (v != NULL_PARTITION).then(|| unescape(v));
+    Some((unescape(k), value))
+}
+
 /// The path segment `key=value` for a (formatted) value.
 pub fn segment(key: &str, value: Option<&str>) -> String {
     match value {
@@ -153,5 +183,17 @@ mod tests {
         assert_eq!(escape("DE"), "DE");
         assert_eq!(escape("é"), "%C3%A9");
         assert_eq!(segment("k", None), "k=__HIVE_DEFAULT_PARTITION__");
+        for v in ["a b/c=d", "é", "100%", "%zz", ""] {
+            assert_eq!(unescape(&escape(v)), v);
+        }
+        assert_eq!(unescape("100%"), "100%");
+        assert_eq!(
+            parse_segment("k%3D=a%2Fb"),
+            Some(("k=".to_string(), Some("a/b".to_string())))
+        );
+        assert_eq!(
+            parse_segment("k=__HIVE_DEFAULT_PARTITION__"),
+            Some(("k".into(), None))
+        );
     }
 }

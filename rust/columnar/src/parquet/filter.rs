@@ -1,9 +1,9 @@
 //! Exact row filtering of decoded batches (the last step of `read_parquet(filter=...)`, after
 //! row groups were pruned by statistics).
 //!
-//! A [`Predicate`] is evaluated with SQL three-valued logic (a comparison with a null is
-//! unknown; unknown rows are dropped). Literals arrive in the column's physical representation
-//! (dates and timestamps as integers in the file's unit), converted by the Python layer.
+//! A [`Predicate`] (the scan core's tree, `crate::scan::predicate`) is evaluated with SQL
+//! three-valued logic (a comparison with a null is unknown; unknown rows are dropped). Literals
+//! arrive bound to the column's domain (`crate::scan::bind`), compared by `predicate::compare`.
 //! Kept rows are copied with `MutableArrayData` in runs, so every Arrow type filters alike.
 
 use arrow_array::cast::AsArray;
@@ -14,101 +14,9 @@ use arrow_schema::{DataType, TimeUnit};
 
 use minide_common::{Error, Result};
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Literal {
-    Null,
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    Str(String),
-    Bytes(Vec<u8>),
-}
+pub use crate::scan::predicate::{CmpOp, Literal, Predicate, Val, compare};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "=" | "==" => CmpOp::Eq,
-            "!=" | "<>" => CmpOp::Ne,
-            "<" => CmpOp::Lt,
-            "<=" => CmpOp::Le,
-            ">" => CmpOp::Gt,
-            ">=" => CmpOp::Ge,
-            other => return Err(Error::invalid(format!("unknown comparison {other:?}"))),
-        })
-    }
-
-    fn holds(self, o: std::cmp::Ordering) -> bool {
-        use std::cmp::Ordering::*;
-        match self {
-            CmpOp::Eq => o == Equal,
-            CmpOp::Ne => o != Equal,
-            CmpOp::Lt => o == Less,
-            CmpOp::Le => o != Greater,
-            CmpOp::Gt => o == Greater,
-            CmpOp::Ge => o != Less,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum Predicate {
-    And(Box<Predicate>, Box<Predicate>),
-    Or(Box<Predicate>, Box<Predicate>),
-    Not(Box<Predicate>),
-    Cmp {
-        column: String,
-        op: CmpOp,
-        value: Literal,
-    },
-    In {
-        column: String,
-        values: Vec<Literal>,
-        negated: bool,
-    },
-    IsNull {
-        column: String,
-        negated: bool,
-    },
-}
-
-impl Predicate {
-    pub fn columns(&self, out: &mut Vec<String>) {
-        match self {
-            Predicate::And(a, b) | Predicate::Or(a, b) => {
-                a.columns(out);
-                b.columns(out);
-            }
-            Predicate::Not(a) => a.columns(out),
-            Predicate::Cmp { column, .. }
-            | Predicate::In { column, .. }
-            | Predicate::IsNull { column, .. } => {
-                if !out.contains(column) {
-                    out.push(column.clone())
-                }
-            }
-        }
-    }
-}
-
-/// A value of a row, for comparison with a literal.
-enum Val<'a> {
-    Int(i128),
-    Float(f64),
-    Str(&'a [u8]),
-    Bool(bool),
-}
-
-fn value_at<'a>(a: &'a dyn Array, i: usize) -> Result<Val<'a>> {
+pub fn value_at<'a>(a: &'a dyn Array, i: usize) -> Result<Val<'a>> {
     macro_rules! int {
         ($t:ty) => {
             Val::Int(i128::from(a.as_primitive::<$t>().value(i)))
@@ -136,10 +44,7 @@ fn value_at<'a>(a: &'a dyn Array, i: usize) -> Result<Val<'a>> {
         },
         DataType::Float32 => Val::Float(f64::from(a.as_primitive::<Float32Type>().value(i))),
         DataType::Float64 => Val::Float(a.as_primitive::<Float64Type>().value(i)),
-        DataType::Decimal128(_, s) => {
-            let v = a.as_primitive::<Decimal128Type>().value(i);
-            Val::Float(v as f64 / 10f64.powi(i32::from(*s)))
-        }
+        DataType::Decimal128(_, s) => Val::Dec(a.as_primitive::<Decimal128Type>().value(i), *s),
         DataType::Utf8 => Val::Str(a.as_string::<i32>().value(i).as_bytes()),
         DataType::LargeUtf8 => Val::Str(a.as_string::<i64>().value(i).as_bytes()),
         DataType::Binary => Val::Str(a.as_binary::<i32>().value(i)),
@@ -150,20 +55,6 @@ fn value_at<'a>(a: &'a dyn Array, i: usize) -> Result<Val<'a>> {
             )));
         }
     })
-}
-
-fn compare(v: &Val<'_>, lit: &Literal) -> Option<std::cmp::Ordering> {
-    match (v, lit) {
-        (_, Literal::Null) => None,
-        (Val::Int(a), Literal::Int(b)) => Some(a.cmp(b)),
-        (Val::Int(a), Literal::Float(b)) => (*a as f64).partial_cmp(b),
-        (Val::Float(a), Literal::Float(b)) => a.partial_cmp(b),
-        (Val::Float(a), Literal::Int(b)) => a.partial_cmp(&(*b as f64)),
-        (Val::Str(a), Literal::Str(b)) => Some((*a).cmp(b.as_bytes())),
-        (Val::Str(a), Literal::Bytes(b)) => Some((*a).cmp(b.as_slice())),
-        (Val::Bool(a), Literal::Bool(b)) => Some(a.cmp(b)),
-        _ => None,
-    }
 }
 
 /// Three-valued result per row: Some(true/false), None = unknown (null involved).
@@ -197,6 +88,7 @@ pub fn evaluate(batch: &RecordBatch, p: &Predicate) -> Result<Vec<Option<bool>>>
                 })
                 .collect()
         }
+        Predicate::Const(c) => vec![*c; n],
         Predicate::Not(a) => evaluate(batch, a)?
             .into_iter()
             .map(|x| x.map(|b| !b))

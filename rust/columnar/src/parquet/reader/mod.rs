@@ -141,7 +141,7 @@ impl ParquetFile {
 
     /// Byte range of a column chunk: from its dictionary page (when the offset is plausible; some
     /// writers store 0) or first data page, `total_compressed_size` long.
-    fn chunk_range(&self, m: &super::metadata::ColumnMetaData) -> (i64, i64) {
+    pub(crate) fn chunk_range(&self, m: &super::metadata::ColumnMetaData) -> (i64, i64) {
         let start = match m.dictionary_page_offset {
             Some(d) if d > 0 && d < m.data_page_offset => d,
             _ => m.data_page_offset,
@@ -186,7 +186,7 @@ impl ParquetFile {
         &self.file
     }
 
-    fn read_chunk_bytes(&self, start: i64, len: i64) -> Result<Vec<u8>> {
+    pub(crate) fn read_chunk_bytes(&self, start: i64, len: i64) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len as usize];
         read_at(&self.file, &mut buf, start as u64)?;
         Ok(buf)
@@ -229,13 +229,24 @@ impl ParquetFile {
         col: usize,
         selection: Option<&[(usize, usize)]>,
     ) -> Result<(ArrayRef, usize)> {
+        self.read_column_selected_as(rg, col, selection, false)
+    }
+
+    /// [`ParquetFile::read_column_selected`], optionally with INT32/INT64 decimals as Float64.
+    pub fn read_column_selected_as(
+        &self,
+        rg: usize,
+        col: usize,
+        selection: Option<&[(usize, usize)]>,
+        dec: bool,
+    ) -> Result<(ArrayRef, usize)> {
         let Some(sel) = selection else {
             return self
-                .read_column_inner(rg, col, None, false, None)
+                .read_column_inner(rg, col, None, dec, None)
                 .map(|(a, _, s)| (a, s));
         };
         let (array, decoded, skipped) =
-            self.read_column_inner(rg, col, Some(sel.to_vec()), false, None)?;
+            self.read_column_inner(rg, col, Some(sel.to_vec()), dec, None)?;
         Ok((cut(&array, &decoded, sel)?, skipped))
     }
 
@@ -366,13 +377,15 @@ impl ParquetFile {
 
     /// Decode the rows `selection` of the projected columns of one row group; returns the batch
     /// and the number of data pages skipped thanks to the selection.
-    pub fn read_row_group_selected(
+    /// (INT32/INT64 decimals as Float64 under `dec`.)
+    pub fn read_row_group_selected_as(
         &self,
         rg: usize,
         projection: &[usize],
         selection: &[(usize, usize)],
         filter: Option<&super::filter::Predicate>,
         threads: usize,
+        dec: bool,
     ) -> Result<(RecordBatch, usize)> {
         if rg >= self.metadata.row_groups.len() {
             return Err(Error::invalid(format!("row group {rg} does not exist")));
@@ -405,11 +418,11 @@ impl ParquetFile {
         let run = || -> Result<Vec<(ArrayRef, usize)>> {
             if threads > 1 && wide.len() > 1 {
                 wide.par_iter()
-                    .map(|&c| self.read_column_selected(rg, c, Some(selection)))
+                    .map(|&c| self.read_column_selected_as(rg, c, Some(selection), dec))
                     .collect()
             } else {
                 wide.iter()
-                    .map(|&c| self.read_column_selected(rg, c, Some(selection)))
+                    .map(|&c| self.read_column_selected_as(rg, c, Some(selection), dec))
                     .collect()
             }
         };
@@ -417,8 +430,9 @@ impl ParquetFile {
         let skipped = parts.iter().map(|(_, s)| s).sum();
         let arrays: Vec<ArrayRef> = parts.into_iter().map(|(a, _)| a).collect();
         let n: usize = selection.iter().map(|&(s, e)| e - s).sum();
+        let fields: Vec<Field> = wide.iter().map(|&c| self.output_field(c, dec)).collect();
         let batch = RecordBatch::try_new_with_options(
-            self.projected_schema(&wide),
+            Arc::new(Schema::new(fields)),
             arrays,
             &RecordBatchOptions::new().with_row_count(Some(n)),
         )
@@ -503,38 +517,6 @@ impl ParquetFile {
             &RecordBatchOptions::new().with_row_count(Some(rows)),
         )
         .map_err(|e| Error::corrupt(format!("row group {rg}: {e}")).at_path(&self.path))
-    }
-
-    /// Read one row group projected to `projection`, keeping only rows where `filter` holds.
-    /// Filter columns outside the projection are read, used and dropped.
-    pub fn read_row_group_filtered(
-        &self,
-        rg: usize,
-        projection: &[usize],
-        filter: Option<&super::filter::Predicate>,
-        threads: usize,
-    ) -> Result<RecordBatch> {
-        let Some(pred) = filter else {
-            return self.read_row_group(rg, projection, threads);
-        };
-        let mut names = Vec::new();
-        pred.columns(&mut names);
-        let mut wide: Vec<usize> = projection.to_vec();
-        for n in &names {
-            let i = self
-                .columns
-                .iter()
-                .position(|c| &c.name == n)
-                .ok_or_else(|| Error::schema(format!("filter column {n:?} is not in the file")))?;
-            if !wide.contains(&i) {
-                wide.push(i);
-            }
-        }
-        let batch = self.read_row_group(rg, &wide, threads)?;
-        let mask = super::filter::evaluate(&batch, pred)?;
-        let kept = super::filter::filter_batch(&batch, &mask)?;
-        let idx: Vec<usize> = (0..projection.len()).collect();
-        kept.project(&idx).map_err(Error::from)
     }
 
     /// Schema of a projection.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use super::ParquetFile;
 use crate::parquet::filter::{self, CmpOp, Literal, Predicate};
 use crate::parquet::metadata::ptype;
+use crate::scan::predicate::{IntBound, int_bound};
 use minide_common::{Error, Result};
 
 /// How `scan_row_groups` decodes and filters.
@@ -336,24 +337,35 @@ fn nums(a: &ArrayRef) -> Option<Nums<'_>> {
     })
 }
 
-/// `op` applied to every value against `lit`, with `filter.rs`'s comparison rules (integers
-/// exactly, an integer against a float as f64, NaN compares false). One tight loop per
+/// `op` applied to every value against `lit`, with `predicate::compare`'s rules (exact for
+/// integer columns against any number; NaN compares false). One tight loop per
 /// operator: the operator and literal are resolved before the loop.
 fn compare_all(col: &Nums<'_>, op: CmpOp, lit: &Literal, out: &mut [bool]) -> Option<()> {
-    match (col, lit) {
-        (Nums::I32(v), Literal::Int(x)) => match i32::try_from(*x) {
-            Ok(x) => cmp_slice(v, x, op, out),
-            Err(_) => out.fill(outside(op, *x > 0)),
+    let float = match lit {
+        Literal::Float(x) => Some(*x),
+        Literal::Int(x) => Some(*x as f64),
+        Literal::Decimal { unscaled, scale } => {
+            Some(*unscaled as f64 / 10f64.powi(i32::from(*scale)))
+        }
+        _ => None,
+    };
+    match col {
+        Nums::F64(v) => cmp_f64(v.iter().copied(), float?, op, out),
+        // Integers against any number exactly: `v > 2.5` is `v >= 3`, `v = 2.5` never holds.
+        Nums::I32(_) | Nums::I64(_) => match int_bound(op, lit)? {
+            IntBound::Const(b) => out.fill(b),
+            IntBound::Cmp(op, k) => match col {
+                Nums::I32(v) => match i32::try_from(k) {
+                    Ok(x) => cmp_slice(v, x, op, out),
+                    Err(_) => out.fill(outside(op, k > 0)),
+                },
+                Nums::I64(v) => match i64::try_from(k) {
+                    Ok(x) => cmp_slice(v, x, op, out),
+                    Err(_) => out.fill(outside(op, k > 0)),
+                },
+                Nums::F64(_) => return None,
+            },
         },
-        (Nums::I64(v), Literal::Int(x)) => match i64::try_from(*x) {
-            Ok(x) => cmp_slice(v, x, op, out),
-            Err(_) => out.fill(outside(op, *x > 0)),
-        },
-        (Nums::I32(v), Literal::Float(x)) => cmp_f64(v.iter().map(|&a| f64::from(a)), *x, op, out),
-        (Nums::I64(v), Literal::Float(x)) => cmp_f64(v.iter().map(|&a| a as f64), *x, op, out),
-        (Nums::F64(v), Literal::Float(x)) => cmp_f64(v.iter().copied(), *x, op, out),
-        (Nums::F64(v), Literal::Int(x)) => cmp_f64(v.iter().copied(), *x as f64, op, out),
-        _ => return None,
     }
     Some(())
 }
@@ -435,6 +447,7 @@ fn fast_mask<'a>(
             compare_all(&c, *op, value, &mut out)?;
             out
         }
+        Predicate::Const(c) => vec![*c == Some(true); rows],
         Predicate::In {
             column,
             values,
