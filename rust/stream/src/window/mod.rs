@@ -46,6 +46,8 @@ pub mod shard;
 mod state_io;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ckpt;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
