@@ -9,7 +9,8 @@ Thread counts: minide's process uses its rayon pool and Polars its own pool, bot
 same number (``THREADS``, set through RAYON_NUM_THREADS / POLARS_MAX_THREADS before either
 library starts its pool). pyarrow's ``unique``/``index_in`` kernels are single-threaded; the
 Python set loop is single-threaded and runs on a 200k-event slice. The end-to-end case
-(Redis Streams → dedup → Parquet) is described in benches/stream/e2e.py.
+(Redis Streams → dedup → Parquet) is described in benches/stream/e2e.py, the window cases
+(minide's window step vs Polars group_by_dynamic) in benches/stream/windows.py.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pyarrow.compute as pc  # noqa: E402
 from data import events  # noqa: E402
 from e2e import cases as e2e_cases  # noqa: E402
 from minide.bench import Case  # noqa: E402
+from windows import cases as window_cases  # noqa: E402
 
 EVENTS = {"tiny": 50_000, "small": 2_000_000, "large": 10_000_000}
 
@@ -164,4 +166,6 @@ def cases(size: str) -> list[Case]:
     )
     # Redis Streams → dedup → Parquet, end to end (benches/stream/e2e.py).
     out += e2e_cases(size, Case, THREADS)
+    # Event-time windows vs Polars group_by_dynamic (benches/stream/windows.py).
+    out += window_cases(size, Case, THREADS)
     return out

@@ -4,7 +4,8 @@
 //!  offset  size  field
 //!  0       8     magic  "MDSTREAM"
 //!  8       2     format version (1)
-//!  10      2     kind   (1 dedup, 2 group offsets, 3 segment index, 4 log meta, 5 pipeline)
+//!  10      2     kind   (1 dedup, 2 group offsets, 3 segment index, 4 log meta, 5 pipeline,
+//!                       6 window operator)
 //!  12      8     payload length N (u64 LE)
 //!  20      N     payload (kind-specific, little-endian fields)
 //!  20+N    4     masked CRC32C of bytes [0, 20+N)
@@ -34,6 +35,7 @@ pub enum Kind {
     SegmentIndex = 3,
     LogMeta = 4,
     Pipeline = 5,
+    Window = 6,
 }
 
 /// Wrap `payload` in the envelope.

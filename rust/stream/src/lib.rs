@@ -6,6 +6,7 @@
 //! - [`log`]: the durable, partitioned, segmented log with consumer-group offsets.
 //! - [`ingest`]: Redis Streams reads into Arrow arrays, msgpack → Arrow decoding.
 //! - [`count`]: exact running counts per key (the `count_by` step).
+//! - [`window`]: event-time windows (tumbling, hopping, session) per key, emitted as Arrow.
 //! - [`checkpoint`]: the versioned, CRC-checked envelope and atomic file replacement.
 
 pub mod checkpoint;
@@ -15,3 +16,4 @@ pub mod ingest;
 pub mod keyhash;
 pub mod log;
 pub mod watermark;
+pub mod window;
