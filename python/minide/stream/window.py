@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from minide import _core
 from minide.errors import InvalidArgumentError
-from minide.stream._duration import Duration, to_nanos
+from minide._convert import Duration, to_nanos
 from minide.stream.pipeline import Step
 
 __all__ = ["WindowStep", "window"]
