@@ -10,6 +10,16 @@ Data: N random 16-byte keys with 100-byte random values (N = 10k tiny, 200k smal
   store (key, version) as key || big-endian(~ts) and seek to the first entry at or below it.
 Space after full compaction (minide compact() vs RocksDB compact_range) is in the put case's
 `extra`.
+
+Threads: one calling thread on every side (no store here takes a thread count for its calls).
+In the background, minide runs one flush/compaction thread; RocksDB keeps its default background
+jobs (2); LMDB and SQLite have none. The harness records these as one-thread "caller" pools.
+
+Caches: the read cases open every store once, load it, compact it (minide and RocksDB) and keep it
+open: after the warm-up call, every side reads with its block/page cache warm (minide's and
+RocksDB's block caches at their defaults, LMDB's and SQLite's pages through the OS page cache)
+and the files in the OS page cache. The put cases write into a fresh directory per call, so no
+side keeps anything between calls. Every side returns Python bytes (RocksDB in raw mode).
 """
 
 from __future__ import annotations
@@ -25,6 +35,17 @@ import minide.kv as kv
 import numpy as np
 import rocksdict
 from minide.bench import Case
+from minide.bench.pools import Caller
+
+MINIDE = Caller("minide.kv calls; 1 background flush/compaction thread")
+ROCKS = Caller("rocksdict calls; RocksDB's default 2 background jobs")
+LMDB = Caller("lmdb calls")
+SQLITE = Caller("sqlite3 calls")
+
+
+def _pool(baseline_name: str) -> Caller:
+    return {"RocksDB": ROCKS, "LMDB": LMDB, "SQLite": SQLITE}[baseline_name.split()[0]]
+
 
 N = {"tiny": 10_000, "small": 200_000, "large": 1_000_000}
 BATCH = 1000
@@ -141,6 +162,8 @@ def _put_cases(n: int, keys: list[bytes], vals: list[bytes]) -> list[Case]:
                 items=n,
                 repeat=3,
                 extra=extra,
+                minide_pools=[MINIDE],
+                baseline_pools=[_pool(name)],
             )
         )
     return out
@@ -262,6 +285,8 @@ def _read_cases(n: int, keys: list[bytes], vals: list[bytes]) -> list[Case]:
                     items=n,
                     repeat=3,
                     verify=same,
+                    minide_pools=[MINIDE],
+                    baseline_pools=[_pool(name)],
                 )
             )
     for name, bf in (
@@ -278,6 +303,8 @@ def _read_cases(n: int, keys: list[bytes], vals: list[bytes]) -> list[Case]:
                 items=len(keys),
                 repeat=3,
                 verify=count,
+                minide_pools=[MINIDE],
+                baseline_pools=[_pool(name)],
             )
         )
     return out
@@ -369,6 +396,8 @@ def _asof_cases(n: int) -> list[Case]:
             items=len(probe),
             repeat=3,
             verify=check,
+            minide_pools=[MINIDE],
+            baseline_pools=[_pool(name)],
         )
         for name, bf in (
             ("RocksDB seek key||~ts", r_asof),
