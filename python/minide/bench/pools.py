@@ -176,4 +176,7 @@ class Caller(Pool):
 
 
 def _cores() -> int:
+    """The cores this process may run on (what rayon's default pool size counts)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
