@@ -124,7 +124,8 @@ def test_pyarrow_and_duckdb_pools_are_set_and_read_back() -> None:
                 "pyarrow.io_thread_count": n,
                 "duckdb.threads": n,
             }
-            assert con.execute("SELECT current_setting('threads')").fetchone()[0] == n
+            assert con.execute("SELECT current_setting('threads')").fetchall() == [(n,)]
+            assert con.sql("SELECT 42 AS x").to_arrow_table().column("x").to_pylist() == [42]
     finally:
         pa.set_cpu_count(old[0])
         pa.set_io_thread_count(old[1])

@@ -70,8 +70,9 @@ class DuckDB(Pool):
         self.con.execute(f"SET threads = {int(n)}")
 
     def read(self) -> dict[str, int]:
-        row = self.con.execute("SELECT current_setting('threads')").fetchone()
-        return {"duckdb.threads": int(row[0])}
+        # fetchall: a partly fetched result would keep the connection busy (DuckDB >= 2)
+        rows = self.con.execute("SELECT current_setting('threads')").fetchall()
+        return {"duckdb.threads": int(rows[0][0])}
 
     def __repr__(self) -> str:
         return "DuckDB(con)"
