@@ -201,6 +201,8 @@ def test_polars_cases_run_in_a_process_with_their_pool_size(tmp_path: Path) -> N
     assert by_case[f"sum {other}"]["env"] == {"POLARS_MAX_THREADS": str(other)}
     for n in (here, other):
         assert by_case[f"sum {n}"]["pools"]["baseline"] == {"polars.thread_pool_size": n}
+        c = by_case[f"sum {n}"]
+        assert c["minide_cpu_s"] >= 0 and c["baseline_cpu_s"] > 0
     assert doc["machine"]["load_avg"] and doc["when"].endswith("Z")
 
 

@@ -74,6 +74,10 @@ class Result:
     baseline_per_s: float | None
     runs: int
     extra: dict[str, float] = field(default_factory=dict)
+    #: median process CPU seconds per call (all threads), and baseline_cpu_s / minide_cpu_s
+    minide_cpu_s: float | None = None
+    baseline_cpu_s: float | None = None
+    cpu_ratio: float | None = None
     #: the pool settings read back before timing: {"minide": {...}, "baseline": {...}}
     pools: dict[str, dict[str, int]] = field(default_factory=dict)
     #: environment the case ran under when it needed a fresh process (else empty)
@@ -136,26 +140,46 @@ def check_still(case: Case, before: dict[str, dict[str, int]]) -> None:
             )
 
 
-def time_pair(case: Case) -> tuple[float, float, Any, Any]:
-    """Median wall time of each side over ``case.repeat`` runs (after one warm-up call of each
-    side, so both start the timed runs with the same caches warm). The order alternates
+@dataclass
+class Timing:
+    """Medians over the timed runs of one case, and the last result of each side."""
+
+    minide_s: float
+    baseline_s: float
+    #: process CPU seconds (user + system, every thread) per call: steadier than wall time on a
+    #: shared machine, but the total work of a side, not its latency, when it runs threads
+    minide_cpu_s: float
+    baseline_cpu_s: float
+    out_m: Any
+    out_b: Any
+
+
+def time_pair(case: Case) -> Timing:
+    """Median wall and CPU time of each side over ``case.repeat`` runs (after one warm-up call
+    of each side, so both start the timed runs with the same caches warm). The order alternates
     (minide first, then the baseline first, ...) so that neither side always follows the other,
     and garbage is collected before every timed call so neither pays for the other's."""
     out_m = case.minide()
     out_b = case.baseline()
     if case.verify is not None:
         case.verify(out_m, out_b)
-    times: dict[str, list[float]] = {"m": [], "b": []}
+    wall: dict[str, list[float]] = {"m": [], "b": []}
+    cpu: dict[str, list[float]] = {"m": [], "b": []}
     outs: dict[str, Any] = {"m": out_m, "b": out_b}
     calls = {"m": case.minide, "b": case.baseline}
     for i in range(case.repeat):
         for side in ("m", "b") if i % 2 == 0 else ("b", "m"):
             outs[side] = None  # the previous result is freed before the call, not during it
             gc.collect()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             outs[side] = calls[side]()
-            times[side].append(time.perf_counter() - t0)
-    return statistics.median(times["m"]), statistics.median(times["b"]), outs["m"], outs["b"]
+            wall[side].append(time.perf_counter() - t0)
+            cpu[side].append(time.process_time() - c0)
+    med = statistics.median
+    return Timing(
+        med(wall["m"]), med(wall["b"]), med(cpu["m"]), med(cpu["b"]), outs["m"], outs["b"]
+    )
 
 
 def run_case(bench: str, case: Case, env: dict[str, str] | None = None) -> Result:
@@ -166,9 +190,10 @@ def run_case(bench: str, case: Case, env: dict[str, str] | None = None) -> Resul
         raise ThreadMismatch(
             f"case {case.name!r} needs a process started with {need} (its pools read {readings})"
         )
-    m, b, out_m, out_b = time_pair(case)
+    t = time_pair(case)
+    m, b = t.minide_s, t.baseline_s
     check_still(case, readings)
-    extra = case.extra(out_m, out_b) if case.extra else {}
+    extra = case.extra(t.out_m, t.out_b) if case.extra else {}
     return Result(
         bench=bench,
         case=case.name,
@@ -182,6 +207,9 @@ def run_case(bench: str, case: Case, env: dict[str, str] | None = None) -> Resul
         baseline_per_s=case.items / b if case.items and b > 0 else None,
         runs=case.repeat,
         extra=extra,
+        minide_cpu_s=t.minide_cpu_s,
+        baseline_cpu_s=t.baseline_cpu_s,
+        cpu_ratio=t.baseline_cpu_s / t.minide_cpu_s if t.minide_cpu_s > 0 else None,
         pools=readings,
         env=dict(env or {}),
     )
@@ -308,4 +336,14 @@ def main(
     return 0
 
 
-__all__ = ["Case", "Result", "ThreadMismatch", "configure", "main", "pools", "run_case"]
+__all__ = [
+    "Case",
+    "Result",
+    "ThreadMismatch",
+    "Timing",
+    "configure",
+    "main",
+    "pools",
+    "run_case",
+    "time_pair",
+]

@@ -51,9 +51,11 @@ def print_table(results: list[Any]) -> None:
     from rich.table import Table
 
     table = Table(
-        title="minide vs baselines (ratio = baseline time / minide time; >= 1.0 is a win)"
+        title="minide vs baselines (ratio = baseline time / minide time; >= 1.0 is a win; "
+        "cpu ratio: the same for process CPU seconds, all threads)"
     )
-    for col in ("bench", "case", "threads", "minide", "baseline", "vs", "ratio", "minide items/s"):
+    cols = ("bench", "case", "threads", "minide", "baseline", "vs", "ratio", "cpu ratio", "items/s")
+    for col in cols:
         table.add_column(col, justify="right" if col not in ("bench", "case", "vs") else "left")
     for r in results:
         table.add_row(
@@ -64,6 +66,7 @@ def print_table(results: list[Any]) -> None:
             _fmt_s(r.baseline_s),
             r.baseline_name,
             _ratio(r.ratio),
+            f"{r.cpu_ratio:.2f}x" if r.cpu_ratio else "",
             f"{r.minide_per_s:,.0f}" if r.minide_per_s else "",
         )
     _console().print(table)
@@ -116,7 +119,7 @@ def print_report(results_dir: Path, names: list[str] | None = None) -> int:
         print(f"no bench results in {results_dir} (run `minide bench NAME` first)")
         return 0
     table = Table(title=f"latest bench results ({results_dir})")
-    for col in ("bench", "case", "minide", "baseline", "ratio", "threads", "when"):
+    for col in ("bench", "case", "minide", "baseline", "ratio", "cpu ratio", "threads", "when"):
         table.add_column(col, justify="left" if col in ("bench", "case", "when") else "right")
     rows: list[dict[str, Any]] = []
     for bench, (path, doc) in found.items():
@@ -133,6 +136,7 @@ def print_report(results_dir: Path, names: list[str] | None = None) -> int:
                 _fmt_s(r["minide_s"]),
                 f"{_fmt_s(r['baseline_s'])} {r['baseline_name']}",
                 _ratio(r["ratio"]),
+                f"{r['cpu_ratio']:.2f}x" if r.get("cpu_ratio") else "",
                 str(r["threads"]),
                 when,
             )
