@@ -82,10 +82,11 @@ def print_table(results: list[Any]) -> None:
 
 
 def _when(doc: dict[str, Any], path: Path) -> str:
+    """``YYYY-MM-DD HH:MM`` (UTC) of a result file: its ``when``, else its modification time."""
     if doc.get("when"):
-        return str(doc["when"]).replace("T", " ").rstrip("Z") + " UTC"
+        return str(doc["when"]).replace("T", " ")[:16]
     stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M")
 
 
 def latest(results_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -122,10 +123,15 @@ def print_report(results_dir: Path, names: list[str] | None = None) -> int:
     for col in ("bench", "case", "minide", "baseline", "ratio", "cpu ratio", "threads", "when"):
         table.add_column(col, justify="left" if col in ("bench", "case", "when") else "right")
     rows: list[dict[str, Any]] = []
+    notes = []
     for bench, (path, doc) in found.items():
         when = _when(doc, path)
         load = doc.get("machine", {}).get("load_avg")
-        when += f" ({doc.get('size', '?')}" + (f", load {load[0]:.1f})" if load else ")")
+        notes.append(
+            f"{bench}: size {doc.get('size', '?')}, {when} UTC"
+            + (f", load average {load[0]:.1f}" if load else "")
+            + f" ({path.name})"
+        )
         for r in doc["results"]:
             if r["bench"] != bench:
                 continue
@@ -141,6 +147,6 @@ def print_report(results_dir: Path, names: list[str] | None = None) -> int:
                 when,
             )
     _console().print(table)
-    for line in geomeans(rows):
+    for line in notes + geomeans(rows):
         print(line)
     return 0
