@@ -1,12 +1,19 @@
 """Parquet: minide's writer/reader vs pyarrow.parquet on a realistic generated table.
 
-Cases (same table, same process, same thread count):
+Cases (same table, same process, same thread count, set by the harness on both sides before each
+case: minide's ``threads=`` argument, pyarrow's ``set_cpu_count`` and ``set_io_thread_count``):
 - write_parquet vs ``pq.write_table`` with zstd and snappy at 1 and 2 threads. pyarrow's Parquet
-  writer encodes columns serially (pyarrow exposes no thread option for it); ``pa.set_cpu_count``
-  is set to the case's thread count for both sides anyway.
-- read_parquet vs ``pq.read_table(use_threads=threads > 1)`` on the file each library wrote.
+  writer encodes columns serially (pyarrow exposes no thread option for it).
+- read_parquet vs ``pq.read_table(use_threads=threads > 1)`` on the file each library wrote, and
+  both on pyarrow's file at one thread.
 - scan_cases.py: whole-file and filtered reads of a pyarrow-written zstd file at one thread.
 ``extra`` reports file sizes and the size ratio minide / pyarrow (target <= 1.05).
+
+Caches: both sides write to / read from the same temp folder; after the warm-up call the files
+are in the OS page cache for both readers. Neither library keeps anything between calls: minide's
+``read_parquet`` opens the file and decodes its footer on every call (the footer cache belongs to
+``minide.sql``'s file sources, not to ``read_parquet``), as ``pq.read_table`` does. Writers start
+from the same in-memory table every call.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from convert_cases import convert_cases
 from csv_cases import csv_cases
 from minide.bench import Case
 from scan_cases import scan_cases
+from minide.bench.pools import Arg, PyArrow
 
 ROWS = {"tiny": 20_000, "small": 1_000_000, "large": 10_000_000}
 
@@ -115,13 +123,13 @@ def parquet_cases(size: str) -> list[Case]:
             mp = tmp / f"m-{codec}-{threads}.parquet"
             bp = tmp / f"p-{codec}-{threads}.parquet"
 
-            def m_write(mp: Path = mp, codec: str = codec, threads: int = threads) -> Path:
-                pa.set_cpu_count(threads)
-                mc.write_parquet(table, mp, compression=codec, threads=threads)
+            arg = Arg()
+
+            def m_write(mp: Path = mp, codec: str = codec, arg: Arg = arg) -> Path:
+                mc.write_parquet(table, mp, compression=codec, threads=arg.n)
                 return mp
 
-            def b_write(bp: Path = bp, codec: str = codec, threads: int = threads) -> Path:
-                pa.set_cpu_count(threads)
+            def b_write(bp: Path = bp, codec: str = codec) -> Path:
                 pq.write_table(table, bp, compression=codec)
                 return bp
 
@@ -140,6 +148,8 @@ def parquet_cases(size: str) -> list[Case]:
                     baseline_name="pq.write_table",
                     verify=verify,
                     extra=lambda m, b, mp=mp, bp=bp: sizes(m, b, mp, bp),
+                    minide_pools=[arg],
+                    baseline_pools=[PyArrow()],
                 )
             )
 
@@ -149,14 +159,13 @@ def parquet_cases(size: str) -> list[Case]:
         mc.write_parquet(table, mp, compression=codec)
         pq.write_table(table, bp, compression=codec)
         for threads in (1, 2):
+            arg = Arg()
 
-            def m_read(mp: Path = mp, threads: int = threads) -> pa.Table:
-                pa.set_cpu_count(threads)
-                return mc.read_parquet(mp, threads=threads)
+            def m_read(mp: Path = mp, arg: Arg = arg) -> pa.Table:
+                return mc.read_parquet(mp, threads=arg.n)
 
-            def b_read(bp: Path = bp, threads: int = threads) -> pa.Table:
-                pa.set_cpu_count(threads)
-                return pq.read_table(bp, use_threads=threads > 1)
+            def b_read(bp: Path = bp) -> pa.Table:
+                return pq.read_table(bp, use_threads=pa.cpu_count() > 1)
 
             def same(m: pa.Table, b: pa.Table) -> None:
                 if not m.equals(b):
@@ -172,24 +181,26 @@ def parquet_cases(size: str) -> list[Case]:
                     baseline=b_read,
                     baseline_name="pq.read_table",
                     verify=same,
+                    minide_pools=[arg],
+                    baseline_pools=[PyArrow()],
                 )
             )
         # Same file for both readers: minide reading pyarrow's file.
+        arg = Arg()
         out.append(
             Case(
                 name=f"read {codec} x{n:,} (pyarrow's file)",
                 threads=1,
                 items=n,
                 repeat=repeat,
-                minide=lambda bp=bp: (pa.set_cpu_count(1), mc.read_parquet(bp, threads=1))[1],
-                baseline=lambda bp=bp: (pa.set_cpu_count(1), pq.read_table(bp, use_threads=False))[
-                    1
-                ],
+                minide=lambda bp=bp, arg=arg: mc.read_parquet(bp, threads=arg.n),
+                baseline=lambda bp=bp: pq.read_table(bp, use_threads=pa.cpu_count() > 1),
                 baseline_name="pq.read_table",
                 verify=same,
+                minide_pools=[arg],
+                baseline_pools=[PyArrow()],
             )
         )
-    pa.set_cpu_count(os.cpu_count() or 1)
     return out
 
 

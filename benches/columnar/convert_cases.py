@@ -2,8 +2,12 @@
 (``scan_csv().sink_parquet``) and DuckDB (``COPY ... TO (FORMAT parquet)``).
 
 Same CSV file (``csv_cases.dataset``: the seeded generator, ~100 MB at ``small``, ~1 GB at
-``large``), same codec, 2 threads for everyone (the machine's cores; Polars sizes its pool from
-them, pyarrow gets ``set_cpu_count(2)``, DuckDB ``SET threads=2``). Time is measured in this
+``large``), same codec, 2 threads for everyone, set by the harness: minide's ``threads=``,
+pyarrow's CPU and I/O pools, DuckDB's ``SET threads``, and Polars' pool (sized at import: when
+this process's pool has another size, the harness runs the Polars cases in a process started
+with ``POLARS_MAX_THREADS=2``). Caches: none between calls on any side (each conversion reads
+the CSV and writes a new file; DuckDB's connection is opened once and holds no table); the CSV
+is in the OS page cache for all after the warm-up calls. Time is measured in this
 process by the harness (and process CPU seconds, steadier on a shared machine). Each case's ``extra`` then runs every engine once more in a fresh
 process to report its peak RSS (Linux VmHWM) and output size, and the ratios
 CSV bytes / Parquet bytes; ``size_vs_best`` is minide's output over the smallest of the three
@@ -27,6 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from csv_cases import cpu_times, dataset
 from minide.bench import Case
+from minide.bench.pools import Arg, DuckDB, Polars, PyArrow
 
 THREADS = 2
 REPEAT = {"tiny": 3, "small": 3, "large": 1}
@@ -107,20 +112,21 @@ def convert_cases(size: str) -> list[Case]:
     def rows_of(path: Path) -> int:
         return pq.ParquetFile(path).metadata.num_rows
 
+    dk = duckdb.connect()
+    atexit.register(dk.close)
+    arg = Arg()
     for codec in ("zstd", "snappy"):
         ours = tmp / f"minide-{codec}.parquet"
 
         def m_convert(ours: Path = ours, codec: str = codec) -> Path:
-            pa.set_cpu_count(THREADS)
-            mc.csv_to_parquet(src, ours, compression=codec, threads=THREADS)
+            mc.csv_to_parquet(src, ours, compression=codec, threads=arg.n)
             return ours
 
         def b_pyarrow(dst: Path = tmp / f"pyarrow-{codec}.parquet", codec: str = codec) -> Path:
-            pa.set_cpu_count(THREADS)
             # the generated comments hold the odd quoted newline: parallel chunking must know
             t = pacsv.read_csv(
                 src,
-                read_options=pacsv.ReadOptions(use_threads=True),
+                read_options=pacsv.ReadOptions(use_threads=pa.cpu_count() > 1),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
             )
             pq.write_table(t, dst, compression=codec)
@@ -131,13 +137,10 @@ def convert_cases(size: str) -> list[Case]:
             return dst
 
         def b_duckdb(dst: Path = tmp / f"duckdb-{codec}.parquet", codec: str = codec) -> Path:
-            con = duckdb.connect()
-            con.execute(f"SET threads={THREADS}")
-            con.execute(
+            dk.execute(
                 f"COPY (SELECT * FROM read_csv('{src}')) TO '{dst}' "
                 f"(FORMAT parquet, COMPRESSION {codec})"
             )
-            con.close()
             return dst
 
         def same_rows(m: Path, b: Path) -> None:
@@ -178,10 +181,10 @@ def convert_cases(size: str) -> list[Case]:
                 **cpu_times(convert, base, runs=1 if size == "large" else 3),
             }
 
-        for who, fn, name in (
-            ("pyarrow", b_pyarrow, "pacsv.read_csv + pq.write_table"),
-            ("polars", b_polars, "polars scan_csv().sink_parquet"),
-            ("duckdb", b_duckdb, "duckdb COPY TO parquet"),
+        for who, fn, name, pool in (
+            ("pyarrow", b_pyarrow, "pacsv.read_csv + pq.write_table", PyArrow()),
+            ("polars", b_polars, "polars scan_csv().sink_parquet", Polars()),
+            ("duckdb", b_duckdb, "duckdb COPY TO parquet", DuckDB(dk)),
         ):
             out.append(
                 Case(
@@ -194,6 +197,8 @@ def convert_cases(size: str) -> list[Case]:
                     baseline_name=name,
                     verify=same_rows,
                     extra=lambda m, b, who=who, fn=fn, extra=extra: extra(m, b, who, fn),
+                    minide_pools=[arg],
+                    baseline_pools=[pool],
                 )
             )
     return out

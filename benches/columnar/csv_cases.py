@@ -4,6 +4,13 @@
 alone as ``minide bench csv``). The data file is made once per size by
 ``minide.columnar.datagen.generate_csv`` and cached in ``$MINIDE_BENCH_DATA`` (default: a
 ``minide-bench`` folder in the temp directory).
+
+Threads: the harness sets minide's ``threads=`` and pyarrow's CPU and I/O pools to the case's
+count; pyarrow's reader gets ``use_threads=`` accordingly. The streaming case is one thread on
+both sides.
+
+Caches: none in either reader between calls (each call opens the file and infers types again);
+the file is in the OS page cache for both after the warm-up calls.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import minide.columnar as mc
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from minide.bench import Case
+from minide.bench.pools import Arg, PyArrow
 from minide.columnar import datagen
 
 SEED = 42
@@ -116,16 +124,16 @@ def csv_cases(size: str) -> list[Case]:
     path, rows = dataset(size)
     mib = path.stat().st_size / 2**20
     repeat = REPEAT[size]
-    pa.set_cpu_count(2)
     out: list[Case] = []
     for threads in (1, 2):
-        read_opts = pacsv.ReadOptions(use_threads=threads > 1)
+        arg = Arg()
 
-        def ours(t: int = threads) -> pa.Table:
-            return mc.read_csv(path, threads=t)
+        def ours(arg: Arg = arg) -> pa.Table:
+            return mc.read_csv(path, threads=arg.n)
 
-        def theirs(o: pacsv.ReadOptions = read_opts) -> pa.Table:
-            return pacsv.read_csv(path, read_options=o, parse_options=PARSE)
+        def theirs() -> pa.Table:
+            opts = pacsv.ReadOptions(use_threads=pa.cpu_count() > 1)
+            return pacsv.read_csv(path, read_options=opts, parse_options=PARSE)
 
         out.append(
             Case(
@@ -138,11 +146,15 @@ def csv_cases(size: str) -> list[Case]:
                 baseline_name="pyarrow.csv.read_csv",
                 verify=_same,
                 extra=lambda _m, _b, f=ours, g=theirs: cpu_times(f, g),
+                minide_pools=[arg],
+                baseline_pools=[PyArrow()],
             )
         )
 
+    stream_arg = Arg()
+
     def stream_minide() -> int:
-        return sum(b.num_rows for b in mc.open_csv(path, threads=1))
+        return sum(b.num_rows for b in mc.open_csv(path, threads=stream_arg.n))
 
     def stream_pyarrow() -> int:
         opts = pacsv.ReadOptions(use_threads=False)
@@ -175,6 +187,8 @@ def csv_cases(size: str) -> list[Case]:
             baseline_name="pyarrow.csv.open_csv",
             verify=rows_match,
             extra=memory,
+            minide_pools=[stream_arg],
+            baseline_pools=[PyArrow()],
         )
     )
     return out

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from minide.bench import Case
+from minide.bench.pools import Arg, PyArrow
 
 ROWS = {"tiny": 20_000, "small": 2_000_000, "large": 2_000_000}
 
@@ -61,12 +62,12 @@ def scan_cases(size: str) -> list[Case]:
         if not m.equals(b):
             raise AssertionError("read_parquet differs from pq.read_table")
 
+    arg = Arg()
+
     def m_whole() -> pa.Table:
-        pa.set_cpu_count(1)
-        return mc.read_parquet(path, threads=1)
+        return mc.read_parquet(path, threads=arg.n)
 
     def b_whole() -> pa.Table:
-        pa.set_cpu_count(1)
         return pq.read_table(path, use_threads=False)
 
     day = table.column("ts")[n // 2].as_py().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -76,9 +77,8 @@ def scan_cases(size: str) -> list[Case]:
     last: dict[str, float] = {}
 
     def m_filtered() -> pa.Table:
-        pa.set_cpu_count(1)
         pf = mc.ParquetFile(path)
-        t = pf.read(filter=text, threads=1)
+        t = pf.read(filter=text, threads=arg.n)
         s = pf.last_scan
         assert s is not None
         last.update(
@@ -91,7 +91,6 @@ def scan_cases(size: str) -> list[Case]:
         return t
 
     def b_filtered() -> pa.Table:
-        pa.set_cpu_count(1)
         return pq.read_table(path, use_threads=False, filters=arrow_filter)
 
     out = [
@@ -104,6 +103,8 @@ def scan_cases(size: str) -> list[Case]:
             baseline=b_whole,
             baseline_name="pq.read_table",
             verify=same,
+            minide_pools=[arg],
+            baseline_pools=[PyArrow()],
         ),
         Case(
             name=f"read filtered x{n:,} (one day, one country)",
@@ -115,6 +116,8 @@ def scan_cases(size: str) -> list[Case]:
             baseline_name="pq.read_table(filters)",
             verify=same,
             extra=lambda _m, _b: dict(last),
+            minide_pools=[arg],
+            baseline_pools=[PyArrow()],
         ),
     ]
     pa.set_cpu_count(os.cpu_count() or 1)

@@ -10,6 +10,11 @@
 3. Merkle tree build (with its per-segment key index) + diff over ``total`` keys: Rust vs the
    same algorithm in Python with the ``xxhash`` package (same hashes, so the differing segments
    are checked to be identical).
+
+Threads: one on both sides in every case (the simulator, the clocks and the Merkle tree run on
+the calling thread; the baselines are Python). Caches: none. Anti-entropy and full sync each
+take a freshly prepared simulator per call (built before timing, one per run and per warm-up);
+the clock and tree cases build everything they use inside the call.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import minide.replication as mr
 import xxhash
 from minide.bench import Case
+from minide.bench.pools import Caller
 
 SIZES = {"tiny": (2_000, 200, 2), "small": (100_000, 10_000, 4), "large": (1_000_000, 100_000, 5)}
 EMPTY = mr.VectorClock()
@@ -110,6 +116,8 @@ def anti_entropy_case(size: str) -> Case:
         minide=merkle,
         baseline=full,
         baseline_name="full sync (every key)",
+        minide_pools=[Caller("simulator: Merkle anti-entropy")],
+        baseline_pools=[Caller("simulator: full sync")],
         repeat=repeat,
         items=divergent,
         verify=verify,
@@ -175,6 +183,8 @@ def clock_case(size: str) -> Case:
         minide=rust,
         baseline=python,
         baseline_name="pure-Python dict clock",
+        minide_pools=[Caller("VectorClock calls")],
+        baseline_pools=[Caller("Python loop")],
         items=n,
         verify=_must_equal("clock comparisons"),
     )
@@ -237,6 +247,8 @@ def merkle_case(size: str) -> Case:
         minide=rust,
         baseline=python,
         baseline_name="pure Python + xxhash",
+        minide_pools=[Caller("MerkleTree calls")],
+        baseline_pools=[Caller("Python loop")],
         repeat=3,
         items=2 * total,
         verify=_must_equal("Merkle diffs"),

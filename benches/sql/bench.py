@@ -8,9 +8,19 @@ cached under $MINIDE_CACHE or the temp dir, outside the repository). Two sources
 - ``memory`` (default for tiny/small): the tables decoded once, minide registers the Arrow tables
   and DuckDB copies them into native tables.
 
-Set MINIDE_SQL_BENCH_SOURCE=files|memory to choose. DuckDB runs with ``SET threads = N``. Every
-case first checks that both engines return the same rows (floats to 1e-9 relative). The harness
-prints the geometric mean of the ratios per thread count.
+Set MINIDE_SQL_BENCH_SOURCE=files|memory to choose. Every case first checks that both engines
+return the same rows (floats to 1e-9 relative). The harness prints the geometric mean of the
+ratios per thread count.
+
+Threads: the harness sets ``con.set("threads", n)`` and DuckDB's ``SET threads = n`` before each
+case and reads both back. Both return Arrow (minide ``to_arrow()``, DuckDB ``to_arrow_table()``).
+
+Caches, the same on both sides: each query is parsed, bound, optimized and planned on every call
+(no prepared statements, no plan or result cache on either side); ``memory`` tables are decoded
+once, before timing, into each engine's own storage (Arrow tables for minide, native tables for
+DuckDB); over ``files``, minide keeps each file open with its decoded footer (re-checked by
+size, mtime and inode), and DuckDB gets ``SET parquet_metadata_cache = true`` so that it keeps
+the decoded footers too; the files' pages are in the OS page cache for both after warm-up.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import duckdb
 import minide
 import minide.columnar
 from minide.bench import Case
+from minide.bench.pools import DuckDB, MinideSQL
 from minide.sql import tpch
 
 SCALES = {"tiny": 0.01, "small": 0.1, "large": 1.0}
@@ -55,7 +66,7 @@ def _duckdb_runner(dk: Any, sql: str) -> Any:
             if s.strip().lower().startswith(("create", "drop")):
                 dk.execute(s)
             else:
-                out = dk.sql(s).fetchall()
+                out = dk.sql(s).to_arrow_table()
         return out
 
     return run
@@ -81,9 +92,9 @@ def cases(size: str) -> list[Case]:
     rows = minide.columnar.ParquetFile(root / "lineitem.parquet").num_rows
     for threads in (1, 2):
         con = minide.connect()
-        con.set("threads", threads)
         dk = duckdb.connect()
-        dk.execute(f"SET threads = {threads}")
+        if data is None:
+            dk.execute("SET parquet_metadata_cache = true")
         for name in tpch.TABLES:
             if data is None:
                 con.register(name, root / f"{name}.parquet")
@@ -107,6 +118,8 @@ def cases(size: str) -> list[Case]:
                     repeat=3 if size != "tiny" else 2,
                     items=rows,
                     verify=_verify(q, "order by" in sql.lower()),
+                    minide_pools=[MinideSQL(con)],
+                    baseline_pools=[DuckDB(dk)],
                 )
             )
     return out

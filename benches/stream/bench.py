@@ -5,33 +5,37 @@ arrival jitter below the allowed lateness, 1-hour window, 100k-row batches. On t
 exact deduplicator's output is "first occurrence of each event_id in arrival order", which is
 what every baseline computes over the concatenated batches (so every case is verified).
 
-Thread counts: minide's process uses its rayon pool and Polars its own pool, both sized to the
-same number (``THREADS``, set through RAYON_NUM_THREADS / POLARS_MAX_THREADS before either
-library starts its pool). pyarrow's ``unique``/``index_in`` kernels are single-threaded; the
-Python set loop is single-threaded and runs on a 200k-event slice. The end-to-end case
-(Redis Streams → dedup → Parquet) is described in benches/stream/e2e.py, the window cases
+Thread counts: minide's ``process`` runs on minide's global rayon pool, Polars on its own pool;
+both are sized when the library starts (RAYON_NUM_THREADS, POLARS_MAX_THREADS), so the harness
+runs a case in a process started with both set to the case's count when this process's pools
+have another size. The Polars cases run at ``THREADS`` (2, or $MINIDE_BENCH_THREADS). pyarrow's
+``unique``/``index_in`` kernels and the Python set loop are single-threaded, so those cases run
+minide on one thread too (pyarrow's pools are set to 1 as well). The end-to-end case (Redis
+Streams → dedup → Parquet) is described in benches/stream/e2e.py, the window cases
 (minide's window step vs Polars group_by_dynamic) in benches/stream/windows.py.
+
+Caches: none between calls. Each minide call starts a new ``Deduplicator`` (empty state) over
+the same pre-built Arrow batches; Polars and pyarrow are stateless over the same in-memory
+table (the Polars DataFrame is made from it once, before timing, zero-copy).
 """
 
 from __future__ import annotations
 
 import os
-import sys
+
+import minide.stream as ms
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# The harness puts this folder on sys.path only while it loads the module: import here.
+from data import events
+from e2e import cases as e2e_cases
+from windows import cases as window_cases
+from minide.bench import Case
+from minide.bench.pools import Caller, Polars, PyArrow, RayonGlobal
 
 THREADS = int(os.environ.get("MINIDE_BENCH_THREADS", str(min(os.cpu_count() or 1, 2))))
-os.environ.setdefault("RAYON_NUM_THREADS", str(THREADS))
-os.environ.setdefault("POLARS_MAX_THREADS", str(THREADS))
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-import minide.stream as ms  # noqa: E402
-import polars as pl  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.compute as pc  # noqa: E402
-from data import events  # noqa: E402
-from e2e import cases as e2e_cases  # noqa: E402
-from minide.bench import Case  # noqa: E402
-from windows import cases as window_cases  # noqa: E402
 
 EVENTS = {"tiny": 50_000, "small": 2_000_000, "large": 10_000_000}
 
@@ -131,17 +135,21 @@ def cases(size: str) -> list[Case]:
                 baseline_name="polars unique(maintain_order)",
                 verify=_same_ids,
                 extra=extra,
+                minide_pools=[RayonGlobal()],
+                baseline_pools=[Polars()],
             )
         )
         out.append(
             Case(
                 name=f"{label} x{n:,} vs pyarrow",
-                threads=THREADS,
+                threads=1,
                 items=n,
                 minide=lambda b=batches: _dedup(b),
                 baseline=lambda t=table: _pyarrow_unique_first(t),
-                baseline_name="pyarrow unique+index_in (1 thread)",
+                baseline_name="pyarrow unique+index_in",
                 verify=_same_ids,
+                minide_pools=[RayonGlobal()],
+                baseline_pools=[PyArrow()],
             )
         )
     # Python set loop on a slice: what a user writes without minide (no windows, no lateness).
@@ -156,16 +164,18 @@ def cases(size: str) -> list[Case]:
     out.append(
         Case(
             name=f"int64 x{m:,} vs python set",
-            threads=THREADS,
+            threads=1,
             items=m,
             minide=lambda: _dedup(small_batches),
             baseline=lambda: _python_set(small),
-            baseline_name="python set loop (1 thread)",
+            baseline_name="python set loop",
             verify=same_rows,
+            minide_pools=[RayonGlobal()],
+            baseline_pools=[Caller("Python loop")],
         )
     )
     # Redis Streams → dedup → Parquet, end to end (benches/stream/e2e.py).
-    out += e2e_cases(size, Case, THREADS)
+    out += e2e_cases(size, Case)
     # Event-time windows vs Polars group_by_dynamic (benches/stream/windows.py).
     out += window_cases(size, Case, THREADS)
     return out

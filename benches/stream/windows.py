@@ -122,6 +122,9 @@ def _same_windows(got: pa.Table, want: pa.Table) -> None:
 
 
 def cases(size: str, Case, threads: int) -> list:
+    from minide.bench.pools import Arg, Polars
+
+    arg = Arg("window threads=")
     n = EVENTS[size]
     batches = keyed_events(n)
     df = pl.from_arrow(pa.Table.from_batches(batches))
@@ -137,13 +140,15 @@ def cases(size: str, Case, threads: int) -> list:
                     + ("sort+group" if sort else "pre-sorted"),
                     threads=threads,
                     items=n,
-                    minide=lambda k=kind: _minide(batches, k, threads),
+                    minide=lambda k=kind: _minide(batches, k, arg.n),
                     baseline=lambda k=kind, s=sort: _polars(df if s else df_sorted, k, threads, s),
                     baseline_name="polars sort + group_by_dynamic"
                     if sort
                     else "polars group_by_dynamic (pre-sorted)",
                     verify=_same_windows,
                     repeat=3 if size == "large" else 5,
+                    minide_pools=[arg],
+                    baseline_pools=[Polars()],
                 )
             )
     out.insert(
@@ -152,11 +157,13 @@ def cases(size: str, Case, threads: int) -> list:
             name=f"windows tumbling 1m x{n:,} ({KEYS:,} int keys) vs polars group_by+truncate",
             threads=threads,
             items=n,
-            minide=lambda: _minide(batches, "tumbling", threads),
+            minide=lambda: _minide(batches, "tumbling", arg.n),
             baseline=lambda: _polars_truncate(df, threads),
             baseline_name="polars group_by(key, truncate(time))",
             verify=_same_windows,
             repeat=3 if size == "large" else 5,
+            minide_pools=[arg],
+            baseline_pools=[Polars()],
         ),
     )
     return out

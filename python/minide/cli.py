@@ -42,13 +42,23 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default=None, help="benches directory (default: the repo's benches/)")
     p.add_argument("--out", default=None, help="where to write JSON results")
     p.add_argument("--list", action="store_true", help="list the benches and exit")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="print the newest results of every bench (or of NAMES) from the results folder",
+    )
 
 
 def _bench(args: argparse.Namespace) -> int:
     from minide.bench import main as bench_main
 
     return bench_main(
-        args.names, size=args.size, bench_dir=args.dir, out_dir=args.out, list_only=args.list
+        args.names,
+        size=args.size,
+        bench_dir=args.dir,
+        out_dir=args.out,
+        list_only=args.list,
+        report=args.report,
     )
 
 

@@ -47,8 +47,8 @@ def _fsync_dir(path: Path) -> None:
 class ParquetSink:
     """Writes output batches to ``dir/part-NNNNNNNN.parquet``, one or more files per checkpoint.
 
-    ``compression`` and ``row_group_size`` go to :func:`minide.columnar.write_parquet`;
-    ``file_rows`` bounds the rows buffered in memory before a temp file is written.
+    ``compression``, ``row_group_size`` and ``threads`` go to
+    :func:`minide.columnar.write_parquet`; ``file_rows`` bounds the rows buffered in memory before a temp file is written.
     """
 
     def __init__(
@@ -58,12 +58,14 @@ class ParquetSink:
         compression: str = "zstd",
         row_group_size: int = 1_048_576,
         file_rows: int = 1_048_576,
+        threads: int | None = None,
     ) -> None:
         self.dir = Path(dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.compression = compression
         self.row_group_size = row_group_size
         self.file_rows = file_rows
+        self.threads = threads
         self._buffer: list[pa.RecordBatch] = []
         self._buffered_rows = 0
         #: temp files written since the last commit, fsynced or not
@@ -114,7 +116,11 @@ class ParquetSink:
         seq = self._next
         table = pa.Table.from_batches(self._buffer)
         write_parquet(
-            table, self._tmp(seq), compression=self.compression, row_group_size=self.row_group_size
+            table,
+            self._tmp(seq),
+            compression=self.compression,
+            row_group_size=self.row_group_size,
+            threads=self.threads,
         )
         self._next += 1
         self._pending.append(seq)
