@@ -14,6 +14,7 @@ from minide.sql.ast import Script
 from minide.sql.connection import Connection, Cursor, Relation, connect
 from minide.sql.optimizer import PASS_NAMES
 from minide.sql.parser import parse, parse_script
+from minide.sql.sources import keep_freed_memory
 
 apilevel = "2.0"
 threadsafety = 1
@@ -27,6 +28,7 @@ __all__ = [
     "Script",
     "apilevel",
     "connect",
+    "keep_freed_memory",
     "paramstyle",
     "parse",
     "parse_script",
