@@ -133,10 +133,18 @@ pub fn int_values(a: &dyn Array) -> Result<ScalarBuffer<u64>> {
         Reader::IntWidened(v) => Ok(ScalarBuffer::from(
             v.into_iter().map(|x| x as u64).collect::<Vec<u64>>(),
         )),
+        Reader::Int32(v) => Ok(ScalarBuffer::from(
+            v.iter().map(|&x| i64::from(x) as u64).collect::<Vec<u64>>(),
+        )),
         Reader::Dict(keys, inner) => {
+            let widened: Vec<i64>;
             let dv: &[i64] = match &*inner {
                 Reader::Int(v) => v,
                 Reader::IntWidened(v) => v,
+                Reader::Int32(v) => {
+                    widened = v.iter().map(|&x| i64::from(x)).collect();
+                    &widened
+                }
                 _ => {
                     return Err(Error::schema(format!(
                         "{} is not an integer key",
@@ -162,27 +170,24 @@ pub fn int_values(a: &dyn Array) -> Result<ScalarBuffer<u64>> {
 
 /// String/binary values, read straight from the Arrow buffers.
 enum Bytes<'a> {
-    Offsets32(&'a [i32], &'a [u8]),
-    Offsets64(&'a [i64], &'a [u8]),
+    Utf8(&'a arrow_array::StringArray),
+    LargeUtf8(&'a arrow_array::LargeStringArray),
+    Binary(&'a arrow_array::BinaryArray),
+    LargeBinary(&'a arrow_array::LargeBinaryArray),
     Utf8View(&'a arrow_array::StringViewArray),
     BinaryView(&'a arrow_array::BinaryViewArray),
     Fixed(&'a arrow_array::FixedSizeBinaryArray),
 }
 
 impl<'a> Bytes<'a> {
-    /// Value `i`'s bytes. Offsets come from foreign producers: a bad pair reads as empty, never
-    /// out of bounds.
+    /// Value `i`'s bytes (arrays from outside are validated when imported).
     #[inline]
     fn get(&self, i: usize) -> &'a [u8] {
         match *self {
-            Bytes::Offsets32(o, d) => match (o.get(i), o.get(i + 1)) {
-                (Some(&a), Some(&b)) => d.get(a as usize..b as usize).unwrap_or_default(),
-                _ => &[],
-            },
-            Bytes::Offsets64(o, d) => match (o.get(i), o.get(i + 1)) {
-                (Some(&a), Some(&b)) => d.get(a as usize..b as usize).unwrap_or_default(),
-                _ => &[],
-            },
+            Bytes::Utf8(a) => a.value(i).as_bytes(),
+            Bytes::LargeUtf8(a) => a.value(i).as_bytes(),
+            Bytes::Binary(a) => a.value(i),
+            Bytes::LargeBinary(a) => a.value(i),
             Bytes::Utf8View(a) => a.value(i).as_bytes(),
             Bytes::BinaryView(a) => a.value(i),
             Bytes::Fixed(a) => a.value(i),
@@ -194,7 +199,9 @@ impl<'a> Bytes<'a> {
 enum Reader<'a> {
     /// 64-bit integer/temporal values in place.
     Int(&'a [i64]),
-    /// Narrower integers widened once.
+    /// 32-bit integer/temporal values in place (the common INT and DATE columns).
+    Int32(&'a [i32]),
+    /// Other integers widened once.
     IntWidened(Vec<i64>),
     Float(&'a [f64]),
     FloatWidened(Vec<f64>),
@@ -250,11 +257,11 @@ impl<'a> Reader<'a> {
             D::Duration(U::Millisecond) => Reader::Int(i64_slice::<DurationMillisecondType>(a)),
             D::Duration(U::Microsecond) => Reader::Int(i64_slice::<DurationMicrosecondType>(a)),
             D::Duration(U::Nanosecond) => Reader::Int(i64_slice::<DurationNanosecondType>(a)),
-            D::Int32 => Reader::IntWidened(widen::<Int32Type>(a, i64::from)),
-            D::Date32 => Reader::IntWidened(widen::<Date32Type>(a, i64::from)),
-            D::Time32(U::Second) => Reader::IntWidened(widen::<Time32SecondType>(a, i64::from)),
+            D::Int32 => Reader::Int32(a.as_primitive::<Int32Type>().values()),
+            D::Date32 => Reader::Int32(a.as_primitive::<Date32Type>().values()),
+            D::Time32(U::Second) => Reader::Int32(a.as_primitive::<Time32SecondType>().values()),
             D::Time32(U::Millisecond) => {
-                Reader::IntWidened(widen::<Time32MillisecondType>(a, i64::from))
+                Reader::Int32(a.as_primitive::<Time32MillisecondType>().values())
             }
             D::Int16 => Reader::IntWidened(widen::<Int16Type>(a, i64::from)),
             D::Int8 => Reader::IntWidened(widen::<Int8Type>(a, i64::from)),
@@ -279,22 +286,10 @@ impl<'a> Reader<'a> {
             ),
             D::Boolean => Reader::Bool(a.as_boolean()),
             D::Decimal128(_, _) => Reader::Decimal(a.as_primitive::<Decimal128Type>().values()),
-            D::Utf8 => {
-                let s = a.as_string::<i32>();
-                Reader::Bytes(Bytes::Offsets32(s.offsets(), s.values()))
-            }
-            D::LargeUtf8 => {
-                let s = a.as_string::<i64>();
-                Reader::Bytes(Bytes::Offsets64(s.offsets(), s.values()))
-            }
-            D::Binary => {
-                let s = a.as_binary::<i32>();
-                Reader::Bytes(Bytes::Offsets32(s.offsets(), s.values()))
-            }
-            D::LargeBinary => {
-                let s = a.as_binary::<i64>();
-                Reader::Bytes(Bytes::Offsets64(s.offsets(), s.values()))
-            }
+            D::Utf8 => Reader::Bytes(Bytes::Utf8(a.as_string::<i32>())),
+            D::LargeUtf8 => Reader::Bytes(Bytes::LargeUtf8(a.as_string::<i64>())),
+            D::Binary => Reader::Bytes(Bytes::Binary(a.as_binary::<i32>())),
+            D::LargeBinary => Reader::Bytes(Bytes::LargeBinary(a.as_binary::<i64>())),
             D::Utf8View => Reader::Bytes(Bytes::Utf8View(a.as_string_view())),
             D::BinaryView => Reader::Bytes(Bytes::BinaryView(a.as_binary_view())),
             D::FixedSizeBinary(_) => Reader::Bytes(Bytes::Fixed(a.as_fixed_size_binary())),
@@ -314,6 +309,7 @@ impl<'a> Reader<'a> {
     fn put(&self, i: usize, buf: &mut Vec<u8>) {
         match self {
             Reader::Int(v) => put_int(buf, v[i]),
+            Reader::Int32(v) => put_int(buf, i64::from(v[i])),
             Reader::IntWidened(v) => put_int(buf, v[i]),
             Reader::Float(v) => put_float(buf, v[i]),
             Reader::FloatWidened(v) => put_float(buf, v[i]),
@@ -342,16 +338,14 @@ impl<'a> Reader<'a> {
     /// Bytes per row a value takes (for sizing buffers); strings count their average length.
     fn width(&self, rows: usize) -> usize {
         match self {
-            Reader::Int(_) | Reader::IntWidened(_) | Reader::Float(_) | Reader::FloatWidened(_) => {
-                9
-            }
+            Reader::Int(_)
+            | Reader::Int32(_)
+            | Reader::IntWidened(_)
+            | Reader::Float(_)
+            | Reader::FloatWidened(_) => 9,
             Reader::Bool(_) => 2,
             Reader::Decimal(_) => 17,
-            Reader::Bytes(Bytes::Offsets32(o, _)) => {
-                5 + (o.last().copied().unwrap_or(0) - o.first().copied().unwrap_or(0)).max(0)
-                    as usize
-                    / rows.max(1)
-            }
+            Reader::Bytes(Bytes::Utf8(a)) => 5 + a.value_data().len() / rows.max(1),
             Reader::Bytes(_) => 21,
             Reader::Dict(_, v) => v.width(rows),
         }
@@ -513,19 +507,37 @@ fn single_bytes_hashes(a: &dyn Array) -> Result<Option<Vec<[u64; 2]>>> {
     let Reader::Bytes(bytes) = Reader::new(a)? else {
         return Ok(None);
     };
+    // One monomorphized loop per layout, not a match per row.
+    Ok(Some(match bytes {
+        Bytes::Utf8(s) => hash_each(n, nulls, |i| s.value(i).as_bytes()),
+        Bytes::LargeUtf8(s) => hash_each(n, nulls, |i| s.value(i).as_bytes()),
+        Bytes::Binary(s) => hash_each(n, nulls, |i| s.value(i)),
+        Bytes::LargeBinary(s) => hash_each(n, nulls, |i| s.value(i)),
+        Bytes::Utf8View(s) => hash_each(n, nulls, |i| s.value(i).as_bytes()),
+        Bytes::BinaryView(s) => hash_each(n, nulls, |i| s.value(i)),
+        Bytes::Fixed(s) => hash_each(n, nulls, |i| s.value(i)),
+    }))
+}
+
+/// xxh3-128 of `value(i)` per row (NULL_KEY for nulls), in parallel for large inputs.
+fn hash_each<'a>(
+    n: usize,
+    nulls: Option<NullBuffer>,
+    value: impl Fn(usize) -> &'a [u8] + Sync,
+) -> Vec<[u64; 2]> {
     let one = |i: usize| {
         if nulls.as_ref().is_some_and(|nb| nb.is_null(i)) {
             NULL_KEY
         } else {
-            split(xxh3_128(bytes.get(i)))
+            split(xxh3_128(value(i)))
         }
     };
-    Ok(Some(if n < PARALLEL_HASH_ROWS {
+    if n < PARALLEL_HASH_ROWS {
         (0..n).map(one).collect()
     } else {
         use rayon::prelude::*;
         (0..n).into_par_iter().map(one).collect()
-    }))
+    }
 }
 
 #[cfg(test)]
