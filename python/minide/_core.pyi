@@ -2,6 +2,7 @@
 # One section per engine, in the order rust/bindings/src/lib.rs registers them; keep the
 # separators so that work on different engines merges cleanly.
 import datetime
+import os
 from collections.abc import Iterable
 from typing import Any, Self, final
 
@@ -16,6 +17,10 @@ BUILD_PROFILE: str
 # ----------------------------------------------------------------------------------------------
 
 def hash_array(array: Any) -> pa.UInt64Array: ...
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None: ...
+def rename_durable(renames: list[tuple[str | os.PathLike[str], str | os.PathLike[str]]]) -> None: ...
+def sync_file(path: str | os.PathLike[str]) -> None: ...
+def sync_dir(path: str | os.PathLike[str]) -> None: ...
 
 # ----------------------------------------------------------------------------------------------
 # columnar: Parquet (rust/bindings/src/columnar/parquet.rs)
@@ -432,7 +437,6 @@ def stream_checkpoint_seal(payload: bytes) -> bytes: ...
 def stream_decode_messages(
     payloads: Any, schema: Any, format: str
 ) -> tuple[pa.RecordBatch, list[tuple[int, str]]]: ...
-def stream_decode_supports(schema: Any) -> bool: ...
 
 # ----------------------------------------------------------------------------------------------
 # sql (rust/bindings/src/sql.rs)

@@ -195,11 +195,13 @@ def test_pruning_decision_follows_a_rewritten_file(tmp_path: Path) -> None:
     _same(con, sql, path)
 
 
-@pytest.mark.parametrize("flag, calls", [("0", 0), ("off", 0), ("1", 2)])
-def test_keep_freed_memory_switch(monkeypatch: pytest.MonkeyPatch, flag: str, calls: int) -> None:
-    """MINIDE_KEEP_FREED_MEMORY=0 leaves glibc's allocator settings alone."""
+@pytest.mark.parametrize("on", [True, False])
+def test_keep_freed_memory_switch(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
+    """``minide.sql.keep_freed_memory(False)`` leaves glibc's allocator settings alone; on (the
+    default) tunes them once per process at the first file scan."""
     import ctypes
 
+    import minide.sql
     from minide.sql import sources
 
     seen: list[tuple[int, int]] = []
@@ -210,9 +212,48 @@ def test_keep_freed_memory_switch(monkeypatch: pytest.MonkeyPatch, flag: str, ca
             return 1
 
     monkeypatch.setattr(sources, "_malloc_tuned", False)
+    monkeypatch.setattr(sources, "_keep_freed", True)
     monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
-    monkeypatch.setenv("MINIDE_KEEP_FREED_MEMORY", flag)
+    minide.sql.keep_freed_memory(on)
     sources._keep_freed_memory()
-    assert len(seen) == calls
+    assert seen == ([(-1, 512 << 20), (-3, 64 << 20)] if on else [])
     sources._keep_freed_memory()  # once per process
-    assert len(seen) == calls
+    assert len(seen) == (2 if on else 0)
+
+
+def test_keep_freed_memory_off_after_tuning_restores_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ctypes
+
+    import minide.sql
+    from minide.sql import sources
+
+    seen: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            seen.append((param, value))
+            return 1
+
+    monkeypatch.setattr(sources, "_malloc_tuned", False)
+    monkeypatch.setattr(sources, "_keep_freed", True)
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    sources._keep_freed_memory()
+    minide.sql.keep_freed_memory(False)
+    assert seen[2:] == [(-1, 128 << 10), (-3, 128 << 10)]
+    sources._keep_freed_memory()  # stays off
+    assert len(seen) == 4
+    minide.sql.keep_freed_memory(True)
+    sources._keep_freed_memory()
+    assert len(seen) == 6
+
+
+def test_library_reads_no_minide_environment_variables() -> None:
+    """No hidden switches: the SQL file sources never read the environment."""
+    import inspect
+
+    import minide.sql.sources as sources
+
+    text = inspect.getsource(sources)
+    assert "os.environ" not in text and "getenv" not in text

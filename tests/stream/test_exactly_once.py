@@ -4,7 +4,19 @@
 ``dedup → count_by(user) → LogSink``, checkpointing every 200 ms. The pipeline process is killed
 with SIGKILL at five random points between 40% and 70% of progress and restarted from its latest
 checkpoint each time. At the end the sink must hold every event id exactly once and the keyed
-counts must be exact. Also: a kill between the checkpoint rename and the source commit.
+counts must be exact. Also: kills inside a checkpoint, at each of its steps and at random steps
+of random checkpoints.
+
+Fault injection lives here, not in the library: the child process (``CHILD``) optionally takes a
+``phase:n`` argument and wraps the pipeline's calls into ``minide._core`` (and its source's commit)
+to SIGKILL itself at that step of its n-th checkpoint:
+
+* ``before_write``: the checkpoint is sealed but nothing is written;
+* ``after_state_write``: ``pipeline.ckpt.tmp`` is written and fsynced, not renamed (the on-disk
+  state of a crash inside ``write_atomic`` between its fsync and its rename);
+* ``after_rename``: the new checkpoint is durable; sink and source are not committed;
+* ``before_source_commit``: the sink is committed (Parquet temp files renamed), the source's
+  offsets are not.
 """
 
 from __future__ import annotations
@@ -55,6 +67,7 @@ CHILD = textwrap.dedent(
     import json, sys, time
     import minide.stream as ms
     kind, src, out, ck = sys.argv[1:5]
+    crash = sys.argv[5] if len(sys.argv) > 5 else None
     if out.startswith("redis://"):
         url_out, stream_out = out.split("|")
         sink = ms.RedisSink(url_out, stream_out)
@@ -72,6 +85,41 @@ CHILD = textwrap.dedent(
             source = ms.RedisStreamSource(url, stream, "pipe", "worker-1", schema=schema, format="msgpack")
         else:
             source = ms.NatsSource(url, stream, "pipe", schema=schema, format="msgpack", ack_wait=1.0)
+    if crash:
+        import os, signal
+        import minide.stream.pipeline as pl
+        phase, n = crash.split(":")
+        n = int(n)
+        real = pl._core
+        def die():
+            os.kill(os.getpid(), signal.SIGKILL)
+        class Faulty:
+            seals = 0
+            def __getattr__(self, name):
+                return getattr(real, name)
+            def stream_checkpoint_seal(self, payload):
+                Faulty.seals += 1
+                if phase == "before_write" and Faulty.seals == n:
+                    die()
+                return real.stream_checkpoint_seal(payload)
+            def write_atomic(self, path, data):
+                if phase == "after_state_write" and Faulty.seals == n:
+                    with open(str(path) + ".tmp", "wb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    die()
+                real.write_atomic(path, data)
+                if phase == "after_rename" and Faulty.seals == n:
+                    die()
+        pl._core = Faulty()
+        if phase == "before_source_commit":
+            commit = source.commit
+            def source_commit(state):
+                if Faulty.seals == n:
+                    die()
+                commit(state)
+            source.commit = source_commit
     def slow(b):
         time.sleep(0.004)
         return b
@@ -210,8 +258,11 @@ def test_exactly_once_with_redis_streams_and_five_kills(tmp_path, sink):
         r.delete(stream)
 
 
+PHASES = ["before_write", "after_state_write", "after_rename", "before_source_commit"]
+
+
 @pytest.mark.parametrize("sink", ["log", "parquet"])
-@pytest.mark.parametrize("phase", ["before_write", "after_state_write", "after_rename"])
+@pytest.mark.parametrize("phase", PHASES)
 def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, phase, sink):
     """SIGKILL inside the 3rd checkpoint at each phase, restart, finish: still exactly once.
 
@@ -233,19 +284,61 @@ def test_kill_in_each_checkpoint_phase_restores_old_or_new_checkpoint(tmp_path, 
         out,
         str(tmp_path / "ck"),
     ]
-    env = dict(os.environ, MINIDE_STREAM_CRASH_AT=f"{phase}:3")
-    crashed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    crashed = subprocess.run([*args, f"{phase}:3"], capture_output=True, text=True, timeout=300)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     ck = tmp_path / "ck" / "pipeline.ckpt"
     if phase == "after_state_write":
         assert (tmp_path / "ck" / "pipeline.ckpt.tmp").exists()  # the torn-in-time new state
-    if sink == "parquet":
+    if sink == "parquet" and phase != "before_source_commit":
         assert list((tmp_path / "pq").glob(".part-*.parquet.tmp"))  # uncommitted output
     assert ck.exists()
     done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout.strip().splitlines()[-1].partition(" ")[2])
     check_output(tmp_path, events, counts)
+
+
+RANDOM_KILLS = 10
+
+
+@pytest.mark.parametrize("sink", ["log", "parquet"])
+def test_kills_at_random_steps_of_random_checkpoints(tmp_path, sink):
+    """RANDOM_KILLS children in a row on the same directories, each SIGKILLed at a random step
+    (PHASES) of a random checkpoint (its 1st to 4th), then one that runs to the end: every event
+    is in the output exactly once and the counts are exact."""
+    out = f"parquet:{tmp_path / 'pq'}" if sink == "parquet" else str(tmp_path / "out")
+    events = make_events(seed=12)
+    src = ms.Log(tmp_path / "in", partitions=2, sync="none")
+    for b in events.to_batches(max_chunksize=5_000):
+        src.append(b, key="user")
+    src.sync()
+    args = [sys.executable, "-c", CHILD, "log", str(tmp_path / "in"), out, str(tmp_path / "ck")]
+    rng = random.Random(f"random-steps-{sink}")
+    kills = []
+    for _ in range(RANDOM_KILLS):
+        spec = f"{rng.choice(PHASES)}:{rng.randint(1, 4)}"
+        run = subprocess.run([*args, spec], capture_output=True, text=True, timeout=300)
+        if run.returncode == 0:
+            break  # the pipeline finished before reaching that checkpoint
+        assert run.returncode == -signal.SIGKILL, run.stderr
+        kills.append(spec)
+    assert len(kills) >= RANDOM_KILLS // 2, f"only {len(kills)} kills landed: {kills}"
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout.strip().splitlines()[-1].partition(" ")[2])
+    check_output(tmp_path, events, counts)
+
+
+def test_pipeline_reads_no_environment_variables():
+    """Fault injection lives in these tests; the library has no hidden switches."""
+    import inspect
+
+    import minide.stream.parquet_sink as sink_mod
+    import minide.stream.pipeline as pipeline_mod
+
+    for mod in (pipeline_mod, sink_mod):
+        text = inspect.getsource(mod)
+        assert "os.environ" not in text and "getenv" not in text, mod.__name__
 
 
 def test_replay_rebuilds_the_same_output_into_a_new_sink(tmp_path):

@@ -261,7 +261,7 @@ def test_flush_before_any_batch_and_describe():
 
 
 def test_in_a_pipeline_the_state_survives_a_restart(tmp_path):
-    log = ms.Log(tmp_path / "in", partitions=1, fsync=False)
+    log = ms.Log(tmp_path / "in", partitions=1, sync="none")
     n = 2_000
     log.append(
         pa.table(
@@ -290,10 +290,10 @@ def test_in_a_pipeline_the_state_survives_a_restart(tmp_path):
             p.checkpoint()
         return step
 
-    out_a = ms.Log(tmp_path / "a", partitions=1, fsync=False)
+    out_a = ms.Log(tmp_path / "a", partitions=1, sync="none")
     step = run(out_a, tmp_path / "ck_a", "a")
     whole = step.flush().to_pylist()
-    out_b = ms.Log(tmp_path / "b", partitions=1, fsync=False)
+    out_b = ms.Log(tmp_path / "b", partitions=1, sync="none")
     run(out_b, tmp_path / "ck_b", "b", max_records=900)
     step = run(out_b, tmp_path / "ck_b", "b")  # a new process would do the same: restore, go on
     tail = step.flush().to_pylist()

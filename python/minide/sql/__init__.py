@@ -43,6 +43,7 @@ from minide.sql.dbapi import (
 )
 from minide.sql.optimizer import PASS_NAMES
 from minide.sql.parser import parse, parse_script
+from minide.sql.sources import keep_freed_memory
 
 #: PEP 249 module globals
 apilevel = "2.0"
@@ -82,6 +83,7 @@ __all__ = [
     "Warning",
     "apilevel",
     "connect",
+    "keep_freed_memory",
     "paramstyle",
     "parse",
     "parse_script",

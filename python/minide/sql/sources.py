@@ -259,38 +259,55 @@ class FileSource:
         return hit
 
 
+#: Process-wide switch set by :func:`keep_freed_memory` (no environment variable is read).
+_keep_freed = True
 _malloc_tuned = False
 
+# glibc's mallopt parameters and their documented defaults (what ``keep_freed_memory(False)``
+# restores after a tuning).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_DEFAULT_THRESHOLD = 128 << 10
 
-def _keep_freed_memory() -> None:
-    """Let glibc keep freed memory for the next query instead of returning it to the kernel.
 
-    A file scan materializes hundreds of MB of columns per query and frees them after; with
-    glibc's defaults (dynamic mmap threshold, trim above ~2x it) that memory goes back to the
-    kernel, so every query page-faults its columns in afresh (the kernel zeroes each page):
-    ~15% of TPC-H Q1's time at SF1. Raising the trim and mmap thresholds once keeps up to
-    512 MB of freed heap for reuse. No-op on other C libraries.
-
-    The setting is process-wide (glibc has one allocator per process), so it is a switch of the
-    process, not of a connection: ``MINIDE_KEEP_FREED_MEMORY=0`` in the environment turns it off
-    for embedders who would rather give memory back than save the page faults.
-    """
-    global _malloc_tuned
-    if _malloc_tuned:
-        return
-    _malloc_tuned = True
-    flag = os.environ.get("MINIDE_KEEP_FREED_MEMORY", "1").strip().lower()
-    if flag in ("0", "false", "no", "off"):
-        return
+def _mallopt(trim: int, mmap: int) -> None:
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_trim_threshold, 512 << 20)
-        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, trim)
+        libc.mallopt(_M_MMAP_THRESHOLD, mmap)
     except (OSError, AttributeError):
-        pass
+        pass  # not glibc: nothing to tune
+
+
+def keep_freed_memory(on: bool = True) -> None:
+    """Whether file scans let glibc keep freed memory for the next query (default: on).
+
+    A file scan materializes hundreds of MB of columns per query and frees them after; with
+    glibc's defaults (dynamic mmap threshold, trim above ~2x it) that memory goes back to the
+    kernel, so every query page-faults its columns in afresh (the kernel zeroes each page):
+    ~15% of TPC-H Q1's time at SF1. When on, the first file scan raises the trim and mmap
+    thresholds once, keeping up to 512 MB of freed heap for reuse. No-op on other C libraries.
+
+    The setting is process-wide (glibc has one allocator per process), so it is a switch of the
+    process, not of a connection: embedders who would rather give memory back than save the page
+    faults call ``minide.sql.keep_freed_memory(False)``, best before the first query (after
+    one, it puts glibc's default thresholds back).
+    """
+    global _keep_freed, _malloc_tuned
+    _keep_freed = bool(on)
+    if not _keep_freed and _malloc_tuned:
+        _mallopt(_DEFAULT_THRESHOLD, _DEFAULT_THRESHOLD)
+        _malloc_tuned = False
+
+
+def _keep_freed_memory() -> None:
+    """Apply :func:`keep_freed_memory`'s setting at the first file scan (once per process)."""
+    global _malloc_tuned
+    if _malloc_tuned or not _keep_freed:
+        return
+    _malloc_tuned = True
+    _mallopt(512 << 20, 64 << 20)
 
 
 def pushable_filter(

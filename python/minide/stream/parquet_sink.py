@@ -9,8 +9,9 @@ Files in ``dir``::
 Between checkpoints the sink buffers batches (spilling a temp file every ``file_rows`` rows).
 A checkpoint runs ``sync`` (write the rest, fsync every temp file) → the pipeline writes its
 checkpoint file, recording ``next`` = the sequence number after the last temp file → ``commit``
-(rename temp → ``part-N.parquet``, fsync the directory). Readers that list ``part-*.parquet``
-therefore only ever see output of durable checkpoints.
+(rename temp → ``part-N.parquet``, fsync the directory: ``minide._core.rename_durable``, the
+shared atomic-write code). Readers that list ``part-*.parquet`` therefore only ever see output of
+durable checkpoints.
 
 ``restore(state)`` makes the directory match the checkpoint: temp files below ``next`` are the
 checkpoint's own output whose rename a crash interrupted, so they are renamed (they were fsynced
@@ -28,20 +29,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from minide import _core
 from minide.errors import CorruptFileError
 
 __all__ = ["ParquetSink"]
 
 _PART = re.compile(r"^part-(\d{8})\.parquet$")
 _TMP = re.compile(r"^\.part-(\d{8})\.parquet\.tmp$")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ParquetSink:
@@ -131,11 +125,7 @@ class ParquetSink:
         """Write what is buffered and fsync every temp file (before the checkpoint is written)."""
         self._spill()
         for seq in self._unsynced:
-            fd = os.open(self._tmp(seq), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _core.sync_file(self._tmp(seq))
         self._unsynced = []
 
     def state(self) -> Any:
@@ -145,10 +135,8 @@ class ParquetSink:
         """The checkpoint recording ``state`` is durable: publish the temp files it covers."""
         upto = int(state["next"])
         done = [s for s in self._pending if s < upto]
-        for seq in done:
-            os.replace(self._tmp(seq), self._part(seq))
         if done:
-            _fsync_dir(self.dir)
+            _core.rename_durable([(self._tmp(seq), self._part(seq)) for seq in done])
         self._pending = [s for s in self._pending if s >= upto]
 
     def restore(self, state: Any | None) -> None:
@@ -165,13 +153,16 @@ class ParquetSink:
                 )
         else:
             upto = int(state["next"])
+        # Temp files the checkpoint covers: a crash came between checkpoint and commit.
+        roll_forward = [s for s in tmps if s < upto and s not in parts]
         for seq in tmps:
-            if seq < upto and seq not in parts:
-                os.replace(self._tmp(seq), self._part(seq))  # crash between checkpoint and commit
-            else:
+            if seq not in roll_forward:
                 os.remove(self._tmp(seq))
         for seq in parts:
             if seq >= upto:
                 os.remove(self._part(seq))
-        _fsync_dir(self.dir)
+        if roll_forward:  # its directory fsync covers the removals above too
+            _core.rename_durable([(self._tmp(seq), self._part(seq)) for seq in roll_forward])
+        else:
+            _core.sync_dir(self.dir)
         self._next = upto

@@ -7,19 +7,19 @@ the Rust envelope, replaced atomically) holding together:
 * every step's state (the deduplicator's checkpoint bytes, the keyed counts, ...),
 * the sink's end offsets at that moment.
 
-Order of a checkpoint: fsync the sink → write the checkpoint file (temp file, fsync, rename,
-fsync of the directory) → commit the sink if it has a commit step (ParquetSink renames its
+Order of a checkpoint: fsync the sink → write the checkpoint file (``minide._core.write_atomic``,
+the one atomic write of minide: temp file, fsync, rename, fsync of the directory) → commit the sink if it has a commit step (ParquetSink renames its
 temp files) → commit the source (consumer-group offsets / XACK). On start, the
 pipeline restores all three from the file and truncates the sink back to the recorded offsets,
 then resumes reading at the recorded position. Whatever a crash interrupted (before the rename, between rename and source commit,
 mid-batch) is therefore redone from one consistent cut: each input record affects the output
-and the state exactly once.
+and the state exactly once. tests/stream/test_exactly_once.py proves it by SIGKILLing a pipeline
+process at random points and inside each step of a checkpoint.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -39,33 +39,6 @@ from minide.stream.log import Log
 __all__ = ["LogSink", "LogSource", "Pipeline", "Step", "count_by", "dedup", "map_batches"]
 
 CHECKPOINT_FILE = "pipeline.ckpt"
-#: Fault injection for tests: ``MINIDE_STREAM_CRASH_AT=<phase>:<n>`` SIGKILLs the process at the
-#: n-th checkpoint reaching ``phase`` (before_write, after_state_write, after_rename).
-_CRASH_ENV = "MINIDE_STREAM_CRASH_AT"
-
-
-def _maybe_crash(phase: str, count: int) -> None:
-    spec = os.environ.get(_CRASH_ENV)
-    if spec:
-        want, _, n = spec.partition(":")
-        if want == phase and count == int(n or 1):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _write_atomic(path: Path, data: bytes, phase_count: int) -> None:
-    """temp file + fsync → rename → fsync of the directory (crash-test hooks in between)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    _maybe_crash("after_state_write", phase_count)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class Source(Protocol):
@@ -372,11 +345,8 @@ class Pipeline:
             "records_in": self._metrics["records_in"],
             "records_out": self._metrics["records_out"],
         }
-        n = self._metrics["checkpoints"] + 1
-        _maybe_crash("before_write", n)
         sealed = _core.stream_checkpoint_seal(msgpack.packb(doc, use_bin_type=True))
-        _write_atomic(self.checkpoint_path, sealed, n)
-        _maybe_crash("after_rename", n)
+        _core.write_atomic(self.checkpoint_path, sealed)
         sink_commit = getattr(self.sink, "commit", None)
         if sink_commit is not None:
             sink_commit(sink_state)

@@ -1,4 +1,7 @@
-//! Bindings for `minide_common`: the hash kernel that proves the zero-copy Arrow path.
+//! Bindings for `minide_common`: the hash kernel that proves the zero-copy Arrow path, and the
+//! one atomic write (`minide_common::durable`) for the Python engines that write files.
+
+use std::path::PathBuf;
 
 use arrow_array::{Array, make_array};
 use arrow_data::ArrayData;
@@ -31,7 +34,38 @@ fn hash_array<'py>(py: Python<'py>, array: &Bound<'py, PyAny>) -> PyResult<Bound
     hashed.to_data().to_pyarrow(py)
 }
 
+/// Replace `path` with `data` atomically and durably: `<path>.tmp`, fsync, rename, fsync of the
+/// directory (GIL released).
+#[pyfunction]
+fn write_atomic(py: Python<'_>, path: PathBuf, data: &[u8]) -> PyResult<()> {
+    detach(py, move || {
+        minide_common::durable::write_atomic(&path, data)
+    })
+}
+
+/// Rename every `(src, dst)` in order, then fsync each destination directory once.
+#[pyfunction]
+fn rename_durable(py: Python<'_>, renames: Vec<(PathBuf, PathBuf)>) -> PyResult<()> {
+    detach(py, move || minide_common::durable::rename_durable(&renames))
+}
+
+/// fsync a file (its contents and metadata).
+#[pyfunction]
+fn sync_file(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    detach(py, move || minide_common::durable::sync_file(&path))
+}
+
+/// fsync a directory (the entries created, renamed or removed in it).
+#[pyfunction]
+fn sync_dir(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    detach(py, move || minide_common::durable::sync_dir(&path))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hash_array, m)?)?;
+    m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
+    m.add_function(wrap_pyfunction!(rename_durable, m)?)?;
+    m.add_function(wrap_pyfunction!(sync_file, m)?)?;
+    m.add_function(wrap_pyfunction!(sync_dir, m)?)?;
     Ok(())
 }

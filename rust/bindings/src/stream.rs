@@ -434,14 +434,6 @@ fn stream_decode_messages<'py>(
     Ok((d.batch.to_pyarrow(py)?, d.bad))
 }
 
-/// True when `stream_decode_messages` builds every field type of `schema`.
-#[pyfunction]
-fn stream_decode_supports(schema: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(msgpack::supports(&Arc::new(Schema::from_pyarrow_bound(
-        schema,
-    )?)))
-}
-
 /// The Rust window operator behind `minide.stream.window` (`WindowStep`).
 #[pyclass(module = "minide._core")]
 struct StreamWindow {
@@ -603,7 +595,6 @@ impl StreamWindow {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stream_decode_messages, m)?)?;
-    m.add_function(wrap_pyfunction!(stream_decode_supports, m)?)?;
     m.add_class::<StreamRedisReader>()?;
     m.add_class::<StreamKeyedCounts>()?;
     m.add_function(wrap_pyfunction!(stream_checkpoint_read, m)?)?;

@@ -6,15 +6,21 @@
 //! - [`error`]: the one error type every engine returns, with kinds that map 1:1 to
 //!   `minide.errors` classes.
 //! - [`varint`]: LEB128 varints and zigzag, as used by Thrift compact, the WAL and SST blocks.
+//! - [`durable`]: the atomic write (temp file, fsync, rename, fsync of the directory).
 //! - [`crc`]: CRC32C (Castagnoli) with LevelDB-style masking for checksums stored next to data.
 //! - [`keyenc`]: order-preserving ("memcomparable") key encoding, so byte order = logical order.
-//! - [`hash`]: xxh3-64 over Arrow arrays, the kernel behind `minide.hash_column`.
+//! - [`hash`]: xxh3-64 of single Arrow values, the kernel behind `minide.hash_column`.
+//! - [`time`]: calendar days, ISO 8601 dates/timestamps, time units.
+//! - [`rowkey`]: the one row-key encoder/hasher over Arrow key columns (sql, stream, kv).
 //! - [`prefetch`]: a cache-line prefetch hint, for hot loops that know their next random access.
 
 pub mod crc;
+pub mod durable;
 pub mod error;
 pub mod hash;
 pub mod keyenc;
+pub mod rowkey;
+pub mod time;
 pub mod varint;
 
 pub use error::{Error, Result};

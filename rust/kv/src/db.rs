@@ -290,7 +290,7 @@ impl Db {
             let n = next_file;
             next_file += 1;
             let w = LogWriter::create(manifest::wal_path(&dir, n), n)?;
-            manifest::sync_dir(&dir)?;
+            minide_common::durable::sync_dir(&dir)?;
             if !recovered.is_empty() {
                 let number = next_file;
                 next_file += 1;
@@ -658,7 +658,7 @@ impl Inner {
         let number = st.next_file;
         st.next_file += 1;
         let writer = LogWriter::create(manifest::wal_path(&self.dir, number), number)?;
-        manifest::sync_dir(&self.dir)?;
+        minide_common::durable::sync_dir(&self.dir)?;
         {
             let mut w = self.wal.lock();
             // The old log must be complete on disk before anything lands in the new one.

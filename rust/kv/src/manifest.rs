@@ -1,6 +1,7 @@
 //! The manifest: which tables make up the store, at which level, and the counters that must survive
-//! a restart. It is rewritten whole on every change and replaced atomically:
-//! write `MANIFEST.tmp`, fsync it, rename it over `MANIFEST`, fsync the directory.
+//! a restart. It is rewritten whole on every change and replaced atomically with
+//! [`minide_common::durable::write_atomic`]: write `MANIFEST.tmp`, fsync it, rename it over
+//! `MANIFEST`, fsync the directory.
 //!
 //! ```text
 //! manifest = magic "MNDKVMAN" | version u32 LE | body length u32 LE | masked crc32c(body) u32 LE
@@ -13,11 +14,10 @@
 //! `log_number`: WAL files numbered >= it still hold writes that are in no table. `max_ts`: the
 //! commit-timestamp high-water mark, so the clock restarts above it.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::Path;
 
 use minide_common::crc::{crc32c, mask, unmask};
+use minide_common::durable;
 use minide_common::varint::{get_uvarint, put_uvarint};
 use minide_common::{Error, Result};
 
@@ -167,28 +167,8 @@ impl Manifest {
 
     /// Replace `dir/MANIFEST` atomically and durably.
     pub fn store(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join("MANIFEST.tmp");
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&tmp)
-            .map_err(|e| Error::io(e, &tmp))?;
-        f.write_all(&self.encode())
-            .map_err(|e| Error::io(e, &tmp))?;
-        f.sync_all().map_err(|e| Error::io(e, &tmp))?;
-        drop(f);
-        let dst = dir.join(FILE_NAME);
-        std::fs::rename(&tmp, &dst).map_err(|e| Error::io(e, &dst))?;
-        sync_dir(dir)
+        durable::write_atomic(&dir.join(FILE_NAME), &self.encode())
     }
-}
-
-/// fsync a directory so a rename or a new file name in it is durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(e, dir))
 }
 
 pub fn table_path(dir: &Path, number: u64) -> std::path::PathBuf {

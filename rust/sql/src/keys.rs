@@ -1,19 +1,19 @@
 //! Row keys for hashing: GROUP BY keys and join keys.
 //!
 //! A single integer-like key (INT, DATE) is hashed as an `i64` directly — the common case in
-//! TPC-H. Anything else is encoded per row into bytes: per column a tag (0 = NULL, 1 = value) and
-//! the value (8 bytes for numbers, u32 length + UTF-8 for strings). Encoded keys decode back to
-//! columns, so GROUP BY outputs need no copy of the input rows.
+//! TPC-H. Anything else is encoded per row by the shared row-key encoder
+//! (`minide_common::rowkey`): per column a tag (0 = NULL, 1 = value) and the value (8 bytes for
+//! numbers, u32 length + UTF-8 for strings). Encoded keys decode back to columns ([`decode`]
+//! reads that format), so GROUP BY outputs need no copy of the input rows.
 
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow_schema::DataType;
+use minide_common::rowkey::{self, RowEncoder};
 use minide_common::{Error, Result};
 
 use crate::types::DType;
@@ -67,24 +67,16 @@ pub fn int_mode(types: &[DType]) -> bool {
 }
 
 pub(crate) fn ints_of(a: &ArrayRef) -> Result<Vec<i64>> {
-    Ok(match a.data_type() {
-        DataType::Int64 => a.as_primitive::<Int64Type>().values().to_vec(),
-        DataType::Date32 => a
-            .as_primitive::<Date32Type>()
-            .values()
-            .iter()
-            .map(|d| i64::from(*d))
-            .collect(),
-        DataType::Timestamp(_, _) => a
-            .as_primitive::<TimestampMicrosecondType>()
-            .values()
-            .to_vec(),
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "integer key of type {other}"
-            )));
-        }
-    })
+    if !int_like(a) {
+        return Err(Error::InvalidArgument(format!(
+            "integer key of type {}",
+            a.data_type()
+        )));
+    }
+    Ok(rowkey::int_values(a.as_ref())?
+        .iter()
+        .map(|&v| v as i64)
+        .collect())
 }
 
 fn int_like(a: &ArrayRef) -> bool {
@@ -110,84 +102,17 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
             .collect();
         return Ok(Keys::Pair(vals, valid));
     }
-    if !force_bytes && cols.len() == 1 {
+    if !force_bytes && cols.len() == 1 && int_like(&cols[0]) {
         let a = &cols[0];
-        if matches!(
-            a.data_type(),
-            DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _)
-        ) {
-            let vals = ints_of(a)?;
-            let valid = (0..n).map(|i| a.is_valid(i)).collect();
-            return Ok(Keys::Int(vals, valid));
-        }
+        let vals = ints_of(a)?;
+        let valid = (0..n).map(|i| a.is_valid(i)).collect();
+        return Ok(Keys::Int(vals, valid));
     }
-    let mut data = Vec::with_capacity(n * (cols.len() * 9));
-    let mut offsets = Vec::with_capacity(n + 1);
-    let mut has_null = vec![false; n];
-    offsets.push(0);
-    enum Acc<'a> {
-        I(&'a [i64]),
-        D(&'a [i32]),
-        F(&'a [f64]),
-        S(&'a StringArray),
-        B(&'a BooleanArray),
-    }
-    let accs = cols
-        .iter()
-        .map(|a| {
-            Ok(match a.data_type() {
-                DataType::Int64 => Acc::I(a.as_primitive::<Int64Type>().values()),
-                DataType::Timestamp(_, _) => {
-                    Acc::I(a.as_primitive::<TimestampMicrosecondType>().values())
-                }
-                DataType::Date32 => Acc::D(a.as_primitive::<Date32Type>().values()),
-                DataType::Float64 => Acc::F(a.as_primitive::<Float64Type>().values()),
-                DataType::Utf8 => Acc::S(a.as_string::<i32>()),
-                DataType::Boolean => Acc::B(a.as_boolean()),
-                other => return Err(Error::InvalidArgument(format!("key of type {other}"))),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // Null masks looked up once, not through a dynamic call per row.
-    let nulls: Vec<Option<arrow_buffer::NullBuffer>> =
-        cols.iter().map(|c| c.logical_nulls()).collect();
-    for (i, hn) in has_null.iter_mut().enumerate() {
-        for (nb, acc) in nulls.iter().zip(&accs) {
-            if nb.as_ref().is_some_and(|n| n.is_null(i)) {
-                data.push(0);
-                *hn = true;
-                continue;
-            }
-            data.push(1);
-            match acc {
-                Acc::I(v) => data.extend_from_slice(&v[i].to_le_bytes()),
-                Acc::D(v) => data.extend_from_slice(&i64::from(v[i]).to_le_bytes()),
-                Acc::F(v) => {
-                    let x = v[i];
-                    // -0.0 groups with 0.0, and every NaN with every other NaN.
-                    let x = if x == 0.0 {
-                        0.0
-                    } else if x.is_nan() {
-                        f64::NAN
-                    } else {
-                        x
-                    };
-                    data.extend_from_slice(&x.to_bits().to_le_bytes());
-                }
-                Acc::S(s) => {
-                    let b = s.value(i).as_bytes();
-                    data.extend_from_slice(&(b.len() as u32).to_le_bytes());
-                    data.extend_from_slice(b);
-                }
-                Acc::B(b) => data.push(u8::from(b.value(i))),
-            }
-        }
-        offsets.push(data.len());
-    }
+    let e = RowEncoder::new(cols, n)?.encode_all();
     Ok(Keys::Bytes {
-        data,
-        offsets,
-        has_null,
+        data: e.data,
+        offsets: e.offsets,
+        has_null: e.has_null,
     })
 }
 
@@ -278,5 +203,151 @@ pub fn decode_ints(vals: &[Option<i64>], ty: DType) -> ArrayRef {
         ),
         DType::Timestamp => Arc::new(vals.iter().copied().collect::<TimestampMicrosecondArray>()),
         _ => Arc::new(vals.iter().copied().collect::<Int64Array>()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{
+        Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    };
+    use proptest::prelude::*;
+
+    fn col(kind: u8, vals: &[Option<i8>]) -> ArrayRef {
+        match kind {
+            0 => Arc::new(
+                vals.iter()
+                    .map(|v| v.map(i64::from))
+                    .collect::<Int64Array>(),
+            ),
+            1 => Arc::new(
+                vals.iter()
+                    .map(|v| v.map(i32::from))
+                    .collect::<Date32Array>(),
+            ),
+            2 => Arc::new(
+                vals.iter()
+                    .map(|v| v.map(i64::from))
+                    .collect::<TimestampMicrosecondArray>(),
+            ),
+            3 => Arc::new(
+                vals.iter()
+                    .map(|v| {
+                        v.map(|x| match x % 4 {
+                            0 => 0.0,
+                            1 => -0.0,
+                            2 => f64::NAN,
+                            _ => f64::from(x) / 3.0,
+                        })
+                    })
+                    .collect::<Float64Array>(),
+            ),
+            4 => Arc::new(
+                vals.iter()
+                    .map(|v| v.map(|x| "ab\0".repeat(x.unsigned_abs() as usize % 3)))
+                    .collect::<StringArray>(),
+            ),
+            _ => Arc::new(
+                vals.iter()
+                    .map(|v| v.map(|x| x % 2 == 0))
+                    .collect::<BooleanArray>(),
+            ),
+        }
+    }
+
+    fn rows(k: &Keys) -> Vec<(Vec<u8>, bool, Option<i128>)> {
+        (0..k.len())
+            .map(|i| {
+                let num = match k {
+                    Keys::Int(v, _) => Some(i128::from(v[i])),
+                    Keys::Pair(v, _) => Some(v[i]),
+                    Keys::Bytes { .. } => None,
+                };
+                (
+                    k.bytes(i).to_vec(),
+                    k.has_null(i),
+                    num.filter(|_| !k.has_null(i)),
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Integer modes carry the values; byte mode is the shared row encoding and decodes
+        /// back to the input columns.
+        #[test]
+        fn keys_carry_the_values_and_decode_back(
+            kinds in proptest::collection::vec(0u8..6, 1..4),
+            vals in proptest::collection::vec(proptest::option::of(-9i8..9), 0..30),
+            force in any::<bool>(),
+        ) {
+            let cols: Vec<ArrayRef> = kinds
+                .iter()
+                .enumerate()
+                .map(|(j, &k)| {
+                    let shifted: Vec<Option<i8>> =
+                        vals.iter().map(|v| v.map(|x| x.wrapping_add(j as i8))).collect();
+                    col(k, &shifted)
+                })
+                .collect();
+            let n = vals.len();
+            let keys = encode(&cols, n, force).expect("encode");
+            let got = rows(&keys);
+            match &keys {
+                Keys::Int(..) | Keys::Pair(..) => {
+                    let ints: Vec<Vec<i64>> =
+                        cols.iter().map(|c| ints_of(c).expect("ints")).collect();
+                    for (i, (_, null, num)) in got.iter().enumerate() {
+                        prop_assert_eq!(*null, cols.iter().any(|c| c.is_null(i)));
+                        if !null {
+                            let want = match ints.as_slice() {
+                                [a] => i128::from(a[i]),
+                                [a, b] => (i128::from(a[i]) << 64) | i128::from(b[i] as u64),
+                                _ => unreachable!(),
+                            };
+                            prop_assert_eq!(*num, Some(want));
+                        }
+                    }
+                }
+                Keys::Bytes { .. } => {
+                    let shared = RowEncoder::new(&cols, n).expect("shared").encode_all();
+                    for (i, (bytes, null, _)) in got.iter().enumerate() {
+                        let want = &shared.data[shared.offsets[i]..shared.offsets[i + 1]];
+                        prop_assert_eq!(bytes.as_slice(), want);
+                        prop_assert_eq!(*null, shared.has_null[i]);
+                    }
+                    let types: Vec<DType> = kinds
+                        .iter()
+                        .map(|k| match k {
+                            0 => DType::Int64,
+                            1 => DType::Date32,
+                            2 => DType::Timestamp,
+                            3 => DType::Float64,
+                            4 => DType::Utf8,
+                            _ => DType::Bool,
+                        })
+                        .collect();
+                    let refs: Vec<&[u8]> = (0..n).map(|i| keys.bytes(i)).collect();
+                    let back = decode(&refs, &types).expect("decode");
+                    for (b, c) in back.iter().zip(&cols) {
+                        if c.data_type() == &DataType::Float64 {
+                            // -0.0 and NaN payloads come back canonical.
+                            let (b, c) = (b.as_any().downcast_ref::<Float64Array>().expect("f"),
+                                          c.as_any().downcast_ref::<Float64Array>().expect("f"));
+                            for i in 0..n {
+                                prop_assert_eq!(b.is_null(i), c.is_null(i));
+                                if c.is_valid(i) {
+                                    let (x, y) = (b.value(i), c.value(i));
+                                    prop_assert!(x == y || (x.is_nan() && y.is_nan()));
+                                }
+                            }
+                        } else {
+                            prop_assert_eq!(&b.to_data(), &c.to_data());
+                        }
+                    }
+                }
+            }
+        }
     }
 }

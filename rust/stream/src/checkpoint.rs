@@ -13,11 +13,10 @@
 //!
 //! [`open`] checks magic, version, kind, length and CRC before a single payload byte is decoded,
 //! so a torn or bit-flipped checkpoint is a `Corrupt` error, never a wrong state.
-//! [`write_atomic`] writes to `<path>.tmp`, fsyncs, renames over `path` and fsyncs the directory:
-//! a crash leaves either the old or the new file, never a mix.
+//! Checkpoints are written with [`minide_common::durable::write_atomic`] (temp file, fsync,
+//! rename, fsync of the directory): a crash leaves either the old or the new file, never a mix.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use minide_common::crc::{crc32c, mask, unmask};
@@ -104,20 +103,6 @@ pub fn open(bytes: &[u8], kind: Kind) -> Result<&[u8]> {
     Ok(&bytes[HEADER..body])
 }
 
-/// Write `bytes` to `path` atomically (temp file, fsync, rename, fsync of the directory).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = Path::new(&tmp_name);
-    {
-        let mut f = File::create(tmp).map_err(|e| Error::io(e, tmp))?;
-        f.write_all(bytes).map_err(|e| Error::io(e, tmp))?;
-        f.sync_all().map_err(|e| Error::io(e, tmp))?;
-    }
-    fs::rename(tmp, path).map_err(|e| Error::io(e, path))?;
-    sync_dir(path)
-}
-
 /// Read and verify a pipeline checkpoint; `None` if the file does not exist.
 pub fn read_pipeline(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
@@ -129,20 +114,6 @@ pub fn read_pipeline(path: &Path) -> Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(e, path)),
     }
-}
-
-/// fsync the directory holding `path`, so a rename or a new file survives power loss.
-pub fn sync_dir(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        let d = File::open(dir).map_err(|e| Error::io(e, dir))?;
-        d.sync_all().map_err(|e| Error::io(e, dir))?;
-    }
-    Ok(())
 }
 
 /// Little-endian field writer.

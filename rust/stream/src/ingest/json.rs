@@ -1,10 +1,10 @@
 //! JSON objects → one Arrow batch by a declared schema (rules in [`super::columns`]).
 //!
-//! A strict RFC 8259 parser for one object per message: strings without escapes are borrowed
-//! from the payload, escaped ones are unescaped into a per-row scratch buffer; nested arrays and
-//! objects are skipped (and do not fit any field). What this parser rejects but Python's
-//! `json.loads` accepts (NaN/Infinity, lone surrogates, integers beyond 64 bits, non-UTF-8
-//! encodings) is reported as bad, so the batch is redone by the Python decoder.
+//! An RFC 8259 parser for one object per message: strings without escapes are borrowed from the
+//! payload, escaped ones are unescaped into a per-row scratch buffer; nested arrays and objects
+//! are skipped (and do not fit any field). Like Python's `json`, it also reads the literals
+//! `NaN`, `Infinity` and `-Infinity` as floats. Lone surrogates, integers beyond 64 bits and
+//! non-UTF-8 payloads make the message a dead letter.
 
 use arrow_array::BinaryArray;
 use arrow_schema::SchemaRef;
@@ -137,6 +137,9 @@ impl<'a> Parser<'a> {
         };
         if self.b.get(self.pos) == Some(&b'-') {
             self.pos += 1;
+            if self.b.get(self.pos) == Some(&b'I') {
+                return self.literal(b"Infinity", Value::Float(f64::NEG_INFINITY));
+            }
         }
         let int_start = self.pos;
         let n = digits(self);
@@ -192,6 +195,8 @@ impl<'a> Parser<'a> {
             Some(b't') => self.literal(b"true", Value::Bool(true)),
             Some(b'f') => self.literal(b"false", Value::Bool(false)),
             Some(b'n') => self.literal(b"null", Value::Nil),
+            Some(b'N') => self.literal(b"NaN", Value::Float(f64::NAN)),
+            Some(b'I') => self.literal(b"Infinity", Value::Float(f64::INFINITY)),
             Some(b'[') => {
                 self.pos += 1;
                 self.ws();
@@ -266,6 +271,12 @@ impl ObjectParser for Json {
         let mut p = Parser { b: payload, pos: 0 };
         p.ws();
         if p.b.get(p.pos) != Some(&b'{') {
+            // Valid JSON that is not an object, or not JSON at all: say which.
+            p.value(scratch, 1)?;
+            p.ws();
+            if p.pos != p.b.len() {
+                return Err(bad("extra data after the value"));
+            }
             return Err("expected an object".to_string());
         }
         p.pos += 1;

@@ -8,8 +8,6 @@ use minide_common::Result;
 
 use super::columns::{self, Decoded, ObjectParser, Value};
 
-pub use super::columns::supports;
-
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,

@@ -68,7 +68,7 @@ fn decodes_by_schema_and_reports_bad_rows() {
     let bad: Vec<u32> = d.bad.iter().map(|(i, _)| *i).collect();
     assert_eq!(bad, vec![1, 3, 4, 5, 6, 7]);
     assert!(
-        d.bad[0].1.contains("missing required field \"id\""),
+        d.bad[0].1.contains("missing required field 'id'"),
         "{:?}",
         d.bad
     );
@@ -112,4 +112,65 @@ fn json_objects_by_schema() {
     let user = d.batch.column(1).as_string::<i32>();
     assert_eq!(user.value(0), "a\u{e9}\"");
     assert!(user.is_null(1));
+}
+
+#[test]
+fn iso_timestamps_nan_large_types_and_reasons() {
+    use super::json;
+    use arrow_array::types::TimestampMillisecondType;
+    use arrow_schema::TimeUnit;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("at", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        Field::new("x", DataType::Float64, true),
+        Field::new("s", DataType::LargeUtf8, true),
+        Field::new("b", DataType::LargeBinary, true),
+    ]));
+    let rows: Vec<&[u8]> = vec![
+        br#"{"at": "2024-01-02T03:04:05.123", "x": NaN, "s": "a", "b": "z"}"#,
+        br#"{"at": "2024-01-02T05:04:05.123+02:00", "x": -Infinity}"#,
+        br#"{"at": 1700000000000, "x": Infinity}"#,
+        br#"{"at": "2024-01-02"}"#,
+        br#"{"at": "yesterday"}"#,
+        br#"{"at": "2024-01-02T03:04:05.1234"}"#,
+        br#"{"id": "7"}"#,
+        br#"{"x": -Inf}"#,
+        b"garbage",
+        b"[1, 2]",
+    ];
+    let payloads: BinaryArray = rows.iter().map(|r| Some(*r)).collect();
+    let d = json::decode(&payloads, &schema).unwrap();
+    let bad: Vec<(u32, &str)> = d.bad.iter().map(|(i, r)| (*i, r.as_str())).collect();
+    assert_eq!(bad.len(), 6, "{bad:?}");
+    assert!(bad[4].1.starts_with("not valid json"), "{}", bad[4].1);
+    assert_eq!(bad[5].1, "expected an object");
+    assert_eq!(
+        bad[0],
+        (
+            4,
+            "field 'at': str \"yesterday\" does not fit timestamp[ms]: not an ISO 8601 timestamp"
+        )
+    );
+    assert_eq!(bad[1].0, 5);
+    assert!(
+        bad[1].1.contains("finer than the field's unit"),
+        "{}",
+        bad[1].1
+    );
+    assert_eq!(bad[2], (6, "field 'id': str \"7\" does not fit int64"));
+    assert_eq!(bad[3].0, 7);
+    assert!(bad[3].1.starts_with("not valid json"), "{}", bad[3].1);
+    let b = d.batch;
+    let at = b.column(1).as_primitive::<TimestampMillisecondType>();
+    let t = 1_704_164_645_123;
+    assert_eq!(
+        at.values().to_vec(),
+        vec![t, t, 1_700_000_000_000, 1_704_153_600_000]
+    );
+    let x = b.column(2).as_primitive::<Float64Type>();
+    assert!(x.value(0).is_nan());
+    assert_eq!((x.value(1), x.value(2)), (f64::NEG_INFINITY, f64::INFINITY));
+    assert_eq!(b.column(3).as_string::<i64>().value(0), "a");
+    assert_eq!(b.column(4).as_binary::<i64>().value(0), b"z");
+    assert!(b.column(4).is_null(1));
 }

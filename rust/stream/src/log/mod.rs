@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow_array::RecordBatch;
+use minide_common::durable;
 use minide_common::{Error, Result};
 
 use crate::checkpoint::{self, Kind, Reader, Writer};
@@ -106,7 +107,7 @@ impl Log {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut w = Writer::default();
                 w.u32(opts.partitions);
-                checkpoint::write_atomic(&meta, &checkpoint::seal(Kind::LogMeta, &w.buf))?;
+                durable::write_atomic(&meta, &checkpoint::seal(Kind::LogMeta, &w.buf))?;
             }
             Err(e) => return Err(Error::io(e, &meta)),
         }
@@ -268,7 +269,7 @@ impl Log {
         for o in offsets {
             w.u64(*o);
         }
-        checkpoint::write_atomic(&path, &checkpoint::seal(Kind::Offsets, &w.buf))
+        durable::write_atomic(&path, &checkpoint::seal(Kind::Offsets, &w.buf))
     }
 
     /// Committed offsets of `group`; a new group starts at each partition's earliest offset.

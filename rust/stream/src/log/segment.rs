@@ -17,6 +17,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use minide_common::durable;
 use minide_common::{Error, Result};
 
 use super::record::{self, FRAME_HEADER};
@@ -57,7 +58,7 @@ impl Segment {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(e, &path))?;
-        checkpoint::sync_dir(&path)?;
+        durable::sync_dir(durable::parent_dir(&path))?;
         Ok(Segment {
             base_offset,
             path,
@@ -126,7 +127,7 @@ impl Segment {
             w.u32(e.rows);
             w.i64(e.append_ms);
         }
-        checkpoint::write_atomic(
+        durable::write_atomic(
             &idx_path(&self.path),
             &checkpoint::seal(Kind::SegmentIndex, &w.buf),
         )
