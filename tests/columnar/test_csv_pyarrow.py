@@ -65,6 +65,10 @@ def test_generator_is_deterministic_and_sized(tmp_path: Path) -> None:
         datagen.generate_csv(tmp_path / "x.csv", "huge")
 
 
+# pyarrow's default null words, which minide reads as text unless listed in null_values.
+PYARROW_NULL_WORDS = [v for v in pacsv.ConvertOptions().null_values if v]
+
+
 columns = st.sampled_from(
     [
         ("i", pa.int64(), st.integers(-(2**63), 2**63 - 1)),
@@ -73,7 +77,11 @@ columns = st.sampled_from(
         ("f", pa.float64(), st.floats(allow_nan=False)),
         ("f32", pa.float32(), st.floats(allow_nan=False, width=32)),
         ("b", pa.bool_(), st.booleans()),
-        ("s", pa.string(), st.text(min_size=1, max_size=10)),
+        (
+            "s",
+            pa.string(),
+            st.text(min_size=1, max_size=10) | st.sampled_from(PYARROW_NULL_WORDS),
+        ),
         ("d", pa.date32(), st.dates(dt.date(1000, 1, 1), dt.date(9999, 1, 1))),
         ("ts", pa.timestamp("s"), st.datetimes(dt.datetime(1000, 1, 1), dt.datetime(9999, 1, 1))),
         (
@@ -114,10 +122,64 @@ def test_pyarrow_written_tables_read_back(
     got = mc.read_csv(p, schema=table.schema)
     assert got.equals(table)
     # and pyarrow reads the same values with the same explicit types
-    # (pyarrow reads "" in string columns as "" unless told: minide's null_values apply to all)
-    opts = pacsv.ConvertOptions(column_types=table.schema, strings_can_be_null=True)
-    theirs = pacsv.read_csv(p, convert_options=opts)
-    assert got.equals(theirs)
+    assert got.equals(pacsv.read_csv(p, convert_options=_like_minide(table.schema)))
+
+
+def _like_minide(schema: pa.Schema) -> pacsv.ConvertOptions:
+    """pyarrow told minide's default null handling: only "" is null, in every column.
+
+    pyarrow reads "" in string columns as "" unless ``strings_can_be_null``; and its default
+    ``null_values`` also hold words ("null", "NaN", "NA", ...) that with ``strings_can_be_null``
+    would turn such strings (quoted by its writer or not) into nulls, where minide keeps them.
+    """
+    return pacsv.ConvertOptions(column_types=schema, null_values=[""], strings_can_be_null=True)
+
+
+def test_null_words_in_string_columns_stay_text(tmp_path: Path) -> None:
+    # Found by the Hypothesis test above: the string "NaN" in a string column, among nulls.
+    table = pa.table(
+        {
+            "i_0": pa.array([None] * 17, pa.int64()),
+            "s_1": pa.array([None] * 16 + ["NaN"], pa.string()),
+        }
+    )
+    words = pa.table(
+        {
+            "i": pa.array(range(len(PYARROW_NULL_WORDS)), pa.int64()),
+            "s": pa.array(PYARROW_NULL_WORDS, pa.string()),
+        }
+    )
+    assert {"null", "NaN", "NA", "NULL"} <= set(PYARROW_NULL_WORDS)
+    for t in (table, words):
+        p = tmp_path / "t.csv"
+        pacsv.write_csv(t, p)  # strings quoted: "NaN"
+        got = mc.read_csv(p, schema=t.schema)
+        assert got.equals(t)
+        assert got.equals(pacsv.read_csv(p, convert_options=_like_minide(t.schema)))
+    # pyarrow with its defaults agrees where there are no nulls (its string columns never are)
+    p = tmp_path / "w.csv"
+    pacsv.write_csv(words, p)
+    plain = pacsv.ConvertOptions(column_types=words.schema)
+    assert mc.read_csv(p, schema=words.schema).equals(pacsv.read_csv(p, convert_options=plain))
+    # unquoted too, and with inferred types (a column of words only is a string column)
+    p = tmp_path / "u.csv"
+    p.write_text("s\n" + "\n".join(PYARROW_NULL_WORDS) + "\n")
+    got = mc.read_csv(p)
+    assert got.column("s").type == pa.string()
+    assert got.column("s").to_pylist() == PYARROW_NULL_WORDS
+
+
+def test_null_words_are_nulls_in_string_columns_when_listed(tmp_path: Path) -> None:
+    words = pa.table({"s": pa.array([*PYARROW_NULL_WORDS, "x"], pa.string())})
+    p = tmp_path / "t.csv"
+    pacsv.write_csv(words, p)
+    listed = ["", *PYARROW_NULL_WORDS]
+    got = mc.read_csv(p, schema=words.schema, null_values=listed)
+    assert got.column("s").to_pylist() == [None] * len(PYARROW_NULL_WORDS) + ["x"]
+    opts = pacsv.ConvertOptions(
+        column_types=words.schema, null_values=listed, strings_can_be_null=True
+    )
+    assert got.equals(pacsv.read_csv(p, convert_options=opts))
 
 
 # Field texts where type inference is interesting: numbers, words, dates, near misses.

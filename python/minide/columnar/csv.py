@@ -94,7 +94,9 @@ def read_csv(
     - If a later value does not fit an inferred type, the type is widened (int64 -> float64 ->
       string, date32 -> timestamp -> string) and the file is read again: no value is rejected
       because inference looked only at the first records.
-    - ``null_values``: field texts read as null (a quoted empty field ``""`` is empty text too).
+    - ``null_values``: field texts read as null, in every column including strings, quoted or
+      not (a quoted empty field ``""`` is empty text too); other words (``"null"``, ``"NA"``,
+      ``"NaN"``) stay text in string columns unless listed.
     - ``on_bad_lines``: a record with the wrong number of fields, an unclosed quote at the end
       of the file, or (with ``schema``) a value that does not parse raises
       :class:`~minide.errors.CorruptFileError` / :class:`~minide.errors.SchemaError` naming its
