@@ -30,8 +30,8 @@ from typing import Any
 import pyarrow as pa
 
 from minide import _core
-from minide.errors import InvalidArgumentError
 from minide._convert import Duration, to_nanos
+from minide.errors import InvalidArgumentError
 from minide.stream.pipeline import Step
 
 __all__ = ["WindowStep", "window"]
