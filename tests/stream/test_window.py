@@ -307,3 +307,19 @@ def test_in_a_pipeline_the_state_survives_a_restart(tmp_path):
         ).to_pylist()
 
     assert rows(out_a) + whole == rows(out_b) + tail
+
+
+def test_decimal_key_columns_are_refused_with_a_clear_error() -> None:
+    import decimal
+
+    from minide.errors import UnsupportedError
+
+    step = ms.window("tumbling", size="1m", key="k", time_column="t", aggs={"n": (None, "count")})
+    batch = pa.record_batch(
+        {
+            "k": pa.array([decimal.Decimal("1.5")], pa.decimal128(5, 1)),
+            "t": pa.array([0], pa.int64()),
+        }
+    )
+    with pytest.raises(UnsupportedError, match="decimal"):
+        step.process(batch)

@@ -211,6 +211,9 @@ pub fn read_value_ckpt(r: &mut Reader<'_>, class: KeyClass) -> Result<KeyValue> 
             KeyClass::Float => KeyValue::Float(r.f64()?),
             KeyClass::Bool => KeyValue::Bool(r.u8()? != 0),
             KeyClass::Bytes => KeyValue::Bytes(r.bytes()?.into()),
+            KeyClass::Decimal => {
+                return Err(Error::corrupt("decimal key in a window checkpoint"));
+            }
         },
         v => return Err(Error::corrupt(format!("key value validity byte {v}"))),
     })

@@ -319,6 +319,13 @@ impl WindowOperator {
         } else {
             keyhash::key_columns(batch, &self.config.key_columns, key_expected)?
         };
+        if let Some(i) = key_classes.iter().position(|c| *c == KeyClass::Decimal) {
+            return Err(Error::Unsupported(format!(
+                "window key column {:?} is a decimal; windows key on integer, float, boolean, \
+                 string or binary columns (cast the key first)",
+                self.config.key_columns[i]
+            )));
+        }
         let values = aggs::read_values(batch, &self.plan, value_expected)?;
         if self.bound.is_none() {
             let key_types = key_cols
