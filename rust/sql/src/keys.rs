@@ -63,7 +63,11 @@ impl Keys {
 
 /// Whether keys of these types hash as a single i64.
 pub fn int_mode(types: &[DType]) -> bool {
-    matches!(types, [DType::Int64 | DType::Date32 | DType::Timestamp])
+    match types {
+        [DType::Int64 | DType::Date32 | DType::Timestamp] => true,
+        [t @ DType::Decimal(..)] => !t.is_wide_decimal(),
+        _ => false,
+    }
 }
 
 pub(crate) fn ints_of(a: &ArrayRef) -> Result<Vec<i64>> {
@@ -129,6 +133,7 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
         I(&'a [i64]),
         D(&'a [i32]),
         F(&'a [f64]),
+        W(&'a [i128]),
         S(&'a StringArray),
         B(&'a BooleanArray),
     }
@@ -142,6 +147,10 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
                 }
                 DataType::Date32 => Acc::D(a.as_primitive::<Date32Type>().values()),
                 DataType::Float64 => Acc::F(a.as_primitive::<Float64Type>().values()),
+                DataType::Decimal128(..) => Acc::W(
+                    a.as_primitive::<arrow_array::types::Decimal128Type>()
+                        .values(),
+                ),
                 DataType::Utf8 => Acc::S(a.as_string::<i32>()),
                 DataType::Boolean => Acc::B(a.as_boolean()),
                 other => return Err(Error::InvalidArgument(format!("key of type {other}"))),
@@ -162,6 +171,7 @@ pub fn encode(cols: &[ArrayRef], n: usize, force_bytes: bool) -> Result<Keys> {
             match acc {
                 Acc::I(v) => data.extend_from_slice(&v[i].to_le_bytes()),
                 Acc::D(v) => data.extend_from_slice(&i64::from(v[i]).to_le_bytes()),
+                Acc::W(v) => data.extend_from_slice(&v[i].to_le_bytes()),
                 Acc::F(v) => {
                     let x = v[i];
                     // -0.0 groups with 0.0, and every NaN with every other NaN.
@@ -202,6 +212,7 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
     for ty in types {
         let mut valid = Vec::with_capacity(keys.len());
         let mut nums: Vec<i64> = Vec::new();
+        let mut wide: Vec<i128> = Vec::new();
         let mut strs: Vec<Option<String>> = Vec::new();
         let mut bools: Vec<Option<bool>> = Vec::new();
         for (k, p) in keys.iter().zip(pos.iter_mut()) {
@@ -223,6 +234,19 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
                         strs.push(Some(String::from_utf8_lossy(s).into_owned()));
                     } else {
                         strs.push(None);
+                    }
+                }
+                DType::Decimal(..) if ty.is_wide_decimal() => {
+                    if tag == 1 {
+                        let b: [u8; 16] = k
+                            .get(*p..*p + 16)
+                            .ok_or_else(corrupt_key)?
+                            .try_into()
+                            .map_err(|_| corrupt_key())?;
+                        wide.push(i128::from_le_bytes(b));
+                        *p += 16;
+                    } else {
+                        wide.push(0);
                     }
                 }
                 DType::Bool => {
@@ -252,7 +276,12 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
         let arr: ArrayRef = match ty {
             DType::Utf8 => Arc::new(StringArray::from(strs)),
             DType::Bool => Arc::new(BooleanArray::from(bools)),
-            DType::Int64 => Arc::new(Int64Array::new(nums.into(), nulls)),
+            DType::Decimal(..) if ty.is_wide_decimal() => {
+                Arc::new(arrow_array::PrimitiveArray::<
+                    arrow_array::types::Decimal128Type,
+                >::new(wide.into(), nulls))
+            }
+            DType::Int64 | DType::Decimal(..) => Arc::new(Int64Array::new(nums.into(), nulls)),
             DType::Timestamp => Arc::new(TimestampMicrosecondArray::new(nums.into(), nulls)),
             DType::Date32 => Arc::new(Date32Array::new(
                 nums.iter().map(|x| *x as i32).collect(),
