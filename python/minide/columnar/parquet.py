@@ -481,6 +481,7 @@ class ParquetFile:
         threads: int | None = None,
         exact: bool = True,
         decimals_as_float: bool = False,
+        file_types: bool | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream the file (or ``columns``) as record batches, keeping the rows where ``filter``
         holds, with late materialization.
@@ -496,7 +497,10 @@ class ParquetFile:
           three-valued evaluator (strings, nulls, NOT), may be yielded whole: a superset of the
           matching rows, for callers that evaluate the predicate again (the SQL engine);
         - ``decimals_as_float``: INT32/INT64-backed decimals come out as float64 and the
-          types are the file's own (the ``ARROW:schema`` hint is not applied).
+          types are the file's own (the ``ARROW:schema`` hint is not applied);
+        - ``file_types``: the file's own types, without the ``ARROW:schema`` hint (default:
+          as ``decimals_as_float``); the SQL scan takes exact decimals with the file's string
+          type, which its catalog uses as is (a hinted string_view would be copied back).
 
         When the iterator is exhausted, ``last_scan`` holds the counters (``pages_skipped`` is
         always 0 here: page-index pruning is ``read(filter=...)``'s, see ``skips_pages``).
@@ -520,7 +524,7 @@ class ParquetFile:
             )
             rows_read += read
             rows_out += table.num_rows
-            if not decimals_as_float:
+            if not (decimals_as_float if file_types is None else file_types):
                 table = _apply_hint(table, self._hint)
             for b in table.to_batches(max_chunksize=batch_rows):
                 if b.num_rows:
@@ -535,12 +539,18 @@ class ParquetFile:
         )
 
     def scan_schema(
-        self, columns: Sequence[str] | None = None, *, decimals_as_float: bool = False
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        decimals_as_float: bool = False,
+        file_types: bool | None = None,
     ) -> pa.Schema:
         """The schema of the batches ``scan`` yields with the same arguments."""
         cols = list(columns) if columns is not None else None
         table, _ = self._reader.scan([], cols, 1, None, decimals_as_float, True)
-        return table.schema if decimals_as_float else _apply_hint(table, self._hint).schema
+        if decimals_as_float if file_types is None else file_types:
+            return table.schema
+        return _apply_hint(table, self._hint).schema
 
     def skips_pages(self, filter: Any) -> bool:
         """True if the page index excludes some pages of ``filter``'s columns in a row group

@@ -23,6 +23,7 @@ from minide.sql.scope import (
     WindowContext,
     cast_to,
     coerce_pair,
+    int_constant,
     require_bool,
     unify,
 )
@@ -382,7 +383,7 @@ def _dec_binary(name: str, x: BExpr, y: BExpr) -> BExpr:
 def _as_dec(e: BExpr) -> tuple[int, int]:
     if is_dec(e.type):
         return dec_ps(e.type)
-    return int_as_dec(e.value if isinstance(e, Const) else None)
+    return int_as_dec(int_constant(e))
 
 
 def _has_agg_bound(e: BExpr) -> bool:

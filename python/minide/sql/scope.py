@@ -21,6 +21,7 @@ from minide.sql.expr import (
     Const,
     Func,
     WindowCall,
+    walk,
 )
 from minide.sql.plan import (
     Column,
@@ -104,6 +105,19 @@ def coerce_pair(a: BExpr, b: BExpr, what: str) -> tuple[BExpr, BExpr]:
     return cast_to(a, t), cast_to(b, t)
 
 
+def int_constant(e: BExpr) -> int | None:
+    """The value of an integer expression over constants only (``1 + 10`` in TPC-H Q19), else
+    None: such an expression is DuckDB's INTEGER, not a BIGINT column."""
+    if isinstance(e, Const):
+        return e.value if isinstance(e.value, int) else None
+    if e.type != INT or not isinstance(e, Func) or any(isinstance(x, Col) for x in walk(e)):
+        return None
+    from minide.sql.optimizer.constant_folding import fold
+
+    f = fold(e)
+    return f.value if isinstance(f, Const) and isinstance(f.value, int) else None
+
+
 def unify(exprs: list[BExpr], what: str) -> str:
     """The type a list of expressions (CASE branches, IN items, both sides of a comparison) is
     cast to. Among decimals an integer constant counts as DuckDB's INTEGER, DECIMAL(10, 0), and
@@ -117,10 +131,7 @@ def unify(exprs: list[BExpr], what: str) -> str:
     for e in exprs:
         if e.type == NULL:
             continue
-        if is_dec(e.type):
-            d = dec_ps(e.type)
-        else:
-            d = int_as_dec(e.value if isinstance(e, Const) else None)
+        d = dec_ps(e.type) if is_dec(e.type) else int_as_dec(int_constant(e))
         ps = d if ps is None else dec_ps(dec_common(ps, d))
     assert ps is not None
     return dec(*ps)

@@ -217,10 +217,11 @@ class FileSource:
                         threads=threads,
                         exact=False,
                         decimals_as_float=False,
+                        file_types=True,
                     )
                 )
                 table = pa.Table.from_batches(
-                    batches, schema=pf.scan_schema(cols, decimals_as_float=False)
+                    batches, schema=pf.scan_schema(cols, decimals_as_float=False, file_types=True)
                 )
             report.stats = pf.last_scan
         elif self.kind == "dataset":

@@ -230,6 +230,17 @@ impl Acc {
             },
             Acc::AvgDec { sum, cnt, .. } => {
                 let d = dec_values(a)?;
+                if let Dec::N(v) = d {
+                    // narrow values: no i128 overflow below 10^20 rows
+                    for (i, g) in gids.iter().enumerate() {
+                        if valid(i) {
+                            let g = *g as usize;
+                            sum[g] += i128::from(v[i]);
+                            cnt[g] += 1;
+                        }
+                    }
+                    return Ok(());
+                }
                 for (i, g) in gids.iter().enumerate() {
                     if valid(i) {
                         let g = *g as usize;
