@@ -66,10 +66,14 @@ class ParquetReader:
         batch_size: int | None = None,
         exact: bool = True,
         decimals_as_float: bool = False,
+        file_types: bool | None = None,
         page_index: bool = True,
     ) -> ScanStream: ...
     def output_schema(
-        self, columns: list[str] | None = None, decimals_as_float: bool = False
+        self,
+        columns: list[str] | None = None,
+        decimals_as_float: bool = False,
+        file_types: bool | None = None,
     ) -> pa.Schema: ...
     def skips_pages(self, filter: tuple[Any, ...] | None = None) -> bool: ...
     def inspect(self) -> str: ...

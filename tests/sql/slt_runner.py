@@ -13,6 +13,7 @@ Records, separated by blank lines::
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ def render(v: Any, t: str) -> str:
         return str(int(v))
     if t == "B" or isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, decimal.Decimal):
+        return format(v, "f")  # 0E-8 -> 0.00000000, as SQL prints it
     return str(v)
 
 

@@ -346,6 +346,7 @@ class ParquetFile:
         exact: bool = True,
         decimals_as_float: bool = False,
         limit: int | None = None,
+        file_types: bool | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream the file (or ``columns``) as record batches, keeping the rows where ``filter``
         holds, through the scan core (pruning, page index, late materialization).
@@ -359,6 +360,9 @@ class ParquetFile:
           of the matching rows, for callers that evaluate the predicate again: the SQL engine);
         - ``decimals_as_float``: INT32/INT64-backed decimals come out as float64 and the types
           are the file's own (the ``ARROW:schema`` hint is not applied);
+        - ``file_types``: the file's own types, without the ``ARROW:schema`` hint (default:
+          as ``decimals_as_float``); the SQL scan takes exact decimals with the file's string
+          type, which its catalog uses as is (a hinted string_view would be copied back);
         - ``limit``: stop after this many rows.
 
         When the iterator is exhausted, ``last_scan`` holds the counters.
@@ -373,15 +377,20 @@ class ParquetFile:
             batch_size=batch_rows,
             exact=exact,
             decimals_as_float=decimals_as_float,
+            file_types=file_types,
         )
         yield from stream
         self.last_scan = ScanStats.from_counters(stream.counters())
 
     def scan_schema(
-        self, columns: Sequence[str] | None = None, *, decimals_as_float: bool = False
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        decimals_as_float: bool = False,
+        file_types: bool | None = None,
     ) -> pa.Schema:
         """The schema of the batches ``scan`` yields with the same arguments."""
-        return self._reader.output_schema(_cols(columns), decimals_as_float)
+        return self._reader.output_schema(_cols(columns), decimals_as_float, file_types)
 
     def skips_pages(self, filter: Any) -> bool:
         """True if the page index excludes some pages of ``filter``'s columns in a row group

@@ -23,7 +23,9 @@ from minide.sql.scope import (
     WindowContext,
     cast_to,
     coerce_pair,
+    int_constant,
     require_bool,
+    unify,
 )
 from minide.sql.types import (
     BOOL,
@@ -32,11 +34,17 @@ from minide.sql.types import (
     INT,
     INTERVAL,
     NULL,
-    NUMERIC,
     STR,
     TS,
     common_type,
     date_to_days,
+    dec,
+    dec_arith,
+    dec_ps,
+    int_as_dec,
+    is_dec,
+    is_numeric,
+    to_decimal,
     ts_to_micros,
 )
 
@@ -74,7 +82,7 @@ class ExprBinder:
             x = b(e.operand)
             if e.op == "not":
                 return Func("not", (require_bool(x, "NOT"),), BOOL)
-            if x.type not in (INT, FLOAT, NULL):
+            if not is_numeric(x.type) and x.type != NULL:
                 raise PlanError(f"unary minus needs a number, got {x.type}")
             return Func("neg", (x,), x.type)
         if isinstance(e, ast.IsNull):
@@ -157,8 +165,10 @@ class ExprBinder:
         if x.type == DATE and y.type == DATE and op == "-":
             return Func("sub", (x, y), INT)
         for v in (x, y):
-            if v.type not in (INT, FLOAT, NULL):
+            if not is_numeric(v.type) and v.type != NULL:
                 raise PlanError(f"operator {op} needs numbers, got {x.type} and {y.type}")
+        if (is_dec(x.type) or is_dec(y.type)) and FLOAT not in (x.type, y.type):
+            return _dec_binary(name, x, y)
         t = common_type(x.type, y.type, f"operator {op}")
         if t == NULL:
             return Const(None, INT)
@@ -169,10 +179,10 @@ class ExprBinder:
     def _in_list(self, x: BExpr, items: list[BExpr], negated: bool) -> BExpr:
         from minide.sql.optimizer.constant_folding import fold
 
-        t = x.type
-        for i in items:
-            if not (isinstance(i, Const) and i.type == STR and t not in (STR, NULL)):
-                t = common_type(t, i.type, "IN list")
+        typed = [i for i in items if not (isinstance(i, Const) and i.type == STR)]
+        t = unify([x, *typed], "IN list")
+        if x.type == STR or (x.type == NULL and len(typed) < len(items)):
+            t = unify([x, *items], "IN list")
         if t == NULL:
             return Const(None, BOOL)
         folded = [fold(cast_to(i, t)) for i in items]
@@ -199,11 +209,7 @@ class ExprBinder:
                 c = self._binary("=", operand, c)
             whens.append((require_bool(c, "CASE WHEN"), b(val)))
         els = b(e.else_) if e.else_ is not None else None
-        t = NULL
-        for _, v in whens:
-            t = common_type(t, v.type, "CASE branches")
-        if els is not None:
-            t = common_type(t, els.type, "CASE branches")
+        t = unify([v for _, v in whens] + ([els] if els is not None else []), "CASE branches")
         if t == NULL:
             t = INT
         args: list[BExpr] = []
@@ -229,8 +235,11 @@ class ExprBinder:
             and func != "count_star"
         ):
             raise PlanError(f"{name}() OVER needs an argument")
-        if name in ("sum", "avg") and args[0].type not in (*NUMERIC, NULL):
+        if name in ("sum", "avg") and not is_numeric(args[0].type) and args[0].type != NULL:
             raise PlanError(f"{name}() needs numbers, got {args[0].type}")
+        if name == "avg" and is_dec(args[0].type):
+            # running AVG of decimals is computed in doubles (GROUP BY AVG sums exactly)
+            args[0] = cast_to(args[0], FLOAT)
         if name in ("lag", "lead") and len(args) > 2:
             args[2] = cast_to(args[2], args[0].type)
         partition = tuple(self.bind_expr(p, scope, agg) for p in e.window.partition_by)
@@ -267,9 +276,11 @@ class ExprBinder:
             if name == "count":
                 return agg.add(AggCall("count", arg, INT, e.distinct))
             if name in ("sum", "avg"):
-                if arg.type not in (*NUMERIC, NULL):
+                if not is_numeric(arg.type) and arg.type != NULL:
                     raise PlanError(f"{name}() needs numbers, got {arg.type}")
                 t = FLOAT if name == "avg" or arg.type != INT else INT
+                if name == "sum" and is_dec(arg.type):
+                    t = dec(38, dec_ps(arg.type)[1])
                 arg = cast_to(arg, INT if arg.type == NULL else arg.type)
                 return agg.add(AggCall(name, arg, t, e.distinct))
             if name in ("bool_and", "bool_or", "every"):
@@ -294,6 +305,8 @@ def _window_type(name: str, args: list[BExpr]) -> str:
     if name == "avg":
         return FLOAT
     if name == "sum":
+        if is_dec(args[0].type):
+            return dec(38, dec_ps(args[0].type)[1])
         return INT if args[0].type in (INT, NULL) else FLOAT
     return args[0].type if args[0].type != NULL else INT
 
@@ -324,6 +337,8 @@ def _add_interval(x: BExpr, iv: BExpr, sign: int) -> BExpr:
 def _literal(e: ast.Literal) -> Const:
     if e.kind == "int":
         return Const(e.value, INT)
+    if e.kind == "decimal":
+        return decimal_literal(e.value)
     if e.kind == "float":
         return Const(e.value, FLOAT)
     if e.kind == "str":
@@ -337,6 +352,44 @@ def _literal(e: ast.Literal) -> Const:
     if e.kind == "timestamp":
         return Const(ts_to_micros(e.value), TS)
     raise UnsupportedError(f"literal of kind {e.kind}")
+
+
+def decimal_literal(text: str) -> Const:
+    """``0.06`` is DECIMAL(3, 2) as in DuckDB: every digit written counts toward the precision,
+    the digits after the point are the scale; beyond 38 digits it is a DOUBLE."""
+    body = text.lstrip("-")
+    whole, _, frac = body.partition(".")
+    p, s = max(len(whole) + len(frac), 1), len(frac)
+    if p > 38:
+        return Const(float(text), FLOAT)
+    return Const(to_decimal(text, s), dec(p, s))
+
+
+def _dec_binary(name: str, x: BExpr, y: BExpr) -> BExpr:
+    """Decimal arithmetic (DuckDB's rules, see ``types.dec_arith``). ``+ - %`` rescale both
+    operands to the result scale first, so the kernels add scaled integers as they are; ``*``
+    multiplies them as they are (the scales add up); ``/`` gives a DOUBLE."""
+    if x.type == NULL or y.type == NULL:
+        other = y if x.type == NULL else x
+        return Const(None, FLOAT if name == "div" else other.type)
+    if name == "div":
+        return Func("div", (cast_to(x, FLOAT), cast_to(y, FLOAT)), FLOAT)
+    a = _as_dec(x)
+    b = _as_dec(y)
+    x, y = cast_to(x, dec(*a)), cast_to(y, dec(*b))
+    t = dec_arith(name, a, b)
+    if name == "mul":
+        return Func(name, (x, y), t)
+    s = dec_ps(t)[1]
+    x = cast_to(x, dec(min(a[0] + s - a[1], 38), s))
+    y = cast_to(y, dec(min(b[0] + s - b[1], 38), s))
+    return Func(name, (x, y), t)
+
+
+def _as_dec(e: BExpr) -> tuple[int, int]:
+    if is_dec(e.type):
+        return dec_ps(e.type)
+    return int_as_dec(int_constant(e))
 
 
 def _has_agg_bound(e: BExpr) -> bool:

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from minide.errors import PlanError, UnsupportedError
 from minide.sql import ast
-from minide.sql.expr import BExpr, Const, Func
+from minide.sql.expr import BExpr
 from minide.sql.scope import WINDOW_ONLY, cast_to
-from minide.sql.types import FLOAT, INT, from_sql
+from minide.sql.types import from_sql
 
 
 def cast_expr(x: BExpr, t: ast.TypeName) -> BExpr:
-    """CAST; DECIMAL(p, s) values are float64 rounded to s places (DuckDB's default DECIMAL is
-    (18, 3)), so typed decimal results agree with DuckDB's exact decimals to float precision."""
-    target = from_sql(t.name)
-    if t.name.lower() not in ("decimal", "numeric"):
-        return cast_to(x, target)
-    scale = t.params[1] if len(t.params) > 1 else (0 if t.params else 3)
-    precision = t.params[0] if t.params else 18
-    if not 1 <= precision <= 38 or not 0 <= scale <= precision:
-        raise PlanError(
-            f"DECIMAL({precision}, {scale}): need 1 <= precision <= 38, 0 <= scale <= precision"
-        )
-    return Func("round", (cast_to(x, FLOAT), Const(scale, INT)), FLOAT)
+    """CAST; ``DECIMAL`` alone is DECIMAL(18, 3) as in DuckDB, and rounding to fewer fraction
+    digits is half away from zero."""
+    return cast_to(x, from_sql(t.name, tuple(t.params)))
 
 
 _BOUND_RANK = {

@@ -467,7 +467,7 @@ class Connection:
             if stmt.name in cat.tables:
                 raise PlanError(f"table {stmt.name} already exists; DROP TABLE it first")
             names = [c.name for c in stmt.columns]
-            types = [from_sql(c.type.name) for c in stmt.columns]
+            types = [from_sql(c.type.name, c.type.params) for c in stmt.columns]
             if len(set(names)) != len(names):
                 raise PlanError(f"duplicate column names in CREATE TABLE {stmt.name}")
             cat.rust.create(stmt.name, names, types)

@@ -18,7 +18,10 @@ def format_table(t: pa.Table, max_rows: int = 40) -> str:
     rows = t.slice(0, max_rows).to_pylist()
     cells = [[_cell(r[n]) for n in names] for r in rows]
     widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
-    numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) for f in t.schema]
+    numeric = [
+        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+        for f in t.schema
+    ]
 
     def line(vals: list[str]) -> str:
         return (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from minide.errors import PlanError
+from minide.errors import PlanError, UnsupportedError
 from minide.sql.expr import BExpr, Const, Func
-from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS, common_type
+from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS, dec, dec_ps, is_dec, is_numeric
 
 AGGREGATES = {"sum", "count", "avg", "min", "max", "bool_and", "bool_or", "every"}
 
@@ -19,7 +19,7 @@ def _cast(e: BExpr, t: str) -> BExpr:
 
 
 def _numeric(name: str, e: BExpr) -> None:
-    if e.type not in (INT, FLOAT, NULL):
+    if not is_numeric(e.type) and e.type != NULL:
         raise PlanError(f"{name}() expects a number, got {e.type}")
 
 
@@ -37,14 +37,31 @@ def _float_fn(name: str) -> Callable[[list[BExpr]], BExpr]:
     return f
 
 
+def _floor_ceil(name: str) -> Callable[[list[BExpr]], BExpr]:
+    def f(args: list[BExpr]) -> BExpr:
+        _numeric(name, args[0])
+        if is_dec(args[0].type):
+            p, s = dec_ps(args[0].type)
+            if s == 0:
+                return args[0]
+            return Func(f"{name}_dec", (args[0], Const(s, INT)), dec(p, 0))
+        return Func(name, (_cast(args[0], FLOAT),), FLOAT)
+
+    return f
+
+
 def _str_fn(name: str) -> Callable[[list[BExpr]], BExpr]:
     return lambda args: Func(name, (_string(name, args[0]),), STR)
 
 
+def _unify(args: list[BExpr], what: str) -> str:
+    from minide.sql.scope import unify
+
+    return unify(args, what)
+
+
 def _coalesce(args: list[BExpr]) -> BExpr:
-    t = NULL
-    for a in args:
-        t = common_type(t, a.type, "coalesce()")
+    t = _unify(args, "coalesce()")
     if t == NULL:
         return Const(None, NULL)
     return Func("coalesce", tuple(_cast(a, t) for a in args), t)
@@ -52,14 +69,16 @@ def _coalesce(args: list[BExpr]) -> BExpr:
 
 def _nullif(args: list[BExpr]) -> BExpr:
     a, b = args
-    t = common_type(a.type, b.type, "nullif()")
+    t = _unify([a, b], "nullif()")
     a2, b2 = _cast(a, t), _cast(b, t)
-    return Func("case", (Func("eq", (a2, b2), BOOL), Const(None, t), a2), t, True)
+    # the result keeps the first argument's type (DuckDB: NULLIF(DECIMAL(7,3), 0) is (7,3))
+    r = a if a.type != NULL else a2
+    return Func("case", (Func("eq", (a2, b2), BOOL), Const(None, r.type), r), r.type, True)
 
 
 def _abs(args: list[BExpr]) -> BExpr:
     _numeric("abs", args[0])
-    t = INT if args[0].type == INT else FLOAT
+    t = INT if args[0].type == INT else args[0].type if is_dec(args[0].type) else FLOAT
     return Func("abs", (_cast(args[0], t),), t)
 
 
@@ -70,6 +89,14 @@ def _round(args: list[BExpr]) -> BExpr:
         if not isinstance(args[1], Const) or args[1].type != INT:
             raise PlanError("round(x, digits): digits must be an integer constant")
         extra = (args[1],)
+    if is_dec(args[0].type):
+        # DuckDB: round(DECIMAL(p, s), n) is DECIMAL(p, n) for 0 <= n < s, rounded half away
+        # from zero, which is exactly a CAST to that type.
+        p, s = dec_ps(args[0].type)
+        n = int(args[1].value) if len(args) > 1 and isinstance(args[1], Const) else 0
+        if n < 0:
+            raise UnsupportedError("round(decimal, digits) with negative digits")
+        return args[0] if n >= s else _cast(args[0], dec(p, n))
     return Func("round", (_cast(args[0], FLOAT), *extra), FLOAT)
 
 
@@ -118,6 +145,16 @@ def extract(field: str, e: BExpr) -> BExpr:
     return Func(f"extract_{field}", (e,), INT)
 
 
+def _typeof(args: list[BExpr]) -> BExpr:
+    """typeof(x): the SQL name of x's type, as DuckDB spells it (a constant)."""
+    t = args[0].type
+    names = {BOOL: "BOOLEAN", INT: "BIGINT", FLOAT: "DOUBLE", STR: "VARCHAR", DATE: "DATE"}
+    if is_dec(t):
+        p, s = dec_ps(t)
+        return Const(f"DECIMAL({p},{s})", STR)
+    return Const(names.get(t, "TIMESTAMP" if t == TS else "NULL"), STR)
+
+
 #: name -> (min args, max args, builder)
 SCALARS: dict[str, tuple[int, int, Callable[[list[BExpr]], BExpr]]] = {
     "coalesce": (1, 99, _coalesce),
@@ -125,9 +162,9 @@ SCALARS: dict[str, tuple[int, int, Callable[[list[BExpr]], BExpr]]] = {
     "nullif": (2, 2, _nullif),
     "abs": (1, 1, _abs),
     "round": (1, 2, _round),
-    "floor": (1, 1, _float_fn("floor")),
-    "ceil": (1, 1, _float_fn("ceil")),
-    "ceiling": (1, 1, _float_fn("ceil")),
+    "floor": (1, 1, _floor_ceil("floor")),
+    "ceil": (1, 1, _floor_ceil("ceil")),
+    "ceiling": (1, 1, _floor_ceil("ceil")),
     "sqrt": (1, 1, _float_fn("sqrt")),
     "ln": (1, 1, _float_fn("ln")),
     "exp": (1, 1, _float_fn("exp")),
@@ -147,6 +184,7 @@ SCALARS: dict[str, tuple[int, int, Callable[[list[BExpr]], BExpr]]] = {
     "month": (1, 1, _date_part("month")),
     "day": (1, 1, _date_part("day")),
     "date_part": (2, 2, _date_part_fn),
+    "typeof": (1, 1, _typeof),
 }
 
 

@@ -42,11 +42,13 @@ def _timestamp(v: dt.datetime) -> Const:
 
 
 def _decimal(v: decimal.Decimal) -> Const:
-    # Until the engine has an exact DECIMAL type, decimals are computed as float64 (as DECIMAL
-    # columns and literals are); this row is the one place to change when it has one.
+    # Typed as the same digits written as a literal would be (``Decimal("1.50")`` is
+    # DECIMAL(3, 2), as DuckDB binds it): one rule, the binder's.
+    from minide.sql.bind_expr import decimal_literal
+
     if not v.is_finite():
         raise DataError(f"decimal parameter {v} is not a finite number")
-    return Const(float(v), FLOAT)
+    return decimal_literal(format(v, "f"))
 
 
 #: Python type -> typed constant, first match wins (bool before int: a bool is an int;

@@ -100,6 +100,9 @@ class _ToAst(Transformer):
         s = str(items[0])
         if re.fullmatch(r"\d+", s):
             return ast.Literal(int(s), "int")
+        if re.fullmatch(r"\d*\.\d*", s):
+            # kept as text: its digits give the type, DECIMAL(digits, fraction digits)
+            return ast.Literal(s, "decimal")
         return ast.Literal(float(s), "float")
 
     def string(self, items: list[Token]) -> ast.Literal:
@@ -158,6 +161,8 @@ class _ToAst(Transformer):
         x = items[0]
         if isinstance(x, ast.Literal) and x.kind in ("int", "float"):
             return ast.Literal(-x.value, x.kind)
+        if isinstance(x, ast.Literal) and x.kind == "decimal":
+            return ast.Literal("-" + x.value, x.kind)
         return ast.UnaryOp("neg", x)
 
     def is_null(self, items: list[Any]) -> ast.IsNull:

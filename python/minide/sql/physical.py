@@ -29,7 +29,7 @@ from minide.sql.plan import (
     Values,
     Window,
 )
-from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS
+from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS, dec_ps, is_dec, scaled
 
 _DTYPE = {
     BOOL: "Bool",
@@ -93,13 +93,19 @@ _JOIN = {
 }
 
 
-def dtype(t: str) -> str:
+def dtype(t: str) -> Any:
+    if is_dec(t):
+        return {"Decimal": list(dec_ps(t))}
     return _DTYPE[t]
 
 
 def scalar(value: Any, t: str) -> Any:
     if value is None:
         return "Null"
+    if is_dec(t):
+        # the scaled integer; above 64 bits as decimal digits (msgpack has no 128-bit ints)
+        v = scaled(value, dec_ps(t)[1])
+        return {"Int": v} if -(2**63) <= v < 2**63 else {"Str": str(v)}
     if t == BOOL:
         return {"Bool": bool(value)}
     if t in (INT, DATE, TS):
@@ -137,7 +143,7 @@ def expr(e: BExpr, layout: dict[int, int]) -> Any:
     if op == "is_not_null":
         return {"IsNotNull": a[0]}
     if op == "cast":
-        return {"Cast": {"expr": a[0], "to": dtype(e.extra)}}
+        return {"Cast": {"expr": a[0], "to": dtype(e.extra), "from": dtype(e.args[0].type)}}
     if op == "like":
         pat, neg, ci = e.extra
         return {"Like": {"expr": a[0], "pattern": pat, "negated": neg, "case_insensitive": ci}}

@@ -21,6 +21,7 @@ from minide.sql.expr import (
     Const,
     Func,
     WindowCall,
+    walk,
 )
 from minide.sql.plan import (
     Column,
@@ -36,6 +37,12 @@ from minide.sql.types import (
     TS,
     common_type,
     date_to_days,
+    dec,
+    dec_common,
+    dec_const,
+    dec_ps,
+    int_as_dec,
+    is_dec,
     ts_to_micros,
 )
 
@@ -63,6 +70,10 @@ def cast_to(e: BExpr, t: str) -> BExpr:
         if v is None:
             return Const(None, t)
         try:
+            if is_dec(t) or is_dec(e.type):
+                c = dec_const(v, e.type, t)
+                if c is not None:
+                    return Const(c, t)
             if t == FLOAT and e.type in (INT, STR):
                 return Const(float(v), t)
             if t == INT and e.type == STR:
@@ -88,10 +99,42 @@ def coerce_pair(a: BExpr, b: BExpr, what: str) -> tuple[BExpr, BExpr]:
         return cast_to(a, b.type), b
     if isinstance(b, Const) and b.type == STR and a.type not in (STR, NULL):
         return a, cast_to(b, a.type)
-    t = common_type(a.type, b.type, what)
+    t = unify([a, b], what)
     if t == NULL:
         t = INT
     return cast_to(a, t), cast_to(b, t)
+
+
+def int_constant(e: BExpr) -> int | None:
+    """The value of an integer expression over constants only (``1 + 10`` in TPC-H Q19), else
+    None: such an expression is DuckDB's INTEGER, not a BIGINT column."""
+    if isinstance(e, Const):
+        return e.value if isinstance(e.value, int) else None
+    if e.type != INT or not isinstance(e, Func) or any(isinstance(x, Col) for x in walk(e)):
+        return None
+    from minide.sql.optimizer.constant_folding import fold
+
+    f = fold(e)
+    return f.value if isinstance(f, Const) and isinstance(f.value, int) else None
+
+
+def unify(exprs: list[BExpr], what: str) -> str:
+    """The type a list of expressions (CASE branches, IN items, both sides of a comparison) is
+    cast to. Among decimals an integer constant counts as DuckDB's INTEGER, DECIMAL(10, 0), and
+    other integers as BIGINT, DECIMAL(19, 0)."""
+    t = NULL
+    for e in exprs:
+        t = common_type(t, e.type, what)
+    if not is_dec(t):
+        return t
+    ps: tuple[int, int] | None = None
+    for e in exprs:
+        if e.type == NULL:
+            continue
+        d = dec_ps(e.type) if is_dec(e.type) else int_as_dec(int_constant(e))
+        ps = d if ps is None else dec_ps(dec_common(ps, d))
+    assert ps is not None
+    return dec(*ps)
 
 
 def require_bool(e: BExpr, what: str) -> BExpr:

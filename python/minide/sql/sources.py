@@ -32,7 +32,7 @@ import pyarrow as pa
 import minide.columnar as mc
 from minide.sql.expr import BExpr, Col, Const, Func, conjuncts
 from minide.sql.plan import Column, Scan
-from minide.sql.types import BOOL, DATE, FLOAT, INT, STR
+from minide.sql.types import BOOL, DATE, FLOAT, INT, STR, is_dec
 
 #: rows decoded to estimate distinct counts of a file's columns (for the optimizer)
 SAMPLE_ROWS = 65_536
@@ -206,8 +206,9 @@ class FileSource:
             else:
                 # Late materialization: the filter's columns first, the others only for the
                 # rows that match (row groups where most rows match come whole, the Rust scan
-                # evaluates the whole predicate anyway). Decimals decode straight to float64
-                # and strings keep the file's type (no ARROW:schema hint to convert twice).
+                # evaluates the whole predicate anyway). Decimals stay exact (decimal128, the
+                # executor's DECIMAL) and strings keep the file's type (no ARROW:schema hint
+                # to convert twice).
                 batches = list(
                     pf.scan(
                         cols,
@@ -215,11 +216,12 @@ class FileSource:
                         batch_rows=None,
                         threads=threads,
                         exact=False,
-                        decimals_as_float=True,
+                        decimals_as_float=False,
+                        file_types=True,
                     )
                 )
                 table = pa.Table.from_batches(
-                    batches, schema=pf.scan_schema(cols, decimals_as_float=True)
+                    batches, schema=pf.scan_schema(cols, decimals_as_float=False, file_types=True)
                 )
             report.stats = pf.last_scan
         elif self.kind == "dataset":
@@ -335,6 +337,8 @@ def _literal(c: Const, arrow: pa.DataType) -> str | None:
         return str(int(v))
     if c.type == BOOL and pa.types.is_boolean(arrow):
         return "TRUE" if v else "FALSE"
+    if is_dec(c.type) and (pa.types.is_decimal(arrow) or pa.types.is_floating(arrow)):
+        return format(v, "f")
     if c.type in (INT, FLOAT) and not isinstance(v, bool):
         if pa.types.is_integer(arrow) and c.type == INT:
             return str(int(v))

@@ -2,12 +2,16 @@
 
 ``bool int64 float64 utf8 date32 timestamp`` are column types; ``null`` is the type of an untyped
 NULL literal and ``interval`` the type of an interval constant (only valid in date arithmetic).
-Decimals are computed as float64.
+``decimal(p,s)`` is an exact decimal with precision ``p`` (1..38) and scale ``s``: the executor
+holds it as a scaled integer (i64 when p <= 18, i128 above). The result-type rules below are
+DuckDB's (see docs/sql.md, "Decimal semantics").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import re
 
 import pyarrow as pa
 
@@ -45,8 +49,6 @@ _SQL_TYPES = {
     "float8": FLOAT,
     "double": FLOAT,
     "float64": FLOAT,
-    "decimal": FLOAT,
-    "numeric": FLOAT,
     "varchar": STR,
     "char": STR,
     "text": STR,
@@ -58,15 +60,147 @@ _SQL_TYPES = {
 }
 
 
-def from_sql(name: str) -> str:
-    """The engine type of a SQL type name (``DECIMAL(15,2)`` -> float64)."""
+MAX_PRECISION = 38
+#: widest precision held as a scaled i64 in the executor
+MAX_I64_PRECISION = 18
+_DEC_RE = re.compile(r"decimal\((\d+),(\d+)\)")
+
+
+def dec(p: int, s: int) -> str:
+    """The type name of DECIMAL(p, s)."""
+    return f"decimal({p},{s})"
+
+
+def is_dec(t: str) -> bool:
+    return t.startswith("decimal(")
+
+
+def dec_ps(t: str) -> tuple[int, int]:
+    """(precision, scale) of a decimal type name."""
+    m = _DEC_RE.fullmatch(t)
+    if m is None:
+        raise PlanError(f"internal: {t!r} is not a decimal type")
+    return int(m.group(1)), int(m.group(2))
+
+
+def is_numeric(t: str) -> bool:
+    return t in (INT, FLOAT) or is_dec(t)
+
+
+def check_decimal(p: int, s: int) -> str:
+    if not 1 <= p <= MAX_PRECISION or not 0 <= s <= p:
+        raise PlanError(f"DECIMAL({p}, {s}): need 1 <= precision <= 38, 0 <= scale <= precision")
+    return dec(p, s)
+
+
+def from_sql(name: str, params: tuple[int, ...] | list[int] = ()) -> str:
+    """The engine type of a SQL type name (``DECIMAL`` alone is DuckDB's DECIMAL(18, 3))."""
+    if name.lower() in ("decimal", "numeric"):
+        p = params[0] if params else 18
+        s = params[1] if len(params) > 1 else (0 if params else 3)
+        return check_decimal(p, s)
     t = _SQL_TYPES.get(name.lower())
     if t is None:
-        raise PlanError(f"unknown type {name!r}; known: {', '.join(sorted(_SQL_TYPES))}")
+        if _DEC_RE.fullmatch(name.lower()):
+            return name.lower()
+        known = ", ".join(sorted([*_SQL_TYPES, "decimal", "numeric"]))
+        raise PlanError(f"unknown type {name!r}; known: {known}")
     return t
 
 
+def int_as_dec(value: int | None = None) -> tuple[int, int]:
+    """The decimal an integer operand becomes next to a decimal: DuckDB types an INTEGER as
+    DECIMAL(10, 0) and a BIGINT as DECIMAL(19, 0). Columns are BIGINT here; integer literals
+    that fit 32 bits are INTEGERs, as in DuckDB."""
+    if value is not None and -(2**31) <= value < 2**31:
+        return 10, 0
+    return 19, 0
+
+
+def dec_common(a: tuple[int, int], b: tuple[int, int]) -> str:
+    """The decimal both sides of a comparison, CASE, UNION or ``%`` are rescaled to: as many
+    integer digits and as many fraction digits as the wider side (precision capped at 38)."""
+    s = max(a[1], b[1])
+    p = min(max(a[0] - a[1], b[0] - b[1]) + s, MAX_PRECISION)
+    return dec(p, s)
+
+
+def dec_arith(op: str, a: tuple[int, int], b: tuple[int, int]) -> str:
+    """Result type of ``a op b`` for two decimals (DuckDB's rules)."""
+    (p1, s1), (p2, s2) = a, b
+    if op in ("add", "sub"):
+        s = max(s1, s2)
+        return dec(min(max(p1 - s1, p2 - s2) + s + 1, MAX_PRECISION), s)
+    if op == "mul":
+        s = s1 + s2
+        if s > MAX_PRECISION:
+            raise PlanError(
+                f"DECIMAL({p1},{s1}) * DECIMAL({p2},{s2}) needs scale {s}, above the maximum 38; "
+                "CAST an operand to a smaller scale or to DOUBLE"
+            )
+        p = min(p1 + p2, MAX_PRECISION)
+        # Both operands fit 64 bits: DuckDB keeps the product in 64 bits (checked for overflow)
+        # while the scale allows it.
+        narrow = p1 <= MAX_I64_PRECISION and p2 <= MAX_I64_PRECISION
+        if p > MAX_I64_PRECISION and narrow and s < MAX_I64_PRECISION:
+            p = MAX_I64_PRECISION
+        return dec(p, s)
+    if op == "mod":
+        return dec_common(a, b)
+    raise PlanError(f"internal: no decimal rule for {op}")
+
+
+def to_decimal(value: object, s: int) -> decimal.Decimal:
+    """``value`` rounded (half away from zero) to ``s`` fraction digits, exactly."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 100
+        if isinstance(value, float):
+            d = decimal.Decimal(repr(value))
+        elif isinstance(value, str):
+            d = decimal.Decimal(value.strip())
+        else:
+            d = decimal.Decimal(value)  # type: ignore[arg-type]
+        return d.quantize(decimal.Decimal(1).scaleb(-s), rounding=decimal.ROUND_HALF_UP)
+
+
+def scaled(value: decimal.Decimal, s: int) -> int:
+    """The integer the executor holds for ``value`` at scale ``s`` (value * 10^s)."""
+    return int(value.scaleb(s, context=decimal.Context(prec=100)))
+
+
+def fits(value: decimal.Decimal, p: int, s: int) -> bool:
+    """Whether ``value`` (already rounded to ``s`` digits) fits DECIMAL(p, s)."""
+    return abs(scaled(value, s)) < 10**p
+
+
+def dec_const(value: object, src: str, dst: str) -> object | None:
+    """Convert the constant ``value`` of type ``src`` to ``dst`` when one side is a decimal
+    (decimal constants are ``decimal.Decimal`` at their scale); None if not a decimal cast.
+    Raises PlanError when the value does not fit, as DuckDB's conversion error does."""
+    if is_dec(dst):
+        p, s = dec_ps(dst)
+        if src not in (INT, FLOAT, STR) and not is_dec(src):
+            return None
+        try:
+            d = to_decimal(value, s)
+        except decimal.InvalidOperation:
+            raise PlanError(f"cannot convert {value!r} to DECIMAL({p},{s})") from None
+        if not fits(d, p, s):
+            raise PlanError(f"value {value} does not fit DECIMAL({p},{s})")
+        return d
+    assert isinstance(value, decimal.Decimal)
+    if dst == FLOAT:
+        return float(value)
+    if dst == INT:
+        return int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    if dst == STR:
+        return format(value, "f")
+    return None
+
+
 def to_arrow(t: str) -> pa.DataType:
+    if is_dec(t):
+        return pa.decimal128(*dec_ps(t))
     return {
         BOOL: pa.bool_(),
         INT: pa.int64(),
@@ -88,6 +222,14 @@ def common_type(a: str, b: str, what: str) -> str:
         return a
     if {a, b} == {INT, FLOAT}:
         return FLOAT
+    if is_dec(a) or is_dec(b):
+        other = b if is_dec(a) else a
+        if other == FLOAT:
+            return FLOAT
+        if other == INT or is_dec(other):
+            pa_ = dec_ps(a) if is_dec(a) else int_as_dec()
+            pb_ = dec_ps(b) if is_dec(b) else int_as_dec()
+            return dec_common(pa_, pb_)
     if {a, b} == {DATE, TS}:
         return TS
     raise PlanError(f"{what}: cannot combine {a} and {b}; add a CAST")

@@ -18,19 +18,7 @@ use pyo3::types::PyBytes;
 use crate::errors::detach;
 
 fn dtype(name: &str) -> Result<DType, Error> {
-    Ok(match name {
-        "bool" => DType::Bool,
-        "int64" => DType::Int64,
-        "float64" => DType::Float64,
-        "utf8" => DType::Utf8,
-        "date32" => DType::Date32,
-        "timestamp" => DType::Timestamp,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "unknown column type {other}"
-            )));
-        }
-    })
+    DType::parse(name)
 }
 
 fn poisoned() -> Error {

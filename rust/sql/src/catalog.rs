@@ -14,7 +14,7 @@ use minide_common::{Error, Result};
 use rayon::prelude::*;
 
 use crate::keys;
-use crate::types::{Chunk, DType, MORSEL_ROWS, normalize};
+use crate::types::{Chunk, DType, MORSEL_ROWS, has_layout, normalize, pow10};
 
 #[derive(Debug, Clone)]
 pub struct ColumnStats {
@@ -81,8 +81,7 @@ impl Catalog {
                     .collect::<Result<_>>()?;
             }
             for (i, c) in cols.iter().enumerate() {
-                let t = DType::of(c.data_type())?;
-                if out_types.get(i) != Some(&t) {
+                if !out_types.get(i).is_some_and(|t| has_layout(c, *t)) {
                     return Err(Error::Schema(format!(
                         "column {} of {name} changes type between batches",
                         names[i]
@@ -170,7 +169,16 @@ pub fn stats(t: &Table) -> Result<Vec<ColumnStats>> {
         } else {
             d.max(1.0)
         };
-        let numeric = matches!(ty, DType::Int64 | DType::Float64 | DType::Date32);
+        let numeric = matches!(
+            ty,
+            DType::Int64 | DType::Float64 | DType::Date32 | DType::Decimal(..)
+        );
+        if let DType::Decimal(_, s) = ty {
+            // statistics are in units, like the planner's constants
+            let unit = pow10(*s) as f64;
+            min /= unit;
+            max /= unit;
+        }
         out.push(ColumnStats {
             ndv,
             min: (numeric && min.is_finite()).then_some(min),
@@ -196,6 +204,13 @@ fn min_max(a: &ArrayRef) -> Option<(f64, f64)> {
                 .map(|x| x as f64),
         ),
         DataType::Float64 => fold(&mut a.as_primitive::<Float64Type>().iter().flatten()),
+        DataType::Decimal128(..) => fold(
+            &mut a
+                .as_primitive::<arrow_array::types::Decimal128Type>()
+                .iter()
+                .flatten()
+                .map(|x| x as f64),
+        ),
         DataType::Date32 => fold(
             &mut a
                 .as_primitive::<Date32Type>()

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
+};
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray};
 use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType;
@@ -69,6 +71,7 @@ pub fn take(a: &ArrayRef, idx: &[u32]) -> Result<ArrayRef> {
         DataType::Float64 => take_prim::<Float64Type>(a, idx),
         DataType::Date32 => take_prim::<Date32Type>(a, idx),
         DataType::Timestamp(_, _) => take_prim::<TimestampMicrosecondType>(a, idx),
+        DataType::Decimal128(..) => take_prim::<Decimal128Type>(a, idx),
         DataType::Boolean => {
             let b = a.as_boolean();
             let vals = b.values();
@@ -170,6 +173,7 @@ pub fn concat(arrays: &[&ArrayRef]) -> Result<ArrayRef> {
         DataType::Float64 => Ok(concat_prim::<Float64Type>(arrays)),
         DataType::Date32 => Ok(concat_prim::<Date32Type>(arrays)),
         DataType::Timestamp(_, _) => Ok(concat_prim::<TimestampMicrosecondType>(arrays)),
+        DataType::Decimal128(..) => Ok(concat_prim::<Decimal128Type>(arrays)),
         DataType::Boolean => {
             let v: BooleanArray = arrays.iter().flat_map(|a| a.as_boolean().iter()).collect();
             Ok(Arc::new(v))
@@ -266,9 +270,10 @@ pub fn interleave(arrays: &[ArrayRef], ty: DType, picks: &[(u32, u32)]) -> Resul
                 .with_data_type(dt.clone()),
         )
     }
-    let dt = ty.arrow();
+    let dt = ty.physical();
     Ok(match ty {
-        DType::Int64 => prim::<Int64Type>(arrays, picks, &dt),
+        DType::Decimal(..) if ty.is_wide_decimal() => prim::<Decimal128Type>(arrays, picks, &dt),
+        DType::Int64 | DType::Decimal(..) => prim::<Int64Type>(arrays, picks, &dt),
         DType::Float64 => prim::<Float64Type>(arrays, picks, &dt),
         DType::Date32 => prim::<Date32Type>(arrays, picks, &dt),
         DType::Timestamp => prim::<TimestampMicrosecondType>(arrays, picks, &dt),

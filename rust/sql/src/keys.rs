@@ -63,7 +63,11 @@ impl Keys {
 
 /// Whether keys of these types hash as a single i64.
 pub fn int_mode(types: &[DType]) -> bool {
-    matches!(types, [DType::Int64 | DType::Date32 | DType::Timestamp])
+    match types {
+        [DType::Int64 | DType::Date32 | DType::Timestamp] => true,
+        [t @ DType::Decimal(..)] => !t.is_wide_decimal(),
+        _ => false,
+    }
 }
 
 pub(crate) fn ints_of(a: &ArrayRef) -> Result<Vec<i64>> {
@@ -127,6 +131,7 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
     for ty in types {
         let mut valid = Vec::with_capacity(keys.len());
         let mut nums: Vec<i64> = Vec::new();
+        let mut wide: Vec<i128> = Vec::new();
         let mut strs: Vec<Option<String>> = Vec::new();
         let mut bools: Vec<Option<bool>> = Vec::new();
         for (k, p) in keys.iter().zip(pos.iter_mut()) {
@@ -148,6 +153,19 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
                         strs.push(Some(String::from_utf8_lossy(s).into_owned()));
                     } else {
                         strs.push(None);
+                    }
+                }
+                DType::Decimal(..) if ty.is_wide_decimal() => {
+                    if tag == 1 {
+                        let b: [u8; 16] = k
+                            .get(*p..*p + 16)
+                            .ok_or_else(corrupt_key)?
+                            .try_into()
+                            .map_err(|_| corrupt_key())?;
+                        wide.push(i128::from_le_bytes(b));
+                        *p += 16;
+                    } else {
+                        wide.push(0);
                     }
                 }
                 DType::Bool => {
@@ -177,7 +195,12 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
         let arr: ArrayRef = match ty {
             DType::Utf8 => Arc::new(StringArray::from(strs)),
             DType::Bool => Arc::new(BooleanArray::from(bools)),
-            DType::Int64 => Arc::new(Int64Array::new(nums.into(), nulls)),
+            DType::Decimal(..) if ty.is_wide_decimal() => {
+                Arc::new(arrow_array::PrimitiveArray::<
+                    arrow_array::types::Decimal128Type,
+                >::new(wide.into(), nulls))
+            }
+            DType::Int64 | DType::Decimal(..) => Arc::new(Int64Array::new(nums.into(), nulls)),
             DType::Timestamp => Arc::new(TimestampMicrosecondArray::new(nums.into(), nulls)),
             DType::Date32 => Arc::new(Date32Array::new(
                 nums.iter().map(|x| *x as i32).collect(),

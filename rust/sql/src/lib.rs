@@ -63,6 +63,19 @@ pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<Q
         metrics: Mutex::new(HashMap::new()),
     };
     let chunks = pool.install(|| ops::execute(&node, &ctx))?;
+    // Results leave in their output Arrow types (decimals as decimal128(p, s)).
+    let chunks = chunks
+        .into_iter()
+        .map(|c| {
+            let cols = c
+                .cols
+                .iter()
+                .zip(&node.types)
+                .map(|(a, t)| types::to_output(a, *t))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Chunk::new(cols, c.len))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let metrics = ctx.metrics.into_inner().unwrap_or_default();
     Ok(QueryOutput {
         chunks,

@@ -222,6 +222,9 @@ pub enum Expr {
     Cast {
         expr: Box<Expr>,
         to: DType,
+        /// The operand's type (needed for decimals, whose layout does not carry the scale).
+        #[serde(default)]
+        from: Option<DType>,
     },
     Like {
         expr: Box<Expr>,

@@ -1,9 +1,16 @@
-//! The engine's value model: five logical types over Arrow arrays, scalars, and [`Chunk`], the
+//! The engine's value model: its logical types over Arrow arrays, scalars, and [`Chunk`], the
 //! unit every operator consumes and produces (a morsel of rows as Arrow columns).
 //!
 //! Every input column is normalized once, when a table is registered (see [`normalize`]): all
-//! integers become Int64, decimals and Float32 become Float64, every string flavour becomes Utf8,
+//! integers become Int64, Float32 becomes Float64, every string flavour becomes Utf8,
 //! timestamps become Int64 microseconds. Operators therefore only handle these few layouts.
+//!
+//! `DECIMAL(p, s)` ([`DType::Decimal`]) is exact: a scaled integer (value * 10^s). Its layout
+//! inside the engine ([`DType::physical`]) is an `Int64Array` when p <= 18 (so comparisons, keys,
+//! sorting, MIN/MAX reuse the integer paths) and a `Decimal128Array` above; the Arrow array's own
+//! precision and scale are not meaningful inside the engine, the `DType` carries them. Query
+//! results are converted to `decimal128(p, s)` once, at the end ([`to_output`]). Kernels:
+//! `expr/decimal.rs`.
 
 use std::sync::Arc;
 
@@ -31,11 +38,66 @@ pub enum DType {
     Utf8,
     Date32,
     Timestamp,
+    /// DECIMAL(precision 1..=38, scale 0..=precision).
+    Decimal(u8, u8),
+}
+
+/// Widest precision held as an i64 (10^18 - 1 < 2^63).
+pub const MAX_I64_PRECISION: u8 = 18;
+
+/// 10^n for n <= 38.
+pub fn pow10(n: u8) -> i128 {
+    10i128.pow(u32::from(n.min(38)))
 }
 
 impl DType {
+    /// True for decimals held as i128 (precision above 18).
+    pub fn is_wide_decimal(self) -> bool {
+        matches!(self, DType::Decimal(p, _) if p > MAX_I64_PRECISION)
+    }
+
+    /// The Arrow type of this type's arrays inside the engine (see the module docs).
+    pub fn physical(self) -> DataType {
+        match self {
+            DType::Decimal(p, _) if p <= MAX_I64_PRECISION => DataType::Int64,
+            DType::Decimal(..) => DataType::Decimal128(38, 10),
+            other => other.arrow(),
+        }
+    }
+
+    /// Parse a type name as [`DType::name`] writes it.
+    pub fn parse(name: &str) -> Result<DType> {
+        Ok(match name {
+            "bool" => DType::Bool,
+            "int64" => DType::Int64,
+            "float64" => DType::Float64,
+            "utf8" => DType::Utf8,
+            "date32" => DType::Date32,
+            "timestamp" => DType::Timestamp,
+            other => {
+                let inner = other
+                    .strip_prefix("decimal(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .and_then(|r| r.split_once(','))
+                    .and_then(|(p, s)| {
+                        Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<u8>().ok()?))
+                    });
+                match inner {
+                    Some((p, s)) if (1..=38).contains(&p) && s <= p => DType::Decimal(p, s),
+                    _ => {
+                        return Err(Error::InvalidArgument(format!(
+                            "unknown column type {other}"
+                        )));
+                    }
+                }
+            }
+        })
+    }
+
+    /// The Arrow type of this type in query results and registered inputs.
     pub fn arrow(self) -> DataType {
         match self {
+            DType::Decimal(p, s) => DataType::Decimal128(p, s as i8),
             DType::Bool => DataType::Boolean,
             DType::Int64 => DataType::Int64,
             DType::Float64 => DataType::Float64,
@@ -53,6 +115,9 @@ impl DType {
             DataType::Utf8 => DType::Utf8,
             DataType::Date32 => DType::Date32,
             DataType::Timestamp(TimeUnit::Microsecond, _) => DType::Timestamp,
+            DataType::Decimal128(p, s) if *s >= 0 && (*s as u8) <= *p => {
+                DType::Decimal(*p, *s as u8)
+            }
             other => {
                 return Err(Error::Unsupported(format!(
                     "column type {other} in the executor"
@@ -61,14 +126,15 @@ impl DType {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            DType::Bool => "bool",
-            DType::Int64 => "int64",
-            DType::Float64 => "float64",
-            DType::Utf8 => "utf8",
-            DType::Date32 => "date32",
-            DType::Timestamp => "timestamp",
+            DType::Bool => "bool".into(),
+            DType::Int64 => "int64".into(),
+            DType::Float64 => "float64".into(),
+            DType::Utf8 => "utf8".into(),
+            DType::Date32 => "date32".into(),
+            DType::Timestamp => "timestamp".into(),
+            DType::Decimal(p, s) => format!("decimal({p},{s})"),
         }
     }
 }
@@ -81,6 +147,8 @@ pub enum Scalar {
     Int(i64),
     Float(f64),
     Str(String),
+    /// A scaled decimal above 64 bits (never sent by the planner, which writes those as `Str`).
+    Big(i128),
 }
 
 /// A morsel: equally long Arrow columns. `len` is explicit so zero-column chunks (`COUNT(*)` after
@@ -147,20 +215,57 @@ pub fn normalize(array: &ArrayRef) -> Result<ArrayRef> {
             let v: Vec<f64> = p.values().iter().map(|x| f64::from(*x)).collect();
             Arc::new(Float64Array::new(v.into(), p.nulls().cloned()))
         }
-        DataType::Decimal128(_, scale) => {
+        DataType::Decimal128(precision, scale) => {
+            if *scale < 0 || *scale as u8 > *precision {
+                return Err(Error::Unsupported(format!(
+                    "decimal({precision}, {scale}): negative scales and scales above the precision"
+                )));
+            }
             let p = array.as_primitive::<Decimal128Type>();
-            let div = 10f64.powi(i32::from(*scale));
-            // i128 -> f64 is a slow software conversion; values that fit i64 (all of them in
-            // practice) take the hardware one, which rounds identically.
-            let v: Vec<f64> = p
-                .values()
-                .iter()
-                .map(|x| match i64::try_from(*x) {
-                    Ok(small) => small as f64 / div,
-                    Err(_) => *x as f64 / div,
-                })
-                .collect();
-            Arc::new(Float64Array::new(v.into(), p.nulls().cloned()))
+            if *precision <= MAX_I64_PRECISION {
+                // |value| < 10^18 by the precision; a value outside it is a corrupt input.
+                let mut v = Vec::with_capacity(p.len());
+                for (i, x) in p.values().iter().enumerate() {
+                    match i64::try_from(*x) {
+                        Ok(small) => v.push(small),
+                        Err(_) if p.is_null(i) => v.push(0),
+                        Err(_) => {
+                            return Err(Error::InvalidArgument(format!(
+                                "decimal value {x} does not fit decimal({precision}, {scale})"
+                            )));
+                        }
+                    }
+                }
+                Arc::new(Int64Array::new(v.into(), p.nulls().cloned()))
+            } else {
+                Arc::new(PrimitiveArray::<Decimal128Type>::new(
+                    p.values().clone(),
+                    p.nulls().cloned(),
+                ))
+            }
+        }
+        DataType::Decimal64(precision, scale) if *precision <= MAX_I64_PRECISION => {
+            if *scale < 0 || *scale as u8 > *precision {
+                return Err(Error::Unsupported(format!(
+                    "decimal({precision}, {scale}): negative scales and scales above the precision"
+                )));
+            }
+            // already the engine's layout: the same i64 buffer, zero-copy
+            let p = array.as_primitive::<arrow_array::types::Decimal64Type>();
+            Arc::new(Int64Array::new(p.values().clone(), p.nulls().cloned()))
+        }
+        DataType::Decimal64(..) | DataType::Decimal32(..) => {
+            let (precision, scale) = match array.data_type() {
+                DataType::Decimal64(p, s) | DataType::Decimal32(p, s) => (*p, *s),
+                _ => (18, 0),
+            };
+            let wide = arrow_cast_decimal(array)?;
+            let as128: ArrayRef = Arc::new(
+                PrimitiveArray::<Decimal128Type>::new(wide.into(), array.nulls().cloned())
+                    .with_precision_and_scale(precision, scale)
+                    .map_err(|e| Error::InvalidArgument(e.to_string()))?,
+            );
+            normalize(&as128)?
         }
         DataType::LargeUtf8 => {
             let s: StringArray = array.as_string::<i64>().iter().collect();
@@ -245,10 +350,87 @@ pub fn normalize(array: &ArrayRef) -> Result<ArrayRef> {
     })
 }
 
+fn arrow_cast_decimal(array: &ArrayRef) -> Result<Vec<i128>> {
+    use arrow_array::types::{Decimal32Type, Decimal64Type};
+    Ok(match array.data_type() {
+        DataType::Decimal64(..) => array
+            .as_primitive::<Decimal64Type>()
+            .values()
+            .iter()
+            .map(|x| i128::from(*x))
+            .collect(),
+        DataType::Decimal32(..) => array
+            .as_primitive::<Decimal32Type>()
+            .values()
+            .iter()
+            .map(|x| i128::from(*x))
+            .collect(),
+        other => return Err(Error::Unsupported(format!("decimal type {other}"))),
+    })
+}
+
 /// The engine type an input column of Arrow type `dt` is normalized to.
 pub fn normalized_type(dt: &DataType) -> Result<DType> {
+    match dt {
+        DataType::Decimal128(p, s) | DataType::Decimal64(p, s) | DataType::Decimal32(p, s)
+            if *s >= 0 && (*s as u8) <= *p =>
+        {
+            return Ok(DType::Decimal(*p, *s as u8));
+        }
+        _ => {}
+    }
     let empty = arrow_array::new_empty_array(dt);
     DType::of(normalize(&empty)?.data_type())
+}
+
+/// Whether `array` has the engine layout of type `ty` (see [`DType::physical`]).
+pub fn has_layout(array: &ArrayRef, ty: DType) -> bool {
+    match (array.data_type(), ty.physical()) {
+        (DataType::Decimal128(..), DataType::Decimal128(..)) => true,
+        (DataType::Timestamp(TimeUnit::Microsecond, _), DataType::Timestamp(..)) => true,
+        (a, b) => *a == b,
+    }
+}
+
+/// A result column in the Arrow type of `ty` ([`DType::arrow`]): decimals become
+/// `decimal128(p, s)`; every other layout is already the output one.
+pub fn to_output(array: &ArrayRef, ty: DType) -> Result<ArrayRef> {
+    let DType::Decimal(p, s) = ty else {
+        return Ok(array.clone());
+    };
+    let vals: arrow_buffer::ScalarBuffer<i128> = match array.data_type() {
+        DataType::Int64 => array
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .map(|x| i128::from(*x))
+            .collect(),
+        DataType::Decimal128(..) => array.as_primitive::<Decimal128Type>().values().clone(),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "decimal({p},{s}) result held as {other}"
+            )));
+        }
+    };
+    Ok(Arc::new(
+        PrimitiveArray::<Decimal128Type>::new(vals, array.logical_nulls())
+            .with_precision_and_scale(p, s as i8)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?,
+    ))
+}
+
+/// A scaled decimal literal: the planner sends `Int` up to 64 bits, `Str` (digits) above.
+pub fn scalar_i128(v: &Scalar) -> Result<i128> {
+    match v {
+        Scalar::Int(x) => Ok(i128::from(*x)),
+        Scalar::Big(x) => Ok(*x),
+        Scalar::Str(s) => s
+            .parse::<i128>()
+            .map_err(|_| Error::InvalidArgument(format!("bad decimal literal {s:?}"))),
+        other => Err(Error::InvalidArgument(format!(
+            "expected a decimal literal, got {other:?}"
+        ))),
+    }
 }
 
 /// An all-null column of `ty` with `len` rows.
@@ -261,6 +443,13 @@ pub fn null_array(ty: DType, len: usize) -> ArrayRef {
         DType::Utf8 => Arc::new(StringArray::new_null(len)),
         DType::Date32 => Arc::new(Date32Array::new(vec![0; len].into(), nulls)),
         DType::Timestamp => Arc::new(TimestampMicrosecondArray::new(vec![0; len].into(), nulls)),
+        DType::Decimal(p, _) if p <= MAX_I64_PRECISION => {
+            Arc::new(Int64Array::new(vec![0; len].into(), nulls))
+        }
+        DType::Decimal(..) => Arc::new(PrimitiveArray::<Decimal128Type>::new(
+            vec![0i128; len].into(),
+            nulls,
+        )),
     }
 }
 
@@ -294,6 +483,20 @@ pub fn scalar_array(value: &Scalar, ty: DType, len: usize) -> Result<ArrayRef> {
         (Scalar::Str(s), DType::Utf8) => Arc::new(StringArray::from_iter_values(
             std::iter::repeat_n(s.as_str(), len),
         )),
+        (v, DType::Decimal(p, _)) => {
+            let x = scalar_i128(v)?;
+            if p <= MAX_I64_PRECISION {
+                let x = i64::try_from(x).map_err(|_| {
+                    Error::InvalidArgument(format!("literal {x} does not fit {}", ty.name()))
+                })?;
+                Arc::new(Int64Array::new(vec![x; len].into(), None))
+            } else {
+                Arc::new(PrimitiveArray::<Decimal128Type>::new(
+                    vec![x; len].into(),
+                    None,
+                ))
+            }
+        }
         (v, t) => {
             return Err(Error::InvalidArgument(format!(
                 "literal {v:?} does not fit type {}",
@@ -317,6 +520,7 @@ pub fn scalar_at(array: &ArrayRef, i: usize) -> Scalar {
         DataType::Timestamp(_, _) => {
             Scalar::Int(array.as_primitive::<TimestampMicrosecondType>().value(i))
         }
+        DataType::Decimal128(..) => Scalar::Big(array.as_primitive::<Decimal128Type>().value(i)),
         _ => Scalar::Null,
     }
 }
@@ -337,6 +541,35 @@ pub fn array_from_scalars(ty: DType, values: &[Scalar]) -> Result<ArrayRef> {
                 });
             }
             Arc::new(BooleanArray::from(out))
+        }
+        DType::Decimal(p, _) if p > MAX_I64_PRECISION => {
+            let mut out = Vec::with_capacity(values.len());
+            for v in values {
+                out.push(match v {
+                    Scalar::Null => None,
+                    v => {
+                        let x = scalar_i128(v)?;
+                        if x.unsigned_abs() >= pow10(38) as u128 {
+                            return Err(Error::InvalidArgument(format!(
+                                "Overflow in SUM of {}: the result does not fit",
+                                ty.name()
+                            )));
+                        }
+                        Some(x)
+                    }
+                });
+            }
+            Arc::new(out.into_iter().collect::<PrimitiveArray<Decimal128Type>>())
+        }
+        DType::Decimal(..) => {
+            let mut out = Vec::with_capacity(values.len());
+            for v in values {
+                out.push(match v {
+                    Scalar::Null => None,
+                    v => Some(i64::try_from(scalar_i128(v)?).map_err(|_| bad(v, ty))?),
+                });
+            }
+            Arc::new(Int64Array::from(out))
         }
         DType::Int64 | DType::Date32 | DType::Timestamp => {
             let mut out = Vec::with_capacity(values.len());

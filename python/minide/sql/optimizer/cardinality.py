@@ -8,6 +8,7 @@ LIKE keeps 1/10, conjunctions multiply, an equi-join of |L| and |R| rows gives
 
 from __future__ import annotations
 
+import decimal
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,11 @@ class Estimator:
                 if op == "ne":
                     return 1.0 - 1.0 / self.col_ndv(a.id, rows)
                 rng = self.range.get(a.id)
-                if rng is not None and isinstance(b.value, int | float) and rng[1] > rng[0]:
+                if (
+                    rng is not None
+                    and isinstance(b.value, int | float | decimal.Decimal)
+                    and rng[1] > rng[0]
+                ):
                     lo, hi = rng
                     frac = (float(b.value) - lo) / (hi - lo)
                     frac = min(1.0, max(0.0, frac))

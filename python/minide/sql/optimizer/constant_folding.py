@@ -13,10 +13,24 @@ import math
 from dataclasses import replace
 from typing import Any
 
+from minide.errors import PlanError
 from minide.sql.expr import BExpr, Const, Func, Subquery
 from minide.sql.plan import Aggregate, Filter, Join, Plan, Project, Scan, Sort, TopN, with_inputs
 from minide.sql.plan import SortKey as _SortKey
-from minide.sql.types import BOOL, DATE, EPOCH, FLOAT, INT, STR, days_to_date
+from minide.sql.types import (
+    BOOL,
+    DATE,
+    EPOCH,
+    FLOAT,
+    INT,
+    STR,
+    days_to_date,
+    dec_const,
+    dec_ps,
+    fits,
+    is_dec,
+    to_decimal,
+)
 
 _CMP = {
     "eq": lambda a, b: a == b,
@@ -72,6 +86,23 @@ def _fold_func(f: Func) -> BExpr | None:
             return Const(not vals[0], BOOL)
         if op == "neg":
             return Const(-vals[0], f.type)
+        if op in ("add", "sub", "mul", "mod") and is_dec(f.type):
+            # exact: the operands are Decimals at their scales; the result must fit the type
+            a, b = vals
+            with decimal.localcontext() as dctx:
+                dctx.prec = 100
+                if op == "mod":
+                    if b == 0:
+                        return None
+                    r = a.copy_abs() % b.copy_abs() * (1 if a >= 0 else -1)
+                else:
+                    r = a + b if op == "add" else a - b if op == "sub" else a * b
+            p, s = dec_ps(f.type)
+            r = to_decimal(r, s)
+            return Const(r, f.type) if fits(r, p, s) else None
+        if op == "cast" and (is_dec(f.extra) or is_dec(args[0].type)):
+            c = dec_const(vals[0], args[0].type, f.extra)
+            return Const(c, f.extra) if c is not None else None
         if op in ("add", "sub", "mul") and f.type in (INT, FLOAT, DATE):
             a, b = vals
             if f.type == FLOAT:
@@ -101,7 +132,7 @@ def _fold_func(f: Func) -> BExpr | None:
             return Const(
                 {"extract_year": d.year, "extract_month": d.month, "extract_day": d.day}[op], INT
             )
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, decimal.InvalidOperation, PlanError):
         return None
     return None
 

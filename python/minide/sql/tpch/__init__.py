@@ -68,7 +68,10 @@ def _norm(v: Any) -> Any:
     return v
 
 
-def _close(a: Any, b: Any, rel: float) -> bool:
+def _close(a: Any, b: Any, rel: float, exact: bool = False) -> bool:
+    if exact and (isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal)):
+        # exact decimals: same type and the same value, digit for digit
+        return type(a) is type(b) and a == b
     a, b = _norm(a), _norm(b)
     if a is None or b is None:
         return a is None and b is None
@@ -89,8 +92,13 @@ def rows_of(t: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in t]
 
 
-def compare(ours: Any, theirs: Any, ordered: bool, rel: float = 1e-9) -> str | None:
-    """None if the results agree (floats to ``rel``), else a description of the first difference."""
+def compare(
+    ours: Any, theirs: Any, ordered: bool, rel: float = 1e-9, exact: bool = False
+) -> str | None:
+    """None if the results agree (floats to ``rel``), else a description of the first difference.
+    ``exact``: decimals must be ``Decimal`` on both sides and equal, doubles agree to 1e-12."""
+    if exact:
+        rel = min(rel, 1e-12)
     a, b = rows_of(ours), rows_of(theirs)
     if len(a) != len(b):
         return f"{len(a)} rows, expected {len(b)}"
@@ -108,6 +116,7 @@ def compare(ours: Any, theirs: Any, ordered: bool, rel: float = 1e-9) -> str | N
 
         a, b = sorted(a, key=key), sorted(b, key=key)
     for i, (ra, rb) in enumerate(zip(a, b, strict=True)):
-        if len(ra) != len(rb) or not all(_close(x, y, rel) for x, y in zip(ra, rb, strict=True)):
+        same = all(_close(x, y, rel, exact) for x, y in zip(ra, rb, strict=True))
+        if len(ra) != len(rb) or not same:
             return f"row {i}: {ra} != expected {rb}"
     return None

@@ -156,9 +156,9 @@ impl ParquetReader {
 
     /// Scan the file through the scan core: projection, predicate (node tuples, see
     /// `scan::predicate`), row groups, limit; batches with the `ARROW:schema` hint applied
-    /// (unless `decimals_as_float`).
+    /// (unless `decimals_as_float` or `file_types`; `file_types=None`: as `decimals_as_float`).
     #[pyo3(signature = (columns=None, filter=None, *, row_groups=None, limit=None, threads=1,
-        batch_size=None, exact=true, decimals_as_float=false, page_index=true))]
+        batch_size=None, exact=true, decimals_as_float=false, file_types=None, page_index=true))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
@@ -171,6 +171,7 @@ impl ParquetReader {
         batch_size: Option<usize>,
         exact: bool,
         decimals_as_float: bool,
+        file_types: Option<bool>,
         page_index: bool,
     ) -> PyResult<super::scan::ScanStream> {
         let spec = super::scan::spec(
@@ -182,6 +183,7 @@ impl ParquetReader {
             batch_size,
             exact,
             decimals_as_float,
+            file_types,
             page_index,
         )?;
         let pf = self.inner.clone();
@@ -199,16 +201,18 @@ impl ParquetReader {
     }
 
     /// The schema `scan` yields for `columns`.
-    #[pyo3(signature = (columns=None, decimals_as_float=false))]
+    #[pyo3(signature = (columns=None, decimals_as_float=false, file_types=None))]
     fn output_schema<'py>(
         &self,
         py: Python<'py>,
         columns: Option<Vec<String>>,
         decimals_as_float: bool,
+        file_types: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let spec = ScanSpec {
             columns,
             decimals_as_f64: decimals_as_float,
+            file_types: file_types.unwrap_or(decimals_as_float),
             ..ScanSpec::default()
         };
         let schema = file_output_schema(&self.inner, &spec).map_err(crate::errors::to_py)?;

@@ -118,6 +118,7 @@ pub fn spec(
     batch_size: Option<usize>,
     exact: bool,
     decimals_as_float: bool,
+    file_types: Option<bool>,
     page_index: bool,
 ) -> PyResult<ScanSpec> {
     Ok(ScanSpec {
@@ -129,6 +130,7 @@ pub fn spec(
         batch_size,
         exact,
         decimals_as_f64: decimals_as_float,
+        file_types: file_types.unwrap_or(decimals_as_float),
         use_page_index: page_index,
     })
 }
@@ -273,6 +275,7 @@ impl DatasetReader {
             batch_size,
             exact,
             decimals_as_float,
+            None,
             page_index,
         )?;
         let ds = self.inner.clone();

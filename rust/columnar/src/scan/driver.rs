@@ -36,8 +36,19 @@ pub struct ScanSpec {
     pub exact: bool,
     /// INT32/INT64-backed decimals as Float64, types as stored (no `ARROW:schema` hint).
     pub decimals_as_f64: bool,
+    /// Types as stored in the file, exact decimals included (no `ARROW:schema` hint): the SQL
+    /// engine's catalog takes the file's string layout as is, where a hinted string view would
+    /// be copied back.
+    pub file_types: bool,
     /// Narrow row groups to the pages the page index keeps (exact filtering of those rows).
     pub use_page_index: bool,
+}
+
+impl ScanSpec {
+    /// Whether the file's `ARROW:schema` hint shapes the output types.
+    pub fn applies_hint(&self) -> bool {
+        !(self.decimals_as_f64 || self.file_types)
+    }
 }
 
 impl Default for ScanSpec {
@@ -51,6 +62,7 @@ impl Default for ScanSpec {
             batch_size: Some(65_536),
             exact: true,
             decimals_as_f64: false,
+            file_types: false,
             use_page_index: true,
         }
     }

@@ -28,10 +28,10 @@ fn output_fields(
     projection: &[usize],
     spec: &ScanSpec,
 ) -> (Vec<Field>, Vec<Output>) {
-    let hinted = if spec.decimals_as_f64 {
-        None
-    } else {
+    let hinted = if spec.applies_hint() {
         hint::of_file(pf)
+    } else {
+        None
     };
     let mut fields = Vec::with_capacity(projection.len());
     let mut outputs = Vec::with_capacity(projection.len());
@@ -60,10 +60,10 @@ pub fn file_output_schema(pf: &ParquetFile, spec: &ScanSpec) -> Result<SchemaRef
 }
 
 fn with_hint_metadata(pf: &ParquetFile, spec: &ScanSpec, fields: Vec<Field>) -> Schema {
-    let meta = if spec.decimals_as_f64 {
-        None
-    } else {
+    let meta = if spec.applies_hint() {
         hint::of_file(pf).map(|h| h.metadata().clone())
+    } else {
+        None
     };
     match meta {
         Some(m) => Schema::new_with_metadata(fields, m),

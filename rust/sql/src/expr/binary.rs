@@ -223,6 +223,12 @@ fn compare(op: BinOp, l: &Operand, r: &Operand, dt: &DataType, len: usize) -> Re
     let bits = match dt {
         DataType::Int64 | DataType::Timestamp(_, _) => cmp_bits!(src_i64(l)?, src_i64(r)?, len, op),
         DataType::Date32 => cmp_bits!(src_i32(l)?, src_i32(r)?, len, op),
+        DataType::Decimal128(..) => cmp_bits!(
+            super::decimal::dec_operand(l)?,
+            super::decimal::dec_operand(r)?,
+            len,
+            op
+        ),
         DataType::Float64 => {
             let (a, b) = (src_f64(l)?, src_f64(r)?);
             // Total order so NaN compares like DuckDB (NaN is the largest value, equal to itself).
@@ -319,6 +325,7 @@ fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<A
     let rt = operand_type(r);
     let is_date = |t: &Option<DataType>| matches!(t, Some(DataType::Date32));
     match ty {
+        DType::Decimal(..) => super::decimal::arith(op, l, r, ty, len, nulls),
         DType::Float64 => {
             let (a, b) = (src_f64(l)?, src_f64(r)?);
             let (vals, extra_nulls): (Vec<f64>, Option<NullBuffer>) = match op {
@@ -488,6 +495,7 @@ pub fn negate(a: &ArrayRef) -> Result<ArrayRef> {
             let p = a.as_primitive::<Float64Type>();
             prim_array::<Float64Type>(p.values().iter().map(|x| -x).collect(), p.nulls().cloned())
         }
+        DataType::Decimal128(..) => super::decimal::map_wide(a, |x| -x)?,
         _ => return Err(type_error("unary minus", a)),
     })
 }

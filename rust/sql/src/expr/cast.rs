@@ -19,7 +19,23 @@ fn bad(v: &str, to: DType) -> Error {
     Error::InvalidArgument(format!("could not convert string '{v}' to {}", to.name()))
 }
 
+/// CAST from the engine type `from` (None: read it off the array's layout, which is ambiguous
+/// only for decimals) to `to`.
+pub fn cast_from(a: &ArrayRef, from: Option<DType>, to: DType) -> Result<ArrayRef> {
+    match from {
+        Some(f) if f == to => Ok(a.clone()),
+        Some(f @ DType::Decimal(..)) => super::decimal::cast_decimal(a, f, to),
+        Some(f) if matches!(to, DType::Decimal(..)) => super::decimal::cast_decimal(a, f, to),
+        _ => cast(a, to),
+    }
+}
+
+/// CAST between non-decimal types (see [`cast_from`] for decimals).
 pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
+    if let DType::Decimal(..) = to {
+        let from = DType::of(a.data_type())?;
+        return super::decimal::cast_decimal(a, from, to);
+    }
     let from = DType::of(a.data_type())?;
     if from == to {
         return Ok(a.clone());
@@ -118,7 +134,7 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
                                 s % 60
                             )
                         }
-                        DType::Utf8 => String::new(),
+                        DType::Utf8 | DType::Decimal(..) => String::new(),
                     })
                 })
                 .collect();
@@ -192,6 +208,7 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
                     Arc::new(BooleanArray::new(v.into_iter().collect(), nulls))
                 }
                 DType::Utf8 => a.clone(),
+                DType::Decimal(..) => unreachable_decimal()?,
             }
         }
         (f, t) => {
@@ -202,6 +219,12 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
             )));
         }
     })
+}
+
+fn unreachable_decimal() -> Result<ArrayRef> {
+    Err(Error::InvalidArgument(
+        "internal: decimal casts go through cast_decimal".into(),
+    ))
 }
 
 fn format_float(f: f64) -> String {

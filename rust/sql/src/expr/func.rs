@@ -136,7 +136,10 @@ pub fn eval_func(name: &str, args: &[Expr], ty: DType, chunk: &Chunk) -> Result<
         "abs" => {
             let a = a0()?;
             match ty {
-                DType::Int64 => {
+                DType::Decimal(..) if ty.is_wide_decimal() => {
+                    super::decimal::map_wide(&a, |x| x.abs())?
+                }
+                DType::Int64 | DType::Decimal(..) => {
                     let p = ints(&a)?;
                     Arc::new(Int64Array::new(
                         p.values().iter().map(|x| x.wrapping_abs()).collect(),
@@ -145,6 +148,20 @@ pub fn eval_func(name: &str, args: &[Expr], ty: DType, chunk: &Chunk) -> Result<
                 }
                 _ => float_map(&a, f64::abs)?,
             }
+        }
+        "floor_dec" | "ceil_dec" => {
+            let scale = match args.get(1) {
+                Some(Expr::Lit {
+                    value: crate::types::Scalar::Int(d),
+                    ..
+                }) => u8::try_from(*d).unwrap_or(0),
+                _ => {
+                    return Err(Error::InvalidArgument(
+                        "floor/ceil of a decimal needs its scale".into(),
+                    ));
+                }
+            };
+            super::decimal::floor_ceil(&a0()?, scale, name == "ceil_dec", ty)?
         }
         "floor" => float_map(&a0()?, f64::floor)?,
         "ceil" => float_map(&a0()?, f64::ceil)?,

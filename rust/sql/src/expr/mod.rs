@@ -7,6 +7,7 @@
 mod binary;
 mod cast;
 pub mod date;
+pub mod decimal;
 mod func;
 mod like;
 mod select;
@@ -16,13 +17,14 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, BooleanArray};
 use arrow_buffer::{BooleanBuffer, NullBuffer};
+use arrow_schema::DataType;
 use minide_common::{Error, Result};
 
 use crate::kernels::{NO_ROW, interleave};
 use crate::plan::Expr;
 use crate::types::{Chunk, DType, Scalar, scalar_array};
 
-pub use cast::cast;
+pub use cast::{cast, cast_from};
 pub use like::LikeMatcher;
 pub use select::select_rows;
 
@@ -62,9 +64,9 @@ pub fn eval(expr: &Expr, chunk: &Chunk) -> Result<ArrayRef> {
             otherwise,
             ty,
         } => eval_case(whens, otherwise.as_deref(), *ty, chunk),
-        Expr::Cast { expr, to } => {
+        Expr::Cast { expr, to, from } => {
             let a = eval(expr, chunk)?;
-            cast(&a, *to)
+            cast_from(&a, *from, *to)
         }
         Expr::Like {
             expr,
@@ -203,6 +205,14 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
         } else {
             BooleanBuffer::collect_bool(n, |i| set.contains(s.value(i)))
         }
+    } else if let DataType::Decimal128(..) = a.data_type() {
+        let vals: Vec<i128> = list
+            .iter()
+            .filter(|v| !matches!(v, Scalar::Null))
+            .map(crate::types::scalar_i128)
+            .collect::<Result<_>>()?;
+        let d = decimal::dec_values(a)?;
+        BooleanBuffer::collect_bool(n, |i| vals.contains(&d.get(i)))
     } else {
         let ty = DType::of(a.data_type())?;
         match ty {
@@ -239,7 +249,7 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
                 let f = list.contains(&Scalar::Bool(false));
                 BooleanBuffer::collect_bool(n, |i| if b.value(i) { t } else { f })
             }
-            DType::Utf8 => BooleanBuffer::new_unset(n),
+            DType::Utf8 | DType::Decimal(..) => BooleanBuffer::new_unset(n),
         }
     };
     // x IN (..., NULL) is NULL when not found; NULL IN (...) is NULL.

@@ -11,10 +11,11 @@ use hashbrown::HashSet;
 use minide_common::{Error, Result};
 
 use crate::expr::cast;
+use crate::expr::decimal::{Dec, dec_values, from_i128, overflow};
 use crate::keys;
 use crate::keys::decode_ints;
 use crate::plan::AggFunc;
-use crate::types::DType;
+use crate::types::{DType, pow10};
 
 pub enum Acc {
     Count(Vec<i64>),
@@ -25,6 +26,23 @@ pub enum Acc {
     SumF {
         sum: Vec<f64>,
         seen: Vec<bool>,
+    },
+    /// SUM of a decimal: exact i128 per group (DECIMAL(38, s)).
+    SumDec {
+        sum: Vec<i128>,
+        seen: Vec<bool>,
+    },
+    /// AVG of a decimal at scale `scale`: exact i128 sum, divided once at the end (a DOUBLE).
+    AvgDec {
+        sum: Vec<i128>,
+        cnt: Vec<i64>,
+        scale: u8,
+    },
+    /// MIN/MAX of a 128-bit decimal.
+    MinMaxW {
+        v: Vec<i128>,
+        seen: Vec<bool>,
+        max: bool,
     },
     Avg {
         sum: Vec<f64>,
@@ -55,6 +73,20 @@ impl Acc {
         use AggFunc::*;
         Ok(match (func, arg) {
             (CountStar, _) | (Count, _) => Acc::Count(Vec::new()),
+            (Sum, Some(DType::Decimal(..))) => Acc::SumDec {
+                sum: Vec::new(),
+                seen: Vec::new(),
+            },
+            (Avg, Some(DType::Decimal(_, scale))) => Acc::AvgDec {
+                sum: Vec::new(),
+                cnt: Vec::new(),
+                scale,
+            },
+            (Min | Max, Some(t @ DType::Decimal(..))) if t.is_wide_decimal() => Acc::MinMaxW {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: func == Max,
+            },
             (Sum, Some(DType::Int64)) => Acc::SumI {
                 sum: Vec::new(),
                 seen: Vec::new(),
@@ -112,6 +144,18 @@ impl Acc {
                 sum.resize(n, 0.0);
                 cnt.resize(n, 0);
             }
+            Acc::SumDec { sum, seen } => {
+                sum.resize(n, 0);
+                seen.resize(n, false);
+            }
+            Acc::AvgDec { sum, cnt, .. } => {
+                sum.resize(n, 0);
+                cnt.resize(n, 0);
+            }
+            Acc::MinMaxW { v, seen, .. } => {
+                v.resize(n, 0);
+                seen.resize(n, false);
+            }
             Acc::MinMaxI { v, seen, .. } => {
                 v.resize(n, 0);
                 seen.resize(n, false);
@@ -158,6 +202,65 @@ impl Acc {
                         let g = *g as usize;
                         sum[g] = sum[g].wrapping_add(v[i]);
                         seen[g] = true;
+                    }
+                }
+            }
+            Acc::SumDec { sum, seen } => match dec_values(a)? {
+                // Narrow values are below 10^18: no i128 sum of fewer than 10^20 rows overflows.
+                Dec::N(v) => {
+                    for (i, g) in gids.iter().enumerate() {
+                        if valid(i) {
+                            let g = *g as usize;
+                            sum[g] += i128::from(v[i]);
+                            seen[g] = true;
+                        }
+                    }
+                }
+                d => {
+                    for (i, g) in gids.iter().enumerate() {
+                        if valid(i) {
+                            let g = *g as usize;
+                            sum[g] = sum[g]
+                                .checked_add(d.get(i))
+                                .ok_or_else(|| overflow("SUM", DType::Decimal(38, 0), d.get(i)))?;
+                            seen[g] = true;
+                        }
+                    }
+                }
+            },
+            Acc::AvgDec { sum, cnt, .. } => {
+                let d = dec_values(a)?;
+                if let Dec::N(v) = d {
+                    // narrow values: no i128 overflow below 10^20 rows
+                    for (i, g) in gids.iter().enumerate() {
+                        if valid(i) {
+                            let g = *g as usize;
+                            sum[g] += i128::from(v[i]);
+                            cnt[g] += 1;
+                        }
+                    }
+                    return Ok(());
+                }
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        let g = *g as usize;
+                        sum[g] = sum[g]
+                            .checked_add(d.get(i))
+                            .ok_or_else(|| overflow("AVG", DType::Decimal(38, 0), d.get(i)))?;
+                        cnt[g] += 1;
+                    }
+                }
+            }
+            Acc::MinMaxW { v, seen, max } => {
+                let d = dec_values(a)?;
+                for (i, g) in gids.iter().enumerate() {
+                    if valid(i) {
+                        let g = *g as usize;
+                        let x = d.get(i);
+                        if !seen[g] || (*max && x > v[g]) || (!*max && x < v[g]) {
+                            v[g] = x;
+                            seen[g] = true;
+                        }
                     }
                 }
             }
@@ -295,6 +398,40 @@ impl Acc {
                     seen[t] |= n2[g];
                 }
             }
+            (Acc::SumDec { sum, seen }, Acc::SumDec { sum: s2, seen: n2 }) => {
+                // a merged sum past i128 saturates and fails the precision check in finish
+                for g in 0..s2.len() {
+                    let t = map[g] as usize;
+                    sum[t] = sum[t].saturating_add(s2[g]);
+                    seen[t] |= n2[g];
+                }
+            }
+            (
+                Acc::AvgDec { sum, cnt, .. },
+                Acc::AvgDec {
+                    sum: s2, cnt: c2, ..
+                },
+            ) => {
+                for g in 0..s2.len() {
+                    let t = map[g] as usize;
+                    sum[t] = sum[t].saturating_add(s2[g]);
+                    cnt[t] += c2[g];
+                }
+            }
+            (
+                Acc::MinMaxW { v, seen, max },
+                Acc::MinMaxW {
+                    v: v2, seen: n2, ..
+                },
+            ) => {
+                for g in 0..v2.len() {
+                    let t = map[g] as usize;
+                    if n2[g] && (!seen[t] || (*max && v2[g] > v[t]) || (!*max && v2[g] < v[t])) {
+                        v[t] = v2[g];
+                        seen[t] = true;
+                    }
+                }
+            }
             (Acc::SumF { sum, seen }, Acc::SumF { sum: s2, seen: n2 }) => {
                 for g in 0..s2.len() {
                     let t = map[g] as usize;
@@ -387,6 +524,23 @@ impl Acc {
                     .map(|(s, k)| k.then_some(s))
                     .collect::<Float64Array>(),
             ),
+            Acc::SumDec { sum, seen } => {
+                let nulls = arrow_buffer::NullBuffer::from(seen);
+                from_i128(sum, Some(nulls), ty, "SUM")?
+            }
+            Acc::AvgDec { sum, cnt, scale } => Arc::new(
+                sum.into_iter()
+                    .zip(cnt)
+                    .map(|(s, c)| (c > 0).then(|| avg_f64(s, c, scale)))
+                    .collect::<Float64Array>(),
+            ),
+            Acc::MinMaxW { v, seen, .. } => {
+                let nulls = arrow_buffer::NullBuffer::from(seen);
+                from_i128(v, Some(nulls), ty, "MIN/MAX")?
+            }
+            Acc::Distinct { sets } if matches!(arg, Some(DType::Decimal(..))) => {
+                distinct_decimal(&sets, func, arg, ty)?
+            }
             Acc::Avg { sum, cnt } => Arc::new(
                 sum.into_iter()
                     .zip(cnt)
@@ -455,4 +609,67 @@ impl Acc {
             },
         })
     }
+}
+
+/// SUM/AVG/COUNT(DISTINCT decimal): the distinct keys hold the scaled integers (8 bytes when the
+/// decimal is narrow, 16 when wide), summed exactly.
+fn distinct_decimal(
+    sets: &[HashSet<Vec<u8>>],
+    func: AggFunc,
+    arg: Option<DType>,
+    ty: DType,
+) -> Result<ArrayRef> {
+    let Some(DType::Decimal(_, scale)) = arg else {
+        return Err(Error::InvalidArgument(
+            "distinct decimal without a type".into(),
+        ));
+    };
+    if func == AggFunc::CountDistinct {
+        return Ok(Arc::new(
+            sets.iter().map(|s| s.len() as i64).collect::<Int64Array>(),
+        ));
+    }
+    let mut sums = Vec::with_capacity(sets.len());
+    let mut seen = Vec::with_capacity(sets.len());
+    for s in sets {
+        let mut total: i128 = 0;
+        for b in s {
+            let x = match b.len() {
+                9 => i128::from(i64::from_le_bytes(
+                    b[1..9].try_into().map_err(|_| keys_error())?,
+                )),
+                17 => i128::from_le_bytes(b[1..17].try_into().map_err(|_| keys_error())?),
+                _ => return Err(keys_error()),
+            };
+            total = total.saturating_add(x);
+        }
+        sums.push(total);
+        seen.push(!s.is_empty());
+    }
+    if func == AggFunc::AvgDistinct {
+        return Ok(Arc::new(
+            sums.iter()
+                .zip(sets)
+                .map(|(t, s)| (!s.is_empty()).then(|| avg_f64(*t, s.len() as i64, scale)))
+                .collect::<Float64Array>(),
+        ));
+    }
+    from_i128(sums, Some(arrow_buffer::NullBuffer::from(seen)), ty, "SUM")
+}
+
+/// sum / (count * 10^scale) as the nearest double: the integer part is divided exactly in i128
+/// and only the fraction goes through floating point (a plain `sum as f64 / d` rounds twice and
+/// can miss DuckDB's answer by an ulp).
+pub fn avg_f64(sum: i128, count: i64, scale: u8) -> f64 {
+    match i128::from(count).checked_mul(pow10(scale)) {
+        Some(d) if d > 0 => {
+            let (q, r) = (sum / d, sum % d);
+            q as f64 + r as f64 / d as f64
+        }
+        _ => sum as f64 / (count as f64 * pow10(scale) as f64),
+    }
+}
+
+fn keys_error() -> Error {
+    Error::InvalidArgument("malformed distinct key".into())
 }

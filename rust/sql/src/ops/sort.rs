@@ -35,6 +35,12 @@ fn col_cmp<'a>(a: &'a ArrayRef) -> Result<RowCmp<'a>> {
             let v = a.as_primitive::<Float64Type>().values();
             Box::new(move |i, j| v[i].total_cmp(&v[j]))
         }
+        DataType::Decimal128(..) => {
+            let v = a
+                .as_primitive::<arrow_array::types::Decimal128Type>()
+                .values();
+            Box::new(move |i, j| v[i].cmp(&v[j]))
+        }
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
             Box::new(move |i, j| s.value(i).cmp(s.value(j)))

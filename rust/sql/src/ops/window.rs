@@ -16,6 +16,9 @@ use crate::types::{Chunk, DType, Scalar, array_from_scalars, scalar_at};
 fn cmp_scalar(a: &Scalar, b: &Scalar) -> Ordering {
     match (a, b) {
         (Scalar::Int(x), Scalar::Int(y)) => x.cmp(y),
+        (Scalar::Big(x), Scalar::Big(y)) => x.cmp(y),
+        (Scalar::Int(x), Scalar::Big(y)) => i128::from(*x).cmp(y),
+        (Scalar::Big(x), Scalar::Int(y)) => x.cmp(&i128::from(*y)),
         (Scalar::Float(x), Scalar::Float(y)) => x.total_cmp(y),
         (Scalar::Str(x), Scalar::Str(y)) => x.cmp(y),
         (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(y),
@@ -28,6 +31,8 @@ struct Running {
     func: WinFunc,
     count: i64,
     sum_i: i64,
+    /// exact sum of decimals (scaled integers)
+    sum_w: i128,
     sum_f: f64,
     best: Scalar,
 }
@@ -38,6 +43,7 @@ impl Running {
             func,
             count: 0,
             sum_i: 0,
+            sum_w: 0,
             sum_f: 0.0,
             best: Scalar::Null,
         }
@@ -55,6 +61,11 @@ impl Running {
         match &v {
             Scalar::Int(x) => {
                 self.sum_i = self.sum_i.wrapping_add(*x);
+                self.sum_w = self.sum_w.saturating_add(i128::from(*x));
+                self.sum_f += *x as f64;
+            }
+            Scalar::Big(x) => {
+                self.sum_w = self.sum_w.saturating_add(*x);
                 self.sum_f += *x as f64;
             }
             Scalar::Float(x) => self.sum_f += *x,
@@ -76,6 +87,7 @@ impl Running {
             WinFunc::Count | WinFunc::CountStar => Scalar::Int(self.count),
             _ if self.count == 0 => Scalar::Null,
             WinFunc::Sum if ty == DType::Int64 => Scalar::Int(self.sum_i),
+            WinFunc::Sum if matches!(ty, DType::Decimal(..)) => Scalar::Big(self.sum_w),
             WinFunc::Sum => Scalar::Float(self.sum_f),
             WinFunc::Avg => Scalar::Float(self.sum_f / self.count as f64),
             _ => self.best.clone(),
