@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 from convert_cases import convert_cases
 from csv_cases import csv_cases
 from minide.bench import Case
-from scan_cases import scan_cases
 from minide.bench.pools import Arg, PyArrow
+from scan_cases import scan_cases
 
 ROWS = {"tiny": 20_000, "small": 1_000_000, "large": 10_000_000}
 

@@ -31,9 +31,9 @@ import pyarrow.compute as pc
 # The harness puts this folder on sys.path only while it loads the module: import here.
 from data import events
 from e2e import cases as e2e_cases
-from windows import cases as window_cases
 from minide.bench import Case
 from minide.bench.pools import Caller, Polars, PyArrow, RayonGlobal
+from windows import cases as window_cases
 
 THREADS = int(os.environ.get("MINIDE_BENCH_THREADS", str(min(os.cpu_count() or 1, 2))))
 
