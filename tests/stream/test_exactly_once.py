@@ -67,7 +67,8 @@ CHILD = textwrap.dedent(
     import json, sys, time
     import minide.stream as ms
     kind, src, out, ck = sys.argv[1:5]
-    crash = sys.argv[5] if len(sys.argv) > 5 else None
+    crash = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
+    interval = sys.argv[6] if len(sys.argv) > 6 else "200ms"
     if out.startswith("redis://"):
         url_out, stream_out = out.split("|")
         sink = ms.RedisSink(url_out, stream_out)
@@ -129,7 +130,7 @@ CHILD = textwrap.dedent(
         [ms.dedup("event_id", time_column="event_time", window="1h", allowed_lateness="5m"),
          counts, ms.map_batches(slow)],
         sink,
-        checkpoint_dir=ck, checkpoint_interval="200ms", batch_size=250,
+        checkpoint_dir=ck, checkpoint_interval=interval, batch_size=250,
     )
     print("progress", p.metrics()["records_in"], flush=True)
     while p.run(max_records=250, until_idle=True):
@@ -315,9 +316,12 @@ def test_kills_at_random_steps_of_random_checkpoints(tmp_path, sink):
     args = [sys.executable, "-c", CHILD, "log", str(tmp_path / "in"), out, str(tmp_path / "ck")]
     rng = random.Random(f"random-steps-{sink}")
     kills = []
+    # Checkpoints are time-driven: a short interval gives every child enough checkpoints to die
+    # at, whatever the machine's speed (at 200 ms a fast machine finishes the whole input in a
+    # few checkpoints, and later children end before their kill point).
     for _ in range(RANDOM_KILLS):
         spec = f"{rng.choice(PHASES)}:{rng.randint(1, 4)}"
-        run = subprocess.run([*args, spec], capture_output=True, text=True, timeout=300)
+        run = subprocess.run([*args, spec, "25ms"], capture_output=True, text=True, timeout=300)
         if run.returncode == 0:
             break  # the pipeline finished before reaching that checkpoint
         assert run.returncode == -signal.SIGKILL, run.stderr
