@@ -109,15 +109,6 @@ pub fn is_supported(t: &DataType) -> bool {
     )
 }
 
-fn unit_nanos(u: &TimeUnit) -> u32 {
-    match u {
-        TimeUnit::Second => 1_000_000_000,
-        TimeUnit::Millisecond => 1_000_000,
-        TimeUnit::Microsecond => 1_000,
-        TimeUnit::Nanosecond => 1,
-    }
-}
-
 /// Values of one column under construction.
 enum Values {
     I8(Vec<i8>),
@@ -242,7 +233,7 @@ impl ColumnBuilder {
         }
         match (&mut self.values, &self.data_type) {
             (Values::I64(vec), DataType::Timestamp(unit, tz)) => {
-                let per = unit_nanos(unit);
+                let per = minide_common::time::unit_nanos(*unit);
                 let zoned_ok = tz.is_some();
                 append_values(vec, valid, v, c, rows, nulls, fail, move |b: &[u8]| {
                     let ts = parse_timestamp(b)?;

@@ -47,18 +47,9 @@ pub fn supported(t: &DataType) -> bool {
     }
 }
 
-/// Days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian; H. Hinnant's civil_from_days).
+/// Days since 1970-01-01 as `YYYY-MM-DD` (the shared calendar in `minide_common::time`).
 pub fn format_date(days: i32) -> String {
-    let z = i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    minide_common::time::format_date(i64::from(days))
 }
 
 /// The text of `arr[row]` as a partition value (unescaped), `None` for null.
