@@ -19,7 +19,9 @@ from minide.errors import InvalidArgumentError
 __all__ = ["Deduplicator"]
 
 
-def _batches(data: Any) -> list[pa.RecordBatch]:
+def record_batches(data: Any, what: str = "process") -> list[pa.RecordBatch]:
+    """``data`` (a record batch, table, or any Arrow C-stream/array object) as record batches;
+    ``what`` names the caller in the error."""
     if isinstance(data, pa.RecordBatch):
         return [data]
     if isinstance(data, pa.Table):
@@ -29,7 +31,7 @@ def _batches(data: Any) -> list[pa.RecordBatch]:
     if hasattr(data, "__arrow_c_array__"):
         return [pa.record_batch(data)]
     raise InvalidArgumentError(
-        f"process expects an Arrow record batch or table (pyarrow, Polars, ...), "
+        f"{what} takes an Arrow record batch or table (pyarrow, Polars, ...), "
         f"got {type(data).__name__}"
     )
 
@@ -86,7 +88,7 @@ class Deduplicator:
     def process(self, batch: Any) -> pa.RecordBatch:
         """First occurrences of ``batch`` (a RecordBatch, Table or Arrow stream), in input order."""
         outs = []
-        for b in _batches(batch):
+        for b in record_batches(batch):
             keep, late = self._inner.process(b)
             self._schema = b.schema
             if len(late):

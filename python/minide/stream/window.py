@@ -32,27 +32,13 @@ import pyarrow as pa
 from minide import _core
 from minide._convert import Duration, to_nanos
 from minide.errors import InvalidArgumentError
+from minide.stream.dedup import record_batches
 from minide.stream.pipeline import Step
 
 __all__ = ["WindowStep", "window"]
 
 _AGGS = ("count", "sum", "min", "max", "mean")
 _KINDS = ("tumbling", "sliding", "hopping", "session")
-
-
-def _record_batches(data: Any) -> list[pa.RecordBatch]:
-    if isinstance(data, pa.RecordBatch):
-        return [data]
-    if isinstance(data, pa.Table):
-        return data.to_batches()
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data).to_batches()
-    if hasattr(data, "__arrow_c_array__"):
-        return [pa.record_batch(data)]
-    raise InvalidArgumentError(
-        f"a window step takes Arrow record batches or tables (pyarrow, Polars, ...), "
-        f"got {type(data).__name__}"
-    )
 
 
 class WindowStep(Step):
@@ -117,7 +103,7 @@ class WindowStep(Step):
 
     def process(self, batch: Any) -> pa.RecordBatch:
         """Feed a batch (or table); returns the windows it closed (often none)."""
-        outs = [self._inner.process(b) for b in _record_batches(batch)]
+        outs = [self._inner.process(b) for b in record_batches(batch, "a window step")]
         if len(outs) == 1:
             out: pa.RecordBatch = outs[0]
             return out

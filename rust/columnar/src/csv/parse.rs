@@ -123,46 +123,5 @@ mod tests {
         assert_eq!(parse_bool(b"0"), Some(false));
         assert_eq!(parse_bool_word(b"1"), None);
     }
-
-    #[test]
-    fn dates() {
-        assert_eq!(parse_date(b"1970-01-01"), Some(0));
-        assert_eq!(parse_date(b"2000-03-01"), Some(11_017));
-        assert_eq!(parse_date(b"1969-12-31"), Some(-1));
-        assert_eq!(parse_date(b"2023-02-29"), None);
-        assert_eq!(parse_date(b"2024-02-29"), Some(19_782));
-        assert_eq!(parse_date(b"2024-13-01"), None);
-    }
-
-    #[test]
-    fn timestamps() {
-        let t = parse_timestamp(b"2024-01-02T03:04:05.123456").unwrap();
-        assert_eq!(t.kind, TsKind::Naive);
-        assert_eq!(t.in_units(1000), Some(1_704_164_645_123_456));
-        let z = parse_timestamp(b"2024-01-02 05:04:05.123456+02:00").unwrap();
-        assert_eq!(z.kind, TsKind::Zoned);
-        assert_eq!(z.in_units(1000), t.in_units(1000));
-        assert_eq!(
-            parse_timestamp(b"2024-01-02T03:04:05Z").unwrap().secs,
-            1_704_164_645
-        );
-        assert_eq!(parse_timestamp(b"2024-01-02T03:04").unwrap().secs % 60, 0);
-        assert_eq!(
-            parse_timestamp(b"2024-01-02").unwrap().kind,
-            TsKind::DateOnly
-        );
-        let ns = parse_timestamp(b"2024-01-02T03:04:05.123456789").unwrap();
-        assert_eq!(ns.in_units(1000), None);
-        assert!(ns.in_units(1).is_some());
-        for bad in [
-            &b"2024-01-02T"[..],
-            b"2024-01-02T24:00:00",
-            b"2024-01-02T03:04:05.",
-            b"2024-01-02T03:04:05+2",
-            b"2024-01-02x03:04",
-            b"2024-01-02T03:04:05.1234567890",
-        ] {
-            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
-        }
-    }
+    // Dates and timestamps are tested with their parser in `minide_common::time`.
 }
