@@ -1,7 +1,7 @@
 """TPC-H through minide.sql vs DuckDB on the same data and thread count.
 
 Sizes: tiny = SF 0.01, small = SF 0.1, large = SF 1 (Parquet generated once by tpchgen-cli and
-cached under $MINIDE_CACHE or the temp dir, outside the repository). Two sources:
+cached under $MINIDE_CACHE (read here, by the bench) or the temp dir, outside the repository). Two sources:
 
 - ``files`` (default for large): both engines scan the same Parquet files on every query (minide
   registers the paths and decodes lazily with pushdown; DuckDB gets views over read_parquet);
@@ -86,7 +86,7 @@ def cases(size: str) -> list[Case]:
     source = os.environ.get("MINIDE_SQL_BENCH_SOURCE", "files" if size == "large" else "memory")
     if source not in ("files", "memory"):
         raise ValueError(f"MINIDE_SQL_BENCH_SOURCE must be files or memory, got {source!r}")
-    root = tpch.generate(scale)
+    root = tpch.generate(scale, os.environ.get("MINIDE_CACHE"))
     data = tpch.load(scale) if source == "memory" else None
     out: list[Case] = []
     rows = minide.columnar.ParquetFile(root / "lineitem.parquet").num_rows

@@ -26,12 +26,14 @@ def query(n: int) -> str:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MINIDE_CACHE", Path(tempfile.gettempdir()) / "minide-cache"))
+    """Where generated data is kept by default: ``<temp dir>/minide-cache``."""
+    return Path(tempfile.gettempdir()) / "minide-cache"
 
 
-def generate(scale: float) -> Path:
-    """Parquet files of every table at ``scale``, generated once and cached."""
-    out = cache_dir() / f"tpch-sf{scale}"
+def generate(scale: float, cache: str | os.PathLike[str] | None = None) -> Path:
+    """Parquet files of every table at ``scale``, generated once and cached under ``cache``
+    (default :func:`cache_dir`; the bench passes ``$MINIDE_CACHE`` when it is set)."""
+    out = Path(cache if cache is not None else cache_dir()) / f"tpch-sf{scale}"
     if all((out / f"{t}.parquet").exists() for t in TABLES):
         return out
     exe = shutil.which("tpchgen-cli") or str(Path(sys.executable).parent / "tpchgen-cli")
