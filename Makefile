@@ -10,7 +10,7 @@ export PYO3_PYTHON := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test bench build lint rust-test py-test fmt clean
+.PHONY: help demo test test-long bench build lint rust-test py-test fmt clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ rust-test:  ## cargo test on the pure-Rust engine crates
 
 py-test: build  ## pytest (Hypothesis uses the derandomized `ci` profile when CI=true)
 	$(BIN)/pytest -q
+
+test-long: build  ## the long soaks (minutes each; not part of CI): run before resolving an issue
+	$(BIN)/pytest -q -m long
 
 bench: build  ## run benches/ against their baselines; JSON goes to benches/results/
 	$(BIN)/minide bench $(BENCH)
