@@ -115,4 +115,3 @@ def test_unsupported_and_bad_input_raise_minide_errors() -> None:
     with pytest.raises(InvalidArgumentError, match="expects an Arrow array"):
         minide.hash_column(object())
     assert issubclass(UnsupportedError, MinideError)
-

@@ -138,7 +138,23 @@ CONDS = st.one_of(
         lambda t: f"b {t[1]} {t[2]}"
     ),
     st.tuples(OPS, st.sampled_from(["0.5", "2", "-1.25"])).map(lambda t: f"c {t[0]} {t[1]}"),
-    st.sampled_from(["a IS NULL", "c IS NOT NULL", "a IN (1, 7, 20)", "b IN ('p', 'r')"]),
+    st.tuples(OPS, st.sampled_from(["1.50", "-2", "0.005"])).map(lambda t: f"d {t[0]} {t[1]}"),
+    st.tuples(OPS, st.integers(0, 12)).map(lambda t: f"e {t[0]} DATE '2021-01-{t[1] + 1:02d}'"),
+    st.sampled_from(
+        [
+            "a IS NULL",
+            "c IS NOT NULL",
+            "a IN (1, 7, 20)",
+            "b IN ('p', 'r')",
+            "NOT (a < 5)",
+            "NOT (b = 'q' OR d > 0)",
+            "a NOT IN (2, 3)",
+            "a = 2.5",
+            "a > 2.5",
+            "d IN (1.50, 0.25)",
+            "e IS NULL",
+        ]
+    ),
 )
 PREDS = st.lists(CONDS, min_size=1, max_size=3).map(
     lambda cs: " AND ".join(cs) if len(cs) < 3 else f"({cs[0]} OR {cs[1]}) AND {cs[2]}"
@@ -148,6 +164,8 @@ ROWS = st.lists(
         st.one_of(st.none(), st.integers(-3, 25)),
         st.sampled_from([None, "p", "q", "r"]),
         st.sampled_from([None, -1.25, 0.5, 2.0, 3.5]),
+        st.sampled_from([None, "1.50", "-2.00", "0.25", "0.01"]),
+        st.one_of(st.none(), st.integers(0, 12)),
     ),
     min_size=0,
     max_size=40,
@@ -167,13 +185,19 @@ def test_pushdown_differential(tmp_path: Path, rows: list[Any], pred: str, sort:
             "a": pa.array([r[0] for r in rows], pa.int64()),
             "b": pa.array([r[1] for r in rows], pa.string()),
             "c": pa.array([r[2] for r in rows], pa.float64()),
+            "d": pa.array(
+                [None if r[3] is None else Decimal(r[3]) for r in rows], pa.decimal128(5, 2)
+            ),
+            "e": pa.array(
+                [None if r[4] is None else dt.date(2021, 1, 1 + r[4]) for r in rows], pa.date32()
+            ),
         }
     )
     path = tmp_path / "d.parquet"
     mc.write_parquet(t, path, row_group_size=7)
     con = minide.connect()
     con.register("t", path)
-    _same(con, f"SELECT a, b, c FROM t WHERE {pred}", path)
+    _same(con, f"SELECT a, b, c, d, e FROM t WHERE {pred}", path)
 
 
 def test_pruning_decision_follows_a_rewritten_file(tmp_path: Path) -> None:

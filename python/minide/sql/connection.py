@@ -37,7 +37,7 @@ from minide.sql.params import bind_params, has_parameters, stack_values
 from minide.sql.parser import parse_script
 from minide.sql.physical import PhysicalPlan, explain_physical, to_physical
 from minide.sql.plan import Plan, Scan, explain_tree
-from minide.sql.sources import FileSource, ScanReport, describe_scan, prepare_scans
+from minide.sql.sources import _keep_freed_memory, describe_counters
 from minide.sql.types import from_sql, to_arrow
 
 
@@ -45,7 +45,7 @@ def _load_source(source: Any) -> Any:
     """Turn a registration source into something with ``__arrow_c_stream__``.
 
     Parquet and CSV files and Hive dataset directories never get here (they are
-    :class:`FileSource` tables, scanned lazily by minide.columnar's readers).
+    file tables of the Rust catalog, scanned per query by the scan core).
     """
     if isinstance(source, str | os.PathLike):
         path = Path(source)
@@ -73,82 +73,47 @@ def _load_source(source: Any) -> Any:
 
 
 class _Catalog:
-    """Table schemas, views and statistics, mirrored from the Rust catalog."""
+    """The binder's view of the connection's catalog. Tables live in the one catalog in Rust
+    (``_core.SqlCatalog``: names, types, rows, statistics, in-memory data and registered files),
+    which this asks; views are parsed queries, kept here for the binder to expand."""
 
     def __init__(self) -> None:
         self.rust = _core.SqlCatalog()
-        self.tables: dict[str, list[tuple[str, str]]] = {}
-        self.rows: dict[str, int] = {}
         self.views: dict[str, tuple[ast.Query, tuple[str, ...]]] = {}
-        self._stats: dict[str, TableStats] = {}
-        #: tables backed by a Parquet/CSV file: the Rust catalog holds an empty placeholder
-        self.files: dict[str, FileSource] = {}
 
     # CatalogView protocol used by the binder
     def table_columns(self, name: str) -> list[tuple[str, str]] | None:
-        return self.tables.get(name)
+        t = self.rust.table(name)
+        return None if t is None else list(zip(t[0], t[1], strict=True))
 
     def view_query(self, name: str) -> tuple[ast.Query, tuple[str, ...]] | None:
         return self.views.get(name)
 
     def names(self) -> list[str]:
-        return list(self.tables) + list(self.views)
+        return self.rust.names() + list(self.views)
+
+    def has_table(self, name: str) -> bool:
+        return self.rust.table(name) is not None
+
+    def file_path(self, name: str) -> str | None:
+        """The path of a registered file table (None: not a file table)."""
+        t = self.rust.table(name)
+        return None if t is None else t[3]
 
     def stats(self, name: str) -> TableStats:
-        s = self._stats.get(name)
-        if s is None and name in self.files:
-            s = self._file_stats(name)
-            self._stats[name] = s
-        if s is None:
-            cols = self.rust.stats(name)
-            s = TableStats(
-                self.rows.get(name, 0),
-                [c[0] for c in cols],
-                [c[1] for c in cols],
-                [c[2] for c in cols],
-            )
-            self._stats[name] = s
-        return s
+        t = self.rust.table(name)
+        if t is None:
+            raise PlanError(f"no table named {name}")
+        cols = self.rust.stats(name)  # computed once per table by the Rust catalog
+        return TableStats(t[2], [c[0] for c in cols], [c[1] for c in cols], [c[2] for c in cols])
 
-    def _file_stats(self, name: str) -> TableStats:
-        """Distinct counts from a sample of the file (scaled up when the sample looks unique),
-        min/max from the file's statistics."""
-        src = self.files[name]
-        sample = src.sample()
-        temp = f"__sample_{name}"
-        self.rust.register(temp, sample)
-        try:
-            cols = self.rust.stats(temp)
-        finally:
-            self.rust.drop(temp)
-        n = max(sample.num_rows, 1)
-        ndv = []
-        for d, _lo, _hi, nulls in cols:
-            non_null = n - nulls
-            unique = non_null > 0 and d >= 0.9 * non_null and sample.num_rows < src.rows
-            ndv.append(d * src.rows / n if unique else d)
-        mm = src.min_max()
-        return TableStats(src.rows, ndv, [m[0] for m in mm], [m[1] for m in mm])
-
-    def put_file(self, name: str, src: FileSource) -> None:
-        _, types, _ = self.rust.register(name, src.placeholder())
-        self._set(name, list(zip(src.names, types, strict=True)), src.rows)
-        self.files[name] = src
+    def put_file(self, name: str, path: Path) -> None:
+        self.views.pop(name, None)
+        self.rust.register_file(name, path)
 
     def put(self, name: str, data: Any) -> None:
-        names, types, rows = self.rust.register(name, data)
-        self._set(
-            name,
-            list(zip([n.lower() if n.isidentifier() else n for n in names], types, strict=True)),
-            rows,
-        )
-
-    def _set(self, name: str, cols: list[tuple[str, str]], rows: int) -> None:
         self.views.pop(name, None)
-        self.files.pop(name, None)
-        self.tables[name] = cols
-        self.rows[name] = rows
-        self._stats.pop(name, None)
+        self.rust.register(name, data)
 
 
 class Relation:
@@ -269,7 +234,7 @@ class Connection:
                 if path.is_dir() or (
                     path.is_file() and path.suffix.lower() in (".parquet", ".csv", ".tbl", ".txt")
                 ):
-                    self._catalog.put_file(name.lower(), FileSource.open(path))
+                    self._catalog.put_file(name.lower(), path)
                     return self
             data = _load_source(source)
             self._catalog.put(name.lower(), data)
@@ -366,18 +331,14 @@ class Connection:
         self._last_metrics = metrics
         return table, phys
 
-    def _run(self, phys: PhysicalPlan) -> tuple[pa.Table, Any, dict[int, ScanReport]]:
-        """Execute in Rust, first decoding the columns file scans need (lazily, per query)."""
+    def _run(self, phys: PhysicalPlan) -> tuple[pa.Table, Any, dict[int, dict[str, int]]]:
+        """Execute in Rust (file scans included): the result, per-operator (rows, ns) and the
+        file scans' counters by operator id."""
         cat = self._catalog
-        temps: list[str] = []
-        try:
-            reports = prepare_scans(phys, cat.files, cat.rust, self._threads, temps)
-            with sql_errors(executing=True):
-                table, metrics = cat.rust.execute(phys.encode(), phys.names, self._threads)
-        finally:
-            for t in temps:
-                cat.rust.drop(t)
-        return table, metrics, reports
+        if any(isinstance(p, Scan) and cat.file_path(p.table) for p, _ in phys.nodes.values()):
+            _keep_freed_memory()
+        with sql_errors(executing=True):
+            return cat.rust.execute(phys.encode(), phys.names, self._threads)
 
     def _explain_plan(self, plan: Plan, analyze: bool) -> str:
         est = Estimator(self._catalog)
@@ -396,17 +357,15 @@ class Connection:
                 prev = t.plan_after
         est_rows = est.estimate_all(opt)
         phys = to_physical(opt)
-        for nid, (p, _) in list(phys.nodes.items()):
-            if isinstance(p, Scan) and p.table in self._catalog.files:
-                src = self._catalog.files[p.table]
-                phys.notes.setdefault(nid, []).append(describe_scan(p, src))
+        for nid, text in self._catalog.rust.describe_scans(phys.encode()).items():
+            phys.notes.setdefault(nid, []).append(text)
         actual = None
         if analyze:
             t0 = time.perf_counter()
-            _, actual, reports = self._run(phys)
+            _, actual, scans = self._run(phys)
             total = (time.perf_counter() - t0) * 1e3
-            for nid, r in reports.items():
-                phys.notes.setdefault(nid, []).append(r.describe())
+            for nid, counters in scans.items():
+                phys.notes.setdefault(nid, []).append(describe_counters(counters))
         out.append(
             "== physical plan =="
             if not analyze
@@ -464,29 +423,24 @@ class Connection:
             table = pa.table({"explain": pa.array(text.splitlines(), pa.string())})
             return Relation(self, None, sql, table)
         if isinstance(stmt, ast.CreateTable):
-            if stmt.name in cat.tables:
+            if cat.has_table(stmt.name):
                 raise PlanError(f"table {stmt.name} already exists; DROP TABLE it first")
             names = [c.name for c in stmt.columns]
             types = [from_sql(c.type.name, c.type.params) for c in stmt.columns]
             if len(set(names)) != len(names):
                 raise PlanError(f"duplicate column names in CREATE TABLE {stmt.name}")
+            cat.views.pop(stmt.name, None)
             cat.rust.create(stmt.name, names, types)
-            cat._set(stmt.name, list(zip(names, types, strict=True)), 0)
             return None
         if isinstance(stmt, ast.CreateTableAs):
-            if stmt.name in cat.tables:
+            if cat.has_table(stmt.name):
                 raise PlanError(f"table {stmt.name} already exists; DROP TABLE it first")
             plan = Binder(cat, params).bind_query(stmt.query)
             table, _ = self._execute(plan)
-            cat.rust.register(stmt.name, table)
-            cat._set(
-                stmt.name,
-                [(c.name, c.type if c.type != "null" else "int64") for c in plan.columns],
-                table.num_rows,
-            )
+            cat.put(stmt.name, table)
             return None
         if isinstance(stmt, ast.CreateView):
-            if stmt.name in cat.tables:
+            if cat.has_table(stmt.name):
                 raise PlanError(f"{stmt.name} is a table; DROP TABLE it first")
             if stmt.name in cat.views and not stmt.replace:
                 raise PlanError(f"view {stmt.name} already exists; use CREATE OR REPLACE VIEW")
@@ -505,26 +459,20 @@ class Connection:
                 if cat.views.pop(stmt.name, None) is None and not stmt.if_exists:
                     raise PlanError(f"no view named {stmt.name}")
                 return None
-            if stmt.name not in cat.tables:
-                if stmt.if_exists:
-                    return None
+            if not cat.rust.drop(stmt.name) and not stmt.if_exists:
                 raise PlanError(f"no table named {stmt.name}")
-            cat.rust.drop(stmt.name)
-            cat.files.pop(stmt.name, None)
-            del cat.tables[stmt.name]
-            cat.rows.pop(stmt.name, None)
-            cat._stats.pop(stmt.name, None)
             return None
         raise UnsupportedError(f"statement {type(stmt).__name__}")
 
     def _insert(self, stmt: ast.Insert, params: tuple[Const, ...]) -> int:
         cat = self._catalog
-        cols = cat.tables.get(stmt.table)
+        cols = cat.table_columns(stmt.table)
         if cols is None:
             raise PlanError(f"no table named {stmt.table}; CREATE TABLE it first")
-        if stmt.table in cat.files:
+        path = cat.file_path(stmt.table)
+        if path is not None:
             raise UnsupportedError(
-                f"table {stmt.table} is a registered file ({cat.files[stmt.table].path}); "
+                f"table {stmt.table} is a registered file ({path}); "
                 f"copy it first: CREATE TABLE t AS SELECT * FROM {stmt.table}"
             )
         binder = Binder(cat, params)
@@ -558,9 +506,7 @@ class Connection:
             items.append((binder.new_col(name, t), e))
         table, _ = self._execute(Project(plan, items))
         table = table.cast(pa.schema([pa.field(n, to_arrow(t)) for n, t in cols]))
-        rows = cat.rust.append(stmt.table, table)
-        cat.rows[stmt.table] = rows
-        cat._stats.pop(stmt.table, None)
+        cat.rust.append(stmt.table, table)
         return int(table.num_rows)
 
 

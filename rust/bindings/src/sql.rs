@@ -11,7 +11,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, Table as PyTable};
 use arrow_schema::{Field, Schema};
 use minide_common::Error;
-use minide_sql::{Catalog, DType};
+use minide_sql::{Catalog, DType, Entry, Source};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -29,6 +29,14 @@ fn poisoned() -> Error {
 #[pyclass(name = "SqlCatalog", module = "minide._core")]
 pub struct SqlCatalog {
     inner: Arc<RwLock<Catalog>>,
+}
+
+fn described(e: &Entry) -> (Vec<String>, Vec<String>, u64) {
+    (
+        e.names.clone(),
+        e.types.iter().map(|t| t.name()).collect(),
+        e.rows(),
+    )
 }
 
 type Batches = (Vec<String>, Vec<DType>, Vec<Vec<ArrayRef>>);
@@ -78,15 +86,74 @@ impl SqlCatalog {
                 let mut cat = inner.write().map_err(|_| poisoned())?;
                 cat.register(&name, names, batches, Some(types))
             };
-            let t = match threads {
+            let e = match threads {
                 None => run()?,
                 Some(n) => minide_sql::with_threads(n, run)?,
             };
-            Ok((
-                t.names.clone(),
-                t.types.iter().map(|t| t.name().to_string()).collect(),
-                t.rows,
-            ))
+            Ok(described(&e))
+        })
+    }
+
+    /// Register (or replace) table `name` as the Parquet/CSV file or dataset directory at
+    /// `path` (footers only: data is read per query). Returns (names, types, rows).
+    #[allow(clippy::type_complexity)]
+    fn register_file(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        path: std::path::PathBuf,
+    ) -> PyResult<(Vec<String>, Vec<String>, u64)> {
+        let inner = self.inner.clone();
+        let name = name.to_string();
+        detach(py, move || {
+            let e = inner
+                .write()
+                .map_err(|_| poisoned())?
+                .register_file(&name, &path)?;
+            Ok(described(&e))
+        })
+    }
+
+    /// Table `name`: (column names, type names, rows, file path or None); None if unknown.
+    #[allow(clippy::type_complexity)]
+    fn table(
+        &self,
+        name: &str,
+    ) -> PyResult<Option<(Vec<String>, Vec<String>, u64, Option<String>)>> {
+        let cat = self
+            .inner
+            .read()
+            .map_err(|_| crate::errors::to_py(poisoned()))?;
+        Ok(cat.entry(name).map(|e| {
+            let (names, types, rows) = described(e);
+            let path = match &e.source {
+                Source::File(f) => Some(f.path.display().to_string()),
+                Source::Memory(_) => None,
+            };
+            (names, types, rows, path)
+        }))
+    }
+
+    /// The names of every table, sorted.
+    fn names(&self) -> PyResult<Vec<String>> {
+        let cat = self
+            .inner
+            .read()
+            .map_err(|_| crate::errors::to_py(poisoned()))?;
+        Ok(cat.names())
+    }
+
+    /// EXPLAIN text of each file scan in a msgpack plan, by operator id.
+    fn describe_scans(
+        &self,
+        py: Python<'_>,
+        plan: &Bound<'_, PyBytes>,
+    ) -> PyResult<HashMap<u32, String>> {
+        let bytes = plan.as_bytes().to_vec();
+        let inner = self.inner.clone();
+        detach(py, move || {
+            let cat = inner.read().map_err(|_| poisoned())?;
+            minide_sql::describe_scans(&cat, &bytes)
         })
     }
 
@@ -118,7 +185,7 @@ impl SqlCatalog {
         let name = name.to_string();
         detach(py, move || {
             let mut cat = inner.write().map_err(|_| poisoned())?;
-            Ok(cat.append(&name, batches)?.rows)
+            Ok(cat.append(&name, batches)?.rows())
         })
     }
 
@@ -142,18 +209,21 @@ impl SqlCatalog {
         let name = name.to_string();
         detach(py, move || {
             let cat = inner.read().map_err(|_| poisoned())?;
-            let t = cat
-                .get(&name)
+            let e = cat
+                .entry(&name)
+                .cloned()
                 .ok_or_else(|| Error::InvalidArgument(format!("no table {name}")))?;
-            Ok(minide_sql::catalog::stats(t)?
-                .into_iter()
+            drop(cat);
+            Ok(e.stats()?
+                .iter()
                 .map(|s| (s.ndv, s.min, s.max, s.nulls))
                 .collect())
         })
     }
 
-    /// Run a msgpack physical plan on `threads` threads; returns (pyarrow.Table, metrics) where
-    /// metrics maps operator id -> (rows, nanoseconds).
+    /// Run a msgpack physical plan on `threads` threads; returns (pyarrow.Table, metrics, scans)
+    /// where metrics maps operator id -> (rows, nanoseconds) and scans maps the id of each file
+    /// scan -> its pruning counters (a dict).
     #[allow(clippy::type_complexity)]
     fn execute<'py>(
         &self,
@@ -161,10 +231,14 @@ impl SqlCatalog {
         plan: &Bound<'py, PyBytes>,
         names: Vec<String>,
         threads: usize,
-    ) -> PyResult<(Bound<'py, PyAny>, HashMap<u32, (u64, u64)>)> {
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        HashMap<u32, (u64, u64)>,
+        HashMap<u32, Bound<'py, pyo3::types::PyDict>>,
+    )> {
         let bytes = plan.as_bytes().to_vec();
         let inner = self.inner.clone();
-        let (batches, schema, metrics) = detach(py, move || {
+        let (batches, schema, metrics, scans) = detach(py, move || {
             let cat = inner.read().map_err(|_| poisoned())?;
             let out = minide_sql::execute(&cat, &bytes, threads)?;
             if names.len() != out.types.len() {
@@ -193,11 +267,15 @@ impl SqlCatalog {
                 .into_iter()
                 .map(|(k, m)| (k, (m.rows, m.nanos)))
                 .collect::<HashMap<_, _>>();
-            Ok((batches, schema, metrics))
+            Ok((batches, schema, metrics, out.scans))
         })?;
         let table = PyTable::try_new(batches, schema)
             .map_err(|e| crate::errors::to_py(Error::Schema(e.to_string())))?;
-        Ok((table.into_pyarrow(py)?, metrics))
+        let scans = scans
+            .iter()
+            .map(|(k, c)| Ok((*k, crate::columnar::scan::counters_dict(py, c)?)))
+            .collect::<PyResult<HashMap<_, _>>>()?;
+        Ok((table.into_pyarrow(py)?, metrics, scans))
     }
 }
 

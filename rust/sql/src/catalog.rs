@@ -1,9 +1,11 @@
-//! In-memory tables of a connection: normalized Arrow columns cut into morsels, plus the
-//! statistics the optimizer costs joins with (row count, per-column distinct estimate, min, max).
+//! The tables of a connection: in-memory tables (normalized Arrow columns cut into morsels) and
+//! registered files ([`crate::files`]), with the statistics the optimizer costs joins with (row
+//! count, per-column distinct estimate, min, max).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::ArrayRef;
 use arrow_array::cast::AsArray;
@@ -13,6 +15,7 @@ use hashbrown::HashSet;
 use minide_common::{Error, Result};
 use rayon::prelude::*;
 
+use crate::files::FileTable;
 use crate::keys;
 use crate::types::{Chunk, DType, MORSEL_ROWS, has_layout, normalize, pow10};
 
@@ -33,18 +36,110 @@ pub struct Table {
     pub rows: u64,
 }
 
+/// Where a table's rows live.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Registered Arrow data, held as morsels.
+    Memory(Arc<Table>),
+    /// A Parquet/CSV file or a dataset directory, scanned per query.
+    File(Arc<FileTable>),
+}
+
+/// One table of the catalog: its SQL column names and types, and where its rows are.
+#[derive(Debug)]
+pub struct Entry {
+    pub names: Vec<String>,
+    pub types: Vec<DType>,
+    pub source: Source,
+    /// Column statistics, computed on first use (the optimizer asks for them per query).
+    stats: OnceLock<Vec<ColumnStats>>,
+}
+
+impl Entry {
+    fn new(names: Vec<String>, types: Vec<DType>, source: Source) -> Arc<Entry> {
+        Arc::new(Entry {
+            names: names.iter().map(|n| sql_name(n)).collect(),
+            types,
+            source,
+            stats: OnceLock::new(),
+        })
+    }
+
+    pub fn rows(&self) -> u64 {
+        match &self.source {
+            Source::Memory(t) => t.rows,
+            Source::File(f) => f.rows,
+        }
+    }
+
+    /// Column statistics (cached).
+    pub fn stats(&self) -> Result<&[ColumnStats]> {
+        if let Some(s) = self.stats.get() {
+            return Ok(s);
+        }
+        let s = match &self.source {
+            Source::Memory(t) => stats(t)?,
+            Source::File(f) => f.stats(&self.names)?,
+        };
+        Ok(self.stats.get_or_init(|| s))
+    }
+}
+
+/// The SQL name of a column: identifiers are case-insensitive, so they are lower-cased
+/// (`"L_ORDERKEY"` is `l_orderkey`); other names (spaces, punctuation) stay as written and are
+/// quoted in queries.
+pub fn sql_name(name: &str) -> String {
+    let mut chars = name.chars();
+    let ident = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_');
+    if ident {
+        name.to_lowercase()
+    } else {
+        name.to_string()
+    }
+}
+
+/// The tables of one connection, by name: the one catalog the planner asks (through the
+/// bindings) and the executor reads.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    tables: HashMap<String, Arc<Table>>,
+    tables: HashMap<String, Arc<Entry>>,
 }
 
 impl Catalog {
+    /// An in-memory table.
     pub fn get(&self, name: &str) -> Option<&Arc<Table>> {
+        match &self.tables.get(name)?.source {
+            Source::Memory(t) => Some(t),
+            Source::File(_) => None,
+        }
+    }
+
+    pub fn entry(&self, name: &str) -> Option<&Arc<Entry>> {
         self.tables.get(name)
+    }
+
+    /// Table names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.tables.keys().cloned().collect();
+        v.sort();
+        v
     }
 
     pub fn drop_table(&mut self, name: &str) -> bool {
         self.tables.remove(name).is_some()
+    }
+
+    /// Register (or replace) table `name` as the file or dataset at `path`.
+    pub fn register_file(&mut self, name: &str, path: &Path) -> Result<Arc<Entry>> {
+        let f = FileTable::open(path)?;
+        let e = Entry::new(
+            f.file_names.clone(),
+            f.types.clone(),
+            Source::File(Arc::new(f)),
+        );
+        self.tables.insert(name.to_string(), e.clone());
+        Ok(e)
     }
 
     /// Register (or replace) a table from batches of raw Arrow columns.
@@ -54,7 +149,7 @@ impl Catalog {
         names: Vec<String>,
         batches: Vec<Vec<ArrayRef>>,
         types: Option<Vec<DType>>,
-    ) -> Result<Arc<Table>> {
+    ) -> Result<Arc<Entry>> {
         let mut chunks = Vec::new();
         let mut out_types = types.unwrap_or_default();
         for batch in &batches {
@@ -105,22 +200,21 @@ impl Catalog {
         }
         let rows = chunks.iter().map(|c| c.len as u64).sum();
         let t = Arc::new(Table {
-            names,
-            types: out_types,
+            names: names.clone(),
+            types: out_types.clone(),
             chunks,
             rows,
         });
-        self.tables.insert(name.to_string(), t.clone());
-        Ok(t)
+        let e = Entry::new(names, out_types, Source::Memory(t));
+        self.tables.insert(name.to_string(), e.clone());
+        Ok(e)
     }
 
     /// Append rows (INSERT INTO): new morsels at the end.
-    pub fn append(&mut self, name: &str, batches: Vec<Vec<ArrayRef>>) -> Result<Arc<Table>> {
-        let old = self
-            .tables
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::InvalidArgument(format!("no table {name}")))?;
+    pub fn append(&mut self, name: &str, batches: Vec<Vec<ArrayRef>>) -> Result<Arc<Entry>> {
+        let old = self.get(name).cloned().ok_or_else(|| {
+            Error::InvalidArgument(format!("no in-memory table {name} to append to"))
+        })?;
         let mut all: Vec<Vec<ArrayRef>> = old.chunks.iter().map(|c| c.cols.clone()).collect();
         all.extend(batches);
         self.register(name, old.names.clone(), all, Some(old.types.clone()))

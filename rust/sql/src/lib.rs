@@ -12,10 +12,12 @@
 
 pub mod catalog;
 pub mod expr;
+pub mod files;
 pub mod kernels;
 pub mod keys;
 pub mod ops;
 pub mod plan;
+pub mod pushdown;
 pub mod types;
 
 use std::collections::HashMap;
@@ -23,7 +25,8 @@ use std::sync::Mutex;
 
 use minide_common::{Error, Result};
 
-pub use catalog::{Catalog, ColumnStats, Table};
+pub use catalog::{Catalog, ColumnStats, Entry, Source, Table};
+pub use minide_columnar::scan::ScanCounters;
 pub use ops::OpMetrics;
 pub use types::{Chunk, DType};
 
@@ -33,6 +36,8 @@ pub struct QueryOutput {
     pub chunks: Vec<Chunk>,
     pub types: Vec<DType>,
     pub metrics: HashMap<u32, OpMetrics>,
+    /// Pruning counters of each file scan, by operator id.
+    pub scans: HashMap<u32, ScanCounters>,
 }
 
 /// Decode a msgpack physical plan.
@@ -61,6 +66,7 @@ pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<Q
         catalog,
         threads: threads.max(1),
         metrics: Mutex::new(HashMap::new()),
+        scans: Mutex::new(HashMap::new()),
     };
     let chunks = pool.install(|| ops::execute(&node, &ctx))?;
     // Results leave in their output Arrow types (decimals as decimal128(p, s)).
@@ -77,9 +83,35 @@ pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<Q
         })
         .collect::<Result<Vec<_>>>()?;
     let metrics = ctx.metrics.into_inner().unwrap_or_default();
+    let scans = ctx.scans.into_inner().unwrap_or_default();
     Ok(QueryOutput {
         chunks,
         types: node.types.clone(),
         metrics,
+        scans,
     })
+}
+
+/// EXPLAIN's description of every file scan in a msgpack plan, by operator id: the file, the
+/// columns read and the predicate pushed into the reader.
+pub fn describe_scans(catalog: &Catalog, plan_bytes: &[u8]) -> Result<HashMap<u32, String>> {
+    fn visit(n: &plan::Node, catalog: &Catalog, out: &mut HashMap<u32, String>) -> Result<()> {
+        if let plan::Op::Scan {
+            table,
+            columns,
+            filter,
+        } = &n.op
+            && let Some(Source::File(f)) = catalog.entry(table).map(|e| &e.source)
+        {
+            out.insert(n.id, ops::describe_scan(f, columns, filter.as_ref())?);
+        }
+        for child in n.inputs() {
+            visit(child, catalog, out)?;
+        }
+        Ok(())
+    }
+    let node = decode_plan(plan_bytes)?;
+    let mut out = HashMap::new();
+    visit(&node, catalog, &mut out)?;
+    Ok(out)
 }

@@ -15,6 +15,24 @@ pub struct Node {
     pub op: Op,
 }
 
+impl Node {
+    /// The operator's input nodes.
+    pub fn inputs(&self) -> Vec<&Node> {
+        match &self.op {
+            Op::Scan { .. } | Op::Values { .. } => Vec::new(),
+            Op::Filter { input, .. }
+            | Op::Project { input, .. }
+            | Op::Aggregate { input, .. }
+            | Op::Sort { input, .. }
+            | Op::TopN { input, .. }
+            | Op::Limit { input, .. }
+            | Op::Window { input, .. } => vec![input],
+            Op::HashJoin { left, right, .. } => vec![left, right],
+            Op::UnionAll { inputs } => inputs.iter().collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum JoinKind {
     Inner,

@@ -63,6 +63,7 @@ fn run(c: &Catalog, node: &Node) -> Vec<Vec<Scalar>> {
         catalog: c,
         threads: 2,
         metrics: Mutex::new(HashMap::new()),
+        scans: Mutex::new(HashMap::new()),
     };
     let chunks = execute(node, &ctx).expect("execute");
     let mut rows = Vec::new();

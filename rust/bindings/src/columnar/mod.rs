@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 mod csv;
 mod dataset;
 mod parquet;
-mod scan;
+pub(crate) mod scan;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     parquet::register(m)?;

@@ -158,6 +158,82 @@ impl Predicate {
     }
 }
 
+impl std::fmt::Display for Literal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Literal::Null => write!(f, "NULL"),
+            Literal::Bool(b) => write!(f, "{}", if *b { "TRUE" } else { "FALSE" }),
+            Literal::Int(i) => write!(f, "{i}"),
+            Literal::Float(x) => write!(f, "{x:?}"),
+            Literal::Decimal { unscaled, scale } => {
+                let s = usize::try_from(*scale).unwrap_or(0);
+                let digits = unscaled.unsigned_abs().to_string();
+                let digits = format!("{digits:0>width$}", width = s + 1);
+                let (int, frac) = digits.split_at(digits.len() - s);
+                let sign = if *unscaled < 0 { "-" } else { "" };
+                if frac.is_empty() {
+                    write!(f, "{sign}{int}")
+                } else {
+                    write!(f, "{sign}{int}.{frac}")
+                }
+            }
+            Literal::Str(s) => write!(f, "'{}'", s.replace('\'', "''")),
+            Literal::Bytes(b) => write!(
+                f,
+                "x'{}'",
+                b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+            ),
+            Literal::Date(d) => write!(
+                f,
+                "DATE {}",
+                minide_common::time::format_date(i64::from(*d))
+            ),
+            Literal::Timestamp { value, unit } => write!(f, "TIMESTAMP {value} ({unit:?})"),
+        }
+    }
+}
+
+impl std::fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        })
+    }
+}
+
+/// SQL-like text of a predicate (EXPLAIN output, error messages).
+impl std::fmt::Display for Predicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+        match self {
+            Predicate::And(a, b) => write!(f, "({a} AND {b})"),
+            Predicate::Or(a, b) => write!(f, "({a} OR {b})"),
+            Predicate::Not(a) => write!(f, "NOT {a}"),
+            Predicate::Cmp { column, op, value } => write!(f, "{} {op} {value}", quote(column)),
+            Predicate::In {
+                column,
+                values,
+                negated,
+            } => {
+                let vs: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                let not = if *negated { "NOT " } else { "" };
+                write!(f, "{} {not}IN ({})", quote(column), vs.join(", "))
+            }
+            Predicate::IsNull { column, negated } => {
+                let not = if *negated { "NOT " } else { "" };
+                write!(f, "{} IS {not}NULL", quote(column))
+            }
+            Predicate::Const(None) => write!(f, "NULL"),
+            Predicate::Const(Some(b)) => write!(f, "{}", if *b { "TRUE" } else { "FALSE" }),
+        }
+    }
+}
+
 /// A value of a row or of statistics, seen for comparison with a literal.
 #[derive(Clone, Copy, Debug)]
 pub enum Val<'a> {

@@ -245,6 +245,26 @@ fn chunk_summary(pf: &ParquetFile, rg: usize, col: usize, out_type: &DataType) -
     })
 }
 
+/// The smallest and largest value of column `col` over the whole file, as numbers (decimals in
+/// units, dates in days), from the row groups' statistics: what a query optimizer estimates
+/// range selectivities with. None when a row group lacks statistics or the column is not numeric.
+pub fn column_bounds(pf: &ParquetFile, col: usize) -> Option<(f64, f64)> {
+    let out_type = pf.output_field(col, false).data_type().clone();
+    let num = |s: &Scalar| match s {
+        Scalar::Int(i) => Some(*i as f64),
+        Scalar::Float(f) if f.is_finite() => Some(*f),
+        Scalar::Dec(u, s) => Some(*u as f64 / 10f64.powi(i32::from(*s))),
+        _ => None,
+    };
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for rg in 0..pf.metadata.row_groups.len() {
+        let s = chunk_summary(pf, rg, col, &out_type)?;
+        lo = lo.min(num(s.min.as_ref()?)?);
+        hi = hi.max(num(s.max.as_ref()?)?);
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
 /// Statistics, then Bloom filters, then dictionaries: the first that rules every row of row
 /// group `rg` out. `out_type(col)` is the type the scan reads column `col` as.
 pub fn prune_row_group(

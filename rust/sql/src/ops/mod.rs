@@ -21,10 +21,13 @@ use std::time::Instant;
 
 use minide_common::Result;
 
+use minide_columnar::scan::ScanCounters;
+
 use crate::catalog::Catalog;
 use crate::plan::{JoinKind, Node, Op};
 use crate::types::Chunk;
 
+pub use scan::describe as describe_scan;
 pub use sort::compare_rows;
 
 /// Actual rows and inclusive wall time of one operator (EXPLAIN ANALYZE).
@@ -39,6 +42,16 @@ pub struct Ctx<'a> {
     pub catalog: &'a Catalog,
     pub threads: usize,
     pub metrics: Mutex<HashMap<u32, OpMetrics>>,
+    /// What each file scan did (pruning counters), by operator id.
+    pub scans: Mutex<HashMap<u32, ScanCounters>>,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn record_scan(&self, id: u32, counters: Option<ScanCounters>) {
+        if let (Some(c), Ok(mut m)) = (counters, self.scans.lock()) {
+            m.insert(id, c);
+        }
+    }
 }
 
 /// Run `node` (and, recursively, its inputs) to completion.
@@ -49,7 +62,7 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
             table,
             columns,
             filter,
-        } => scan::scan(ctx, table, columns, filter.as_ref())?,
+        } => scan::scan(ctx, node.id, table, columns, filter.as_ref(), true)?,
         Op::Values { rows } => values::values(rows, &node.types)?,
         Op::Filter { input, predicate } => filter::filter(execute(input, ctx)?, predicate)?,
         Op::Project { input, exprs } => project::project(execute(input, ctx)?, exprs)?,
@@ -65,7 +78,7 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
                 columns,
                 filter: Some(pred),
             } => {
-                let chunks = scan::scan(ctx, table, columns, None)?;
+                let chunks = scan::scan(ctx, input.id, table, columns, Some(pred), false)?;
                 let (out, kept) =
                     hash_aggregate::aggregate(ctx, chunks, Some(pred), groups, aggs, &node.types)?;
                 // the scan's time is part of the aggregate's (EXPLAIN says "fused")

@@ -110,7 +110,11 @@ fn pool(threads: usize) -> Result<Option<&'static rayon::ThreadPool>> {
 }
 
 /// Run `f` on a pool of `threads` threads (1 = the calling thread).
+/// Already on a rayon pool of that size (a SQL query's), the work stays on it.
 pub fn with_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
+    if rayon::current_thread_index().is_some() && rayon::current_num_threads() == threads {
+        return Ok(f());
+    }
     Ok(match pool(threads)? {
         Some(p) => p.install(f),
         None => f(),
