@@ -10,6 +10,7 @@
 
 mod arrays;
 pub mod column;
+mod mask;
 pub mod nested;
 mod pruning;
 mod scan;

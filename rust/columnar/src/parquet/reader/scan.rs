@@ -10,16 +10,16 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef, Float64Array, PrimitiveArray, RecordBatch, RecordBatchOptions};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, RecordBatchOptions};
 use arrow_buffer::ScalarBuffer;
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 use std::sync::Arc;
 
 use super::ParquetFile;
-use crate::parquet::filter::{self, CmpOp, Literal, Predicate};
+use super::mask::fast_mask;
+use crate::parquet::filter::{self, Predicate};
 use crate::parquet::metadata::ptype;
-use crate::scan::predicate::{IntBound, int_bound};
 use minide_common::{Error, Result};
 
 /// How `scan_row_groups` decodes and filters.
@@ -113,60 +113,68 @@ impl ParquetFile {
         };
         let loose = !opts.exact;
         let sparse = |k: usize| k as f64 <= opts.max_keep_fraction * rows as f64;
-        // 1. Pre-filter on the first conjunct's column: its conjuncts give a superset of the
-        //    matching rows (the "universe"); when that is sparse the other filter columns are
-        //    decoded for those rows only (TPC-H Q6: l_shipdate keeps ~15%).
+        // 1. Pre-filter, one column at a time: the conjuncts on a column give a superset of
+        //    the matching rows (the "universe"); the masks of successive columns are ANDed
+        //    until the universe is sparse, and the other filter columns are then decoded for
+        //    those rows only (TPC-H Q6: l_shipdate keeps ~15%). Fixed-width columns (cheap to
+        //    decode and compare) go first: strings are then compared for fewer rows.
         let mut conj = Vec::new();
         conjuncts(pred, &mut conj);
-        let first = conj.iter().find_map(|c| single_column(c));
-        let mut pre: Option<(usize, ArrayRef)> = None;
+        let mut order: Vec<String> = Vec::new();
+        for n in conj.iter().filter_map(|c| single_column(c)) {
+            if !order.contains(&n) {
+                order.push(n);
+            }
+        }
+        order.sort_by_key(|n| !index_of(n).is_ok_and(|c| self.fixed_width(c)));
+        // Every conjunct is on one column and evaluated by the typed loops: the pre-filter's
+        // mask is then the whole predicate's (no second evaluation).
+        let mut complete = conj.iter().all(|c| single_column(c).is_some());
+        let mut pre: Vec<(usize, ArrayRef)> = Vec::new();
+        let mut acc: Option<Vec<bool>> = None;
         let mut universe: Option<Vec<u32>> = None;
-        // The first column's mask when it already is the whole predicate's (all conjuncts on
-        // that column, all evaluated by the typed loops): no second evaluation.
-        let mut final_mask: Option<Vec<bool>> = None;
-        if let Some(name) = first {
-            let c0 = index_of(&name)?;
+        for name in &order {
+            let c0 = index_of(name)?;
             let a0 = self.read_column_as(rg, c0, dec)?;
-            let only = |n: &str| (n == name).then_some(&a0);
-            let mut mask0: Option<Vec<bool>> = None;
-            let mut complete = true;
-            for c in &conj {
-                if single_column(c).as_deref() != Some(&name) {
-                    complete = false;
-                    continue;
-                }
+            let only = |n: &str| (n == name.as_str()).then_some(&a0);
+            for c in conj
+                .iter()
+                .filter(|c| single_column(c).as_ref() == Some(name))
+            {
                 // A conjunct the typed loops cannot evaluate only widens the universe.
                 match fast_mask(c, &only, rows, false) {
-                    Some(m) => match &mut mask0 {
-                        Some(acc) => acc.iter_mut().zip(m).for_each(|(a, b)| *a &= b),
-                        None => mask0 = Some(m),
+                    Some(m) => match &mut acc {
+                        Some(a) => a.iter_mut().zip(m).for_each(|(a, b)| *a &= b),
+                        None => acc = Some(m),
                     },
                     None => complete = false,
                 }
             }
-            let count = mask0.as_ref().map(|m| m.iter().filter(|&&b| b).count());
-            match (mask0, count) {
-                (Some(m), Some(k)) if sparse(k) => {
-                    let sel0 = positions(&m);
-                    pre = Some((c0, take(&a0, &sel0)?));
-                    universe = Some(sel0);
+            pre.push((c0, a0));
+            if let Some(m) = &acc
+                && sparse(m.iter().filter(|&&b| b).count())
+            {
+                let sel = positions(m);
+                for (_, a) in pre.iter_mut() {
+                    *a = take(a, &sel)?;
                 }
-                (Some(m), _) if complete => {
-                    final_mask = Some(m);
-                    pre = Some((c0, a0));
-                }
-                _ => pre = Some((c0, a0)),
+                universe = Some(sel);
+                break;
             }
         }
+        let final_mask = match (&universe, acc) {
+            (None, Some(m)) if complete && pre.len() == order.len() => Some(m),
+            _ => None,
+        };
         let n_u = universe.as_ref().map_or(rows, Vec::len);
         // 2. The filter's columns, for the universe's rows.
         let mut filter_cols: Vec<(usize, ArrayRef)> = Vec::with_capacity(names.len());
         for n in &names {
             let c = index_of(n)?;
-            let a = match (&pre, &universe) {
-                (Some((c0, a0)), _) if *c0 == c => a0.clone(),
-                (_, None) => self.read_column_as(rg, c, dec)?,
-                (_, Some(u)) => self.read_rows(rg, c, dec, u)?,
+            let a = match (pre.iter().find(|(p, _)| *p == c), &universe) {
+                (Some((_, a)), _) => a.clone(),
+                (None, None) => self.read_column_as(rg, c, dec)?,
+                (None, Some(u)) => self.read_rows(rg, c, dec, u)?,
             };
             filter_cols.push((c, a));
         }
@@ -248,14 +256,17 @@ impl ParquetFile {
 
     /// Flat, required, fixed-width: the columns `ChunkDecoder::keep` can gather rows of.
     fn keepable(&self, col: usize) -> bool {
-        let top = &self.columns[col];
-        top.max_def == 0
-            && top.element.as_ref().is_some_and(|el| {
-                matches!(
-                    el.type_,
-                    Some(ptype::INT32 | ptype::INT64 | ptype::FLOAT | ptype::DOUBLE)
-                )
-            })
+        self.columns[col].max_def == 0 && self.fixed_width(col)
+    }
+
+    /// A flat column of a fixed-width physical type (numbers, dates, timestamps).
+    fn fixed_width(&self, col: usize) -> bool {
+        self.columns[col].element.as_ref().is_some_and(|el| {
+            matches!(
+                el.type_,
+                Some(ptype::INT32 | ptype::INT64 | ptype::FLOAT | ptype::DOUBLE)
+            )
+        })
     }
 }
 
@@ -297,6 +308,27 @@ fn take(a: &ArrayRef, rows: &[u32]) -> Result<ArrayRef> {
     }
     if a.null_count() == 0 {
         match a.data_type() {
+            DataType::Utf8 => {
+                let s = a.as_string::<i32>();
+                let (offs, data) = (s.value_offsets(), s.value_data());
+                let mut out_offs = Vec::with_capacity(rows.len() + 1);
+                let mut out = Vec::new();
+                out_offs.push(0i32);
+                for &r in rows {
+                    let (lo, hi) = (offs[r as usize] as usize, offs[r as usize + 1] as usize);
+                    out.extend_from_slice(&data[lo..hi]);
+                    let end = i32::try_from(out.len())
+                        .map_err(|_| Error::invalid("string column over 2 GiB"))?;
+                    out_offs.push(end);
+                }
+                let arr = arrow_array::StringArray::try_new(
+                    arrow_buffer::OffsetBuffer::new(ScalarBuffer::from(out_offs)),
+                    out.into(),
+                    None,
+                )
+                .map_err(Error::from)?;
+                return Ok(Arc::new(arr));
+            }
             DataType::Int32 => return Ok(prim::<Int32Type>(a, rows)),
             DataType::Date32 => return Ok(prim::<Date32Type>(a, rows)),
             DataType::Int64 => return Ok(prim::<Int64Type>(a, rows)),
@@ -315,153 +347,4 @@ fn take(a: &ArrayRef, rows: &[u32]) -> Result<ArrayRef> {
     )]));
     let b = RecordBatch::try_new(schema, vec![a.clone()]).map_err(Error::from)?;
     Ok(filter::filter_batch(&b, &mask)?.column(0).clone())
-}
-
-/// A number column without nulls, viewed for comparisons.
-enum Nums<'a> {
-    I32(&'a [i32]),
-    I64(&'a [i64]),
-    F64(&'a [f64]),
-}
-
-fn nums(a: &ArrayRef) -> Option<Nums<'_>> {
-    if a.null_count() > 0 {
-        return None;
-    }
-    Some(match a.data_type() {
-        DataType::Int32 => Nums::I32(a.as_primitive::<Int32Type>().values()),
-        DataType::Date32 => Nums::I32(a.as_primitive::<Date32Type>().values()),
-        DataType::Int64 => Nums::I64(a.as_primitive::<Int64Type>().values()),
-        DataType::Float64 => Nums::F64(a.as_any().downcast_ref::<Float64Array>()?.values()),
-        _ => return None,
-    })
-}
-
-/// `op` applied to every value against `lit`, with `predicate::compare`'s rules (exact for
-/// integer columns against any number; NaN compares false). One tight loop per
-/// operator: the operator and literal are resolved before the loop.
-fn compare_all(col: &Nums<'_>, op: CmpOp, lit: &Literal, out: &mut [bool]) -> Option<()> {
-    let float = match lit {
-        Literal::Float(x) => Some(*x),
-        Literal::Int(x) => Some(*x as f64),
-        Literal::Decimal { unscaled, scale } => {
-            Some(*unscaled as f64 / 10f64.powi(i32::from(*scale)))
-        }
-        _ => None,
-    };
-    match col {
-        Nums::F64(v) => cmp_f64(v.iter().copied(), float?, op, out),
-        // Integers against any number exactly: `v > 2.5` is `v >= 3`, `v = 2.5` never holds.
-        Nums::I32(_) | Nums::I64(_) => match int_bound(op, lit)? {
-            IntBound::Const(b) => out.fill(b),
-            IntBound::Cmp(op, k) => match col {
-                Nums::I32(v) => match i32::try_from(k) {
-                    Ok(x) => cmp_slice(v, x, op, out),
-                    Err(_) => out.fill(outside(op, k > 0)),
-                },
-                Nums::I64(v) => match i64::try_from(k) {
-                    Ok(x) => cmp_slice(v, x, op, out),
-                    Err(_) => out.fill(outside(op, k > 0)),
-                },
-                Nums::F64(_) => return None,
-            },
-        },
-    }
-    Some(())
-}
-
-/// The result of `value op x` for every value when `x` lies beyond the column type's range
-/// (`above`: greater than every value).
-fn outside(op: CmpOp, above: bool) -> bool {
-    match op {
-        CmpOp::Eq => false,
-        CmpOp::Ne => true,
-        CmpOp::Lt | CmpOp::Le => above,
-        CmpOp::Gt | CmpOp::Ge => !above,
-    }
-}
-
-fn cmp_slice<T: Copy + PartialOrd>(v: &[T], x: T, op: CmpOp, out: &mut [bool]) {
-    let it = out.iter_mut().zip(v);
-    match op {
-        CmpOp::Eq => it.for_each(|(o, &a)| *o = a == x),
-        CmpOp::Ne => it.for_each(|(o, &a)| *o = a != x),
-        CmpOp::Lt => it.for_each(|(o, &a)| *o = a < x),
-        CmpOp::Le => it.for_each(|(o, &a)| *o = a <= x),
-        CmpOp::Gt => it.for_each(|(o, &a)| *o = a > x),
-        CmpOp::Ge => it.for_each(|(o, &a)| *o = a >= x),
-    }
-}
-
-/// Float comparisons: every operator is false when NaN is involved (as `partial_cmp` gives
-/// None there), also `!=`.
-// `a < x || a > x` is not `a != x`: it is false for NaN, as `partial_cmp` says.
-#[allow(clippy::double_comparisons)]
-fn cmp_f64(v: impl Iterator<Item = f64>, x: f64, op: CmpOp, out: &mut [bool]) {
-    let it = out.iter_mut().zip(v);
-    match op {
-        CmpOp::Eq => it.for_each(|(o, a)| *o = a == x),
-        CmpOp::Ne => it.for_each(|(o, a)| *o = a < x || a > x),
-        CmpOp::Lt => it.for_each(|(o, a)| *o = a < x),
-        CmpOp::Le => it.for_each(|(o, a)| *o = a <= x),
-        CmpOp::Gt => it.for_each(|(o, a)| *o = a > x),
-        CmpOp::Ge => it.for_each(|(o, a)| *o = a >= x),
-    }
-}
-
-/// The row mask of a predicate built from AND, OR, comparisons and IN lists of non-null
-/// literals on number columns without nulls; None for anything else (the caller falls back to
-/// the three-valued evaluator). Without NOT, "unknown" (a NaN comparison) and "false" drop a
-/// row alike, so two-valued masks are exact here. `loose`: a superset of the matching rows is
-/// enough, so an AND keeps the mask of the side it can evaluate.
-fn fast_mask<'a>(
-    p: &Predicate,
-    col: &dyn Fn(&str) -> Option<&'a ArrayRef>,
-    rows: usize,
-    loose: bool,
-) -> Option<Vec<bool>> {
-    Some(match p {
-        Predicate::And(a, b) => {
-            let (x, y) = (
-                fast_mask(a, col, rows, loose),
-                fast_mask(b, col, rows, loose),
-            );
-            match (x, y) {
-                (Some(mut x), Some(y)) => {
-                    x.iter_mut().zip(y).for_each(|(x, y)| *x &= y);
-                    x
-                }
-                (Some(x), None) | (None, Some(x)) if loose => x,
-                _ => return None,
-            }
-        }
-        Predicate::Or(a, b) => {
-            let mut x = fast_mask(a, col, rows, loose)?;
-            let y = fast_mask(b, col, rows, loose)?;
-            x.iter_mut().zip(y).for_each(|(x, y)| *x |= y);
-            x
-        }
-        Predicate::Cmp { column, op, value } => {
-            let c = nums(col(column)?)?;
-            let mut out = vec![false; rows];
-            compare_all(&c, *op, value, &mut out)?;
-            out
-        }
-        Predicate::Const(c) => vec![*c == Some(true); rows],
-        Predicate::In {
-            column,
-            values,
-            negated: false,
-        } if !values.is_empty() => {
-            let c = nums(col(column)?)?;
-            let mut out = vec![false; rows];
-            let mut hit = vec![false; rows];
-            for v in values {
-                compare_all(&c, CmpOp::Eq, v, &mut hit)?;
-                out.iter_mut().zip(&hit).for_each(|(o, h)| *o |= h);
-            }
-            out
-        }
-        _ => return None,
-    })
 }
