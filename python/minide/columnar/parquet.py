@@ -360,9 +360,10 @@ class ParquetFile:
           of the matching rows, for callers that evaluate the predicate again: the SQL engine);
         - ``decimals_as_float``: INT32/INT64-backed decimals come out as float64 and the types
           are the file's own (the ``ARROW:schema`` hint is not applied);
-        - ``file_types``: the file's own types, without the ``ARROW:schema`` hint (default:
-          as ``decimals_as_float``); the SQL scan takes exact decimals with the file's string
-          type, which its catalog uses as is (a hinted string_view would be copied back);
+        - ``file_types``: the types as stored, without the ``ARROW:schema`` hint (default:
+          as ``decimals_as_float``): INT32/INT64-backed decimals of precision <= 18 come out
+          as ``decimal64(p, s)`` (the stored integers, not widened to 128 bits), strings as
+          the file's string type (the SQL engine's layout, used as is);
         - ``limit``: stop after this many rows.
 
         When the iterator is exhausted, ``last_scan`` holds the counters.

@@ -134,7 +134,10 @@ impl FileTable {
         } else {
             let pf = scan::cache::open_cached(path)?;
             let schema = scan::file_output_schema(&pf, &sql_spec(None, None, 1))?;
-            let bind = Arc::new(scan::decoded_schema(&pf, false));
+            let bind = Arc::new(scan::decoded_schema(
+                &pf,
+                sql_spec(None, None, 1).decimals(),
+            ));
             let rows = pf.metadata.num_rows.max(0) as u64;
             (FileKind::Parquet, schema, bind, rows, None)
         };

@@ -45,6 +45,9 @@ pub fn value_at<'a>(a: &'a dyn Array, i: usize) -> Result<Val<'a>> {
         DataType::Float32 => Val::Float(f64::from(a.as_primitive::<Float32Type>().value(i))),
         DataType::Float64 => Val::Float(a.as_primitive::<Float64Type>().value(i)),
         DataType::Decimal128(_, s) => Val::Dec(a.as_primitive::<Decimal128Type>().value(i), *s),
+        DataType::Decimal64(_, s) => {
+            Val::Dec(i128::from(a.as_primitive::<Decimal64Type>().value(i)), *s)
+        }
         DataType::Utf8 => Val::Str(a.as_string::<i32>().value(i).as_bytes()),
         DataType::LargeUtf8 => Val::Str(a.as_string::<i64>().value(i).as_bytes()),
         DataType::Binary => Val::Str(a.as_binary::<i32>().value(i)),

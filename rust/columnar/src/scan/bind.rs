@@ -176,7 +176,7 @@ fn coerce(lit: &Literal, t: &DataType, column: &str) -> Result<Literal> {
                 other => other,
             }
         }
-        DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => {
+        DataType::Decimal64(_, s) | DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => {
             let (u, ls) = match number(lit).ok_or_else(mismatch)? {
                 Literal::Int(i) => (i, 0i8),
                 Literal::Decimal { unscaled, scale } => (unscaled, scale),

@@ -18,7 +18,7 @@ use super::predicate::{Predicate, Val};
 use super::prune::leaf_value;
 use super::stats::Scalar;
 use crate::dataset::hive::parse_segment;
-use crate::parquet::reader::ParquetFile;
+use crate::parquet::reader::{Decimals, ParquetFile};
 
 /// One data file of a dataset.
 pub struct DatasetFile {
@@ -288,6 +288,9 @@ impl Dataset {
             }
             None => None,
         };
+        // Datasets unify each file's columns into the dataset's types (decimal128 for decimals),
+        // so their files decode decimals as pyarrow does, or as floats.
+        let dec = Decimals::float_if(spec.decimals_as_f64);
         let mut counters = ScanCounters {
             files_total: self.files.len(),
             ..ScanCounters::default()
@@ -309,7 +312,7 @@ impl Dataset {
                         counters.files_pruned += 1;
                         continue;
                     }
-                    rest => Some(bind(&rest, &decoded_schema(&f.file, spec.decimals_as_f64))?),
+                    rest => Some(bind(&rest, &decoded_schema(&f.file, dec))?),
                 },
             };
             let mut projection = Vec::new();
@@ -325,7 +328,7 @@ impl Dataset {
                     continue;
                 };
                 let col = f.file.projection(Some(std::slice::from_ref(name)))?[0];
-                let raw = f.file.output_field(col, spec.decimals_as_f64);
+                let raw = f.file.output_field(col, dec);
                 let hinted = f.schema.field(fi).data_type().clone();
                 let mut steps = Vec::new();
                 for t in [hinted, out.data_type().clone()] {
@@ -345,6 +348,7 @@ impl Dataset {
                 pred: file_pred,
                 projection,
                 outputs,
+                decimals: dec,
             });
         }
         Ok(Scan::new(schema, parts, spec, counters))

@@ -15,7 +15,7 @@ use super::convert::{constant, convert};
 use super::predicate::Predicate;
 use super::prune::{Verdict, prune_row_group, select_pages};
 use super::stats::Scalar;
-use crate::parquet::reader::{ParquetFile, ScanOptions};
+use crate::parquet::reader::{Decimals, ParquetFile, ScanOptions};
 
 /// What to scan: projection, predicate, limit and how.
 #[derive(Clone, Debug)]
@@ -48,6 +48,19 @@ impl ScanSpec {
     /// Whether the file's `ARROW:schema` hint shapes the output types.
     pub fn applies_hint(&self) -> bool {
         !(self.decimals_as_f64 || self.file_types)
+    }
+
+    /// How a single file's INT32/INT64-backed decimals are decoded: Float64 under
+    /// `decimals_as_f64`; as stored (`decimal64`, p <= 18) under `file_types`; else
+    /// `decimal128` (pyarrow's type).
+    pub fn decimals(&self) -> Decimals {
+        if self.decimals_as_f64 {
+            Decimals::Float64
+        } else if self.file_types {
+            Decimals::Decimal64
+        } else {
+            Decimals::Decimal128
+        }
     }
 }
 
@@ -123,6 +136,8 @@ pub(crate) struct Part {
     /// File columns decoded, in the order `Output::Column::index` refers to.
     pub projection: Vec<usize>,
     pub outputs: Vec<Output>,
+    /// How this file's INT32/INT64-backed decimals are decoded.
+    pub decimals: Decimals,
 }
 
 /// A running scan: an iterator of batches of [`Scan::schema`], then [`Scan::counters`].
@@ -284,7 +299,7 @@ fn run_unit(
     threads: usize,
 ) -> Result<(Option<RecordBatch>, ScanCounters)> {
     let pf = &part.pf;
-    let dec = spec.decimals_as_f64;
+    let dec = part.decimals;
     let mut c = ScanCounters::default();
     let rows = pf.metadata.row_groups[rg].num_rows as usize;
     let out_type = |col: usize| pf.output_field(col, dec).data_type().clone();
@@ -331,7 +346,7 @@ fn run_unit(
                 }
                 _ => {
                     let opts = ScanOptions {
-                        decimals_as_f64: dec,
+                        decimals: dec,
                         exact: spec.exact,
                         ..ScanOptions::default()
                     };

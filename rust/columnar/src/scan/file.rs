@@ -11,13 +11,13 @@ use super::driver::{Output, Part, Scan, ScanCounters, ScanSpec};
 use super::hint;
 use super::predicate::Predicate;
 use super::prune::{Verdict, prune_row_group, select_pages};
-use crate::parquet::reader::ParquetFile;
+use crate::parquet::reader::{Decimals, ParquetFile};
 
 /// The file's columns as the scan decodes them (before the hint): the schema predicates bind to.
-pub fn decoded_schema(pf: &ParquetFile, decimals_as_f64: bool) -> Schema {
+pub fn decoded_schema(pf: &ParquetFile, decimals: Decimals) -> Schema {
     Schema::new(
         (0..pf.columns.len())
-            .map(|c| pf.output_field(c, decimals_as_f64))
+            .map(|c| pf.output_field(c, decimals))
             .collect::<Vec<Field>>(),
     )
 }
@@ -36,7 +36,7 @@ fn output_fields(
     let mut fields = Vec::with_capacity(projection.len());
     let mut outputs = Vec::with_capacity(projection.len());
     for (i, &c) in projection.iter().enumerate() {
-        let raw = pf.output_field(c, spec.decimals_as_f64);
+        let raw = pf.output_field(c, spec.decimals());
         let field = match &hinted {
             Some(h) => hint::target_field(&raw, h),
             None => raw.clone(),
@@ -81,7 +81,7 @@ pub fn scan_file(pf: Arc<ParquetFile>, spec: ScanSpec) -> Result<Scan> {
     }
     let projection = pf.projection(spec.columns.as_deref())?;
     let pred = match &spec.predicate {
-        Some(p) => Some(bind(p, &decoded_schema(&pf, spec.decimals_as_f64))?),
+        Some(p) => Some(bind(p, &decoded_schema(&pf, spec.decimals()))?),
         None => None,
     };
     let (fields, outputs) = output_fields(&pf, &projection, &spec);
@@ -95,6 +95,7 @@ pub fn scan_file(pf: Arc<ParquetFile>, spec: ScanSpec) -> Result<Scan> {
         pred,
         projection,
         outputs,
+        decimals: spec.decimals(),
     };
     Ok(Scan::new(schema, vec![part], spec, counters))
 }
@@ -102,8 +103,8 @@ pub fn scan_file(pf: Arc<ParquetFile>, spec: ScanSpec) -> Result<Scan> {
 /// Whether the page index rules out some pages of a row group that statistics, Bloom filters
 /// and dictionaries keep (then a scan decodes only part of that row group).
 pub fn pages_prunable(pf: &ParquetFile, predicate: &Predicate) -> Result<bool> {
-    let pred = bind(predicate, &decoded_schema(pf, false))?;
-    let out_type = |c: usize| pf.output_field(c, false).data_type().clone();
+    let pred = bind(predicate, &decoded_schema(pf, Decimals::Decimal128))?;
+    let out_type = |c: usize| pf.output_field(c, Decimals::Decimal128).data_type().clone();
     for rg in 0..pf.metadata.row_groups.len() {
         if prune_row_group(pf, rg, &pred, &out_type)? != Verdict::Keep {
             continue;

@@ -249,7 +249,10 @@ fn chunk_summary(pf: &ParquetFile, rg: usize, col: usize, out_type: &DataType) -
 /// units, dates in days), from the row groups' statistics: what a query optimizer estimates
 /// range selectivities with. None when a row group lacks statistics or the column is not numeric.
 pub fn column_bounds(pf: &ParquetFile, col: usize) -> Option<(f64, f64)> {
-    let out_type = pf.output_field(col, false).data_type().clone();
+    let out_type = pf
+        .output_field(col, crate::parquet::reader::Decimals::Decimal128)
+        .data_type()
+        .clone();
     let num = |s: &Scalar| match s {
         Scalar::Int(i) => Some(*i as f64),
         Scalar::Float(f) if f.is_finite() => Some(*f),

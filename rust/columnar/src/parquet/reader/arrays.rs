@@ -52,6 +52,10 @@ pub(super) fn to_array(
         (Dense::I32(v), DataType::UInt32) => {
             prim::<UInt32Type>(v.iter().map(|&x| x as u32).collect(), nulls, dt)
         }
+        (Dense::I32(v), DataType::Decimal64(..)) => {
+            prim::<Decimal64Type>(v.iter().map(|&x| i64::from(x)).collect(), nulls, dt)
+        }
+        (Dense::I64(v), DataType::Decimal64(..)) => prim::<Decimal64Type>(v, nulls, dt),
         (Dense::I32(v), DataType::Decimal128(..)) => {
             prim::<Decimal128Type>(v.iter().map(|&x| i128::from(x)).collect(), nulls, dt)
         }

@@ -34,6 +34,30 @@ pub use schema::TopColumn;
 /// Largest footer accepted (a footer is metadata; hundreds of MB means corruption).
 const MAX_FOOTER: u64 = 512 << 20;
 
+/// How INT32/INT64-backed DECIMAL columns (the integers hold the unscaled value) are decoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Decimals {
+    /// `decimal128(p, s)`, as pyarrow reads them.
+    #[default]
+    Decimal128,
+    /// Float64 (value / 10^scale).
+    Float64,
+    /// `decimal64(p, s)` for precision <= 18: the stored integers as they are, no widening
+    /// (the SQL engine's exact decimal layout; wider decimals stay `decimal128`).
+    Decimal64,
+}
+
+impl Decimals {
+    /// [`Decimals::Float64`] when `as_f64`, else [`Decimals::Decimal128`].
+    pub fn float_if(as_f64: bool) -> Self {
+        if as_f64 {
+            Decimals::Float64
+        } else {
+            Decimals::Decimal128
+        }
+    }
+}
+
 pub struct ParquetFile {
     pub path: PathBuf,
     file: File,
@@ -198,26 +222,30 @@ impl ParquetFile {
         self.read_column_selected(rg, col, None).map(|(a, _)| a)
     }
 
-    /// Decode one column of one row group; with `decimals_as_f64`, INT32/INT64 decimals come
-    /// out as Float64 (see [`ParquetFile::output_field`]).
-    pub fn read_column_as(&self, rg: usize, col: usize, decimals_as_f64: bool) -> Result<ArrayRef> {
-        self.read_column_inner(rg, col, None, decimals_as_f64, None)
+    /// Decode one column of one row group, INT32/INT64-backed decimals as `decimals` says
+    /// (see [`ParquetFile::output_field`]).
+    pub fn read_column_as(&self, rg: usize, col: usize, decimals: Decimals) -> Result<ArrayRef> {
+        self.read_column_inner(rg, col, None, decimals, None)
             .map(|(a, _, _)| a)
     }
 
     /// The Arrow field column `col` is decoded as: its own, except INT32/INT64-backed decimals
-    /// under `decimals_as_f64`, which become Float64.
-    pub fn output_field(&self, col: usize, decimals_as_f64: bool) -> Field {
+    /// under [`Decimals::Float64`] (Float64) or [`Decimals::Decimal64`] (`decimal64(p, s)`).
+    pub fn output_field(&self, col: usize, decimals: Decimals) -> Field {
+        use arrow_schema::DataType;
         let top = &self.columns[col];
         let int_backed = top.element.as_ref().is_some_and(|el| {
             use super::metadata::ptype;
             matches!(el.type_, Some(ptype::INT32 | ptype::INT64))
         });
-        match top.field.data_type() {
-            arrow_schema::DataType::Decimal128(..) if decimals_as_f64 && int_backed => top
+        match (top.field.data_type(), decimals) {
+            (DataType::Decimal128(..), Decimals::Float64) if int_backed => {
+                top.field.clone().with_data_type(DataType::Float64)
+            }
+            (DataType::Decimal128(p, s), Decimals::Decimal64) if int_backed && *p <= 18 => top
                 .field
                 .clone()
-                .with_data_type(arrow_schema::DataType::Float64),
+                .with_data_type(DataType::Decimal64(*p, *s)),
             _ => top.field.clone(),
         }
     }
@@ -230,16 +258,16 @@ impl ParquetFile {
         col: usize,
         selection: Option<&[(usize, usize)]>,
     ) -> Result<(ArrayRef, usize)> {
-        self.read_column_selected_as(rg, col, selection, false)
+        self.read_column_selected_as(rg, col, selection, Decimals::Decimal128)
     }
 
-    /// [`ParquetFile::read_column_selected`], optionally with INT32/INT64 decimals as Float64.
+    /// [`ParquetFile::read_column_selected`], INT32/INT64 decimals as `dec` says.
     pub fn read_column_selected_as(
         &self,
         rg: usize,
         col: usize,
         selection: Option<&[(usize, usize)]>,
-        dec: bool,
+        dec: Decimals,
     ) -> Result<(ArrayRef, usize)> {
         let Some(sel) = selection else {
             return self
@@ -256,14 +284,14 @@ impl ParquetFile {
         rg: usize,
         col: usize,
         selection: Option<Vec<(usize, usize)>>,
-        decimals_as_f64: bool,
+        decimals: Decimals,
         keep: Option<&[u32]>,
     ) -> Result<column::DecodedRows> {
         let top = &self.columns[col];
         let group = &self.metadata.row_groups[rg];
         if group.num_rows == 0 {
             return Ok((
-                arrow_array::new_empty_array(top.field.data_type()),
+                arrow_array::new_empty_array(self.output_field(col, decimals).data_type()),
                 Vec::new(),
                 0,
             ));
@@ -304,8 +332,9 @@ impl ParquetFile {
                 meta.codec,
                 rows_of(group),
                 selection,
-                decimals_as_f64,
+                decimals,
                 keep,
+                self.output_field(col, decimals).data_type(),
             )
             .map_err(|e| ctx(e).at_offset(start as u64));
         column::reuse::put_chunk(buf);
@@ -321,11 +350,12 @@ impl ParquetFile {
         codec: i32,
         rows: usize,
         selection: Option<Vec<(usize, usize)>>,
-        decimals_as_f64: bool,
+        decimals: Decimals,
         keep: Option<&[u32]>,
+        out_type: &arrow_schema::DataType,
     ) -> Result<column::DecodedRows> {
         let mut dec = column::ChunkDecoder::new(el, top.max_def, codec, bytes, rows)?
-            .decimals_as_f64(decimals_as_f64)
+            .decimals_as_f64(decimals == Decimals::Float64)
             .decimal_type(top.field.data_type());
         if let Some(sel) = selection {
             dec = dec.select(sel);
@@ -333,7 +363,12 @@ impl ParquetFile {
         if let Some(rows) = keep {
             dec = dec.keep(rows)?;
         }
-        dec.decode_with_pages(top.field.data_type())
+        // Decimal64 output is built from the decoded integers directly; every other output
+        // (Float64 decimals included) decodes as the file's type.
+        match out_type {
+            arrow_schema::DataType::Decimal64(..) => dec.decode_with_pages(out_type),
+            _ => dec.decode_with_pages(top.field.data_type()),
+        }
     }
 
     fn read_nested(&self, rg: usize, node: &nested::RNode) -> Result<ArrayRef> {
@@ -378,7 +413,7 @@ impl ParquetFile {
 
     /// Decode the rows `selection` of the projected columns of one row group; returns the batch
     /// and the number of data pages skipped thanks to the selection.
-    /// (INT32/INT64 decimals as Float64 under `dec`.)
+    /// (INT32/INT64 decimals as `dec` says.)
     pub fn read_row_group_selected_as(
         &self,
         rg: usize,
@@ -386,7 +421,7 @@ impl ParquetFile {
         selection: &[(usize, usize)],
         filter: Option<&super::filter::Predicate>,
         threads: usize,
-        dec: bool,
+        dec: Decimals,
     ) -> Result<(RecordBatch, usize)> {
         if rg >= self.metadata.row_groups.len() {
             return Err(Error::invalid(format!("row group {rg} does not exist")));
@@ -456,7 +491,7 @@ impl ParquetFile {
         projection: &[usize],
         threads: usize,
     ) -> Result<RecordBatch> {
-        self.read_row_group_as(rg, projection, threads, false)
+        self.read_row_group_as(rg, projection, threads, Decimals::Decimal128)
     }
 
     /// Decode several row groups (all columns of `projection`), spreading whole row groups over
@@ -466,7 +501,7 @@ impl ParquetFile {
         groups: &[usize],
         projection: &[usize],
         threads: usize,
-        decimals_as_f64: bool,
+        decimals_as_f64: Decimals,
     ) -> Result<Vec<RecordBatch>> {
         if threads <= 1 || groups.len() <= 1 {
             return groups
@@ -482,13 +517,13 @@ impl ParquetFile {
         })?
     }
 
-    /// [`ParquetFile::read_row_group`], optionally with INT32/INT64 decimals as Float64.
+    /// [`ParquetFile::read_row_group`], INT32/INT64 decimals as `decimals_as_f64` says.
     pub fn read_row_group_as(
         &self,
         rg: usize,
         projection: &[usize],
         threads: usize,
-        decimals_as_f64: bool,
+        decimals_as_f64: Decimals,
     ) -> Result<RecordBatch> {
         if rg >= self.metadata.row_groups.len() {
             return Err(Error::invalid(format!("row group {rg} does not exist")));

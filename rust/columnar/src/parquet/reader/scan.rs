@@ -16,8 +16,8 @@ use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-use super::ParquetFile;
 use super::mask::fast_mask;
+use super::{Decimals, ParquetFile};
 use crate::parquet::filter::{self, Predicate};
 use crate::parquet::metadata::ptype;
 use minide_common::{Error, Result};
@@ -25,9 +25,9 @@ use minide_common::{Error, Result};
 /// How `scan_row_groups` decodes and filters.
 #[derive(Clone, Copy, Debug)]
 pub struct ScanOptions {
-    /// INT32/INT64-backed decimals come out as Float64 (see `ParquetFile::output_field`); the
-    /// filter then compares those floats.
-    pub decimals_as_f64: bool,
+    /// How INT32/INT64-backed decimals come out (see `ParquetFile::output_field`); the filter
+    /// compares the values as decoded.
+    pub decimals: Decimals,
     /// Keep exactly the matching rows. When false, a row group where more than
     /// `max_keep_fraction` of the rows match is returned whole (its rows are a superset).
     pub exact: bool,
@@ -37,7 +37,7 @@ pub struct ScanOptions {
 impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
-            decimals_as_f64: false,
+            decimals: Decimals::Decimal128,
             exact: true,
             max_keep_fraction: 0.5,
         }
@@ -79,7 +79,7 @@ impl ParquetFile {
             return Err(Error::invalid(format!("row group {rg} does not exist")));
         }
         let rows = self.metadata.row_groups[rg].num_rows as usize;
-        let dec = opts.decimals_as_f64;
+        let dec = opts.decimals;
         let fields: Vec<Field> = projection
             .iter()
             .map(|&c| self.output_field(c, dec))
@@ -240,7 +240,7 @@ impl ParquetFile {
     /// The rows `rows` (sorted) of column `col` of row group `rg`: gathered from the pages for
     /// the columns `ChunkDecoder::keep` handles, decoded whole and cut for the rest; nothing is
     /// read when no row is wanted.
-    fn read_rows(&self, rg: usize, col: usize, dec: bool, rows: &[u32]) -> Result<ArrayRef> {
+    fn read_rows(&self, rg: usize, col: usize, dec: Decimals, rows: &[u32]) -> Result<ArrayRef> {
         if rows.is_empty() {
             return Ok(arrow_array::new_empty_array(
                 self.output_field(col, dec).data_type(),
@@ -332,6 +332,8 @@ fn take(a: &ArrayRef, rows: &[u32]) -> Result<ArrayRef> {
             DataType::Int32 => return Ok(prim::<Int32Type>(a, rows)),
             DataType::Date32 => return Ok(prim::<Date32Type>(a, rows)),
             DataType::Int64 => return Ok(prim::<Int64Type>(a, rows)),
+            DataType::Decimal64(..) => return Ok(prim::<Decimal64Type>(a, rows)),
+            DataType::Decimal128(..) => return Ok(prim::<Decimal128Type>(a, rows)),
             DataType::Float64 => return Ok(prim::<Float64Type>(a, rows)),
             _ => {}
         }
