@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from minide import _core
+from minide._memory import keep_freed_memory
 from minide.errors import InvalidArgumentError, MinideError
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 __version__: str = _core.__version__
 
-__all__ = ["MinideError", "__version__", "connect", "hash_column"]
+__all__ = ["MinideError", "__version__", "connect", "hash_column", "keep_freed_memory"]
 
 
 def __getattr__(name: str) -> Any:

@@ -407,7 +407,8 @@ def test_importing_columnar_loads_no_sql_engine() -> None:
 @given(t=tables().filter(lambda t: t.num_rows > 0), p=predicates())
 def test_datasets_match_pyarrow_dataset(t: pa.Table, p: tuple[Any, ...]) -> None:
     t = t.append_column(
-        "part", pa.array([f"p/{k % 3}" if k % 5 else None for k in range(t.num_rows)])
+        "part",
+        pa.array([f"p/{k % 3}" if k % 5 else None for k in range(t.num_rows)], pa.string()),
     )
     t = t.append_column("yr", pa.array([2020 + k % 2 for k in range(t.num_rows)], pa.int32()))
     t = t.drop_columns(["j"])

@@ -226,7 +226,7 @@ def test_keep_freed_memory_switch(monkeypatch: pytest.MonkeyPatch, on: bool) -> 
     import ctypes
 
     import minide.sql
-    from minide.sql import sources
+    from minide import _memory as sources
 
     seen: list[tuple[int, int]] = []
 
@@ -239,9 +239,9 @@ def test_keep_freed_memory_switch(monkeypatch: pytest.MonkeyPatch, on: bool) -> 
     monkeypatch.setattr(sources, "_keep_freed", True)
     monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
     minide.sql.keep_freed_memory(on)
-    sources._keep_freed_memory()
+    sources.tune_once()
     assert seen == ([(-1, 512 << 20), (-3, 64 << 20)] if on else [])
-    sources._keep_freed_memory()  # once per process
+    sources.tune_once()  # once per process
     assert len(seen) == (2 if on else 0)
 
 
@@ -251,7 +251,7 @@ def test_keep_freed_memory_off_after_tuning_restores_defaults(
     import ctypes
 
     import minide.sql
-    from minide.sql import sources
+    from minide import _memory as sources
 
     seen: list[tuple[int, int]] = []
 
@@ -263,21 +263,24 @@ def test_keep_freed_memory_off_after_tuning_restores_defaults(
     monkeypatch.setattr(sources, "_malloc_tuned", False)
     monkeypatch.setattr(sources, "_keep_freed", True)
     monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
-    sources._keep_freed_memory()
+    sources.tune_once()
     minide.sql.keep_freed_memory(False)
     assert seen[2:] == [(-1, 128 << 10), (-3, 128 << 10)]
-    sources._keep_freed_memory()  # stays off
+    sources.tune_once()  # stays off
     assert len(seen) == 4
     minide.sql.keep_freed_memory(True)
-    sources._keep_freed_memory()
+    sources.tune_once()
     assert len(seen) == 6
 
 
 def test_library_reads_no_minide_environment_variables() -> None:
-    """No hidden switches: the SQL file sources never read the environment."""
+    """No hidden switches: the SQL file sources and the memory switch never read the
+    environment."""
     import inspect
 
-    import minide.sql.sources as sources
+    import minide._memory
+    import minide.sql.sources
 
-    text = inspect.getsource(sources)
-    assert "os.environ" not in text and "getenv" not in text
+    for mod in (minide.sql.sources, minide._memory):
+        text = inspect.getsource(mod)
+        assert "os.environ" not in text and "getenv" not in text

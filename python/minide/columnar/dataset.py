@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from minide import _core
+from minide import _core, _memory
 from minide.columnar._write_opts import build_write_options, file_schema, partition_list
 from minide.columnar.filter import to_predicate
 from minide.columnar.parquet import ScanStats, _as_reader, _cols, resolve_threads
@@ -191,6 +191,7 @@ class Dataset:
         threads: int | None = None,
     ) -> pa.Table:
         """Read the dataset (or ``columns``) into one Table, pruning by ``filter``."""
+        _memory.tune_once()  # keep freed memory for the next read (minide.keep_freed_memory)
         stream = self._stream(columns, filter, threads=resolve_threads(threads))
         table = stream.read_all()
         self.last_scan = DatasetScanStats.from_counters(stream.counters())

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from minide import _core
+from minide import _core, _memory
 from minide.columnar.filter import Node, to_predicate
 from minide.errors import InvalidArgumentError
 
@@ -326,6 +326,7 @@ class ParquetFile:
         Bloom filters and dictionaries and pages by the page index, then keeps exactly the
         matching rows; see ``last_scan`` for the counters. ``threads=None``: all cores.
         """
+        _memory.tune_once()  # keep freed memory for the next read (minide.keep_freed_memory)
         stream = self._reader.scan(
             _cols(columns),
             self._predicate(filter),

@@ -12,6 +12,7 @@ type objects and constructors. See docs/sql.md for the life of a query and the D
 
 from __future__ import annotations
 
+from minide._memory import keep_freed_memory
 from minide.errors import (
     DatabaseError,
     DataError,
@@ -43,7 +44,6 @@ from minide.sql.dbapi import (
 )
 from minide.sql.optimizer import PASS_NAMES
 from minide.sql.parser import parse, parse_script
-from minide.sql.sources import keep_freed_memory
 
 #: PEP 249 module globals
 apilevel = "2.0"

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from minide import _core, errors
+from minide._memory import tune_once
 from minide.errors import (
     InvalidArgumentError,
     PlanError,
@@ -37,7 +38,7 @@ from minide.sql.params import bind_params, has_parameters, stack_values
 from minide.sql.parser import parse_script
 from minide.sql.physical import PhysicalPlan, explain_physical, to_physical
 from minide.sql.plan import Plan, Scan, explain_tree
-from minide.sql.sources import _keep_freed_memory, describe_counters
+from minide.sql.sources import describe_counters
 from minide.sql.types import from_sql, to_arrow
 
 
@@ -336,7 +337,7 @@ class Connection:
         file scans' counters by operator id."""
         cat = self._catalog
         if any(isinstance(p, Scan) and cat.file_path(p.table) for p, _ in phys.nodes.values()):
-            _keep_freed_memory()
+            tune_once()
         with sql_errors(executing=True):
             return cat.rust.execute(phys.encode(), phys.names, self._threads)
 
