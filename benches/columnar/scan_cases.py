@@ -11,7 +11,9 @@
 What each side caches: nothing across calls. Both open the file and parse its footer in every
 call (minide's ``read_parquet`` opens a fresh ``ParquetFile``; the footer cache keyed by
 (path, size, mtime, inode) is only used by datasets and the SQL engine); the file's bytes are in
-the OS page cache for both, warmed by the same number of warm-up runs.
+the OS page cache for both, warmed by the same number of warm-up runs. Freed memory: pyarrow's
+allocator pool (jemalloc/mimalloc) keeps the previous read's buffers for the next; minide's first
+read sets glibc to keep freed heap the same way (``minide.keep_freed_memory``, on by default).
 """
 
 from __future__ import annotations
