@@ -491,3 +491,44 @@ def test_hint_gives_pyarrows_types(tmp_path: Path) -> None:
     assert got.schema.types == want.schema.types
     assert got.to_pylist() == want.to_pylist()
     assert mc.ParquetFile(p).schema.types == want.schema.types
+
+
+@pytest.mark.parametrize("as_integer", [True, False])
+def test_file_types_give_stored_decimals(tmp_path: Path, as_integer: bool) -> None:
+    """``file_types=True`` (the SQL engine's scan): INT32/INT64-backed decimals come out as
+    ``decimal64`` (the stored integers), others as ``decimal128``; values equal pyarrow's, and
+    filters on them (pushed into the typed masks) keep the same rows."""
+    vals = [decimal.Decimal(k).scaleb(-2) for k in range(-500, 500, 7)]
+    t = pa.table(
+        {
+            "small": pa.array(vals, pa.decimal128(9, 2)),
+            "mid": pa.array(vals, pa.decimal128(18, 2)),
+            "wide": pa.array(vals, pa.decimal128(30, 2)),
+            "k": pa.array(range(len(vals)), pa.int64()),
+        }
+    )
+    p = tmp_path / "d.parquet"
+    pq.write_table(t, p, row_group_size=40, store_decimal_as_integer=as_integer)
+    pf = mc.ParquetFile(p)
+    got = pa.Table.from_batches(
+        list(pf.scan(batch_rows=None, file_types=True)),
+        schema=pf.scan_schema(file_types=True),
+    )
+    stored = pa.decimal64 if as_integer else pa.decimal128
+    assert got.schema.field("small").type == stored(9, 2)
+    assert got.schema.field("mid").type == stored(18, 2)
+    assert got.schema.field("wide").type == pa.decimal128(30, 2)
+    for c in ("small", "mid", "wide"):
+        assert got.column(c).to_pylist() == vals
+    flt = "small >= -1.005 AND mid < 2.5 AND small != 0.35"
+    rows = pa.Table.from_batches(
+        list(pf.scan(["k"], filter=flt, batch_rows=None, file_types=True))
+    ).column("k")
+    want = [
+        i
+        for i, v in enumerate(vals)
+        if v >= decimal.Decimal("-1.005")
+        and v < decimal.Decimal("2.5")
+        and v != decimal.Decimal("0.35")
+    ]
+    assert rows.to_pylist() == want
