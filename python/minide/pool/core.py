@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import threading
 import time
 from collections import Counter, deque
 from typing import Any
@@ -158,12 +157,8 @@ class PoolBase:
 
     # -- reports ---------------------------------------------------------------------------------
     def _borrower_name(self, slot: Slot) -> str:
-        if isinstance(slot.thread, str):
-            return slot.thread
-        for t in threading.enumerate():
-            if t.ident == slot.thread:
-                return t.name
-        return f"thread {slot.thread}"
+        t = slot.thread
+        return t if isinstance(t, str) else getattr(t, "name", "unknown")
 
     def _report_leak(self, slot: Slot, kind: str, now: float) -> None:
         self._c.leaks += 1

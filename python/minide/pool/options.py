@@ -48,9 +48,11 @@ class Options:
 
     @property
     def connect_timeout(self) -> float:
-        """How long one connection attempt may take: the acquire timeout (at least 1 s), so a
-        black-holed handshake cannot hold a slot of the pool forever."""
-        return max(1.0, self.acquire_timeout)
+        """How long one connection attempt may take: twice the acquire timeout, at least 5 s.
+        Long enough for a slow handshake to finish (the connection serves the next borrower
+        even if the caller that asked for it gave up), short enough that a black-holed one
+        cannot hold a place in the pool forever."""
+        return max(5.0, 2 * self.acquire_timeout)
 
     @property
     def ping_timeout(self) -> float:

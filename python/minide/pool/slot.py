@@ -99,8 +99,8 @@ class Slot:
         self.checked = now
         self.borrowed_at = 0.0
         self.stack: Stack = []
-        #: the borrower: a thread ident (sync pool) or a task name (asyncio pool)
-        self.thread: int | str = 0
+        #: the borrower: its Thread (sync pool) or its task's name (asyncio pool)
+        self.thread: Any = None
         self.leak_reported = False
 
     def __repr__(self) -> str:

@@ -30,7 +30,7 @@ from minide.pool.slot import PooledConnection, Slot, capture_stack, lend
 
 __all__ = ["Pool"]
 
-_get_ident = threading.get_ident
+_current_thread = threading.current_thread
 _monotonic = time.monotonic
 _CLOSED: Any = object()  # handed to waiters when the pool closes
 
@@ -123,7 +123,7 @@ class Pool(PoolBase):
                 if self._usable(slot, self.options.acquire_timeout):
                     slot.borrowed_at = _monotonic()
                     slot.stack = capture_stack(depth)
-                    slot.thread = _get_ident()
+                    slot.thread = _current_thread()
                     slot.leak_reported = False
                     self._borrowed[slot.id] = slot
                     self._c.acquired += 1
@@ -199,7 +199,7 @@ class Pool(PoolBase):
             self._c.record_wait(now - t0)
             slot.borrowed_at = now
             slot.stack = capture_stack(depth)
-            slot.thread = _get_ident()
+            slot.thread = _current_thread()
             slot.leak_reported = False
             self._borrowed[slot.id] = slot
             self._c.acquired += 1
