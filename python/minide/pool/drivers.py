@@ -186,6 +186,9 @@ class Driver:
 
     # -- round trips ---------------------------------------------------------------------------
     def ping(self, raw: Any, query: str | None, timeout: float) -> None:
+        # a transaction left open on purpose (reset_on_return=False) stays open: the ping
+        # runs inside it and only a transaction the ping itself started is rolled back
+        was_open = self.in_transaction(raw)
         with WATCHDOG.guard(self.fileno(raw), timeout):
             cur = raw.cursor()
             try:
@@ -193,7 +196,7 @@ class Driver:
                 cur.fetchall()
             finally:
                 cur.close()
-            if self.in_transaction(raw):
+            if not was_open and self.in_transaction(raw):
                 raw.rollback()
 
     def reset(self, raw: Any, discard: bool, timeout: float) -> None:
@@ -272,9 +275,12 @@ class Psycopg(Driver):
             return None
 
     def ping(self, raw: Any, query: str | None, timeout: float) -> None:
+        status = raw.pgconn.transaction_status
+        if status == 3:  # INERROR: a failed transaction kept open; a query would only fail
+            return
         with WATCHDOG.guard(self.fileno(raw), timeout):
             raw.execute(query or "SELECT 1").fetchall()
-            if self.in_transaction(raw):
+            if status == 0 and self.in_transaction(raw):
                 raw.rollback()
 
     def reset(self, raw: Any, discard: bool, timeout: float) -> None:
@@ -305,10 +311,14 @@ class Psycopg(Driver):
     async def aping(self, raw: Any, query: str | None, timeout: float) -> None:
         import asyncio
 
+        status = raw.pgconn.transaction_status
+        if status == 3:
+            return
+
         async def go() -> None:
             cur = await raw.execute(query or "SELECT 1")
             await cur.fetchall()
-            if self.in_transaction(raw):
+            if status == 0 and self.in_transaction(raw):
                 await raw.rollback()
 
         await asyncio.wait_for(go(), timeout)
