@@ -9,6 +9,7 @@ read-your-writes tests use a replica that really lags: a second database (MariaD
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ def pg_cluster() -> Iterator[tuple[mp.Pool, list[mp.Pool], list[FaultProxy]]]:
 
 
 def served_by(conn: mp.PooledConnection, pools: list[mp.Pool]) -> int:
-    return [i for i, p in enumerate(pools) if conn._pool is p][0]
+    return next(i for i, p in enumerate(pools) if conn._pool is p)
 
 
 def test_reads_round_robin_over_replicas_writes_to_primary(pg_cluster: Any) -> None:
@@ -51,7 +52,7 @@ def test_reads_round_robin_over_replicas_writes_to_primary(pg_cluster: Any) -> N
             assert one(conn, "SELECT 1") == 1
             seen.append(served_by(conn, everyone))
     assert sorted(seen) == [1] * 5 + [2] * 5
-    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))  # alternating
+    assert all(a != b for a, b in itertools.pairwise(seen))  # alternating
     with router.connection() as conn:
         assert served_by(conn, everyone) == 0
     assert router.stats()["reads_replica"] == 10

@@ -390,6 +390,8 @@ class Psycopg2(Driver):
 #: MySQL client errors that mean the session is gone: server gone away, lost connection,
 #: can't connect, lost during query, killed, disconnected for inactivity
 _MYSQL_GONE = {2003, 2006, 2013, 2055, 1927, 4031}
+#: PyMySQL connect arguments that are numbers (URL query values arrive as strings)
+_MYSQL_NUMERIC = {"connect_timeout", "read_timeout", "write_timeout"}
 
 
 class PyMySQL(Driver):
@@ -412,10 +414,13 @@ class PyMySQL(Driver):
             "read_timeout": timeout,
             "autocommit": False,
         }
-        kw.update(info.params)
-        user_read_timeout = kw.get("read_timeout") if "read_timeout" in info.params else None
+        for k, v in info.params.items():  # URL query values are strings
+            kw[k] = float(v) if k in _MYSQL_NUMERIC else v
         raw = self.mod.connect(**kw)
-        raw._read_timeout = user_read_timeout
+        # back to the URL's read timeout (default: none) for the borrowers' queries
+        raw._read_timeout = (
+            float(info.params["read_timeout"]) if "read_timeout" in info.params else None
+        )
         return raw
 
     def broken(self, raw: Any) -> bool:
