@@ -181,6 +181,12 @@ class Driver:
     def in_transaction(self, raw: Any) -> bool:
         raise NotImplementedError
 
+    def state(self, raw: Any) -> int:
+        """One local look at a returned connection: 0 clean, 1 in a transaction, 2 broken."""
+        if self.broken(raw):
+            return 2
+        return 1 if self.in_transaction(raw) else 0
+
     def backend_id(self, raw: Any) -> int:
         return id(raw)
 
@@ -242,7 +248,8 @@ def _pg_kwargs(info: ConnInfo, timeout: float) -> dict[str, Any]:
         kw["user"] = info.user
     if info.password is not None:
         kw["password"] = info.password
-    kw.update(info.params)
+    for k, v in info.params.items():  # libpq keywords pass through as strings
+        kw[k] = v.lower() in ("1", "true", "yes", "on") if k == "autocommit" else v
     return kw
 
 
@@ -260,10 +267,16 @@ class Psycopg(Driver):
         return self.mod.connect(**_pg_kwargs(info, timeout))
 
     def broken(self, raw: Any) -> bool:
-        return raw.closed or raw.broken
+        return raw.pgconn.status != 0  # CONNECTION_BAD: closed, or broken (psycopg's `closed`)
 
     def in_transaction(self, raw: Any) -> bool:
         return raw.pgconn.transaction_status != 0  # IDLE
+
+    def state(self, raw: Any) -> int:
+        pg = raw.pgconn
+        if pg.status:
+            return 2
+        return 1 if pg.transaction_status else 0
 
     def backend_id(self, raw: Any) -> int:
         return int(raw.pgconn.backend_pid)
@@ -353,7 +366,11 @@ class Psycopg2(Driver):
         return "psycopg2-binary"
 
     def connect(self, info: ConnInfo, timeout: float) -> Any:
-        return self.mod.connect(**_pg_kwargs(info, timeout))
+        kw = _pg_kwargs(info, timeout)
+        autocommit = kw.pop("autocommit", False)  # an attribute in psycopg2, not a keyword
+        raw = self.mod.connect(**kw)
+        raw.autocommit = autocommit
+        return raw
 
     def broken(self, raw: Any) -> bool:
         return raw.closed != 0

@@ -24,7 +24,7 @@ from collections import deque
 from typing import Any
 
 from minide.errors import PoolClosedError, PoolTimeoutError
-from minide.pool.core import PoolBase, log
+from minide.pool.core import ALIVE_BYPASS, PoolBase, log
 from minide.pool.drivers import socket_says_broken
 from minide.pool.slot import PooledConnection, Slot, capture_stack, lend
 
@@ -114,14 +114,28 @@ class Pool(PoolBase):
         return self._acquire(timeout, 2)
 
     def _acquire(self, timeout: Any, depth: int) -> PooledConnection:
+        # the hot path: no lock, no call that can be avoided (the checks of _usable, inlined
+        # for the common case: not expired, socket quiet, validated lately)
         if not self._waiters:
             try:
                 slot = self._idle.pop()
             except IndexError:
                 pass
             else:
-                if self._usable(slot, self.options.acquire_timeout):
-                    slot.borrowed_at = _monotonic()
+                now = _monotonic()
+                probe = slot.probe
+                if (
+                    now < slot.expires
+                    and (
+                        not self._on_borrow
+                        or (
+                            (probe is None or not probe.poll(0))
+                            and now - slot.checked <= ALIVE_BYPASS
+                            and slot.checked > self._break_epoch
+                        )
+                    )
+                ) or self._usable(slot, self.options.acquire_timeout):
+                    slot.borrowed_at = now
                     slot.stack = capture_stack(depth)
                     slot.thread = _current_thread()
                     slot.leak_reported = False
@@ -217,13 +231,14 @@ class Pool(PoolBase):
         slot.borrowed_at = 0.0
         raw = slot.raw
         drv = self.driver
-        if broken or drv.broken(raw):
+        state = drv.state(raw)
+        if broken or state == 2:
             self._discard(slot, "broken")
             return
         if self._closed:
             self._discard(slot, "pool")
             return
-        if (self._reset_tx or failed) and (self._discard_state or drv.in_transaction(raw)):
+        if (self._reset_tx or failed) and (state or self._discard_state):
             try:
                 drv.reset(raw, self._discard_state, self.options.ping_timeout)
             except Exception as e:

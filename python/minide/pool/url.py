@@ -4,7 +4,8 @@
 The scheme picks the default driver (``postgresql`` → psycopg, ``mysql``/``mariadb`` → pymysql,
 ``sqlite`` → sqlite3); a ``+driver`` suffix (``postgresql+psycopg2://``) or the pool's
 ``driver=`` argument overrides it. Query parameters (``?sslmode=disable&application_name=x``)
-are passed to the driver's ``connect`` as keyword arguments.
+are passed to the driver's ``connect`` as keyword arguments (``autocommit=true`` as a bool for
+psycopg/psycopg2; PyMySQL's timeouts as numbers).
 """
 
 from __future__ import annotations
