@@ -22,7 +22,7 @@ from typing import Any
 from minide.errors import PoolClosedError, PoolTimeoutError
 from minide.pool.core import PoolBase, log
 from minide.pool.drivers import Driver, socket_says_broken
-from minide.pool.slot import PooledConnection, Slot, capture_stack, lend
+from minide.pool.slot import PooledConnection, Slot, lend, record_stack
 
 __all__ = ["AsyncPool"]
 
@@ -129,7 +129,7 @@ class AsyncPool(PoolBase):
 
     def _lend(self, slot: Slot, depth: int) -> PooledConnection:
         slot.borrowed_at = _monotonic()
-        slot.stack = capture_stack(depth + 1)
+        record_stack(slot, depth + 1)
         slot.thread = self._task_name()
         slot.leak_reported = False
         self._borrowed[slot.id] = slot

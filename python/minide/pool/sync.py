@@ -26,7 +26,7 @@ from typing import Any
 from minide.errors import PoolClosedError, PoolTimeoutError
 from minide.pool.core import ALIVE_BYPASS, PoolBase, log
 from minide.pool.drivers import socket_says_broken
-from minide.pool.slot import PooledConnection, Slot, capture_stack, lend
+from minide.pool.slot import PooledConnection, Slot, lend, record_stack
 
 __all__ = ["Pool"]
 
@@ -136,7 +136,7 @@ class Pool(PoolBase):
                     )
                 ) or self._usable(slot, self.options.acquire_timeout):
                     slot.borrowed_at = now
-                    slot.stack = capture_stack(depth)
+                    record_stack(slot, depth)
                     slot.thread = _current_thread()
                     slot.leak_reported = False
                     self._borrowed[slot.id] = slot
@@ -212,7 +212,7 @@ class Pool(PoolBase):
             now = _monotonic()
             self._c.record_wait(now - t0)
             slot.borrowed_at = now
-            slot.stack = capture_stack(depth)
+            record_stack(slot, depth)
             slot.thread = _current_thread()
             slot.leak_reported = False
             self._borrowed[slot.id] = slot
