@@ -20,13 +20,14 @@ from collections import deque
 from typing import Any
 
 from minide.errors import PoolClosedError, PoolTimeoutError
-from minide.pool.core import PoolBase, log
+from minide.pool.core import ALIVE_BYPASS, PoolBase, log
 from minide.pool.drivers import Driver, socket_says_broken
 from minide.pool.slot import PooledConnection, Slot, lend, record_stack
 
 __all__ = ["AsyncPool"]
 
 _monotonic = time.monotonic
+_current_task = asyncio.current_task
 
 
 class _Ops:
@@ -96,10 +97,6 @@ class AsyncPool(PoolBase):
     def _waiters_view(self) -> Any:
         return self._waiters
 
-    def _task_name(self) -> str:
-        t = asyncio.current_task()
-        return t.get_name() if t is not None else "no task"
-
     def _start(self) -> None:
         if self._maint is None and not self._closed:
             self._maint = asyncio.get_running_loop().create_task(self._maintain())
@@ -130,7 +127,7 @@ class AsyncPool(PoolBase):
     def _lend(self, slot: Slot, depth: int) -> PooledConnection:
         slot.borrowed_at = _monotonic()
         record_stack(slot, depth + 1)
-        slot.thread = self._task_name()
+        slot.thread = _current_task()  # its name is read when a report needs it
         slot.leak_reported = False
         self._borrowed[slot.id] = slot
         self._c.acquired += 1
@@ -141,7 +138,19 @@ class AsyncPool(PoolBase):
             self._start()
         if not self._waiters and self._idle:
             slot = self._idle.pop()
-            if await self._usable(slot, self.options.acquire_timeout):
+            now = _monotonic()
+            probe = slot.probe
+            if (
+                now < slot.expires
+                and (
+                    not self._on_borrow
+                    or (
+                        (probe is None or not probe.poll(0))
+                        and now - slot.checked <= ALIVE_BYPASS
+                        and slot.checked > self._break_epoch
+                    )
+                )
+            ) or await self._usable(slot, self.options.acquire_timeout):
                 return self._lend(slot, depth)
         return await self._acquire_slow(timeout, depth + 1)
 

@@ -157,8 +157,10 @@ class PoolBase:
 
     # -- reports ---------------------------------------------------------------------------------
     def _borrower_name(self, slot: Slot) -> str:
-        t = slot.thread
-        return t if isinstance(t, str) else getattr(t, "name", "unknown")
+        t = slot.thread  # a Thread, or an asyncio Task
+        if t is None:
+            return "unknown"
+        return t.get_name() if hasattr(t, "get_name") else t.name
 
     def _report_leak(self, slot: Slot, kind: str, now: float) -> None:
         self._c.leaks += 1

@@ -115,7 +115,7 @@ class Slot:
         self.codes: list[Any] = [None] * STACK_DEPTH
         self.lines: list[int] = [0] * STACK_DEPTH
         self.depth = 0
-        #: the borrower: its Thread (sync pool) or its task's name (asyncio pool)
+        #: the borrower: its Thread (sync pool) or its asyncio Task (asyncio pool)
         self.thread: Any = None
         self.leak_reported = False
 
