@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "python" / "minide"
-ENGINES = ("columnar", "sql", "kv", "stream", "replication")
+ENGINES = ("columnar", "sql", "kv", "stream", "replication", "pool")
 # What an engine may load of the others: its layer below in docs/architecture.md (SQL reads
 # files through the columnar scan core). Everything else is off limits.
 ALLOWED = {"sql": {"columnar"}}
@@ -101,9 +101,9 @@ def test_face_lists_every_engine_command_and_chapter() -> None:
     from minide.demo import chapters
 
     names = [c.name for c in engine_commands()]
-    assert names == ["csv2parquet", "sql", "kv", "stream", "replication"]
+    assert names == ["csv2parquet", "sql", "kv", "stream", "replication", "pool"]
     help_text = build_parser().format_help()
     assert all(n in help_text for n in ["version", "demo", "bench", *names])
     titles = [t for t, _ in chapters()]
-    for engine in ("CSV", "Parquet", "SQL", "kv", "stream", "replication"):
+    for engine in ("CSV", "Parquet", "SQL", "kv", "stream", "replication", "pool"):
         assert any(engine in t for t in titles), engine

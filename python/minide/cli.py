@@ -79,11 +79,12 @@ def engine_commands() -> tuple[Command, ...]:
     """Every engine's subcommands, from this explicit list (its order is `minide --help`'s)."""
     from minide.columnar.cli import COMMANDS as columnar
     from minide.kv.cli import COMMANDS as kv
+    from minide.pool.cli import COMMANDS as pool
     from minide.replication.cli import COMMANDS as replication
     from minide.sql.cli import COMMANDS as sql
     from minide.stream.cli import COMMANDS as stream
 
-    return (*columnar, *sql, *kv, *stream, *replication)
+    return (*columnar, *sql, *kv, *stream, *replication, *pool)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="minide",
-        description="minide: from-scratch data engines (Parquet, SQL, kv, stream, replication).",
+        description=(
+            "minide: from-scratch data engines (Parquet, SQL, kv, stream, replication, pool)."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"minide {_core.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

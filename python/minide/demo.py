@@ -82,6 +82,7 @@ def chapters() -> tuple[tuple[str, Chapter], ...]:
     from minide.columnar.demo_csv import CHAPTERS as csv
     from minide.columnar.demo_dataset import CHAPTERS as datasets
     from minide.kv.demo import CHAPTERS as kv
+    from minide.pool.demo import CHAPTERS as pool
     from minide.replication.demo import CHAPTERS as replication
     from minide.sql.demo import CHAPTERS as sql
     from minide.stream.demo import CHAPTERS as stream
@@ -90,7 +91,7 @@ def chapters() -> tuple[tuple[str, Chapter], ...]:
         ("minide: what is installed", _about),
         ("Arrow from Python into Rust, zero-copy: hash_column", _hash),
     )
-    return (*own, *csv, *parquet, *datasets, *sql, *kv, *stream, *replication)
+    return (*own, *csv, *parquet, *datasets, *sql, *kv, *stream, *replication, *pool)
 
 
 def run(rows: int = 1_000_000, seed: int = 42) -> int:

@@ -27,6 +27,8 @@ __all__ = [
     "NotSupportedError",
     "OperationalError",
     "PlanError",
+    "PoolClosedError",
+    "PoolTimeoutError",
     "ProgrammingError",
     "SchemaError",
     "SqlArgumentError",
@@ -191,3 +193,18 @@ def by_name(name: str) -> type[MinideError]:
     if isinstance(cls, type) and issubclass(cls, MinideError):
         return cls
     return MinideError
+
+
+# ------------------------------------------------------------------------------------------------
+# minide.pool
+# ------------------------------------------------------------------------------------------------
+
+
+class PoolTimeoutError(MinideError, TimeoutError):
+    """No connection could be had within the pool's ``acquire_timeout``; the message says how
+    many connections are in use, by whom (thread and borrowing line), how many callers wait,
+    and the last connect error if the pool could not open new ones."""
+
+
+class PoolClosedError(StoreClosedError):
+    """Use of a closed pool, or of a pooled connection after it went back to the pool."""
