@@ -86,9 +86,22 @@ enum Dict {
     I64(Vec<i64>),
     F32(Vec<f32>),
     F64(Vec<f64>),
-    Bytes { ends: Vec<usize>, data: Vec<u8> },
-    Fixed { width: usize, data: Vec<u8> },
+    /// `data` is followed by [`PAD`] zero bytes; `longest`: the longest entry's length.
+    Bytes {
+        ends: Vec<usize>,
+        data: Vec<u8>,
+        longest: usize,
+    },
+    Fixed {
+        width: usize,
+        data: Vec<u8>,
+    },
 }
+
+/// Zero bytes after a byte-array dictionary's data: a gather of short entries copies a fixed
+/// `PAD`-byte window per value (a register move, not a `memcpy` call) and advances by the
+/// value's length.
+pub(super) const PAD: usize = 16;
 
 impl Dict {
     fn len(&self) -> usize {
@@ -581,11 +594,18 @@ impl<'a> ChunkDecoder<'a> {
             ptype::DOUBLE => Dict::F64(native(raw, n)?),
             ptype::BYTE_ARRAY => {
                 let (mut ends, mut data) = (Vec::with_capacity(n), Vec::with_capacity(raw.len()));
+                let mut longest = 0;
                 plain::decode_byte_arrays(raw, n, |v| {
                     data.extend_from_slice(v);
                     ends.push(data.len());
+                    longest = longest.max(v.len());
                 })?;
-                Dict::Bytes { ends, data }
+                data.resize(data.len() + PAD, 0);
+                Dict::Bytes {
+                    ends,
+                    data,
+                    longest,
+                }
             }
             _ => {
                 let w = self.width;

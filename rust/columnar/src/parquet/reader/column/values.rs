@@ -130,8 +130,15 @@ impl ChunkDecoder<'_> {
                 // Without nulls the values go straight into the column: `ends` then holds
                 // column offsets (no scatter copy). With nulls they go to scratch first.
                 let direct = k == n;
-                if let (true, true, Some(Dict::Bytes { ends: de, data: dd })) =
-                    (direct, is_dict, &self.dict)
+                if let (
+                    true,
+                    true,
+                    Some(Dict::Bytes {
+                        ends: de,
+                        data: dd,
+                        longest,
+                    }),
+                ) = (direct, is_dict, &self.dict)
                 {
                     // Dictionary page without nulls: gather straight into the column's data
                     // and offsets (no per-page list of ends to copy over afterwards).
@@ -139,6 +146,24 @@ impl ChunkDecoder<'_> {
                         return Err(corrupt("byte array page holds too few values"));
                     }
                     offsets.reserve(k);
+                    let start_of = |i: usize| if i == 0 { 0 } else { de[i - 1] };
+                    if *longest <= PAD {
+                        // Entries of at most PAD bytes: copy a PAD-byte window (the
+                        // dictionary is padded) and advance by the entry's length, into room
+                        // for `k` of the longest entries, cut to size after.
+                        let base = out.len();
+                        out.resize(base + k * longest + PAD, 0);
+                        let mut pos = base;
+                        for &i in &s.idx {
+                            let (a, b) = (start_of(i as usize), de[i as usize]);
+                            out[pos..pos + PAD].copy_from_slice(&dd[a..a + PAD]);
+                            pos += b - a;
+                            offsets.push(pos as i64);
+                        }
+                        out.truncate(pos);
+                        self.scratch.levels = levels_owned;
+                        return Ok(());
+                    }
                     for &i in &s.idx {
                         let i = i as usize;
                         let start = if i == 0 { 0 } else { de[i - 1] };
@@ -160,7 +185,10 @@ impl ChunkDecoder<'_> {
                 };
                 match enc {
                     _ if is_dict => {
-                        if let Some(Dict::Bytes { ends: de, data: dd }) = &self.dict {
+                        if let Some(Dict::Bytes {
+                            ends: de, data: dd, ..
+                        }) = &self.dict
+                        {
                             for &i in &s.idx {
                                 let i = i as usize;
                                 let start = if i == 0 { 0 } else { de[i - 1] };
