@@ -253,11 +253,28 @@ def _pg_kwargs(info: ConnInfo, timeout: float) -> dict[str, Any]:
     return kw
 
 
-class Psycopg(Driver):
+class _Postgres(Driver):
+    """What psycopg 3 and psycopg2 share: WAL positions for read-your-writes, and which
+    exceptions mean the session is gone (both follow PEP 249's classes)."""
+
+    family = "postgresql"
+
+    def position(self, raw: Any, primary: bool) -> Any:
+        with raw.cursor() as cur:
+            cur.execute(_PG_POSITION)
+            (lsn,) = cur.fetchone()
+        if self.in_transaction(raw):
+            raw.rollback()
+        return _pg_lsn(lsn)
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.mod.OperationalError | self.mod.InterfaceError)
+
+
+class Psycopg(_Postgres):
     """psycopg 3. Local checks read libpq's state directly (``pgconn``), no Python wrappers."""
 
     name = "psycopg"
-    family = "postgresql"
     module_name = "psycopg"
 
     def pip_name(self) -> str:
@@ -306,17 +323,6 @@ class Psycopg(Driver):
                 raw.execute("DISCARD ALL")
                 raw.autocommit = saved
 
-    def position(self, raw: Any, primary: bool) -> Any:
-        with raw.cursor() as cur:
-            cur.execute(_PG_POSITION)
-            (lsn,) = cur.fetchone()
-        if self.in_transaction(raw):
-            raw.rollback()
-        return _pg_lsn(lsn)
-
-    def is_disconnect(self, exc: BaseException) -> bool:
-        return isinstance(exc, self.mod.OperationalError | self.mod.InterfaceError)
-
     # -- asyncio -------------------------------------------------------------------------------
     async def aconnect(self, info: ConnInfo, timeout: float) -> Any:
         return await self.mod.AsyncConnection.connect(**_pg_kwargs(info, timeout))
@@ -355,11 +361,10 @@ class Psycopg(Driver):
             await raw.close()
 
 
-class Psycopg2(Driver):
+class Psycopg2(_Postgres):
     """psycopg2 (libpq through the C extension)."""
 
     name = "psycopg2"
-    family = "postgresql"
     module_name = "psycopg2"
 
     def pip_name(self) -> str:
@@ -391,17 +396,6 @@ class Psycopg2(Driver):
                 with raw.cursor() as cur:
                     cur.execute("DISCARD ALL")
                 raw.autocommit = saved
-
-    def position(self, raw: Any, primary: bool) -> Any:
-        with raw.cursor() as cur:
-            cur.execute(_PG_POSITION)
-            (lsn,) = cur.fetchone()
-        if self.in_transaction(raw):
-            raw.rollback()
-        return _pg_lsn(lsn)
-
-    def is_disconnect(self, exc: BaseException) -> bool:
-        return isinstance(exc, self.mod.OperationalError | self.mod.InterfaceError)
 
 
 #: MySQL client errors that mean the session is gone: server gone away, lost connection,
