@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from minide import _core, _memory
+from minide._convert import resolve_threads
 from minide.columnar.filter import Node, to_predicate
 from minide.errors import InvalidArgumentError
 
@@ -36,15 +37,6 @@ __all__ = [
 ]
 
 _ARROW_SCHEMA_KEY = "ARROW:schema"
-
-
-def resolve_threads(threads: int | None) -> int:
-    """``threads=None`` means all cores (``os.cpu_count()``)."""
-    if threads is not None and threads < 1:
-        raise InvalidArgumentError(
-            f"threads must be positive (or None for all cores), got {threads}"
-        )
-    return threads or os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

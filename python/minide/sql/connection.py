@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from minide import _core, errors
+from minide._convert import resolve_threads
 from minide._memory import tune_once
 from minide.errors import (
     InvalidArgumentError,
@@ -199,7 +200,7 @@ class Connection:
     def __init__(self, threads: int | None = None) -> None:
         self._catalog = _Catalog()
         self._disabled: set[str] = set()
-        self._threads = _threads(threads)
+        self._threads = resolve_threads(threads)
         #: one statement at a time per connection: threads may share it (threadsafety 2)
         self._lock = threading.RLock()
         self._closed = False
@@ -209,7 +210,7 @@ class Connection:
     def set(self, name: str, value: Any) -> None:
         """``con.set("threads", 2)``: worker threads for the executor (None: all cores)."""
         if name == "threads":
-            self._threads = _threads(value)
+            self._threads = resolve_threads(value)
             return
         raise InvalidArgumentError(f"unknown setting {name!r}; known: threads")
 
@@ -513,17 +514,6 @@ class Connection:
 
 #: parameter sets per INSERT in executemany
 _MANY_ROWS = 4096
-
-
-def _threads(value: Any) -> int:
-    """Executor threads: None means all cores (``os.cpu_count()``)."""
-    if value is None:
-        return os.cpu_count() or 1
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"threads must be an int >= 1 or None, got {value!r}")
-    if value < 1:
-        raise InvalidArgumentError(f"threads must be >= 1 (or None for all cores), got {value}")
-    return value
 
 
 def connect(threads: int | None = None) -> Connection:
