@@ -311,3 +311,21 @@ def test_sustained_waits_grow_the_pool_and_idle_shrinks_it(backend: Backend) -> 
         while pool.stats()["size"] > 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert pool.stats()["size"] == 1  # and shrank back to min_size when idle
+
+
+def test_sqlite_busy_timeout_from_the_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``sqlite:///db?timeout=0.2``: how long a writer waits for another connection's lock
+    (sqlite3's ``timeout``, a float), then 'database is locked'."""
+    url = f"sqlite:///{tmp_path / 'w.db'}?timeout=0.2"
+    with mp.Pool(url, min_size=2, max_size=2, acquire_timeout="1s") as pool:
+        with pool.connection() as c:
+            c.execute("CREATE TABLE t (x INT)")
+            c.commit()
+        holder = pool.acquire()
+        holder.execute("BEGIN IMMEDIATE")  # the write lock
+        t0 = time.monotonic()
+        with pytest.raises(Exception, match="database is locked"), pool.connection() as c:
+            c.execute("INSERT INTO t VALUES (2)")
+        assert 0.15 <= time.monotonic() - t0 < 2.0
+        holder.rollback()
+        holder.close()

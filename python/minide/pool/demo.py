@@ -16,6 +16,9 @@ def _pool(ctx: Context) -> None:
     url = f"sqlite:///{ctx.workdir / 'pool.db'}"
     with mp.Pool(url, min_size=2, max_size=4, acquire_timeout="300ms", leak_threshold=None) as pool:
         with pool.connection() as conn:
+            # WAL: writers queue on the lock instead of deadlocking with readers that want to
+            # write (rollback-journal SQLite answers that with 'database is locked' at once)
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE events (thread INT, n INT)")
             conn.commit()
         per = max(50, min(ctx.rows // 100, 2_000))

@@ -464,6 +464,10 @@ class PyMySQL(Driver):
         return False
 
 
+#: sqlite3's default wait for a locked database, in seconds
+_SQLITE_BUSY_S = 5.0
+
+
 class SQLite(Driver):
     """The standard library's sqlite3. Connections are opened with ``check_same_thread=False``
     (the pool hands a connection to one borrower at a time, on any thread) and
@@ -474,8 +478,12 @@ class SQLite(Driver):
     module_name = "sqlite3"
 
     def connect(self, info: ConnInfo, timeout: float) -> Any:
-        kw: dict[str, Any] = {"check_same_thread": False, "timeout": timeout}
-        kw.update(info.params)
+        # sqlite3's `timeout` is how long a statement waits for another connection's lock
+        # (SQLITE_BUSY), not a connect timeout (opening a file does not wait): keep sqlite3's
+        # default, or `?timeout=` seconds from the URL.
+        kw: dict[str, Any] = {"check_same_thread": False, "timeout": _SQLITE_BUSY_S}
+        for k, v in info.params.items():
+            kw[k] = float(v) if k == "timeout" else v
         return self.mod.connect(info.database, **kw)
 
     def broken(self, raw: Any) -> bool:
