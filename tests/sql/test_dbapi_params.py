@@ -101,15 +101,22 @@ def test_float_filter(v: float) -> None:
     assert got == want
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor bug (rust/sql expr/binary.rs, select.rs): float column comparisons use "
-    "total_cmp, so -0.0 >= 0.0 is false; DuckDB (and IEEE) say -0.0 = 0.0",
-)
 def test_negative_zero_compares_equal_to_zero() -> None:
+    """-0.0 = 0.0 (IEEE, DuckDB) in filters, projections, joins and ORDER BY; NaN stays the
+    largest value, equal to itself."""
     con = driver.connect(threads=1)
-    con.register("z", pa.table({"f": [-0.0]}))
-    assert con.execute("SELECT f >= ?, f = ? FROM z", [0.0, 0.0]).fetchall() == [(True, True)]
+    con.register("z", pa.table({"f": [-0.0, float("nan"), 1.0, 0.0]}))
+    assert con.execute("SELECT f >= ?, f = ? FROM z LIMIT 1", [0.0, 0.0]).fetchall() == [
+        (True, True)
+    ]
+    assert con.execute("SELECT count(*) FROM z WHERE f = ?", [0.0]).fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM z WHERE f > ?", [1.0]).fetchone() == (1,)
+    got = [r[0] for r in con.execute("SELECT f FROM z ORDER BY f").fetchall()]
+    assert got[:2] == [0.0, 0.0] and got[2] == 1.0 and got[3] != got[3]
+    dk = duckdb.connect()
+    dk.register("z", pa.table({"f": [-0.0, float("nan"), 1.0, 0.0]}))
+    q = "SELECT count(*) FROM z a JOIN z b ON a.f = b.f"
+    assert con.execute(q).fetchone() == dk.execute(q).fetchone()
 
 
 @given(st.one_of(st.none(), texts), texts)

@@ -45,6 +45,16 @@ pub enum DType {
 /// Widest precision held as an i64 (10^18 - 1 < 2^63).
 pub const MAX_I64_PRECISION: u8 = 18;
 
+/// SQL's order of doubles (DuckDB's): NaN is the largest value and equal to itself, and
+/// -0.0 equals 0.0 (IEEE). `f64::total_cmp` differs on the second point (-0.0 < 0.0).
+#[inline]
+pub fn cmp_f64(a: f64, b: f64) -> std::cmp::Ordering {
+    match a.partial_cmp(&b) {
+        Some(o) => o,
+        None => a.is_nan().cmp(&b.is_nan()),
+    }
+}
+
 /// 10^n for n <= 38.
 pub fn pow10(n: u8) -> i128 {
     10i128.pow(u32::from(n.min(38)))

@@ -231,8 +231,8 @@ fn compare(op: BinOp, l: &Operand, r: &Operand, dt: &DataType, len: usize) -> Re
         ),
         DataType::Float64 => {
             let (a, b) = (src_f64(l)?, src_f64(r)?);
-            // Total order so NaN compares like DuckDB (NaN is the largest value, equal to itself).
-            let c = |i: usize| a.get(i).total_cmp(&b.get(i));
+            // DuckDB's order: NaN is the largest value, equal to itself; -0.0 = 0.0.
+            let c = |i: usize| crate::types::cmp_f64(a.get(i), b.get(i));
             cmp_from_ordering(op, len, c)
         }
         DataType::Boolean => {

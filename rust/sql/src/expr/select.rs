@@ -197,9 +197,11 @@ fn col_vs_lit(op: BinOp, a: &ArrayRef, lit: &Scalar, rows: &[u32]) -> Result<Opt
             keep_valid(a, rows, |r| test(op, p[r], v))
         }
         (DataType::Float64, Scalar::Float(v)) => {
-            // The total order `binary::compare` uses: NaN is the largest value, equal to itself.
+            // The order `binary::compare` uses (`types::cmp_f64`): NaN largest, -0.0 = 0.0.
             let p = a.as_primitive::<Float64Type>().values();
-            keep_valid(a, rows, |r| test(op, p[r].total_cmp(v), Ordering::Equal))
+            keep_valid(a, rows, |r| {
+                test(op, crate::types::cmp_f64(p[r], *v), Ordering::Equal)
+            })
         }
         (DataType::Utf8, Scalar::Str(v)) => {
             let s: &StringArray = a.as_string::<i32>();

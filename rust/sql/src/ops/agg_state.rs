@@ -334,9 +334,9 @@ impl Acc {
                         let g = *g as usize;
                         let x = vals[i];
                         let better = if *max {
-                            x.total_cmp(&v[g]).is_gt()
+                            crate::types::cmp_f64(x, v[g]).is_gt()
                         } else {
-                            x.total_cmp(&v[g]).is_lt()
+                            crate::types::cmp_f64(x, v[g]).is_lt()
                         };
                         if !seen[g] || better {
                             v[g] = x;
@@ -469,9 +469,9 @@ impl Acc {
                 for g in 0..v2.len() {
                     let t = map[g] as usize;
                     let better = if *max {
-                        v2[g].total_cmp(&v[t]).is_gt()
+                        crate::types::cmp_f64(v2[g], v[t]).is_gt()
                     } else {
-                        v2[g].total_cmp(&v[t]).is_lt()
+                        crate::types::cmp_f64(v2[g], v[t]).is_lt()
                     };
                     if n2[g] && (!seen[t] || better) {
                         v[t] = v2[g];

@@ -33,7 +33,7 @@ fn col_cmp<'a>(a: &'a ArrayRef) -> Result<RowCmp<'a>> {
         }
         DataType::Float64 => {
             let v = a.as_primitive::<Float64Type>().values();
-            Box::new(move |i, j| v[i].total_cmp(&v[j]))
+            Box::new(move |i, j| crate::types::cmp_f64(v[i], v[j]))
         }
         DataType::Decimal128(..) => {
             let v = a

@@ -19,7 +19,7 @@ fn cmp_scalar(a: &Scalar, b: &Scalar) -> Ordering {
         (Scalar::Big(x), Scalar::Big(y)) => x.cmp(y),
         (Scalar::Int(x), Scalar::Big(y)) => i128::from(*x).cmp(y),
         (Scalar::Big(x), Scalar::Int(y)) => x.cmp(&i128::from(*y)),
-        (Scalar::Float(x), Scalar::Float(y)) => x.total_cmp(y),
+        (Scalar::Float(x), Scalar::Float(y)) => crate::types::cmp_f64(*x, *y),
         (Scalar::Str(x), Scalar::Str(y)) => x.cmp(y),
         (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(y),
         _ => Ordering::Equal,
