@@ -51,11 +51,22 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
             ))
         }
         (DType::Float64, DType::Int64) => {
+            // Rounded half to even (DuckDB: CAST(2.5 AS BIGINT) = 2); a value outside BIGINT
+            // (or NaN, infinity) is an error, as in DuckDB, not a saturated number.
+            const TWO_63: f64 = 9_223_372_036_854_775_808.0;
             let p = a.as_primitive::<Float64Type>();
-            Arc::new(Int64Array::new(
-                p.values().iter().map(|x| x.round() as i64).collect(),
-                nulls,
-            ))
+            let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+            let mut out = Vec::with_capacity(n);
+            for (i, x) in p.values().iter().enumerate() {
+                let r = x.round_ties_even();
+                if !(-TWO_63..TWO_63).contains(&r) && valid(i) {
+                    return Err(Error::InvalidArgument(format!(
+                        "cannot cast DOUBLE {x:e} to BIGINT: out of range"
+                    )));
+                }
+                out.push(r as i64);
+            }
+            Arc::new(Int64Array::new(out.into(), nulls))
         }
         (DType::Date32, DType::Int64) => {
             let p = a.as_primitive::<Date32Type>();
