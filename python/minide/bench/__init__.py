@@ -216,8 +216,9 @@ def run_case(bench: str, case: Case, env: dict[str, str] | None = None) -> Resul
 
 
 def find_bench_dir(explicit: str | None = None) -> Path:
-    """The ``benches/`` folder: explicit, $MINIDE_BENCH_DIR, the repo this package lives in, or cwd."""
-    candidates = [explicit, os.environ.get("MINIDE_BENCH_DIR")]
+    """The ``benches/`` folder: explicit (``minide bench --dir``), the repo this package lives
+    in, or cwd."""
+    candidates = [explicit]
     here = Path(__file__).resolve()
     candidates += [str(p / "benches") for p in here.parents]
     candidates += [str(Path.cwd() / "benches")]

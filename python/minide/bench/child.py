@@ -38,7 +38,9 @@ def _child(
                 size,
                 ",".join(map(str, indices)),
                 str(out),
+                json.dumps(env),
             ],
+            # the child inherits this environment plus the pool sizes it must start with
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -74,7 +76,8 @@ def main(argv: list[str]) -> int:
     from minide.bench import ThreadMismatch, configure, load_cases, run_case
 
     check = argv[:1] == ["--check"]
-    name, path, size, raw, out = argv[1:] if check else argv
+    name, path, size, raw, out, env_json = argv[1:] if check else argv
+    env: dict[str, str] = json.loads(env_json)  # what the parent started this process with
     cases = load_cases(name, Path(path), size)
     if check:
         readings = []
@@ -87,10 +90,7 @@ def main(argv: list[str]) -> int:
         return 0
     results = []
     for i in raw.split(","):
-        case = cases[int(i)]
-        names = {v for pool in (*case.minide_pools, *case.baseline_pools) for v in pool.env}
-        env = {k: os.environ[k] for k in sorted(names) if k in os.environ}
-        results.append(run_case(name, case, env))
+        results.append(run_case(name, cases[int(i)], env))
     Path(out).write_text(json.dumps([asdict(r) for r in results]))
     return 0
 

@@ -11,8 +11,9 @@ started with the variable set (see ``minide.bench.child``).
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from minide import _core
 
 __all__ = ["Arg", "Caller", "DuckDB", "MinideSQL", "Polars", "Pool", "PyArrow", "RayonGlobal"]
 
@@ -107,8 +108,8 @@ class RayonGlobal(Pool):
         pass
 
     def read(self) -> dict[str, int]:
-        raw = os.environ.get("RAYON_NUM_THREADS", "")
-        return {"rayon.global": int(raw) if raw.strip().isdigit() and int(raw) > 0 else _cores()}
+        # the pool's own size, asked of rayon (not of the variable that sized it)
+        return {"rayon.global": _core.rayon_global_threads()}
 
 
 class MinideSQL(Pool):
@@ -174,10 +175,3 @@ class Caller(Pool):
 
     def __repr__(self) -> str:
         return f"Caller({self.why!r})"
-
-
-def _cores() -> int:
-    """The cores this process may run on (what rayon's default pool size counts)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1

@@ -11,6 +11,13 @@ use pyo3::prelude::*;
 
 use crate::errors::detach;
 
+/// Threads of rayon's global pool (the deduplicator's key hashing runs there), created on first
+/// use with `RAYON_NUM_THREADS` or every core: what benches read back to check its size.
+#[pyfunction]
+fn rayon_global_threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// xxh3-64 of every value of an Arrow array (anything with `__arrow_c_array__`).
 ///
 /// The array is imported through the C data interface without copying; the GIL is released while
@@ -63,6 +70,7 @@ fn sync_dir(py: Python<'_>, path: PathBuf) -> PyResult<()> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hash_array, m)?)?;
+    m.add_function(wrap_pyfunction!(rayon_global_threads, m)?)?;
     m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
     m.add_function(wrap_pyfunction!(rename_durable, m)?)?;
     m.add_function(wrap_pyfunction!(sync_file, m)?)?;
