@@ -27,6 +27,9 @@ SCHEMA = pa.schema(
         pa.field("amount", pa.decimal128(15, 2), nullable=False),
         pa.field("day", pa.date32(), nullable=False),
         pa.field("tag", pa.string(), nullable=False),
+        # Many distinct values of 1..50 bytes: dictionary pages that overflow and fall back to
+        # PLAIN pages mid-chunk in the pyarrow_fallback file.
+        pa.field("note", pa.string(), nullable=False),
         pa.field("maybe", pa.int64(), nullable=True),
     ]
 )
@@ -44,6 +47,7 @@ def _table(seed: int) -> pa.Table:
                 datetime.date(2024, 1, 1) + datetime.timedelta(days=(i * 5) % 400) for i in rows
             ],
             "tag": [["a", "bb", "ccc", "dddd"][(i + seed) % 4] for i in rows],
+            "note": [f"n{(i * 31 + seed) % 1500}" + "x" * (i % 45) for i in rows],
             "maybe": [None if (i + seed) % 5 == 0 else i % 17 for i in rows],
         },
         schema=SCHEMA,
@@ -71,6 +75,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[pa.Table,
         store_decimal_as_integer=True,
     )
     out["pyarrow"] = (t, p)
+    p = d / "pyarrow_fallback.parquet"
+    pq.write_table(t, p, row_group_size=1500, data_page_size=512, dictionary_pagesize_limit=2048)
+    out["pyarrow_fallback"] = (t, p)
     return out
 
 
@@ -90,6 +97,7 @@ terms = st.one_of(
     st.tuples(st.just("day"), st.sampled_from(OPS), st.integers(0, 400)),
     st.tuples(st.just("tag"), st.sampled_from(OPS), st.sampled_from(["a", "bb", "c", "zz"])),
     st.tuples(st.just("maybe"), st.sampled_from(OPS), st.integers(-1, 18)),
+    st.tuples(st.just("note"), st.sampled_from(OPS), st.sampled_from(["n1", "n7xx", "n99", "o"])),
 )
 
 
@@ -98,7 +106,7 @@ def _sql_and_expr(term: tuple[str, str, object]) -> tuple[str, pc.Expression]:
     if col == "day":
         d = datetime.date(2024, 1, 1) + datetime.timedelta(days=int(v))  # type: ignore[call-overload]
         return f"{col} {op} '{d.isoformat()}'", _cmp(col, op, d)
-    if col == "tag":
+    if col in ("tag", "note"):
         return f"{col} {op} '{v}'", _cmp(col, op, v)
     if col == "amount":
         return f"{col} {op} {v!r}", _cmp(col, op, pa.scalar(Decimal(repr(v)), pa.decimal128(15, 2)))
@@ -107,7 +115,7 @@ def _sql_and_expr(term: tuple[str, str, object]) -> tuple[str, pc.Expression]:
 
 @settings(max_examples=80)
 @given(
-    source=st.sampled_from(["minide", "minide_plain", "pyarrow"]),
+    source=st.sampled_from(["minide", "minide_plain", "pyarrow", "pyarrow_fallback"]),
     a=terms,
     b=terms,
     c=terms,

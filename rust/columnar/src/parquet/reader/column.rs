@@ -271,16 +271,16 @@ impl<'a> ChunkDecoder<'a> {
     }
 
     /// Keep only the rows `rows` (sorted, distinct, inside the row group) of a flat required
-    /// fixed-width column: dictionary pages gather just those rows (the filter already ran on
-    /// other columns, so most of this column's values are never materialized).
+    /// fixed-width or byte-array column: dictionary pages gather just those rows (the filter
+    /// already ran on other columns, so most of this column's values are never materialized).
     pub fn keep(mut self, rows: &'a [u32]) -> Result<Self> {
-        let fixed = matches!(
+        let keepable = matches!(
             self.physical,
-            ptype::INT32 | ptype::INT64 | ptype::FLOAT | ptype::DOUBLE
+            ptype::INT32 | ptype::INT64 | ptype::FLOAT | ptype::DOUBLE | ptype::BYTE_ARRAY
         );
-        if !fixed || self.max_def > 0 || self.keep_levels {
+        if !keepable || self.max_def > 0 || self.keep_levels {
             return Err(Error::invalid(
-                "row keeping needs a flat, required, fixed-width column",
+                "row keeping needs a flat, required, fixed-width or byte-array column",
             ));
         }
         if rows.windows(2).any(|w| w[0] >= w[1])

@@ -3,10 +3,11 @@
 //! Per row group: decode the filter's columns first, evaluate the predicate into a row mask
 //! (typed loops for the common `column <op> number` shapes, the generic three-valued evaluator
 //! of `filter.rs` otherwise), then decode the other projected columns for the surviving rows
-//! only: flat required fixed-width columns gather just those rows from their dictionary pages
-//! (`ChunkDecoder::keep`), everything else is decoded whole and cut. A row group where most rows
-//! survive is returned unfiltered when the caller allows it (`exact: false`, the SQL engine,
-//! which evaluates its predicate again): cutting every column then costs more than it saves.
+//! only: flat required fixed-width and byte-array columns gather just those rows from their
+//! dictionary pages (`ChunkDecoder::keep`), everything else is decoded whole and cut. A row
+//! group where most rows survive is returned unfiltered when the caller allows it (`exact:
+//! false`, the SQL engine, which evaluates its predicate again): cutting every column then
+//! costs more than it saves.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
@@ -254,9 +255,15 @@ impl ParquetFile {
         take(&self.read_column_as(rg, col, dec)?, rows)
     }
 
-    /// Flat, required, fixed-width: the columns `ChunkDecoder::keep` can gather rows of.
+    /// Flat, required, fixed-width or byte-array: the columns `ChunkDecoder::keep` can gather
+    /// rows of.
     fn keepable(&self, col: usize) -> bool {
-        self.columns[col].max_def == 0 && self.fixed_width(col)
+        self.columns[col].max_def == 0
+            && (self.fixed_width(col)
+                || self.columns[col]
+                    .element
+                    .as_ref()
+                    .is_some_and(|el| el.type_ == Some(ptype::BYTE_ARRAY)))
     }
 
     /// A flat column of a fixed-width physical type (numbers, dates, timestamps).

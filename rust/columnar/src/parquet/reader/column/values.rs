@@ -343,6 +343,15 @@ impl<'a> ChunkDecoder<'a> {
                 (Dense::I64(o), Some(Dict::I64(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
                 (Dense::F32(o), Some(Dict::F32(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
                 (Dense::F64(o), Some(Dict::F64(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
+                (Dense::Bytes { offsets, data: o }, Some(Dict::Bytes { ends, data: dd, .. })) => {
+                    offsets.reserve(idx.len());
+                    for &i in idx {
+                        let i = i as usize;
+                        let start = if i == 0 { 0 } else { ends[i - 1] };
+                        o.extend_from_slice(&dd[start..ends[i]]);
+                        offsets.push(o.len() as i64);
+                    }
+                }
                 _ => return Err(corrupt("dictionary of the wrong type")),
             }
             return Ok(());
@@ -352,7 +361,11 @@ impl<'a> ChunkDecoder<'a> {
             Dense::I64(_) => Dense::I64(Vec::with_capacity(n)),
             Dense::F32(_) => Dense::F32(Vec::with_capacity(n)),
             Dense::F64(_) => Dense::F64(Vec::with_capacity(n)),
-            _ => return Err(corrupt("row keeping on a non fixed-width column")),
+            Dense::Bytes { .. } => Dense::Bytes {
+                offsets: vec![0],
+                data: Vec::new(),
+            },
+            _ => return Err(corrupt("row keeping on a column it does not handle")),
         };
         let column = std::mem::replace(&mut self.dense, empty);
         self.keep = None;
@@ -375,7 +388,27 @@ impl<'a> ChunkDecoder<'a> {
             (Dense::I64(o), Dense::I64(p)) => pick(p, rows, start, o),
             (Dense::F32(o), Dense::F32(p)) => pick(p, rows, start, o),
             (Dense::F64(o), Dense::F64(p)) => pick(p, rows, start, o),
-            _ => Err(corrupt("row keeping on a non fixed-width column")),
+            (
+                Dense::Bytes { offsets, data: o },
+                Dense::Bytes {
+                    offsets: po,
+                    data: pd,
+                },
+            ) => {
+                if rows
+                    .last()
+                    .is_some_and(|&r| r as usize - start + 1 >= po.len())
+                {
+                    return Err(corrupt("page holds fewer values than its levels"));
+                }
+                for &r in rows {
+                    let r = r as usize - start;
+                    o.extend_from_slice(&pd[po[r] as usize..po[r + 1] as usize]);
+                    offsets.push(o.len() as i64);
+                }
+                Ok(())
+            }
+            _ => Err(corrupt("row keeping on a column it does not handle")),
         }
     }
 }
