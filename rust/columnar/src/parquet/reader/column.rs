@@ -15,6 +15,7 @@ use crate::parquet::metadata::{PageHeader, SchemaElement, encoding, page_type, p
 use crate::parquet::thrift;
 use minide_common::{Error, Result};
 
+mod keys;
 mod values;
 
 /// Per-thread buffers reused across column chunks: the raw chunk bytes and the decompressed
@@ -176,6 +177,8 @@ pub struct ChunkDecoder<'a> {
     keep_pos: usize,
     /// First row of the data page being decoded.
     page_start: usize,
+    /// Dictionary keys instead of values, see `dictionary_keys`.
+    keys: Option<Vec<u32>>,
 }
 
 impl<'a> ChunkDecoder<'a> {
@@ -241,6 +244,7 @@ impl<'a> ChunkDecoder<'a> {
             keep: None,
             keep_pos: 0,
             page_start: 0,
+            keys: None,
         })
     }
 
@@ -629,6 +633,9 @@ impl<'a> ChunkDecoder<'a> {
     }
 
     fn finish(self, dt: &DataType, decoded: &[(usize, usize)]) -> Result<ArrayRef> {
+        if self.keys.is_some() {
+            return self.finish_keys(dt, decoded);
+        }
         let nulls = match self.validity {
             Some(mut b) if self.null_count > 0 => Some(NullBuffer::new(b.finish())),
             _ => None,

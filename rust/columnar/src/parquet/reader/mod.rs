@@ -33,6 +33,17 @@ use minide_common::{Error, Result};
 pub use scan::ScanOptions;
 pub use schema::TopColumn;
 
+/// Which rows of a flat column chunk to decode, and as what.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// Every row, as values.
+    All,
+    /// Only these rows (sorted, distinct), see `ChunkDecoder::keep`.
+    Keep(&'a [u32]),
+    /// Every row, as dictionary keys where possible, see `ChunkDecoder::dictionary_keys`.
+    Keys,
+}
+
 /// Largest footer accepted (a footer is metadata; hundreds of MB means corruption).
 const MAX_FOOTER: u64 = 512 << 20;
 
@@ -203,7 +214,7 @@ impl ParquetFile {
     /// Decode one column of one row group, INT32/INT64-backed decimals as `decimals` says
     /// (see [`ParquetFile::output_field`]).
     pub fn read_column_as(&self, rg: usize, col: usize, decimals: Decimals) -> Result<ArrayRef> {
-        self.read_column_inner(rg, col, None, decimals, None)
+        self.read_column_inner(rg, col, None, decimals, Rows::All)
             .map(|(a, _, _)| a)
     }
 
@@ -249,11 +260,11 @@ impl ParquetFile {
     ) -> Result<(ArrayRef, usize)> {
         let Some(sel) = selection else {
             return self
-                .read_column_inner(rg, col, None, dec, None)
+                .read_column_inner(rg, col, None, dec, Rows::All)
                 .map(|(a, _, s)| (a, s));
         };
         let (array, decoded, skipped) =
-            self.read_column_inner(rg, col, Some(sel.to_vec()), dec, None)?;
+            self.read_column_inner(rg, col, Some(sel.to_vec()), dec, Rows::All)?;
         Ok((cut(&array, &decoded, sel)?, skipped))
     }
 
@@ -263,7 +274,7 @@ impl ParquetFile {
         col: usize,
         selection: Option<Vec<(usize, usize)>>,
         decimals: Decimals,
-        keep: Option<&[u32]>,
+        rows: Rows<'_>,
     ) -> Result<column::DecodedRows> {
         let top = &self.columns[col];
         let group = &self.metadata.row_groups[rg];
@@ -311,7 +322,7 @@ impl ParquetFile {
                 rows_of(group),
                 selection,
                 decimals,
-                keep,
+                rows,
                 self.output_field(col, decimals).data_type(),
             )
             .map_err(|e| ctx(e).at_offset(start as u64));
@@ -329,7 +340,7 @@ impl ParquetFile {
         rows: usize,
         selection: Option<Vec<(usize, usize)>>,
         decimals: Decimals,
-        keep: Option<&[u32]>,
+        want: Rows<'_>,
         out_type: &arrow_schema::DataType,
     ) -> Result<column::DecodedRows> {
         let mut dec = column::ChunkDecoder::new(el, top.max_def, codec, bytes, rows)?
@@ -338,8 +349,10 @@ impl ParquetFile {
         if let Some(sel) = selection {
             dec = dec.select(sel);
         }
-        if let Some(rows) = keep {
-            dec = dec.keep(rows)?;
+        match want {
+            Rows::All => {}
+            Rows::Keep(rows) => dec = dec.keep(rows)?,
+            Rows::Keys => dec = dec.dictionary_keys(),
         }
         // Decimal64 output is built from the decoded integers directly; every other output
         // (Float64 decimals included) decodes as the file's type.

@@ -6,7 +6,7 @@ use super::*;
 
 impl ChunkDecoder<'_> {
     /// A dictionary-index page starts with its bit width; the chunk must have had a dictionary.
-    fn dict_page_prologue(&self, data: &[u8]) -> Result<(usize, u8)> {
+    pub(super) fn dict_page_prologue(&self, data: &[u8]) -> Result<(usize, u8)> {
         let dict_len = self
             .dict
             .as_ref()
@@ -21,6 +21,9 @@ impl ChunkDecoder<'_> {
     pub(super) fn decode_page_values(&mut self, enc: i32, data: &[u8], n: usize) -> Result<()> {
         if let Some(keep) = self.keep {
             return self.decode_page_kept(keep, enc, data, n);
+        }
+        if self.keys.is_some() && self.page_keys(enc, data, n)? {
+            return Ok(());
         }
         let k = self.present(n);
         let is_dict = enc == encoding::RLE_DICTIONARY || enc == encoding::PLAIN_DICTIONARY;
@@ -344,13 +347,7 @@ impl<'a> ChunkDecoder<'a> {
                 (Dense::F32(o), Some(Dict::F32(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
                 (Dense::F64(o), Some(Dict::F64(d))) => o.extend(idx.iter().map(|&i| d[i as usize])),
                 (Dense::Bytes { offsets, data: o }, Some(Dict::Bytes { ends, data: dd, .. })) => {
-                    offsets.reserve(idx.len());
-                    for &i in idx {
-                        let i = i as usize;
-                        let start = if i == 0 { 0 } else { ends[i - 1] };
-                        o.extend_from_slice(&dd[start..ends[i]]);
-                        offsets.push(o.len() as i64);
-                    }
+                    super::keys::gather_bytes(ends, dd, idx, offsets, o)
                 }
                 _ => return Err(corrupt("dictionary of the wrong type")),
             }
