@@ -319,6 +319,50 @@ fn prim_array<T: ArrowPrimitiveType>(vals: Vec<T::Native>, nulls: Option<NullBuf
     Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(vals), nulls))
 }
 
+/// `a op b` (+, - or *) on 64-bit integers. A result out of range in a row that is not NULL is
+/// an error naming the operands, as in DuckDB: it never wraps around.
+fn checked_i64(
+    op: BinOp,
+    a: &Src<'_, i64>,
+    b: &Src<'_, i64>,
+    len: usize,
+    nulls: Option<&NullBuffer>,
+    ty: DType,
+) -> Result<Vec<i64>> {
+    type Op = fn(i64, i64) -> (i64, bool);
+    let (f, what, sign): (Op, _, _) = match op {
+        BinOp::Add => (i64::overflowing_add, "addition", "+"),
+        BinOp::Sub => (i64::overflowing_sub, "subtraction", "-"),
+        _ => (i64::overflowing_mul, "multiplication", "*"),
+    };
+    let mut bad = false;
+    let vals: Vec<i64> = (0..len)
+        .map(|i| {
+            let (r, o) = f(a.get(i), b.get(i));
+            bad |= o;
+            r
+        })
+        .collect();
+    if bad {
+        // The first overflow in a row that is not NULL (NULL rows may hold anything).
+        for i in 0..len {
+            if nulls.is_none_or(|n| n.is_valid(i)) && f(a.get(i), b.get(i)).1 {
+                let name = if ty == DType::Timestamp {
+                    "TIMESTAMP"
+                } else {
+                    "BIGINT"
+                };
+                return Err(Error::InvalidArgument(format!(
+                    "Overflow in {what} of {name} ({} {sign} {})",
+                    a.get(i),
+                    b.get(i)
+                )));
+            }
+        }
+    }
+    Ok(vals)
+}
+
 fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<ArrayRef> {
     let nulls = nulls_of(l, r);
     let lt = operand_type(l);
@@ -356,9 +400,9 @@ fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<A
         DType::Int64 | DType::Timestamp => {
             let (a, b) = (src_i64(l)?, src_i64(r)?);
             let (vals, extra): (Vec<i64>, Option<NullBuffer>) = match op {
-                BinOp::Add => (map2!(a, b, len, |x: i64, y: i64| x.wrapping_add(y)), None),
-                BinOp::Sub => (map2!(a, b, len, |x: i64, y: i64| x.wrapping_sub(y)), None),
-                BinOp::Mul => (map2!(a, b, len, |x: i64, y: i64| x.wrapping_mul(y)), None),
+                BinOp::Add | BinOp::Sub | BinOp::Mul => {
+                    (checked_i64(op, &a, &b, len, nulls.as_ref(), ty)?, None)
+                }
                 BinOp::Div => (
                     map2!(a, b, len, |x: i64, y: i64| if y == 0 {
                         0

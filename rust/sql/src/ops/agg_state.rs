@@ -19,8 +19,9 @@ use crate::types::{DType, pow10};
 
 pub enum Acc {
     Count(Vec<i64>),
+    /// SUM of BIGINT: an exact i128 per group; a total outside BIGINT is an error at the end.
     SumI {
-        sum: Vec<i64>,
+        sum: Vec<i128>,
         seen: Vec<bool>,
     },
     SumF {
@@ -197,9 +198,10 @@ impl Acc {
             }
             Acc::SumI { sum, seen } => {
                 let v = a.as_primitive::<Int64Type>().values();
+                // No i128 sum of fewer than 2^64 BIGINTs overflows.
                 if nulls.is_none() {
                     for (g, x) in gids.iter().zip(v.iter()) {
-                        sum[*g as usize] = sum[*g as usize].wrapping_add(*x);
+                        sum[*g as usize] += i128::from(*x);
                         seen[*g as usize] = true;
                     }
                     return Ok(());
@@ -207,7 +209,7 @@ impl Acc {
                 for (i, g) in gids.iter().enumerate() {
                     if valid(i) {
                         let g = *g as usize;
-                        sum[g] = sum[g].wrapping_add(v[i]);
+                        sum[g] += i128::from(v[i]);
                         seen[g] = true;
                     }
                 }
@@ -414,7 +416,7 @@ impl Acc {
             (Acc::SumI { sum, seen }, Acc::SumI { sum: s2, seen: n2 }) => {
                 for g in 0..s2.len() {
                     let t = map[g] as usize;
-                    sum[t] = sum[t].wrapping_add(s2[g]);
+                    sum[t] = sum[t].saturating_add(s2[g]);
                     seen[t] |= n2[g];
                 }
             }
@@ -532,12 +534,17 @@ impl Acc {
     pub fn finish(self, func: AggFunc, arg: Option<DType>, ty: DType) -> Result<ArrayRef> {
         Ok(match self {
             Acc::Count(c) => Arc::new(Int64Array::from(c)),
-            Acc::SumI { sum, seen } => Arc::new(
-                sum.into_iter()
-                    .zip(seen)
-                    .map(|(s, k)| k.then_some(s))
-                    .collect::<Int64Array>(),
-            ),
+            Acc::SumI { sum, seen } => {
+                let mut out = Vec::with_capacity(sum.len());
+                for (s, k) in sum.into_iter().zip(seen) {
+                    out.push(match (k, i64::try_from(s)) {
+                        (false, _) => None,
+                        (true, Ok(x)) => Some(x),
+                        (true, Err(_)) => return Err(overflow("SUM", DType::Int64, s)),
+                    });
+                }
+                Arc::new(Int64Array::from(out))
+            }
             Acc::SumF { sum, seen } => Arc::new(
                 sum.into_iter()
                     .zip(seen)

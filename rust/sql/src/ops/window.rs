@@ -8,6 +8,7 @@ use arrow_array::{Array, ArrayRef};
 use minide_common::{Error, Result};
 
 use super::sort::compare_rows;
+use crate::expr::decimal::overflow;
 use crate::expr::eval;
 use crate::kernels::concat_chunks;
 use crate::plan::{Expr, Frame, FrameBound, SortKey, WinFunc, WindowCall};
@@ -30,8 +31,7 @@ fn cmp_scalar(a: &Scalar, b: &Scalar) -> Ordering {
 struct Running {
     func: WinFunc,
     count: i64,
-    sum_i: i64,
-    /// exact sum of decimals (scaled integers)
+    /// exact sum of integers and decimals (scaled integers)
     sum_w: i128,
     sum_f: f64,
     best: Scalar,
@@ -42,7 +42,6 @@ impl Running {
         Running {
             func,
             count: 0,
-            sum_i: 0,
             sum_w: 0,
             sum_f: 0.0,
             best: Scalar::Null,
@@ -60,7 +59,6 @@ impl Running {
         self.count += 1;
         match &v {
             Scalar::Int(x) => {
-                self.sum_i = self.sum_i.wrapping_add(*x);
                 self.sum_w = self.sum_w.saturating_add(i128::from(*x));
                 self.sum_f += *x as f64;
             }
@@ -82,16 +80,19 @@ impl Running {
         }
     }
 
-    fn value(&self, ty: DType) -> Scalar {
-        match self.func {
+    /// The aggregate so far; a BIGINT sum outside BIGINT's range is an error (never wraps).
+    fn value(&self, ty: DType) -> Result<Scalar> {
+        Ok(match self.func {
             WinFunc::Count | WinFunc::CountStar => Scalar::Int(self.count),
             _ if self.count == 0 => Scalar::Null,
-            WinFunc::Sum if ty == DType::Int64 => Scalar::Int(self.sum_i),
+            WinFunc::Sum if ty == DType::Int64 => {
+                Scalar::Int(i64::try_from(self.sum_w).map_err(|_| overflow("SUM", ty, self.sum_w))?)
+            }
             WinFunc::Sum if matches!(ty, DType::Decimal(..)) => Scalar::Big(self.sum_w),
             WinFunc::Sum => Scalar::Float(self.sum_f),
             WinFunc::Avg => Scalar::Float(self.sum_f / self.count as f64),
             _ => self.best.clone(),
-        }
+        })
     }
 }
 
@@ -208,7 +209,7 @@ fn compute(all: &Chunk, call: &WindowCall) -> Result<ArrayRef> {
                 let mut acc = Running::new(call.func);
                 if call.order.is_empty() {
                     part.iter().for_each(|&r| acc.add(value_at(r as usize)));
-                    let v = acc.value(call.ty);
+                    let v = acc.value(call.ty)?;
                     part.iter().for_each(|&r| out[r as usize] = v.clone());
                 } else {
                     let mut g = 0;
@@ -222,7 +223,7 @@ fn compute(all: &Chunk, call: &WindowCall) -> Result<ArrayRef> {
                         part[g..h]
                             .iter()
                             .for_each(|&r| acc.add(value_at(r as usize)));
-                        let v = acc.value(call.ty);
+                        let v = acc.value(call.ty)?;
                         part[g..h].iter().for_each(|&r| out[r as usize] = v.clone());
                         g = h;
                     }
@@ -296,7 +297,7 @@ fn framed(
                 acc.add(value_at(row(added)));
                 added += 1;
             }
-            out[row(k)] = acc.value(call.ty);
+            out[row(k)] = acc.value(call.ty)?;
         }
     } else if frame.end == FrameBound::UnboundedFollowing {
         let mut acc = Running::new(call.func);
@@ -307,7 +308,7 @@ fn framed(
                 from -= 1;
                 acc.add(value_at(row(from)));
             }
-            out[row(k)] = acc.value(call.ty);
+            out[row(k)] = acc.value(call.ty)?;
         }
     } else {
         for k in 0..len {
@@ -315,7 +316,7 @@ fn framed(
             for i in lo_of(k)..hi_of(k).max(lo_of(k)) {
                 acc.add(value_at(row(i)));
             }
-            out[row(k)] = acc.value(call.ty);
+            out[row(k)] = acc.value(call.ty)?;
         }
     }
     Ok(())
