@@ -603,15 +603,9 @@ def test_threads_share_a_connection() -> None:
     assert not errors, errors
 
 
-# ---- engine behaviour the PEP 249 mapping is waiting for (xfail strict: flips when fixed) ----------
+# ---- engine errors the PEP 249 mapping relies on ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor bug (rust/sql expr/binary.rs): int64 + - * wrap on overflow instead of "
-    "raising; DuckDB raises OutOfRangeException. Once it raises InvalidArgumentError, "
-    "minide.sql maps it to DataError.",
-)
 def test_integer_overflow_is_a_data_error(con: driver.Connection) -> None:
     con.register("o", pa.table({"i": pa.array([2**63 - 1], pa.int64())}))
     with pytest.raises(driver.DataError):
@@ -634,11 +628,6 @@ def test_float_to_int_cast_out_of_range_is_a_data_error(con: driver.Connection) 
     assert got[:4] == [(2,), (-2,), (4,), (3,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binder (scope.cast_to) folds CAST('zz' AS INTEGER) at plan time and raises PlanError "
-    "(ProgrammingError), while the same cast on a column is a DataError at run time.",
-)
 def test_constant_cast_failure_is_a_data_error(con: driver.Connection) -> None:
     with pytest.raises(driver.DataError):
         con.execute("SELECT CAST(? AS INTEGER)", ["zz"])
