@@ -515,3 +515,46 @@ fn split_elements(
     let offs = offsets.ok_or_else(|| corrupt("list without leaves"))?;
     Ok((OffsetBuffer::new(ScalarBuffer::from(offs)), child))
 }
+
+impl super::ParquetFile {
+    /// Decode a nested top-level column of row group `rg`: every leaf below `node` with its
+    /// levels, then Dremel reassembly.
+    pub(super) fn read_nested(&self, rg: usize, node: &RNode) -> Result<ArrayRef> {
+        let group = &self.metadata.row_groups[rg];
+        let mut specs = Vec::new();
+        leaf_levels(node, &mut specs);
+        let mut leaves: Vec<Option<LeafData>> = (0..self.num_leaves).map(|_| None).collect();
+        for (leaf, el, max_def, max_rep, dt) in specs {
+            let chunk = group
+                .columns
+                .get(leaf)
+                .ok_or_else(|| Error::corrupt("missing column chunk"))?;
+            let meta = chunk
+                .meta_data
+                .as_ref()
+                .ok_or_else(|| Error::corrupt("column chunk without metadata"))?;
+            if Some(meta.type_) != el.type_ {
+                return Err(Error::corrupt("chunk type differs from the schema"));
+            }
+            let levels = usize::try_from(meta.num_values)
+                .map_err(|_| Error::corrupt("negative value count"))?;
+            let (start, len) = self.chunk_range(meta);
+            let bytes = self.read_chunk_bytes(start, len)?;
+            let dec = super::column::ChunkDecoder::new(&el, max_def, meta.codec, &bytes, levels)?
+                .nested(max_rep);
+            let (values, def, rep) = dec
+                .decode_levels_and_values(&dt)
+                .map_err(|e| e.at_offset(start as u64))?;
+            let rep = if max_rep == 0 {
+                vec![0; def.len()]
+            } else {
+                rep
+            };
+            if let Some(slot) = leaves.get_mut(leaf) {
+                *slot = Some(LeafData { values, def, rep });
+            }
+        }
+        let slots = top_slots(node, &leaves, group.num_rows as usize)?;
+        build(node, &slots, &leaves)
+    }
+}
