@@ -153,8 +153,16 @@ impl GroupIndex {
         match (k, &*self) {
             (None, _) | (_, GroupIndex::Single) => out.resize(n, 0),
             (Some(Keys::Int(vals, valid)), GroupIndex::Int { .. }) => {
+                // Runs of equal keys (a table sorted or clustered by the key, as lineitem is
+                // by l_orderkey) skip the hash lookup.
+                let mut prev: Option<(Option<i64>, u32)> = None;
                 for i in 0..n {
-                    let g = self.id_int(valid[i].then_some(vals[i]));
+                    let k = valid[i].then_some(vals[i]);
+                    let g = match prev {
+                        Some((pk, pg)) if pk == k => pg,
+                        _ => self.id_int(k),
+                    };
+                    prev = Some((k, g));
                     out.push(g);
                 }
             }
