@@ -67,6 +67,7 @@ pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<Q
         threads: threads.max(1),
         metrics: Mutex::new(HashMap::new()),
         scans: Mutex::new(HashMap::new()),
+        shared: ops::shared::SharedScans::of(&node),
     };
     let chunks = pool.install(|| ops::execute(&node, &ctx))?;
     // Results leave in their output Arrow types (decimals as decimal128(p, s)).
@@ -95,7 +96,12 @@ pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<Q
 /// EXPLAIN's description of every file scan in a msgpack plan, by operator id: the file, the
 /// columns read and the predicate pushed into the reader.
 pub fn describe_scans(catalog: &Catalog, plan_bytes: &[u8]) -> Result<HashMap<u32, String>> {
-    fn visit(n: &plan::Node, catalog: &Catalog, out: &mut HashMap<u32, String>) -> Result<()> {
+    fn visit(
+        n: &plan::Node,
+        catalog: &Catalog,
+        shared: &ops::shared::SharedScans,
+        out: &mut HashMap<u32, String>,
+    ) -> Result<()> {
         if let plan::Op::Scan {
             table,
             columns,
@@ -103,15 +109,24 @@ pub fn describe_scans(catalog: &Catalog, plan_bytes: &[u8]) -> Result<HashMap<u3
         } = &n.op
             && let Some(Source::File(f)) = catalog.entry(table).map(|e| &e.source)
         {
-            out.insert(n.id, ops::describe_scan(f, columns, filter.as_ref())?);
+            let mut text = ops::describe_scan(f, columns, filter.as_ref())?;
+            if shared.repeats(table, columns, filter.as_ref()) {
+                text.push_str(" (repeated in this plan: decoded once, shared)");
+            }
+            out.insert(n.id, text);
         }
         for child in n.inputs() {
-            visit(child, catalog, out)?;
+            visit(child, catalog, shared, out)?;
         }
         Ok(())
     }
     let node = decode_plan(plan_bytes)?;
     let mut out = HashMap::new();
-    visit(&node, catalog, &mut out)?;
+    visit(
+        &node,
+        catalog,
+        &ops::shared::SharedScans::of(&node),
+        &mut out,
+    )?;
     Ok(out)
 }

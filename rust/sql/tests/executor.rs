@@ -64,6 +64,7 @@ fn run(c: &Catalog, node: &Node) -> Vec<Vec<Scalar>> {
         threads: 2,
         metrics: Mutex::new(HashMap::new()),
         scans: Mutex::new(HashMap::new()),
+        shared: Default::default(),
     };
     let chunks = execute(node, &ctx).expect("execute");
     let mut rows = Vec::new();

@@ -9,6 +9,7 @@ mod hash_join;
 mod limit;
 mod project;
 mod scan;
+pub mod shared;
 mod sort;
 mod topn;
 mod union;
@@ -44,6 +45,8 @@ pub struct Ctx<'a> {
     pub metrics: Mutex<HashMap<u32, OpMetrics>>,
     /// What each file scan did (pruning counters), by operator id.
     pub scans: Mutex<HashMap<u32, ScanCounters>>,
+    /// File scans the plan repeats, decoded once (see [`shared`]).
+    pub shared: shared::SharedScans,
 }
 
 impl Ctx<'_> {

@@ -33,7 +33,26 @@ pub fn scan(
             "table {table} is not registered in this connection"
         ))
     })?;
-    let (chunks, columns): (Vec<Chunk>, Vec<usize>) = match &entry.source {
+    let shared = apply && matches!(entry.source, Source::File(_));
+    if shared && let Some(chunks) = ctx.shared.take(table, columns, filter) {
+        return Ok(chunks);
+    }
+    let out = scan_entry(ctx, id, &entry.source, columns, filter, apply)?;
+    if shared {
+        ctx.shared.put(table, columns, filter, &out);
+    }
+    Ok(out)
+}
+
+fn scan_entry(
+    ctx: &Ctx<'_>,
+    id: u32,
+    source: &Source,
+    columns: &[usize],
+    filter: Option<&Expr>,
+    apply: bool,
+) -> Result<Vec<Chunk>> {
+    let (chunks, columns): (Vec<Chunk>, Vec<usize>) = match source {
         Source::Memory(t) => (t.chunks.clone(), columns.to_vec()),
         Source::File(f) => {
             let (wanted, remap) = distinct(columns);
