@@ -54,7 +54,13 @@ impl SharedScans {
                     }),
                 }
             }
-            stack.extend(n.inputs());
+            // A filtered scan under an aggregate runs fused into it (`ops::execute`), never
+            // through `scan` with its filter applied: it neither shares nor is shared.
+            let fused = matches!(&n.op, Op::Aggregate { input, .. }
+                if matches!(input.op, Op::Scan { filter: Some(_), .. }));
+            if !fused {
+                stack.extend(n.inputs());
+            }
         }
         all.retain(|e| e.uses_left > 1);
         SharedScans(Mutex::new(all))
