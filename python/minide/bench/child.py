@@ -11,7 +11,6 @@ here: ``python -m minide.bench.child NAME PATH SIZE INDICES OUT`` loads the benc
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,10 @@ def _child(
         out = Path(tmp) / "results.json"
         proc = subprocess.run(
             [
+                # env(1) starts the child with this process's environment plus the pool sizes
+                # it must start with; nothing here reads the environment
+                "env",
+                *(f"{k}={v}" for k, v in env.items()),
                 sys.executable,
                 "-m",
                 "minide.bench.child",
@@ -40,8 +43,6 @@ def _child(
                 str(out),
                 json.dumps(env),
             ],
-            # the child inherits this environment plus the pool sizes it must start with
-            env={**os.environ, **env},
             capture_output=True,
             text=True,
         )
