@@ -47,6 +47,8 @@ mod state_io;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_cases;
+#[cfg(test)]
 mod tests_ckpt;
 
 use arrow_array::{ArrayRef, RecordBatch};
