@@ -173,9 +173,10 @@ impl ParquetFile {
                 break;
             }
         }
+        // Filter columns still as keys (no sparse universe cut them): their strings, every row.
         for (_, a) in pre.iter_mut() {
-            if a.as_dictionary_opt::<UInt32Type>().is_some() {
-                *a = take(a, &(0..rows as u32).collect::<Vec<_>>())?;
+            if let Some(d) = a.as_dictionary_opt::<UInt32Type>() {
+                *a = take(d.values(), d.keys().values())?;
             }
         }
         let final_mask = match (&universe, acc) {
