@@ -329,3 +329,42 @@ def test_sqlite_busy_timeout_from_the_url(tmp_path) -> None:  # type: ignore[no-
         assert 0.15 <= time.monotonic() - t0 < 2.0
         holder.rollback()
         holder.close()
+
+
+def test_timeouts_racing_handoffs_lose_no_connection(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Waiters give up (a few ms) while returners hand connections over: every attempt ends
+    with a connection or a PoolTimeoutError, no connection is held twice, and at the end every
+    connection is idle again (none was handed to a waiter that had already left)."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    with mp.Pool(url, min_size=2, max_size=2, acquire_timeout="2ms") as pool:
+        pool.wait()
+        holders: dict[int, int] = {}
+        clashes: list[int] = []
+        got, timed_out = [0] * 12, [0] * 12
+        guard = threading.Lock()
+
+        def worker(i: int) -> None:
+            for _ in range(150):
+                try:
+                    with pool.connection() as c:
+                        with guard:
+                            if holders.setdefault(c.backend_id, i) != i:
+                                clashes.append(c.backend_id)
+                        time.sleep(0.001)
+                        with guard:
+                            del holders[c.backend_id]
+                    got[i] += 1
+                except PoolTimeoutError:
+                    timed_out[i] += 1
+
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not clashes
+        assert sum(got) + sum(timed_out) == 12 * 150
+        assert sum(got) > 0 and sum(timed_out) > 0  # both outcomes really raced
+        st = pool.stats()
+        assert (st["size"], st["idle"], st["in_use"], st["waiting"]) == (2, 2, 0, 0)
+        assert st["timeouts"] == sum(timed_out)

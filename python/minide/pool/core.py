@@ -174,7 +174,6 @@ class PoolBase:
             "where": where(slot.stack),
             "stack": format_stack(slot.stack),
         }
-        self._leak_log.append(report)
         what = (
             f"held for {held:.1f} s (leak_threshold {self.options.leak_threshold:g} s)"
             if kind == "held"
@@ -189,6 +188,7 @@ class PoolBase:
             report["borrower"],
             report["stack"],
         )
+        self._leak_log.append(report)  # after the log line: a report seen is a report logged
 
     def _check_leaks(self, now: float) -> None:
         limit = self.options.leak_threshold

@@ -2,10 +2,14 @@
 
 Hot path (no lock): a borrow pops the warmest idle slot (``deque.pop`` is atomic under the GIL),
 probes its socket, and wraps it; a return checks the driver's local state, rolls back if a
-transaction is open, and appends the slot back. The lock (one ``threading.Lock``) is taken only
-when the idle set is empty or callers are already waiting: a waiter queues a private lock
-(FIFO), and whoever frees a connection hands it over directly (:meth:`Pool._deliver`), so a
-waiter is never overtaken by a later borrower once it queued.
+transaction is open, and appends the slot back. When the idle set is empty or callers are
+already waiting, a borrower queues a private lock (FIFO) and whoever frees a connection hands it
+over directly (:meth:`Pool._match`), so a waiter is never overtaken by a later borrower once it
+queued. That handoff takes no lock either: the waiter queues, then looks for an idle slot; the
+returner makes the slot idle, then looks for a waiter; each step is one atomic deque operation,
+so whichever comes second sees the other. The pool's lock (one ``threading.Lock``) guards only
+the connection count (opening, closing, resizing): under contention no thread sleeps on it while
+another holds it across a GIL switch.
 
 Connections are opened by short-lived opener threads, one per missing connection, so a slow
 handshake delays nobody who could be served by a returning connection, and ``acquire_timeout``
@@ -16,7 +20,6 @@ reports leaks, reclaims connections whose borrower lost them, and keeps ``min_si
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import weakref
@@ -174,39 +177,35 @@ class Pool(PoolBase):
         limit = self.options.acquire_timeout if timeout is None else float(timeout)
         t0 = _monotonic()
         deadline = t0 + limit
+        waiters = self._waiters
         first = True
         while True:
             if not first and _monotonic() >= deadline:
-                with self._lock:
-                    self._c.timeouts += 1
-                    raise PoolTimeoutError(self._timeout_message(limit))
+                self._c.timeouts += 1
+                raise PoolTimeoutError(self._timeout_message(limit))
             first = False
-            w: _Waiter | None = None
-            slot: Any = None
-            with self._lock:
-                if self._closed:
-                    raise PoolClosedError(f"pool {self.name} is closed")
-                if self._idle and not self._waiters:
-                    slot = self._idle.pop()
-                else:
-                    w = _Waiter()
-                    self._waiters.append(w)
-                    self._hand_idle_locked()
+            # queue first, then look: a returner appends to idle first, then looks for
+            # waiters; whichever of the two comes second makes the match (no lock needed)
+            w = _Waiter()
+            waiters.append(w)
+            if self._closed:
+                self._cancel(w)
+                raise PoolClosedError(f"pool {self.name} is closed")
+            if self._idle:
+                self._match()
+            if self._size < self._max:  # else no connection can be added
+                with self._lock:
                     n = self._demand_locked()
                     self._reserve_locked(n)
-            if w is not None:
                 self._start_openers(n)
-                remaining = deadline - _monotonic()
-                if not (remaining > 0 and w.lock.acquire(timeout=remaining)):
-                    with self._lock:
-                        if w.slot is None:
-                            with contextlib.suppress(ValueError):
-                                self._waiters.remove(w)
-                            self._c.timeouts += 1
-                            raise PoolTimeoutError(self._timeout_message(limit))
-                slot = w.slot
-                if slot is _CLOSED:
-                    raise PoolClosedError(f"pool {self.name} closed while waiting")
+            remaining = deadline - _monotonic()
+            got = remaining > 0 and w.lock.acquire(timeout=remaining)
+            if not got and self._cancel(w):
+                self._c.timeouts += 1
+                raise PoolTimeoutError(self._timeout_message(limit))
+            slot = w.slot
+            if slot is _CLOSED:
+                raise PoolClosedError(f"pool {self.name} closed while waiting")
             if not self._usable(slot, deadline - _monotonic()):
                 continue  # closed; try again within the deadline
             now = _monotonic()
@@ -218,6 +217,33 @@ class Pool(PoolBase):
             self._borrowed[slot.id] = slot
             self._c.acquired += 1
             return lend(self, slot)
+
+    def _cancel(self, w: _Waiter) -> bool:
+        """Take a waiter out of the queue (True). False: a returner already took it out and is
+        handing it a slot (or the pool's close its marker): wait the moment until it is set."""
+        try:
+            self._waiters.remove(w)
+        except ValueError:
+            w.lock.acquire()
+            return False
+        return True
+
+    def _match(self) -> None:
+        """Hand idle slots to the first waiters. Lock-free: each step is one atomic deque
+        operation under the GIL, and a waiter is released only after its slot is set."""
+        idle, waiters = self._idle, self._waiters
+        while waiters and idle:
+            try:
+                slot = idle.pop()
+            except IndexError:
+                return
+            try:
+                w = waiters.popleft()
+            except IndexError:
+                idle.append(slot)  # the waiter was served (or gave up) meanwhile
+                continue
+            w.slot = slot
+            w.lock.release()
 
     # -- returning -------------------------------------------------------------------------------
     def release(self, conn: PooledConnection, broken: bool = False, failed: bool = False) -> None:
@@ -255,26 +281,10 @@ class Pool(PoolBase):
             self._deliver(slot)
 
     def _deliver(self, slot: Slot) -> None:
-        """Hand ``slot`` to the first waiter, else make it idle."""
-        if self._waiters:
-            with self._lock:
-                if self._waiters:
-                    w = self._waiters.popleft()
-                    w.slot = slot
-                    w.lock.release()
-                    return
-                self._idle.append(slot)
-            return
+        """Make ``slot`` idle, then hand it to the first waiter if there is one."""
         self._idle.append(slot)
-        if self._waiters:  # a caller queued between the check and the append
-            with self._lock:
-                self._hand_idle_locked()
-
-    def _hand_idle_locked(self) -> None:
-        while self._waiters and self._idle:
-            w = self._waiters.popleft()
-            w.slot = self._idle.pop()
-            w.lock.release()
+        if self._waiters:
+            self._match()
 
     def _discard(self, slot: Slot, reason: str) -> None:
         """Close a slot's connection and free its place (opening a replacement for waiters)."""
@@ -435,11 +445,15 @@ class Pool(PoolBase):
             if self._closed:
                 return
             self._closed = True
-            waiters, self._waiters = list(self._waiters), deque()
             idle = list(self._idle)
             self._idle.clear()
         self._stop.set()
-        for w in waiters:
+        # waiters that queue after this see _closed (they look after queueing)
+        while True:
+            try:
+                w = self._waiters.popleft()
+            except IndexError:
+                break
             w.slot = _CLOSED
             w.lock.release()
         for slot in idle:
