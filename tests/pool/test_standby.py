@@ -1,0 +1,79 @@
+"""Read-your-writes against a real PostgreSQL streaming standby (the ``standby`` fixture, see
+standby.py), with both PostgreSQL drivers.
+
+The standby's WAL replay is paused while the test writes, so it really lags: the writing
+session must read from the primary and see its row, another session reads the standby and does
+not; once replay resumes and catches up, the writing session reads the standby again. Every
+answer says which server gave it (``pg_is_in_recovery()``).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import minide.pool as mp
+import psycopg
+import pytest
+
+from .dbs import PG, rows
+from .standby import Standby
+
+SMALL = {"min_size": 1, "max_size": 3, "acquire_timeout": "5s"}
+DRIVERS = ["psycopg", "psycopg2"]
+
+
+@pytest.fixture
+def table(standby: Standby) -> Iterator[str]:
+    """A fresh table on the primary, already replayed by the standby."""
+    name = f"pool_sb_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG.url(), autocommit=True) as c:
+        c.execute(f"CREATE TABLE {name} (x INT)")
+    standby.catch_up()
+    yield name
+    with psycopg.connect(PG.url(), autocommit=True) as c:
+        c.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_read_your_writes_against_a_paused_standby(
+    standby: Standby, table: str, driver: str
+) -> None:
+    primary = mp.Pool(PG.url(), driver=driver, **SMALL)
+    replica = mp.Pool(standby.url, driver=driver, **SMALL)
+    router = mp.Router(primary, [replica])
+
+    def read() -> tuple[bool, int]:
+        """(answered by a server in recovery, rows in the table)"""
+        with router.connection(read_only=True) as conn:
+            ((rec, n),) = rows(conn, f"SELECT pg_is_in_recovery(), count(*) FROM {table}")
+            return rec, n
+
+    try:
+        with router.session():
+            assert read() == (True, 0)  # no write yet: the standby
+            standby.pause()
+            with router.connection() as conn:
+                assert rows(conn, "SELECT pg_is_in_recovery()") == [(False,)]
+                rows(conn, f"INSERT INTO {table} VALUES (1)")
+                conn.commit()
+            wrote = router._session_state().wrote[id(router)]
+            assert isinstance(wrote, int) and standby.replay_lsn() < wrote  # it really lags
+            assert read() == (False, 1)  # the session sees its write, on the primary
+            assert read() == (False, 1)
+            other: list[tuple[bool, int]] = []
+            th = threading.Thread(target=lambda: other.append(read()))  # another session
+            th.start()
+            th.join()
+            assert other == [(True, 0)]  # the standby, which has not replayed the row
+            standby.resume()
+            assert standby.catch_up() >= wrote
+            assert read() == (True, 1)  # caught up: the session is back on the standby
+        st = router.stats()
+        assert (st["reads_replica"], st["reads_primary"]) == (3, 2)
+        assert st["ejections"] == 0
+        assert router.replicas[0].position >= wrote  # the standby's position, cached
+    finally:
+        standby.resume()
+        router.close()
