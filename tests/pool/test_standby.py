@@ -1,5 +1,5 @@
 """Read-your-writes against a real PostgreSQL streaming standby (the ``standby`` fixture, see
-standby.py), with both PostgreSQL drivers.
+standby.py), with the sync and the asyncio pools and both PostgreSQL drivers.
 
 The standby's WAL replay is paused while the test writes, so it really lags: the writing
 session must read from the primary and see its row, another session reads the standby and does
@@ -9,9 +9,11 @@ answer says which server gave it (``pg_is_in_recovery()``).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import minide.pool as mp
 import psycopg
@@ -77,3 +79,62 @@ def test_read_your_writes_against_a_paused_standby(
     finally:
         standby.resume()
         router.close()
+
+
+async def _fetch(conn: Any, sql: str) -> tuple[Any, ...]:
+    """One row, on psycopg's AsyncConnection or (psycopg2 in an AsyncPool) a blocking one."""
+    if isinstance(conn.raw, psycopg.AsyncConnection):
+        cur = await conn.execute(sql)
+        row = await cur.fetchone()
+        assert row is not None
+        return tuple(row)
+    return rows(conn, sql)[0]
+
+
+async def _commit(conn: Any) -> None:
+    if isinstance(conn.raw, psycopg.AsyncConnection):
+        await conn.commit()
+    else:
+        conn.commit()
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_async_read_your_writes_against_a_paused_standby(
+    standby: Standby, table: str, driver: str
+) -> None:
+    async def main() -> None:
+        primary = mp.AsyncPool(PG.url(), driver=driver, **SMALL)
+        replica = mp.AsyncPool(standby.url, driver=driver, **SMALL)
+        router = mp.Router(primary, [replica])
+
+        async def read() -> tuple[Any, ...]:
+            async with router.connection(read_only=True) as conn:
+                return await _fetch(conn, f"SELECT pg_is_in_recovery(), count(*) FROM {table}")
+
+        async def other_session() -> tuple[Any, ...]:
+            with router.session():  # a task copies its parent's session unless given its own
+                return await read()
+
+        try:
+            with router.session():
+                assert await read() == (True, 0)
+                standby.pause()
+                async with router.connection() as conn:
+                    assert await _fetch(conn, "SELECT pg_is_in_recovery()") == (False,)
+                    await _fetch(conn, f"INSERT INTO {table} VALUES (1) RETURNING x")
+                    await _commit(conn)
+                wrote = router._session_state().wrote[id(router)]
+                assert isinstance(wrote, int) and standby.replay_lsn() < wrote
+                assert await read() == (False, 1)
+                assert await read() == (False, 1)
+                assert await asyncio.create_task(other_session()) == (True, 0)
+                standby.resume()
+                assert standby.catch_up() >= wrote
+                assert await read() == (True, 1)
+            st = router.stats()
+            assert (st["reads_replica"], st["reads_primary"]) == (3, 2)
+        finally:
+            standby.resume()
+            await router.close()
+
+    asyncio.run(main())
