@@ -10,6 +10,7 @@ answer says which server gave it (``pg_is_in_recovery()``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import minide.pool as mp
 import psycopg
 import pytest
+from minide.pool.testing import FaultProxy
 
 from .dbs import PG, rows
 from .standby import Standby
@@ -136,5 +138,69 @@ def test_async_read_your_writes_against_a_paused_standby(
         finally:
             standby.resume()
             await router.close()
+
+    asyncio.run(main())
+
+
+def test_async_cancelled_position_query_closes_the_connection(standby: Standby, table: str) -> None:
+    """A task cancelled while the router awaits a position query (after a write on the
+    primary, before a read on the standby) leaves no connection borrowed: the one whose query
+    was cut off is closed."""
+
+    async def main() -> None:
+        opts = {**SMALL, "health_check": "none"}  # no ping: the next round trip is the position's
+        with FaultProxy("127.0.0.1", 5432) as p_px, FaultProxy("127.0.0.1", standby.port) as r_px:
+            primary = mp.AsyncPool(PG.url(p_px.port), **opts)
+            replica = mp.AsyncPool(f"postgresql://postgres@127.0.0.1:{r_px.port}/test", **opts)
+            router = mp.Router(primary, [replica])
+            await primary.wait()
+            await replica.wait()
+            wrote = asyncio.Event()
+
+            async def write() -> None:
+                async with router.connection() as conn:
+                    await conn.execute(f"INSERT INTO {table} VALUES (1)")
+                    await conn.commit()
+                    p_px.delay = 0.5  # the position query in __aexit__ is slow
+                    wrote.set()
+
+            async def read() -> None:
+                async with router.connection(read_only=True) as conn:
+                    await conn.execute("SELECT 1")
+
+            async def cancel_slow(coro: Any, proxy: FaultProxy) -> None:
+                """Cancel ``coro`` while its round trip through ``proxy`` is slow, then make
+                the network fast again for psycopg's own cancellation (a cancel request, then
+                a wait for the query's end)."""
+                task = asyncio.create_task(coro)
+                await asyncio.sleep(0.15)
+                assert not task.done()
+                task.cancel()
+                proxy.delay = 0
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+            try:
+                with router.session():
+                    await cancel_slow(write(), p_px)
+                    assert wrote.is_set()
+                    assert primary.stats()["in_use"] == 0
+                    assert primary.stats()["closed"].get("broken") == 1
+                    standby.pause()
+                    async with router.connection() as conn:  # a write the standby lacks
+                        await conn.execute(f"INSERT INTO {table} VALUES (2)")
+                        await conn.commit()
+                    r_px.delay = 0.5  # the standby's position query in __aenter__ is slow
+                    await cancel_slow(read(), r_px)
+                    assert replica.stats()["in_use"] == 0
+                    assert replica.stats()["closed"].get("broken") == 1
+                    standby.resume()
+                    standby.catch_up()
+                    async with router.connection(read_only=True) as conn:  # still routes
+                        assert conn._pool is replica
+                assert router.stats()["ejections"] == 0
+            finally:
+                standby.resume()
+                await router.close()
 
     asyncio.run(main())

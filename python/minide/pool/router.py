@@ -126,12 +126,19 @@ class _RouterBorrow:
             pool.release(self.conn, broken=pool.driver.is_disconnect(e), failed=True)  # type: ignore[attr-defined]
 
     # -- asyncio --
+    # The position queries are awaited between the borrow and its return: if the task is
+    # cancelled there, the connection (its query cut off mid-flight) is closed, not leaked.
     async def __aenter__(self) -> PooledConnection:
         r = self.router
         for rep in r._candidates(self.read_only):
             try:
                 conn = await rep.pool._acquire(self.timeout, 2)  # type: ignore[attr-defined]
-                if await r._afresh_enough(rep, conn):
+                try:
+                    fresh = await r._afresh_enough(rep, conn)
+                except BaseException:
+                    await rep.pool.release(conn, broken=True)  # type: ignore[attr-defined]
+                    raise
+                if fresh:
                     self._got(rep, conn)
                     return conn
                 await rep.pool.release(conn)  # type: ignore[attr-defined]
@@ -146,7 +153,11 @@ class _RouterBorrow:
         pool = self.replica.pool if self.replica else self.router.primary
         self._finish(e)
         if e is None and self.replica is None and not self.read_only:
-            await self.router._arecord_write(self.conn)
+            try:
+                await self.router._arecord_write(self.conn)
+            except BaseException:
+                await pool.release(self.conn, broken=True)  # type: ignore[attr-defined]
+                raise
         if e is None:
             await pool.release(self.conn)  # type: ignore[attr-defined]
         else:
