@@ -1,5 +1,6 @@
 """Fixtures of the pool tests: ``backend`` (PostgreSQL, MariaDB, SQLite), ``net_backend`` (the
-two servers) and ``proxy`` (a fault-injecting proxy in front of ``net_backend``); see dbs.py."""
+two servers) and ``proxy`` (a fault-injecting proxy in front of ``net_backend``), see dbs.py;
+``standby``: a real streaming standby of the PostgreSQL server, see standby.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from minide.pool.testing import FaultProxy
 
 from .dbs import MARIA, PG, Backend, rows, sqlite_backend
+from .standby import Standby, StandbyError, create_standby
 
 
 @pytest.fixture(params=["postgresql", "mariadb", "sqlite"])
@@ -51,6 +53,27 @@ def _drop(b: Backend) -> None:
 def proxy(net_backend: Backend) -> Iterator[FaultProxy]:
     with net_backend.proxy() as px:
         yield px
+
+
+@pytest.fixture(scope="session")
+def _pg_standby() -> Iterator[Standby]:
+    try:
+        sb = create_standby()
+    except StandbyError as e:
+        pytest.fail(f"cannot create a PostgreSQL standby: {e}", pytrace=False)
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def standby(_pg_standby: Standby) -> Iterator[Standby]:
+    """The session's standby (created on first use, about a second), replaying and caught up
+    with the primary before and after each test."""
+    _pg_standby.resume()
+    _pg_standby.catch_up()
+    yield _pg_standby
+    _pg_standby.resume()
+    _pg_standby.catch_up()
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,10 @@
 """Router (primary/replicas) and Pools (databases by name) on the real servers.
 
-The replicas of the PostgreSQL tests are the same server reached through fault-injecting
+The replicas of the PostgreSQL tests here are the same server reached through fault-injecting
 proxies, so each replica can be slowed down, cut off and brought back on its own. The
 read-your-writes tests use a replica that really lags: a second database (MariaDB) or file
-(SQLite) that only gets the primary's rows when the test copies them over.
+(SQLite) that only gets the primary's rows when the test copies them over; test_standby.py has
+the PostgreSQL ones, against a real streaming standby.
 """
 
 from __future__ import annotations
@@ -223,8 +224,34 @@ def test_async_router() -> None:
             assert conn._pool is replica
         async with router.connection() as conn:
             assert conn._pool is primary
-        async with router.connection(read_only=True) as conn:  # sticky after the write
-            assert conn._pool is primary
+        assert isinstance(router._session_state().wrote[id(router)], int)  # an awaited LSN
+        # the "replica" is the primary itself, so it has reached that position already
+        async with router.connection(read_only=True) as conn:
+            assert conn._pool is replica
+        await router.close()
+
+    asyncio.run(main())
+
+
+def test_async_router_without_positions_keeps_the_session_on_the_primary() -> None:
+    """MariaDB (no GTID positions): after a write, the session reads from the primary."""
+
+    async def main() -> None:
+        primary = mp.AsyncPool(MARIA.url(), **SMALL)
+        replica = mp.AsyncPool(MARIA.url(), **SMALL)
+        router = mp.Router(primary, [replica])
+        with router.session():
+            async with router.connection(read_only=True) as conn:
+                assert conn._pool is replica
+            async with router.connection() as conn:
+                assert conn._pool is primary
+            for _ in range(2):
+                async with router.connection(read_only=True) as conn:
+                    assert conn._pool is primary
+        with router.session():  # a new session has not written
+            async with router.connection(read_only=True) as conn:
+                assert conn._pool is replica
+        assert (router.reads_replica, router.reads_primary) == (2, 2)
         await router.close()
 
     asyncio.run(main())

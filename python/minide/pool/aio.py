@@ -52,6 +52,13 @@ class _Ops:
             return await self.d.areset(raw, discard, timeout)  # type: ignore[attr-defined]
         return await asyncio.to_thread(self.d.reset, raw, discard, timeout)
 
+    async def position(self, raw: Any, primary: bool) -> Any:
+        if not self.d.has_position:
+            return None
+        if self.native:
+            return await self.d.aposition(raw, primary)  # type: ignore[attr-defined]
+        return await asyncio.to_thread(self.d.position, raw, primary)
+
     async def close(self, raw: Any) -> None:
         if self.native:
             return await self.d.aclose(raw)  # type: ignore[attr-defined]

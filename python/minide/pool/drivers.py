@@ -11,6 +11,9 @@ A :class:`Driver` opens a raw DB-API connection and answers, for one raw connect
   state: ``DISCARD ALL`` on PostgreSQL);
 - ``backend_id(raw)``: the server's id of the session (``pg_backend_pid()``, ``CONNECTION_ID()``),
   read locally from the handshake;
+- ``position(raw, primary)``: the server's replication position, for read-your-writes routing
+  (drivers with ``has_position``; psycopg also awaits it on an asyncio connection as
+  ``aposition``, with the same query);
 - ``is_disconnect(exc)``: whether an exception means the connection is gone (so
   :func:`minide.pool.retry` may try again on a fresh one).
 
@@ -147,6 +150,8 @@ class Driver:
     module_name = ""
     #: the query ``validation_query=None`` means (None: the driver's native ping)
     default_validation: str | None = "SELECT 1"
+    #: whether ``position`` can answer (False: it always returns None, without a round trip)
+    has_position = False
 
     def __init__(self) -> None:
         try:
@@ -230,6 +235,8 @@ def _pg_lsn(text: str | None) -> int | None:
     return (int(hi, 16) << 32) | int(lo, 16)
 
 
+#: the position of a PostgreSQL server, for the sync and the asyncio side alike: on a standby
+#: the WAL it has replayed, on a primary the WAL it has written
 _PG_POSITION = (
     "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
     "ELSE pg_current_wal_lsn() END::text"
@@ -258,6 +265,7 @@ class _Postgres(Driver):
     exceptions mean the session is gone (both follow PEP 249's classes)."""
 
     family = "postgresql"
+    has_position = True
 
     def position(self, raw: Any, primary: bool) -> Any:
         with raw.cursor() as cur:
@@ -355,6 +363,14 @@ class Psycopg(_Postgres):
                 await raw.set_autocommit(saved)
 
         await asyncio.wait_for(go(), timeout)
+
+    async def aposition(self, raw: Any, primary: bool) -> Any:
+        """:meth:`position` on an ``AsyncConnection``: the same query, awaited."""
+        cur = await raw.execute(_PG_POSITION)
+        (lsn,) = await cur.fetchone()
+        if self.in_transaction(raw):
+            await raw.rollback()
+        return _pg_lsn(lsn)
 
     async def aclose(self, raw: Any) -> None:
         with contextlib.suppress(Exception):

@@ -11,11 +11,12 @@ away slows reads down but never fails them.
 Read-your-writes (``read_your_writes="session"``): a *session* is the current thread or asyncio
 task (its ``contextvars`` context), or an explicit ``with router.session():`` block. When a
 session's primary borrow ends, the router records the primary's replication position
-(PostgreSQL: its WAL LSN); a later read in that session only goes to a replica whose replayed
-position has reached it, else to the primary. Databases without a position to compare
-(MariaDB without GTIDs, SQLite) keep the session's reads on the primary from its first write
-to the end of the session: always correct, if less spread. Reads inside an open primary borrow
-of the same session go to the primary too (a transaction's own writes are visible only there).
+(PostgreSQL: its WAL LSN; asyncio pools await the same query); a later read in that session only
+goes to a replica whose replayed position has reached it, else to the primary. Databases without
+a position to compare (MariaDB without GTIDs, SQLite) keep the session's reads on the primary
+from its first write to the end of the session: always correct, if less spread. Reads inside an
+open primary borrow of the same session go to the primary too (a transaction's own writes are
+visible only there).
 """
 
 from __future__ import annotations
@@ -125,13 +126,22 @@ class _RouterBorrow:
             pool.release(self.conn, broken=pool.driver.is_disconnect(e), failed=True)  # type: ignore[attr-defined]
 
     # -- asyncio --
+    # The position queries are awaited between the borrow and its return: if the task is
+    # cancelled there, the connection (its query cut off mid-flight) is closed, not leaked.
     async def __aenter__(self) -> PooledConnection:
         r = self.router
         for rep in r._candidates(self.read_only):
             try:
                 conn = await rep.pool._acquire(self.timeout, 2)  # type: ignore[attr-defined]
-                self._got(rep, conn)
-                return conn
+                try:
+                    fresh = await r._afresh_enough(rep, conn)
+                except BaseException:
+                    await rep.pool.release(conn, broken=True)  # type: ignore[attr-defined]
+                    raise
+                if fresh:
+                    self._got(rep, conn)
+                    return conn
+                await rep.pool.release(conn)  # type: ignore[attr-defined]
             except Exception as e:
                 r._eject(rep, e)
         conn = await r.primary._acquire(self.timeout, 2)  # type: ignore[attr-defined]
@@ -142,14 +152,12 @@ class _RouterBorrow:
         assert self.conn is not None
         pool = self.replica.pool if self.replica else self.router.primary
         self._finish(e)
-        if (
-            e is None
-            and self.replica is None
-            and not self.read_only
-            and self.router.read_your_writes
-        ):
-            # asyncio: no position round trip on the loop; the session stays on the primary
-            self.router._session_state().wrote[id(self.router)] = _STICKY
+        if e is None and self.replica is None and not self.read_only:
+            try:
+                await self.router._arecord_write(self.conn)
+            except BaseException:
+                await pool.release(self.conn, broken=True)  # type: ignore[attr-defined]
+                raise
         if e is None:
             await pool.release(self.conn)  # type: ignore[attr-defined]
         else:
@@ -267,36 +275,69 @@ class Router:
                 live.sort(key=lambda r: r.latency)
         return iter(live)
 
-    def _fresh_enough(self, rep: _Replica, conn: PooledConnection) -> bool:
-        """Has ``rep`` replayed the session's last write? (Only asked when one is recorded.)"""
+    def _wanted(self, rep: _Replica) -> Any:
+        """The position ``rep`` must have replayed for this session's read, or None when it
+        may serve it without asking (no write recorded, or ``rep`` was seen past it)."""
         if not self.read_your_writes:
-            return True
+            return None
         want = self._session_state().wrote.get(id(self))
+        if want is None or (rep.position is not None and rep.position >= want):
+            return None
+        return want
+
+    def _reached(self, rep: _Replica, pos: Any, want: Any) -> bool:
+        if pos is None:
+            return False
+        if rep.position is None or pos > rep.position:
+            rep.position = pos
+        return bool(pos >= want)
+
+    def _fresh_enough(self, rep: _Replica, conn: PooledConnection) -> bool:
+        """Has ``rep`` replayed the session's last write? (Asks it only when one is recorded.)"""
+        want = self._wanted(rep)
         if want is None:
-            return True
-        if rep.position is not None and rep.position >= want:
             return True
         try:
             pos = rep.pool.driver.position(conn.raw, primary=False)
         except Exception as e:
             log.info("router: cannot read the position of %s: %s", rep.pool.name, e)
             return False
-        if pos is None:
+        return self._reached(rep, pos, want)
+
+    async def _afresh_enough(self, rep: _Replica, conn: PooledConnection) -> bool:
+        """:meth:`_fresh_enough` for asyncio pools: the position query is awaited."""
+        want = self._wanted(rep)
+        if want is None:
+            return True
+        try:
+            pos = await rep.pool._ops.position(conn.raw, False)  # type: ignore[attr-defined]
+        except Exception as e:
+            log.info("router: cannot read the position of %s: %s", rep.pool.name, e)
             return False
-        if rep.position is None or pos > rep.position:
-            rep.position = pos
-        return pos >= want
+        return self._reached(rep, pos, want)
 
     def _record_write(self, conn: PooledConnection) -> None:
+        """After a session's primary borrow: remember the primary's position (or STICKY)."""
         if not self.read_your_writes:
             return
-        s = self._session_state()
+        pos = None
+        if self.primary.driver.has_position:
+            try:
+                pos = self.primary.driver.position(conn.raw, primary=True)
+            except Exception as e:
+                log.info("router: cannot read the primary's position: %s", e)
+        self._session_state().wrote[id(self)] = _STICKY if pos is None else pos
+
+    async def _arecord_write(self, conn: PooledConnection) -> None:
+        """:meth:`_record_write` for asyncio pools: the position query is awaited."""
+        if not self.read_your_writes:
+            return
+        pos = None
         try:
-            pos = self.primary.driver.position(conn.raw, primary=True)
+            pos = await self.primary._ops.position(conn.raw, True)  # type: ignore[attr-defined]
         except Exception as e:
             log.info("router: cannot read the primary's position: %s", e)
-            pos = None
-        s.wrote[id(self)] = _STICKY if pos is None else pos
+        self._session_state().wrote[id(self)] = _STICKY if pos is None else pos
 
     def _eject(self, rep: _Replica, e: BaseException) -> None:
         now = time.monotonic()
