@@ -168,3 +168,31 @@ def test_async_pool_under_uvloop() -> None:
             return sum(await asyncio.gather(*(one() for _ in range(50))))
 
     assert uvloop.run(main()) == 50
+
+
+def test_a_task_cancelled_during_the_borrow_check_loses_no_connection(
+    net_backend: Backend, proxy: Any
+) -> None:
+    """A connection idle past ALIVE_BYPASS is pinged before it is lent; cancelling the
+    borrowing task during that (slowed) round trip closes the connection instead of losing it:
+    the pool of one still lends a connection afterwards."""
+
+    async def main() -> None:
+        url = net_backend.url(proxy.port)
+        async with mp.AsyncPool(url, min_size=1, max_size=1, acquire_timeout="3s") as pool:
+            await pool.wait()
+            await asyncio.sleep(0.6)  # idle past ALIVE_BYPASS: the next borrow pings
+            proxy.delay = 0.3
+            t = asyncio.create_task(pool.acquire())
+            await asyncio.sleep(0.1)  # inside the ping
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+            proxy.delay = 0.0
+            async with pool.connection(timeout=2) as conn:
+                assert (await arows(conn, "SELECT 1"))[0][0] == 1
+            st = pool.stats()
+            assert st["closed"]["cancelled"] == 1
+            assert (st["size"], st["in_use"]) == (1, 0)
+
+    asyncio.run(main())

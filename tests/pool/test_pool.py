@@ -180,6 +180,7 @@ def test_stats_and_prometheus(backend: Backend) -> None:
             "reset",
             "resize",
             "leaked",
+            "cancelled",
             "pool",
         }
         a.invalidate()

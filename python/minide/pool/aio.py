@@ -175,6 +175,9 @@ class AsyncPool(PoolBase):
             try:
                 limit = min(self.options.ping_timeout, max(budget, 0.05))
                 await self._ops.ping(slot.raw, self.options.validation_query, limit)
+            except asyncio.CancelledError:
+                self._drop_cancelled(slot)
+                raise
             except Exception as e:
                 log.info("pool %s: connection #%d failed its check: %r", self.name, slot.id, e)
                 await self._discard(slot, "broken")
@@ -250,6 +253,9 @@ class AsyncPool(PoolBase):
         if (self._reset_tx or failed) and (self._discard_state or drv.in_transaction(raw)):
             try:
                 await self._ops.reset(raw, self._discard_state, self.options.ping_timeout)
+            except asyncio.CancelledError:
+                self._drop_cancelled(slot)
+                raise
             except Exception as e:
                 log.info("pool %s: reset of connection #%d failed: %r", self.name, slot.id, e)
                 await self._discard(slot, "broken" if drv.broken(raw) else "reset")
@@ -276,6 +282,12 @@ class AsyncPool(PoolBase):
             fut = self._waiters.popleft()
             if not fut.done():
                 fut.set_result(self._idle.pop())
+
+    def _drop_cancelled(self, slot: Slot) -> None:
+        """The task was cancelled in the middle of a round trip on ``slot`` (a check, a reset):
+        the protocol state is unknown, so the connection is closed (never lent, never lost);
+        the close runs as a task of the pool, since the cancelled task must not await."""
+        self._spawn(self._discard(slot, "cancelled"))
 
     async def _discard(self, slot: Slot, reason: str) -> None:
         self._size -= 1

@@ -238,7 +238,7 @@ class PoolBase:
         """A snapshot: ``size`` (open + opening), ``idle``, ``in_use``, ``opening``, ``waiting``,
         ``min_size``/``max_size``, ``acquired`` (total) and ``acquired_per_s`` (over the last
         10 s), ``wait_p50_s``/``wait_p99_s``, ``timeouts``, ``created``, ``connect_errors``,
-        ``closed`` (by reason: lifetime, idle, broken, reset, resize, leaked, pool) and ``leaks``."""
+        ``closed`` (by reason: lifetime, idle, broken, reset, resize, leaked, cancelled, pool) and ``leaks``."""
         c = self._c
         now = time.monotonic()
         return {

@@ -18,8 +18,9 @@ __all__ = ["BUCKETS", "CLOSE_REASONS", "Counters", "prometheus_text"]
 
 #: why a connection was closed: lifetime (max_lifetime), idle (max_idle), broken (the driver or
 #: a health check saw it dead), reset (reset_on_return failed), resize (the pool shrank),
-#: leaked (a borrower lost it and it could not be reset), pool (the pool was closed)
-CLOSE_REASONS = ("lifetime", "idle", "broken", "reset", "resize", "leaked", "pool")
+#: leaked (a borrower lost it and it could not be reset), cancelled (an asyncio task was
+#: cancelled in the middle of a check or reset on it), pool (the pool was closed)
+CLOSE_REASONS = ("lifetime", "idle", "broken", "reset", "resize", "leaked", "cancelled", "pool")
 #: wait-time bucket upper bounds in seconds: 10 µs · 2^i, up to ~84 s
 BUCKETS: tuple[float, ...] = tuple(1e-5 * 2**i for i in range(24))
 #: the window acquired/s is measured over
