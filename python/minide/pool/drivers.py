@@ -32,7 +32,8 @@ import threading
 import time
 from typing import Any
 
-from minide.errors import InvalidArgumentError, NetworkError
+from minide._core import fd_ready_now
+from minide.errors import InvalidArgumentError, MinideError, NetworkError
 from minide.pool.url import ConnInfo
 
 __all__ = ["DRIVERS", "Driver", "Watchdog", "get_driver"]
@@ -133,12 +134,13 @@ def socket_says_broken(probe: Any) -> bool:
     """An idle connection's socket is readable only if the server closed it or sent an error
     (PostgreSQL's ``FATAL: terminating connection``, MariaDB's idle-timeout packet) or the
     peer reset it: in every case the connection must not be handed out. ``probe`` is the
-    slot's ``select.poll`` object (None: no socket, e.g. SQLite). No I/O is done."""
+    slot's socket descriptor (None: no socket, e.g. SQLite). No I/O is done, and the GIL is
+    kept (a zero-timeout ``poll``)."""
     if probe is None:
         return False
     try:
-        return bool(probe.poll(0))
-    except (OSError, ValueError):
+        return fd_ready_now(probe)
+    except MinideError:
         return True
 
 

@@ -13,7 +13,6 @@ another borrower holds now. If the proxy is garbage-collected while still borrow
 from __future__ import annotations
 
 import linecache
-import select
 from sys import _getframe
 from typing import Any
 
@@ -32,14 +31,6 @@ __all__ = [
 STACK_DEPTH = 12
 
 Stack = list[tuple[Any, int]]  # (code object, line number) per frame, innermost first
-
-
-def make_probe(fd: int | None) -> Any:
-    if fd is None or fd < 0:
-        return None
-    p = select.poll()
-    p.register(fd, select.POLLIN | select.POLLPRI)
-    return p
 
 
 def record_stack(slot: Slot, depth: int) -> None:
@@ -103,8 +94,9 @@ class Slot:
         self.id = sid
         self.raw = raw
         self.fd = fd
-        #: a poll object watching the socket: readable while idle means closed or killed
-        self.probe = make_probe(fd)
+        #: the socket to probe (None: no socket, e.g. SQLite): readable while idle means the
+        #: server closed or killed the connection (``minide._core.fd_ready_now``)
+        self.probe = fd if fd is not None and fd >= 0 else None
         self.backend = backend
         self.created = now
         self.expires = expires

@@ -26,6 +26,7 @@ import weakref
 from collections import deque
 from typing import Any
 
+from minide._core import fd_ready_now
 from minide.errors import PoolClosedError, PoolTimeoutError
 from minide.pool.core import ALIVE_BYPASS, PoolBase, log
 from minide.pool.drivers import socket_says_broken
@@ -132,7 +133,7 @@ class Pool(PoolBase):
                     and (
                         not self._on_borrow
                         or (
-                            (probe is None or not probe.poll(0))
+                            (probe is None or not fd_ready_now(probe))
                             and now - slot.checked <= ALIVE_BYPASS
                             and slot.checked > self._break_epoch
                         )

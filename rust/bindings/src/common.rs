@@ -68,7 +68,20 @@ fn sync_dir(py: Python<'_>, path: PathBuf) -> PyResult<()> {
     detach(py, move || minide_common::durable::sync_dir(&path))
 }
 
+/// Whether socket `fd` has input, a hang-up or an error pending right now (a zero-timeout
+/// `poll`): the connection pool's probe of an idle connection. Keeps the GIL (a sub-microsecond
+/// call; releasing the GIL for it costs a thread switch when threads contend for it).
+#[pyfunction]
+fn fd_ready_now(fd: i32) -> PyResult<bool> {
+    minide_common::fd::ready_now(fd).map_err(|e| {
+        crate::errors::to_py(minide_common::Error::invalid(format!(
+            "poll of descriptor {fd}: {e}"
+        )))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fd_ready_now, m)?)?;
     m.add_function(wrap_pyfunction!(hash_array, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_global_threads, m)?)?;
     m.add_function(wrap_pyfunction!(write_atomic, m)?)?;

@@ -7,6 +7,7 @@
 //!   `minide.errors` classes.
 //! - [`varint`]: LEB128 varints and zigzag, as used by Thrift compact, the WAL and SST blocks.
 //! - [`durable`]: the atomic write (temp file, fsync, rename, fsync of the directory).
+//! - [`fd`]: is a socket readable right now (the connection pool's idle probe).
 //! - [`crc`]: CRC32C (Castagnoli) with LevelDB-style masking for checksums stored next to data.
 //! - [`keyenc`]: order-preserving ("memcomparable") key encoding, so byte order = logical order.
 //! - [`hash`]: xxh3-64 of single Arrow values, the kernel behind `minide.hash_column`.
@@ -17,6 +18,7 @@
 pub mod crc;
 pub mod durable;
 pub mod error;
+pub mod fd;
 pub mod hash;
 pub mod keyenc;
 pub mod rowkey;
