@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 import threading
 import time
+from typing import Any
 
 import minide.pool as mp
 import pytest
 from minide.errors import MinideError, PoolClosedError, PoolTimeoutError
+from minide.pool.slot import STACK_DEPTH
 
 from .dbs import PG, Backend, one, rows
 
@@ -369,3 +372,26 @@ def test_timeouts_racing_handoffs_lose_no_connection(tmp_path) -> None:  # type:
         st = pool.stats()
         assert (st["size"], st["idle"], st["in_use"], st["waiting"]) == (2, 2, 0, 0)
         assert st["timeouts"] == sum(timed_out)
+
+
+def _nested_borrow(pool: mp.Pool, k: int) -> tuple[Any, list[tuple[Any, int]]]:
+    if k:
+        return _nested_borrow(pool, k - 1)
+    conn, line = pool.acquire(), sys._getframe(0).f_lineno  # one line: the borrow's line
+    here = sys._getframe(0)
+    truth = [(here.f_code, line)]
+    f: Any = here.f_back  # the callers, walked the slow way
+    while f is not None and len(truth) < STACK_DEPTH:
+        truth.append((f.f_code, f.f_lineno))
+        f = f.f_back
+    return conn, truth
+
+
+def test_the_recorded_stack_names_the_same_lines_as_the_frames(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Borrows record instruction offsets (cheap) and map them to lines for reports: the lines
+    must be what ``f_lineno`` says, frame by frame, through a recursion deeper than kept."""
+    with mp.Pool(f"sqlite:///{tmp_path / 's.db'}", min_size=0, max_size=1) as pool:
+        conn, truth = _nested_borrow(pool, 20)
+        slot = pool._borrowed[next(iter(pool._borrowed))]
+        assert slot.stack == truth
+        conn.close()
