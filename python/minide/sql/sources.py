@@ -32,6 +32,8 @@ def describe_counters(c: dict[str, Any]) -> str:
         f" dictionary {c['row_groups_pruned_dict']}), pages skipped {c['pages_pruned']},"
         f" rows decoded {c['rows_decoded']:,}, matched {c['rows_matched']:,}"
     )
+    if c.get("join_filters"):
+        out += f", keys of {c['join_filters']} join(s) applied (runtime join filter)"
     if c["files_total"] > 1 or c["files_pruned"]:
         out = f"files skipped {c['files_pruned']}/{c['files_total']} by partition values; " + out
     return out

@@ -68,6 +68,7 @@ pub fn execute(catalog: &Catalog, plan_bytes: &[u8], threads: usize) -> Result<Q
         metrics: Mutex::new(HashMap::new()),
         scans: Mutex::new(HashMap::new()),
         shared: ops::shared::SharedScans::of(&node),
+        join_filters: ops::join_filter::JoinFilters::default(),
     };
     let chunks = pool.install(|| ops::execute(&node, &ctx))?;
     // Results leave in their output Arrow types (decimals as decimal128(p, s)).

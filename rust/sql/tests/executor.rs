@@ -65,6 +65,7 @@ fn run(c: &Catalog, node: &Node) -> Vec<Vec<Scalar>> {
         metrics: Mutex::new(HashMap::new()),
         scans: Mutex::new(HashMap::new()),
         shared: Default::default(),
+        join_filters: Default::default(),
     };
     let chunks = execute(node, &ctx).expect("execute");
     let mut rows = Vec::new();

@@ -146,6 +146,7 @@ pub fn counters_dict<'py>(py: Python<'py>, c: &ScanCounters) -> PyResult<Bound<'
     d.set_item("pages_pruned", c.pages_pruned)?;
     d.set_item("rows_decoded", c.rows_decoded)?;
     d.set_item("rows_matched", c.rows_matched)?;
+    d.set_item("join_filters", c.join_filters)?;
     Ok(d)
 }
 

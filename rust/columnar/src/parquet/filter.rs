@@ -96,6 +96,22 @@ pub fn evaluate(batch: &RecordBatch, p: &Predicate) -> Result<Vec<Option<bool>>>
             .into_iter()
             .map(|x| x.map(|b| !b))
             .collect(),
+        Predicate::InSet { column, set } => {
+            let a = col(column)?.as_ref();
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                out.push(match (a.is_null(i), value_at(a, i)?) {
+                    (true, _) => None,
+                    (false, Val::Int(v)) => Some(i64::try_from(v).is_ok_and(|v| set.contains(v))),
+                    (false, _) => {
+                        return Err(Error::schema(format!(
+                            "join key filter on {column:?}: not an integer column"
+                        )));
+                    }
+                });
+            }
+            out
+        }
         Predicate::IsNull { column, negated } => {
             let a = col(column)?;
             (0..n).map(|i| Some(a.is_null(i) != *negated)).collect()

@@ -23,6 +23,18 @@ pub fn bind(p: &Predicate, schema: &Schema) -> Result<Predicate> {
         Predicate::Or(a, b) => Predicate::or(bind(a, schema)?, bind(b, schema)?),
         Predicate::Not(a) => Predicate::negate(bind(a, schema)?),
         Predicate::Const(c) => Predicate::Const(*c),
+        Predicate::InSet { column, set } => {
+            let t = field_type(schema, column)?;
+            if !t.is_integer() && !matches!(t, DataType::Date32) {
+                return Err(Error::InvalidArgument(format!(
+                    "join key filter on {column:?}: {t} is not an integer column"
+                )));
+            }
+            Predicate::InSet {
+                column: column.clone(),
+                set: set.clone(),
+            }
+        }
         Predicate::IsNull { column, negated } => {
             field_type(schema, column)?;
             Predicate::IsNull {

@@ -97,6 +97,8 @@ pub struct ScanCounters {
     pub rows_decoded: usize,
     /// Rows yielded.
     pub rows_matched: usize,
+    /// Key sets of hash joins in the predicate (runtime join filters; set by the SQL engine).
+    pub join_filters: usize,
 }
 
 impl ScanCounters {

@@ -6,6 +6,7 @@
 //!   → partition pruning: files whose partition values rule it out (dataset.rs)
 //!   → row groups: min/max statistics → Bloom filters → dictionaries (prune.rs, dictionary.rs)
 //!   → page index: row ranges of the pages that may match (prune.rs::select_pages)
+//!   (a join's build keys, [`KeySet`], prune and filter like any other leaf)
 //!   → late materialization: filter columns first, the others for matching rows
 //!     (parquet/reader/scan.rs)
 //!   → shaping: ARROW:schema hint types, partition constants, widening (hint.rs, convert.rs)
@@ -25,6 +26,7 @@ mod driver;
 mod file;
 pub mod hint;
 mod ipc_schema;
+pub mod keyset;
 pub mod predicate;
 pub mod prune;
 pub mod stats;
@@ -35,6 +37,7 @@ pub use dataset::Dataset;
 pub use driver::{Scan, ScanCounters, ScanSpec};
 pub use file::{decoded_schema, file_output_schema, pages_prunable, scan_file};
 pub use ipc_schema::decode_hint;
+pub use keyset::KeySet;
 pub use predicate::{CmpOp, Literal, Predicate};
 
 use minide_common::Result;

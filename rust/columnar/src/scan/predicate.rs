@@ -10,9 +10,12 @@
 //! (an integer column against 2.5, a decimal column against an integer).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use arrow_schema::TimeUnit;
 use minide_common::{Error, Result};
+
+use super::keyset::KeySet;
 
 /// A typed literal.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +97,12 @@ pub enum Predicate {
         column: String,
         negated: bool,
     },
+    /// An integer column's value is one of a set of keys (a runtime join filter: the build
+    /// side's keys of a hash join, see [`KeySet`]); NULL is unknown.
+    InSet {
+        column: String,
+        set: Arc<KeySet>,
+    },
     /// A constant: true, false or unknown (`None`); left by partition pruning, where a
     /// partition column's predicate was decided for a whole file.
     Const(Option<bool>),
@@ -138,6 +147,7 @@ impl Predicate {
             Predicate::Not(a) => a.columns(out),
             Predicate::Cmp { column, .. }
             | Predicate::In { column, .. }
+            | Predicate::InSet { column, .. }
             | Predicate::IsNull { column, .. } => {
                 if !out.contains(column) {
                     out.push(column.clone())
@@ -152,6 +162,7 @@ impl Predicate {
         match self {
             Predicate::Cmp { column, .. }
             | Predicate::In { column, .. }
+            | Predicate::InSet { column, .. }
             | Predicate::IsNull { column, .. } => Some(column),
             _ => None,
         }
@@ -227,6 +238,11 @@ impl std::fmt::Display for Predicate {
             Predicate::IsNull { column, negated } => {
                 let not = if *negated { "NOT " } else { "" };
                 write!(f, "{} IS {not}NULL", quote(column))
+            }
+            Predicate::InSet { column, set } => {
+                let (lo, hi) = set.range();
+                let n = set.len();
+                write!(f, "{} IN <join keys: {n} in [{lo}, {hi}]>", quote(column))
             }
             Predicate::Const(None) => write!(f, "NULL"),
             Predicate::Const(Some(b)) => write!(f, "{}", if *b { "TRUE" } else { "FALSE" }),

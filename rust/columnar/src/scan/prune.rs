@@ -181,6 +181,11 @@ fn range_outcomes(p: &Predicate, s: &Summary) -> (bool, bool, bool) {
                 (hit, miss && !has_null, has_null)
             }
         }
+        // a join's keys: true only if one lies in [min, max] (bits of the range, no hashing)
+        Predicate::InSet { set, .. } => match (lo, hi) {
+            (Val::Int(l), Val::Int(h)) => (set.any_in(l, h), true, false),
+            _ => (true, true, false),
+        },
         _ => (true, true, true),
     }
 }
@@ -189,6 +194,10 @@ fn range_outcomes(p: &Predicate, s: &Summary) -> (bool, bool, bool) {
 pub fn leaf_value(p: &Predicate, v: &Val<'_>) -> Option<bool> {
     match p {
         Predicate::Cmp { op, value, .. } => compare(v, value).map(|o| op.holds(o)),
+        Predicate::InSet { set, .. } => match v {
+            Val::Int(x) => Some(i64::try_from(*x).is_ok_and(|x| set.contains(x))),
+            _ => None,
+        },
         Predicate::In {
             values, negated, ..
         } => {
@@ -318,6 +327,8 @@ pub fn prune_row_group(
     let mut dicts: HashMap<usize, Option<Vec<Scalar>>> = HashMap::new();
     let mut err = None;
     let mut dict = |leaf: &Predicate| -> Option<(bool, bool)> {
+        // not for a join's keys: decoding a key column's dictionary (a page as large as the
+        // distinct keys) per row group costs more than the rare row group it rules out
         if !matches!(leaf, Predicate::Cmp { .. } | Predicate::In { .. }) {
             return None;
         }

@@ -6,6 +6,7 @@ mod agg_state;
 mod filter;
 mod hash_aggregate;
 mod hash_join;
+pub mod join_filter;
 mod limit;
 mod project;
 mod scan;
@@ -47,6 +48,8 @@ pub struct Ctx<'a> {
     pub scans: Mutex<HashMap<u32, ScanCounters>>,
     /// File scans the plan repeats, decoded once (see [`shared`]).
     pub shared: shared::SharedScans,
+    /// Build-side keys of hash joins, waiting for the scans under their probe sides.
+    pub join_filters: join_filter::JoinFilters,
 }
 
 impl Ctx<'_> {
@@ -104,8 +107,12 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
             build_left,
             single_match,
         } => {
-            let l = execute(left, ctx)?;
+            // the build side first: its keys can filter the probe side's scan
             let r = execute(right, ctx)?;
+            if !*build_left {
+                join_filter::push(ctx, *kind, left, left_keys, &r, right_keys)?;
+            }
+            let l = execute(left, ctx)?;
             let spec = hash_join::JoinSpec {
                 kind: *kind,
                 left_keys,

@@ -16,6 +16,7 @@ use crate::kernels::take_chunk;
 use crate::plan::Expr;
 use crate::pushdown::to_predicate;
 use crate::types::{Chunk, DType};
+use minide_columnar::scan::{Predicate, ScanCounters};
 
 /// The morsels of `table`'s `columns` (positions; may repeat). With `filter`, only the rows it
 /// keeps when `apply` (else the filter is only pushed into file scans, and the caller evaluates
@@ -129,20 +130,38 @@ fn read_file(
     names: &[String],
     types: &[DType],
 ) -> Result<Vec<Chunk>> {
-    let predicate = match (filter, f.bind_schema()) {
+    let mut predicate = match (filter, f.bind_schema()) {
         (Some(e), Some(schema)) => to_predicate(e, names, types, schema),
         _ => None,
     };
+    // keys of the joins above (superset filters: the joins still match what they get)
+    let keys = ctx.join_filters.take(id);
+    for (col, set) in &keys {
+        let leaf = Predicate::InSet {
+            column: names[*col].clone(),
+            set: set.clone(),
+        };
+        predicate = Some(match predicate {
+            Some(p) => Predicate::and(p, leaf),
+            None => leaf,
+        });
+    }
+    let note = |c: Option<ScanCounters>| {
+        c.map(|mut c| {
+            c.join_filters = keys.len();
+            c
+        })
+    };
     if wanted.is_empty() {
         let (chunks, counters) = f.read(&[0], predicate, ctx.threads, None)?;
-        ctx.record_scan(id, counters);
+        ctx.record_scan(id, note(counters));
         return Ok(chunks
             .into_iter()
             .map(|c| Chunk::new(Vec::new(), c.len))
             .collect());
     }
     let (chunks, counters) = f.read(wanted, predicate, ctx.threads, None)?;
-    ctx.record_scan(id, counters);
+    ctx.record_scan(id, note(counters));
     Ok(chunks)
 }
 

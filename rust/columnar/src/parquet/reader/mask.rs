@@ -219,6 +219,21 @@ pub(super) fn fast_mask<'a>(
             out
         }
         Predicate::Const(c) => vec![*c == Some(true); rows],
+        Predicate::InSet { column, set } => {
+            let mut out = vec![false; rows];
+            match nums(col(column)?)? {
+                Nums::I32(v) => out
+                    .iter_mut()
+                    .zip(v)
+                    .for_each(|(o, k)| *o = set.contains(i64::from(*k))),
+                Nums::I64(v) => out
+                    .iter_mut()
+                    .zip(v)
+                    .for_each(|(o, k)| *o = set.contains(*k)),
+                _ => return None,
+            }
+            out
+        }
         Predicate::In {
             column,
             values,
