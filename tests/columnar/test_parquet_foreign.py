@@ -18,6 +18,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from minide.errors import SchemaError
 
 
@@ -197,3 +199,26 @@ def test_integer_decimals_and_float16(tmp_path: Path) -> None:
     phys = [pq.ParquetFile(p).metadata.row_group(0).column(i).physical_type for i in range(3)]
     assert phys == ["INT32", "INT64", "FIXED_LEN_BYTE_ARRAY"]
     check(p)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.sampled_from(["A", "N", "R", "é", "", "xy", "long value here"])),
+        min_size=1,
+        max_size=300,
+    ),
+    widths=st.sampled_from(["one byte", "mixed"]),
+)
+def test_dictionary_strings_of_every_width_match_pyarrow(
+    tmp_path_factory: pytest.TempPathFactory, values: list[str | None], widths: str
+) -> None:
+    """Dictionary-encoded strings decode by three paths (every entry one byte, entries of at
+    most 16 bytes, longer ones), with and without nulls, across pages and row groups."""
+    if widths == "one byte":
+        values = [v if v is None or len(v.encode()) == 1 else "Z" for v in values]
+    p = tmp_path_factory.mktemp("dictw") / "d.parquet"
+    t = pa.table({"s": pa.array(values, pa.string())})
+    pq.write_table(t, p, use_dictionary=True, row_group_size=128, data_page_size=64)
+    got = mc.read_parquet(p, columns=["s"], threads=1)
+    assert got.column("s").to_pylist() == values

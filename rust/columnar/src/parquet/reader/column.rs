@@ -93,6 +93,8 @@ enum Dict {
         ends: Vec<usize>,
         data: Vec<u8>,
         longest: usize,
+        /// The shortest entry (= `longest`: every entry has that length, TPC-H's flags).
+        shortest: usize,
     },
     Fixed {
         width: usize,

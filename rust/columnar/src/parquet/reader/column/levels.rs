@@ -79,17 +79,19 @@ impl ChunkDecoder<'_> {
             ptype::DOUBLE => Dict::F64(native(raw, n)?),
             ptype::BYTE_ARRAY => {
                 let (mut ends, mut data) = (Vec::with_capacity(n), Vec::with_capacity(raw.len()));
-                let mut longest = 0;
+                let (mut longest, mut shortest) = (0, usize::MAX);
                 plain::decode_byte_arrays(raw, n, |v| {
                     data.extend_from_slice(v);
                     ends.push(data.len());
                     longest = longest.max(v.len());
+                    shortest = shortest.min(v.len());
                 })?;
                 data.resize(data.len() + PAD, 0);
                 Dict::Bytes {
                     ends,
                     data,
                     longest,
+                    shortest,
                 }
             }
             _ => {

@@ -140,6 +140,7 @@ impl ChunkDecoder<'_> {
                         ends: de,
                         data: dd,
                         longest,
+                        shortest,
                     }),
                 ) = (direct, is_dict, &self.dict)
                 {
@@ -150,6 +151,23 @@ impl ChunkDecoder<'_> {
                     }
                     offsets.reserve(k);
                     let start_of = |i: usize| if i == 0 { 0 } else { de[i - 1] };
+                    if *longest == 1 && *shortest == 1 {
+                        // one-byte entries (flags, codes): a byte table lookup per value, and
+                        // offsets that count up by one (no lengths to read)
+                        let base = out.len();
+                        let entries = &dd[..de.len()];
+                        out.reserve(k);
+                        for &i in &s.idx {
+                            out.push(
+                                *entries
+                                    .get(i as usize)
+                                    .ok_or_else(|| corrupt("dictionary index out of range"))?,
+                            );
+                        }
+                        offsets.extend((base + 1..=base + k).map(|p| p as i64));
+                        self.scratch.levels = levels_owned;
+                        return Ok(());
+                    }
                     if *longest <= PAD {
                         // Entries of at most PAD bytes: copy a PAD-byte window (the
                         // dictionary is padded) and advance by the entry's length, into room
