@@ -227,6 +227,9 @@ fn small_dict_gids(
     if cols.is_empty() || !matches!(index, GroupIndex::Bytes { .. }) {
         return Ok(None);
     }
+    if let Some(gids) = one_byte_gids(cols, n, index, keep)? {
+        return Ok(Some(gids));
+    }
     let mut codes: Vec<Vec<u16>> = Vec::with_capacity(cols.len());
     let mut radix: Vec<usize> = Vec::with_capacity(cols.len());
     for c in cols {
@@ -272,6 +275,50 @@ fn small_dict_gids(
 /// Per-row codes of a string column with at most `max` distinct values (None if more), and the
 /// number of codes. One-byte strings (flags like TPC-H's) are coded through a 256-entry table,
 /// the rest by a linear search of the few values seen so far.
+/// [`small_dict_gids`] when every key is one or two string columns of one-byte values without
+/// nulls (Q1's `l_returnflag`, `l_linestatus`): one pass over the raw bytes, each row's group
+/// id looked up in a 64K-entry table indexed by the bytes themselves (no per-column codes).
+fn one_byte_gids(
+    cols: &[ArrayRef],
+    n: usize,
+    index: &mut GroupIndex,
+    keep: Option<&BooleanBuffer>,
+) -> Result<Option<Vec<u32>>> {
+    let mut bytes: Vec<&[u8]> = Vec::with_capacity(2);
+    for c in cols {
+        let Some(s) = c.as_string_opt::<i32>() else {
+            return Ok(None);
+        };
+        let offs = s.value_offsets();
+        let (lo, hi) = (offs[0] as usize, offs[offs.len() - 1] as usize);
+        if cols.len() > 2 || s.null_count() > 0 || s.len() != n || hi - lo != n {
+            return Ok(None);
+        }
+        bytes.push(&s.value_data()[lo..hi]); // n values, n bytes: one byte each
+    }
+    let second: &[u8] = bytes.get(1).copied().unwrap_or(&[]);
+    let code =
+        |i: usize| usize::from(bytes[0][i]) << 8 | second.get(i).map_or(0, |b| usize::from(*b));
+    let mut table = vec![u32::MAX; 1 << 16];
+    let mut gids = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = code(i);
+        let g = match table[c] {
+            u32::MAX if keep.is_some_and(|k| !k.value(i)) => u32::MAX,
+            u32::MAX => {
+                let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
+                let k = keys::encode(&one, 1, true)?;
+                let g = index.id_bytes(k.bytes(0));
+                table[c] = g;
+                g
+            }
+            g => g,
+        };
+        gids.push(g);
+    }
+    Ok(Some(gids))
+}
+
 fn small_codes(s: &arrow_array::StringArray, n: usize, max: usize) -> Option<(Vec<u16>, usize)> {
     const UNSET: u16 = u16::MAX;
     let offsets = s.value_offsets();
