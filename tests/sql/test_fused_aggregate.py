@@ -135,3 +135,37 @@ def test_a_key_seen_only_in_filtered_rows_is_no_group() -> None:
         sql = f"SELECT {keys}, count(*), sum(a) FROM t WHERE a < 900 GROUP BY {keys}"
         diff = tpch.compare(con.sql(sql).to_arrow(), dk.sql(sql).fetchall(), ordered=False)  # type: ignore[union-attr]
         assert diff is None, f"{sql}: {diff}"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 30), st.one_of(st.none(), st.integers(-5, 40))),
+        max_size=400,
+    ),
+    threads=st.sampled_from([1, 2]),
+)
+def test_count_distinct_of_integers_and_dates_matches_duckdb(rows: list[Any], threads: int) -> None:
+    """COUNT(DISTINCT) of BIGINT and DATE keeps the values themselves per group (merged across
+    threads); NULLs are not counted."""
+    import datetime as dt
+
+    day = dt.date(2000, 1, 1)
+    t = pa.table(
+        {
+            "g": pa.array([r[0] for r in rows], pa.int64()),
+            "v": pa.array([r[1] for r in rows], pa.int64()),
+            "d": pa.array(
+                [None if r[1] is None else day + dt.timedelta(days=r[1]) for r in rows],
+                pa.date32(),
+            ),
+        }
+    )
+    sql = "SELECT g % 7, count(DISTINCT v), count(DISTINCT d), count(*) FROM t GROUP BY g % 7"
+    con = minide.connect(threads=threads)
+    con.register("t", t)
+    dk = duckdb.connect()
+    dk.register("t", t)
+    for q in (sql, "SELECT count(DISTINCT v), count(DISTINCT d) FROM t"):
+        diff = tpch.compare(con.sql(q).to_arrow(), dk.sql(q).fetchall(), ordered=False)  # type: ignore[union-attr]
+        assert diff is None, f"{q}: {diff}"

@@ -224,6 +224,27 @@ impl Acc {
                     }
                 }
             }
+            Acc::CountDistinctI { sets } => {
+                let mut add = |i: usize, g: u32, x: i64| {
+                    if valid(i) {
+                        sets[g as usize].insert(x);
+                    }
+                };
+                if let Some(v) = a.as_primitive_opt::<Int64Type>() {
+                    for (i, (g, x)) in gids.iter().zip(v.values()).enumerate() {
+                        add(i, *g, *x);
+                    }
+                } else if let Some(v) = a.as_primitive_opt::<Date32Type>() {
+                    for (i, (g, x)) in gids.iter().zip(v.values()).enumerate() {
+                        add(i, *g, i64::from(*x));
+                    }
+                } else {
+                    return Err(Error::InvalidArgument(format!(
+                        "COUNT(DISTINCT) of integers over a {} column",
+                        a.data_type()
+                    )));
+                }
+            }
             Acc::Distinct { sets } => {
                 let k = keys::encode(std::slice::from_ref(a), a.len(), true)?;
                 for (i, g) in gids.iter().enumerate() {
