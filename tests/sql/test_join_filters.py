@@ -37,6 +37,14 @@ QUERIES = [
     "JOIN dim d ON f.k = d.k WHERE d.w < {w}",
     # a date key
     "SELECT f.v FROM fact f JOIN dim d ON f.day = d.day WHERE d.w < {w}",
+    # the small side outside EXISTS / NOT EXISTS: built on the left, the fact scan probes
+    "SELECT d.k, d.name FROM dim d WHERE d.w < {w} AND EXISTS (SELECT 1 FROM fact f "
+    "WHERE f.k = d.k AND f.v > 3)",
+    "SELECT d.k FROM dim d WHERE d.w < {w} AND NOT EXISTS (SELECT 1 FROM fact f "
+    "WHERE f.k = d.k AND f.v > 3)",
+    # INTERSECT / EXCEPT: NULL keys match each other, so no keys are pushed
+    "SELECT k FROM fact WHERE v < 3 INTERSECT SELECT k FROM fact WHERE v > {w} / 10",
+    "SELECT k FROM fact WHERE v < 3 EXCEPT SELECT k FROM fact WHERE v > {w} / 10",
     # aggregates above and a computed key (no filter below the computation)
     "SELECT d.name, sum(f.v) FROM fact f JOIN dim d ON f.k + 0 = d.k WHERE d.w < {w} "
     "GROUP BY d.name",
@@ -125,7 +133,22 @@ def test_explain_says_which_scan_got_keys_and_row_groups_are_skipped(tmp_path: P
     # a dense build side (every key of its range) is not worth a filter
     dense = "SELECT count(*) FROM fact f JOIN dim d ON f.k = d.k"
     assert "join(s) applied" not in analyze(con, dense.replace("dim d", "fact d"))
+    # EXISTS with the dimension outside: built on the left, its keys go to the fact scan
+    exists = "SELECT count(*) FROM dim d WHERE d.w < 30 AND EXISTS (SELECT 1 FROM fact f WHERE f.k = d.k)"
+    assert con.sql(exists).fetchall() == dk.sql(exists).fetchall()
+    assert "build=left" in analyze(con, exists) and "join(s) applied" in analyze(con, exists)
     # a LEFT JOIN keeps every fact row: no keys are pushed
     left = "SELECT count(*) FROM fact f LEFT JOIN dim d ON f.k = d.k AND d.w < 30"
     assert "join(s) applied" not in analyze(con, left)
     assert con.sql(left).fetchall() == dk.sql(left).fetchall()
+
+
+def test_intersect_and_except_keep_null_keys(tmp_path: Path) -> None:
+    """INTERSECT/EXCEPT match NULL with NULL: the side they probe must keep its NULL keys, so
+    they push no keys (both sides here hold NULLs and sparse keys)."""
+    keys = [None if i % 17 in (1, 12) else i * 7 for i in range(340)]
+    write(tmp_path, keys, [1, 2, 3], pa.int64())
+    con, dk = engines(tmp_path, 1)
+    for op in ("INTERSECT", "EXCEPT"):
+        sql = f"SELECT k FROM fact WHERE v < 3 {op} SELECT k FROM fact WHERE v > 5"
+        assert rows(con.sql(sql).fetchall()) == rows(dk.sql(sql).fetchall()), sql

@@ -107,12 +107,28 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
             build_left,
             single_match,
         } => {
-            // the build side first: its keys can filter the probe side's scan
-            let r = execute(right, ctx)?;
-            if !*build_left {
-                join_filter::push(ctx, *kind, left, left_keys, &r, right_keys)?;
-            }
-            let l = execute(left, ctx)?;
+            let left_buildable = matches!(
+                kind,
+                JoinKind::Semi | JoinKind::Anti | JoinKind::NullAwareAnti
+            );
+            let build_left = *build_left && left_buildable;
+            // the build side first: its keys can filter the scan under the probe side (rows
+            // of the probe side without a partner: an inner or semi join drops them; with the
+            // left side built, right rows of other keys cannot change a left row's outcome;
+            // never when NULL keys match each other: INTERSECT, EXCEPT)
+            let (l, r) = if build_left {
+                let l = execute(left, ctx)?;
+                if matches!(kind, JoinKind::Semi | JoinKind::Anti) && !*null_equal {
+                    join_filter::push(ctx, right, right_keys, &l, left_keys)?;
+                }
+                (l, execute(right, ctx)?)
+            } else {
+                let r = execute(right, ctx)?;
+                if matches!(kind, JoinKind::Inner | JoinKind::Semi) && !*null_equal {
+                    join_filter::push(ctx, left, left_keys, &r, right_keys)?;
+                }
+                (execute(left, ctx)?, r)
+            };
             let spec = hash_join::JoinSpec {
                 kind: *kind,
                 left_keys,
@@ -123,11 +139,7 @@ pub fn execute(node: &Node, ctx: &Ctx<'_>) -> Result<Vec<Chunk>> {
                 left_types: &left.types,
                 right_types: &right.types,
             };
-            let left_buildable = matches!(
-                kind,
-                JoinKind::Semi | JoinKind::Anti | JoinKind::NullAwareAnti
-            );
-            if *build_left && left_buildable {
+            if build_left {
                 hash_join::hash_join_build_left(l, r, &spec)?
             } else {
                 hash_join::hash_join(ctx, l, r, &spec)?

@@ -219,18 +219,30 @@ pub(super) fn fast_mask<'a>(
             out
         }
         Predicate::Const(c) => vec![*c == Some(true); rows],
+        // a join's keys: a NULL key is never among them (its row cannot join)
         Predicate::InSet { column, set } => {
+            let a = col(column)?;
             let mut out = vec![false; rows];
-            match nums(col(column)?)? {
-                Nums::I32(v) => out
-                    .iter_mut()
-                    .zip(v)
-                    .for_each(|(o, k)| *o = set.contains(i64::from(*k))),
-                Nums::I64(v) => out
-                    .iter_mut()
-                    .zip(v)
-                    .for_each(|(o, k)| *o = set.contains(*k)),
+            match a.data_type() {
+                DataType::Int32 | DataType::Date32 => {
+                    let v: &[i32] = match a.data_type() {
+                        DataType::Int32 => a.as_primitive::<Int32Type>().values(),
+                        _ => a.as_primitive::<Date32Type>().values(),
+                    };
+                    let it = out.iter_mut().zip(v);
+                    it.for_each(|(o, k)| *o = set.contains(i64::from(*k)));
+                }
+                DataType::Int64 => {
+                    let v = a.as_primitive::<Int64Type>().values();
+                    let it = out.iter_mut().zip(v);
+                    it.for_each(|(o, k)| *o = set.contains(*k));
+                }
                 _ => return None,
+            }
+            if let Some(n) = a.nulls() {
+                out.iter_mut()
+                    .zip(n.iter())
+                    .for_each(|(o, valid)| *o &= valid);
             }
             out
         }
