@@ -54,3 +54,21 @@ def test_disabled_pass_is_reported(con: Any) -> None:
     text = c.explain(tpch.query(6))
     assert "pass predicate_pushdown: disabled" in text
     assert "Filter" in text.split("== physical plan ==")[1]
+
+
+def test_bounds_of_one_column_estimate_one_range(tmp_path: Any) -> None:
+    """``d >= lo AND d < hi`` keeps the share of [min, max] between lo and hi (10%), not the
+    product of the two halves (0.9 * 0.2 = 18%)."""
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"d": pa.array(range(10_000), pa.int64())}), p)
+    c = minide.connect()
+    c.register("r", p)
+    plan = "\n".join(
+        r[0] for r in c.sql("EXPLAIN SELECT d FROM r WHERE d >= 1000 AND d < 2000").fetchall()
+    )
+    est = int(re.search(r"TableScan r .*est ~([\d,]+) rows", plan).group(1).replace(",", ""))
+    assert 900 <= est <= 1100, plan

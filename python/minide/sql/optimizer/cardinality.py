@@ -1,7 +1,8 @@
 """Cardinality estimation from table statistics (row counts, per-column distinct estimates and
 min/max gathered by the Rust catalog). Used by join reordering, build-side selection and EXPLAIN.
 
-Classic System-R style rules: ``col = const`` keeps 1/ndv, ranges interpolate min/max (else 1/3),
+Classic System-R style rules: ``col = const`` keeps 1/ndv, ranges interpolate min/max (the
+bounds of one column together: one range, not a product of halves; else 1/3),
 LIKE keeps 1/10, conjunctions multiply, an equi-join of |L| and |R| rows gives
 |L|·|R| / max(ndv(left key), ndv(right key)).
 """
@@ -61,12 +62,46 @@ class Estimator:
         return max(1.0, min(self.ndv.get(cid, rows), rows))
 
     def selectivity(self, e: BExpr | None, rows: float) -> float:
+        """Conjunctions multiply, except that the bounds of one column form one range: ``d >=
+        lo AND d < hi`` keeps the share of [min, max] between lo and hi, not the product of
+        the two halves (a quarter of seven years of orders is 4%, not 22%)."""
         if e is None:
             return 1.0
         s = 1.0
+        bounds: dict[int, tuple[float, float]] = {}
         for c in conjuncts(e):
-            s *= self._sel1(c, rows)
+            b = self._bound(c)
+            if b is None:
+                s *= self._sel1(c, rows)
+                continue
+            cid, lo, hi = b
+            old_lo, old_hi = bounds.get(cid, (-math.inf, math.inf))
+            bounds[cid] = (max(lo, old_lo), min(hi, old_hi))
+        for cid, (lo, hi) in bounds.items():
+            rmin, rmax = self.range[cid]
+            frac = (min(hi, rmax) - max(lo, rmin)) / (rmax - rmin)
+            s *= max(0.01, min(1.0, frac))
         return s
+
+    def _bound(self, e: BExpr) -> tuple[int, float, float] | None:
+        """``col <op> const`` on a column with a known [min, max]: (column, low, high)."""
+        if not (isinstance(e, Func) and e.op in ("lt", "le", "gt", "ge") and len(e.args) == 2):
+            return None
+        a, b = e.args
+        op = e.op
+        if isinstance(b, Col) and isinstance(a, Const):
+            a, b = b, a
+            op = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}[op]
+        if not (isinstance(a, Col) and isinstance(b, Const)):
+            return None
+        rng = self.range.get(a.id)
+        v = b.value
+        if rng is None or rng[1] <= rng[0] or isinstance(v, bool):
+            return None
+        if not isinstance(v, int | float | decimal.Decimal):
+            return None
+        x = float(v)
+        return (a.id, -math.inf, x) if op in ("lt", "le") else (a.id, x, math.inf)
 
     def _sel1(self, e: BExpr, rows: float) -> float:
         if isinstance(e, Const):
