@@ -7,7 +7,7 @@ offending line with a caret under the token.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -496,8 +496,14 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> SqlSyntaxError:
     return err
 
 
+#: parsed texts kept: a query run again (a dashboard's, a benchmark's) skips the parser
+PARSE_CACHE = 256
+
+
+@lru_cache(maxsize=PARSE_CACHE)
 def parse_script(sql: str) -> ast.Script:
-    """Parse every statement of ``sql`` (separated by ``;``)."""
+    """Parse every statement of ``sql`` (separated by ``;``). The AST is immutable (frozen
+    dataclasses and tuples), so the result for a text is kept and shared by later calls."""
     try:
         tree = _parser().parse(sql)
         return _ToAst().transform(tree)
