@@ -15,6 +15,7 @@ mod chunker;
 mod convert;
 mod decode;
 pub mod infer;
+mod options;
 pub mod parse;
 mod reader;
 mod tokenizer;
@@ -23,4 +24,5 @@ mod tokenizer;
 mod proptests;
 
 pub use convert::NullMatcher;
-pub use reader::{CsvOptions, CsvReader, CsvTable, OnBadLines, infer_schema_full, read_csv};
+pub use options::{CsvOptions, OnBadLines};
+pub use reader::{CsvReader, CsvTable, infer_schema_full, read_csv};
