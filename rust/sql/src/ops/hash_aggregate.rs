@@ -259,9 +259,7 @@ fn small_dict_gids(
         }
         let g = match table[code] {
             u32::MAX => {
-                let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
-                let k = keys::encode(&one, 1, true)?;
-                let g = index.id_bytes(k.bytes(0));
+                let g = group_of_row(cols, i, index)?;
                 table[code] = g;
                 g
             }
@@ -306,9 +304,7 @@ fn one_byte_gids(
         let g = match table[c] {
             u32::MAX if keep.is_some_and(|k| !k.value(i)) => u32::MAX,
             u32::MAX => {
-                let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
-                let k = keys::encode(&one, 1, true)?;
-                let g = index.id_bytes(k.bytes(0));
+                let g = group_of_row(cols, i, index)?;
                 table[c] = g;
                 g
             }
@@ -317,6 +313,14 @@ fn one_byte_gids(
         gids.push(g);
     }
     Ok(Some(gids))
+}
+
+/// The group id of row `i`'s key (entered in the group index on first sight): what the
+/// per-morsel code tables above hold, looked up once per distinct code.
+fn group_of_row(cols: &[ArrayRef], i: usize, index: &mut GroupIndex) -> Result<u32> {
+    let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
+    let k = keys::encode(&one, 1, true)?;
+    Ok(index.id_bytes(k.bytes(0)))
 }
 
 fn small_codes(s: &arrow_array::StringArray, n: usize, max: usize) -> Option<(Vec<u16>, usize)> {
