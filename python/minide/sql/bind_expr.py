@@ -31,6 +31,7 @@ from minide.sql.types import (
     BOOL,
     DATE,
     FLOAT,
+    FLOAT32,
     INT,
     INTERVAL,
     NULL,
@@ -43,6 +44,7 @@ from minide.sql.types import (
     dec_ps,
     int_as_dec,
     is_dec,
+    is_int,
     is_numeric,
     to_decimal,
     ts_to_micros,
@@ -84,6 +86,9 @@ class ExprBinder:
                 return Func("not", (require_bool(x, "NOT"),), BOOL)
             if not is_numeric(x.type) and x.type != NULL:
                 raise PlanError(f"unary minus needs a number, got {x.type}")
+            if is_int(x.type) and x.type != INT:
+                # 0 - x, so the executor checks the narrow range (-(-128) is no TINYINT)
+                return Func("sub", (Const(0, x.type), x), x.type)
             return Func("neg", (x,), x.type)
         if isinstance(e, ast.IsNull):
             return Func("is_not_null" if e.negated else "is_null", (b(e.expr),), BOOL)
@@ -158,21 +163,21 @@ class ExprBinder:
             return _add_interval(x, y, -1 if op == "-" else 1)
         if x.type == INTERVAL and y.type in (DATE, TS) and op == "+":
             return _add_interval(y, x, 1)
-        if x.type == DATE and y.type in (INT, NULL) and op in "+-":
+        if x.type == DATE and (is_int(y.type) or y.type == NULL) and op in "+-":
             return Func(name, (x, cast_to(y, INT)), DATE)
-        if y.type == DATE and x.type == INT and op == "+":
-            return Func(name, (y, x), DATE)
+        if y.type == DATE and is_int(x.type) and op == "+":
+            return Func(name, (y, cast_to(x, INT)), DATE)
         if x.type == DATE and y.type == DATE and op == "-":
             return Func("sub", (x, y), INT)
         for v in (x, y):
             if not is_numeric(v.type) and v.type != NULL:
                 raise PlanError(f"operator {op} needs numbers, got {x.type} and {y.type}")
-        if (is_dec(x.type) or is_dec(y.type)) and FLOAT not in (x.type, y.type):
+        if (is_dec(x.type) or is_dec(y.type)) and not {x.type, y.type} & {FLOAT, FLOAT32}:
             return _dec_binary(name, x, y)
-        t = common_type(x.type, y.type, f"operator {op}")
+        t = unify([x, y], f"operator {op}")
         if t == NULL:
             return Const(None, INT)
-        if name == "div":
+        if name == "div" and t != FLOAT32:
             t = FLOAT  # SQL / on integers gives a fraction here, as in DuckDB
         return Func(name, (cast_to(x, t), cast_to(y, t)), t)
 
@@ -278,7 +283,7 @@ class ExprBinder:
             if name in ("sum", "avg"):
                 if not is_numeric(arg.type) and arg.type != NULL:
                     raise PlanError(f"{name}() needs numbers, got {arg.type}")
-                t = FLOAT if name == "avg" or arg.type != INT else INT
+                t = INT if name == "sum" and is_int(arg.type) else FLOAT
                 if name == "sum" and is_dec(arg.type):
                     t = dec(38, dec_ps(arg.type)[1])
                 arg = cast_to(arg, INT if arg.type == NULL else arg.type)
@@ -307,7 +312,7 @@ def _window_type(name: str, args: list[BExpr]) -> str:
     if name == "sum":
         if is_dec(args[0].type):
             return dec(38, dec_ps(args[0].type)[1])
-        return INT if args[0].type in (INT, NULL) else FLOAT
+        return INT if is_int(args[0].type) or args[0].type == NULL else FLOAT
     return args[0].type if args[0].type != NULL else INT
 
 
@@ -389,7 +394,7 @@ def _dec_binary(name: str, x: BExpr, y: BExpr) -> BExpr:
 def _as_dec(e: BExpr) -> tuple[int, int]:
     if is_dec(e.type):
         return dec_ps(e.type)
-    return int_as_dec(int_constant(e))
+    return int_as_dec(int_constant(e), e.type)
 
 
 def _has_agg_bound(e: BExpr) -> bool:

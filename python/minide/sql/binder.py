@@ -55,6 +55,7 @@ from minide.sql.types import (
     INT,
     NULL,
     common_type,
+    is_int,
 )
 
 
@@ -210,7 +211,7 @@ class Binder(ExprBinder):
             from minide.sql.optimizer.constant_folding import fold
 
             b = fold(self.bind_expr(e, Scope()))
-            if not isinstance(b, Const) or b.type not in (INT, NULL):
+            if not isinstance(b, Const) or not (is_int(b.type) or b.type == NULL):
                 raise PlanError(f"{what} must be an integer constant")
             if b.value is not None and b.value < 0:
                 raise PlanError(f"{what} must not be negative")

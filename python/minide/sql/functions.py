@@ -7,7 +7,22 @@ from collections.abc import Callable
 
 from minide.errors import PlanError, UnsupportedError
 from minide.sql.expr import BExpr, Const, Func
-from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS, dec, dec_ps, is_dec, is_numeric
+from minide.sql.types import (
+    BOOL,
+    DATE,
+    FLOAT,
+    FLOAT32,
+    INT,
+    NULL,
+    STR,
+    TS,
+    dec,
+    dec_ps,
+    is_dec,
+    is_int,
+    is_numeric,
+    sql_name,
+)
 
 AGGREGATES = {"sum", "count", "avg", "min", "max", "bool_and", "bool_or", "every"}
 
@@ -45,6 +60,8 @@ def _floor_ceil(name: str) -> Callable[[list[BExpr]], BExpr]:
             if s == 0:
                 return args[0]
             return Func(f"{name}_dec", (args[0], Const(s, INT)), dec(p, 0))
+        if args[0].type == FLOAT32:  # DuckDB: floor(REAL) is a REAL
+            return Func(name, (args[0],), FLOAT32)
         return Func(name, (_cast(args[0], FLOAT),), FLOAT)
 
     return f
@@ -78,7 +95,8 @@ def _nullif(args: list[BExpr]) -> BExpr:
 
 def _abs(args: list[BExpr]) -> BExpr:
     _numeric("abs", args[0])
-    t = INT if args[0].type == INT else args[0].type if is_dec(args[0].type) else FLOAT
+    a = args[0].type
+    t = a if is_int(a) or is_dec(a) or a == FLOAT32 else FLOAT
     return Func("abs", (_cast(args[0], t),), t)
 
 
@@ -97,6 +115,8 @@ def _round(args: list[BExpr]) -> BExpr:
         if n < 0:
             raise UnsupportedError("round(decimal, digits) with negative digits")
         return args[0] if n >= s else _cast(args[0], dec(p, n))
+    if args[0].type == FLOAT32:  # DuckDB: round(REAL) is a REAL
+        return Func("round", (args[0], *extra), FLOAT32)
     return Func("round", (_cast(args[0], FLOAT), *extra), FLOAT)
 
 
@@ -108,7 +128,7 @@ def _substring(args: list[BExpr]) -> BExpr:
     s = _string("substring", args[0])
     rest = []
     for a in args[1:]:
-        if a.type not in (INT, NULL):
+        if not is_int(a.type) and a.type != NULL:
             raise PlanError(f"substring() positions must be integers, got {a.type}")
         rest.append(_cast(a, INT))
     return Func("substring", (s, *rest), STR)
@@ -147,12 +167,7 @@ def extract(field: str, e: BExpr) -> BExpr:
 
 def _typeof(args: list[BExpr]) -> BExpr:
     """typeof(x): the SQL name of x's type, as DuckDB spells it (a constant)."""
-    t = args[0].type
-    names = {BOOL: "BOOLEAN", INT: "BIGINT", FLOAT: "DOUBLE", STR: "VARCHAR", DATE: "DATE"}
-    if is_dec(t):
-        p, s = dec_ps(t)
-        return Const(f"DECIMAL({p},{s})", STR)
-    return Const(names.get(t, "TIMESTAMP" if t == TS else "NULL"), STR)
+    return Const(sql_name(args[0].type), STR)
 
 
 #: name -> (min args, max args, builder)

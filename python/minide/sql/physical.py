@@ -29,12 +29,33 @@ from minide.sql.plan import (
     Values,
     Window,
 )
-from minide.sql.types import BOOL, DATE, FLOAT, INT, NULL, STR, TS, dec_ps, is_dec, scaled
+from minide.sql.types import (
+    BOOL,
+    DATE,
+    FLOAT,
+    FLOAT32,
+    FLOATS,
+    INT,
+    INT8,
+    INT16,
+    INT32,
+    NULL,
+    STR,
+    TS,
+    dec_ps,
+    is_dec,
+    is_int,
+    scaled,
+)
 
 _DTYPE = {
     BOOL: "Bool",
     INT: "Int64",
+    INT32: "Int32",
+    INT16: "Int16",
+    INT8: "Int8",
     FLOAT: "Float64",
+    FLOAT32: "Float32",
     STR: "Utf8",
     DATE: "Date32",
     TS: "Timestamp",
@@ -108,9 +129,9 @@ def scalar(value: Any, t: str) -> Any:
         return {"Int": v} if -(2**63) <= v < 2**63 else {"Str": str(v)}
     if t == BOOL:
         return {"Bool": bool(value)}
-    if t in (INT, DATE, TS):
+    if is_int(t) or t in (DATE, TS):
         return {"Int": int(value)}
-    if t == FLOAT:
+    if t in FLOATS:
         return {"Float": float(value)}
     return {"Str": str(value)}
 

@@ -29,10 +29,12 @@ from minide.sql.plan import (
 from minide.sql.types import (
     BOOL,
     DATE,
-    FLOAT,
+    FLOAT32,
+    FLOATS,
     INT,
     INTERVAL,
     NULL,
+    NUMERIC,
     STR,
     TS,
     common_type,
@@ -42,7 +44,11 @@ from minide.sql.types import (
     dec_const,
     dec_ps,
     int_as_dec,
+    int_fits,
+    int_type_of,
     is_dec,
+    is_int,
+    to_f32,
     ts_to_micros,
 )
 
@@ -74,12 +80,13 @@ def cast_to(e: BExpr, t: str) -> BExpr:
                 c = dec_const(v, e.type, t)
                 if c is not None:
                     return Const(c, t)
-            if t == FLOAT and e.type in (INT, STR):
-                return Const(float(v), t)
-            if t == INT and e.type == STR:
-                return Const(int(v), t)
-            if t == INT and e.type == FLOAT:
-                return Const(round(v), t)
+            if t in FLOATS and e.type in (*NUMERIC, STR):
+                return Const(to_f32(float(v)) if t == FLOAT32 else float(v), t)
+            if is_int(t) and e.type in (*NUMERIC, STR):
+                n = int(v) if is_int(e.type) or e.type == STR else round(v)
+                if not int_fits(n, t):
+                    raise ValueError(n)  # the executor's cast reports the overflow
+                return Const(n, t)
             if t == DATE and e.type == STR:
                 return Const(date_to_days(v), t)
             if t == TS and e.type == STR:
@@ -119,20 +126,34 @@ def int_constant(e: BExpr) -> int | None:
     return f.value if isinstance(f, Const) and isinstance(f.value, int) else None
 
 
+def _int_literal(e: BExpr) -> bool:
+    return isinstance(e, Const) and e.type == INT and type(e.value) is int
+
+
 def unify(exprs: list[BExpr], what: str) -> str:
     """The type a list of expressions (CASE branches, IN items, both sides of a comparison) is
     cast to. Among decimals an integer constant counts as DuckDB's INTEGER, DECIMAL(10, 0), and
     other integers as BIGINT, DECIMAL(19, 0)."""
+    # An integer literal meets a narrow integer as that type when it fits (DuckDB types
+    # literals by value: `smallint_col + 1` is a SMALLINT), as INTEGER or BIGINT when not.
+    lits = [e for e in exprs if _int_literal(e)]
     t = NULL
     for e in exprs:
-        t = common_type(t, e.type, what)
+        if not any(e is x for x in lits):
+            t = common_type(t, e.type, what)
+    for e in lits:
+        assert isinstance(e, Const)
+        if is_int(t) and t != INT:
+            t = t if int_fits(e.value, t) else common_type(t, int_type_of(e.value), what)
+        else:
+            t = common_type(t, e.type, what)
     if not is_dec(t):
         return t
     ps: tuple[int, int] | None = None
     for e in exprs:
         if e.type == NULL:
             continue
-        d = dec_ps(e.type) if is_dec(e.type) else int_as_dec(int_constant(e))
+        d = dec_ps(e.type) if is_dec(e.type) else int_as_dec(int_constant(e), e.type)
         ps = d if ps is None else dec_ps(dec_common(ps, d))
     assert ps is not None
     return dec(*ps)

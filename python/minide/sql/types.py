@@ -1,6 +1,9 @@
 """The engine's logical types (mirrors ``rust/sql/src/types.rs``) and the binder's coercion rules.
 
-``bool int64 float64 utf8 date32 timestamp`` are column types; ``null`` is the type of an untyped
+``bool int64 float64 utf8 date32 timestamp`` are column types, and so are DuckDB's narrow
+``int8 int16 int32`` (TINYINT, SMALLINT, INTEGER) and ``float32`` (REAL/FLOAT): a column keeps
+its width through the query and comes back in it; inside the executor they are held as int64 /
+float64, and arithmetic on them is checked against their range (rounded to f32 for REAL); ``null`` is the type of an untyped
 NULL literal and ``interval`` the type of an interval constant (only valid in date arithmetic).
 ``decimal(p,s)`` is an exact decimal with precision ``p`` (1..38) and scale ``s``: the executor
 holds it as a scaled integer (i64 when p <= 18, i128 above). The result-type rules below are
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+import struct
 
 import pyarrow as pa
 
@@ -27,25 +31,33 @@ BOOL, INT, FLOAT, STR, DATE, TS, NULL, INTERVAL = (
     "null",
     "interval",
 )
-NUMERIC = (INT, FLOAT)
+INT8, INT16, INT32, FLOAT32 = "int8", "int16", "int32", "float32"
+#: the integer types, narrowest first
+INTS = (INT8, INT16, INT32, INT)
+FLOATS = (FLOAT32, FLOAT)
+NUMERIC = (*INTS, *FLOATS)
+_INT_BITS = {INT8: 8, INT16: 16, INT32: 32, INT: 64}
 EPOCH = dt.date(1970, 1, 1)
 
 _SQL_TYPES = {
     "boolean": BOOL,
     "bool": BOOL,
-    "tinyint": INT,
-    "smallint": INT,
-    "int": INT,
-    "integer": INT,
+    "tinyint": INT8,
+    "int1": INT8,
+    "smallint": INT16,
+    "int2": INT16,
+    "int": INT32,
+    "integer": INT32,
+    "int4": INT32,
+    "int32": INT32,
     "bigint": INT,
-    "int2": INT,
-    "int4": INT,
     "int8": INT,
     "int64": INT,
     "hugeint": INT,
-    "real": FLOAT,
-    "float": FLOAT,
-    "float4": FLOAT,
+    "real": FLOAT32,
+    "float": FLOAT32,
+    "float4": FLOAT32,
+    "float32": FLOAT32,
     "float8": FLOAT,
     "double": FLOAT,
     "float64": FLOAT,
@@ -84,7 +96,31 @@ def dec_ps(t: str) -> tuple[int, int]:
 
 
 def is_numeric(t: str) -> bool:
-    return t in (INT, FLOAT) or is_dec(t)
+    return t in NUMERIC or is_dec(t)
+
+
+def is_int(t: str) -> bool:
+    return t in _INT_BITS
+
+
+def int_fits(value: int, t: str) -> bool:
+    """Whether the integer ``value`` is in the range of the integer type ``t``."""
+    bits = _INT_BITS[t]
+    return -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+
+
+def to_f32(x: float) -> float:
+    """``x`` rounded to the nearest REAL (f32), as a Python float."""
+    try:
+        return float(struct.unpack("f", struct.pack("f", x))[0])
+    except OverflowError:
+        raise ValueError(f"{x} is out of range for FLOAT") from None
+
+
+def int_type_of(value: int) -> str:
+    """The narrowest integer type holding ``value`` (INTEGER at least, as DuckDB types a literal
+    that does not fit the column it meets)."""
+    return next((t for t in (INT32, INT) if int_fits(value, t)), INT)
 
 
 def check_decimal(p: int, s: int) -> str:
@@ -108,13 +144,13 @@ def from_sql(name: str, params: tuple[int, ...] | list[int] = ()) -> str:
     return t
 
 
-def int_as_dec(value: int | None = None) -> tuple[int, int]:
-    """The decimal an integer operand becomes next to a decimal: DuckDB types an INTEGER as
-    DECIMAL(10, 0) and a BIGINT as DECIMAL(19, 0). Columns are BIGINT here; integer literals
-    that fit 32 bits are INTEGERs, as in DuckDB."""
+def int_as_dec(value: int | None = None, t: str = "int64") -> tuple[int, int]:
+    """The decimal an integer operand becomes next to a decimal: DuckDB types a TINYINT as
+    DECIMAL(3, 0), a SMALLINT as DECIMAL(5, 0), an INTEGER as DECIMAL(10, 0) and a BIGINT as
+    DECIMAL(19, 0). Integer literals (``value``) that fit 32 bits are INTEGERs, as in DuckDB."""
     if value is not None and -(2**31) <= value < 2**31:
         return 10, 0
-    return 19, 0
+    return {INT8: (3, 0), INT16: (5, 0), INT32: (10, 0)}.get(t, (19, 0))
 
 
 def dec_common(a: tuple[int, int], b: tuple[int, int]) -> str:
@@ -179,7 +215,7 @@ def dec_const(value: object, src: str, dst: str) -> object | None:
     Raises PlanError when the value does not fit, as DuckDB's conversion error does."""
     if is_dec(dst):
         p, s = dec_ps(dst)
-        if src not in (INT, FLOAT, STR) and not is_dec(src):
+        if src not in (*NUMERIC, STR) and not is_dec(src):
             return None
         try:
             d = to_decimal(value, s)
@@ -189,10 +225,13 @@ def dec_const(value: object, src: str, dst: str) -> object | None:
             raise PlanError(f"value {value} does not fit DECIMAL({p},{s})")
         return d
     assert isinstance(value, decimal.Decimal)
-    if dst == FLOAT:
+    if dst in FLOATS:
         return float(value)
-    if dst == INT:
-        return int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    if is_int(dst):
+        n = int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+        if not int_fits(n, dst):
+            raise PlanError(f"value {value} is out of range for {sql_name(dst)}")
+        return n
     if dst == STR:
         return format(value, "f")
     return None
@@ -204,7 +243,11 @@ def to_arrow(t: str) -> pa.DataType:
     return {
         BOOL: pa.bool_(),
         INT: pa.int64(),
+        INT32: pa.int32(),
+        INT16: pa.int16(),
+        INT8: pa.int8(),
         FLOAT: pa.float64(),
+        FLOAT32: pa.float32(),
         STR: pa.string(),
         DATE: pa.date32(),
         TS: pa.timestamp("us"),
@@ -220,19 +263,41 @@ def common_type(a: str, b: str, what: str) -> str:
         return b
     if b == NULL:
         return a
-    if {a, b} == {INT, FLOAT}:
+    if is_int(a) and is_int(b):
+        return a if _INT_BITS[a] >= _INT_BITS[b] else b
+    # DuckDB: REAL absorbs integers and decimals, DOUBLE absorbs everything numeric
+    if FLOAT in (a, b) and is_numeric(a) and is_numeric(b):
         return FLOAT
+    if FLOAT32 in (a, b) and is_numeric(a) and is_numeric(b):
+        return FLOAT32
     if is_dec(a) or is_dec(b):
         other = b if is_dec(a) else a
-        if other == FLOAT:
-            return FLOAT
-        if other == INT or is_dec(other):
-            pa_ = dec_ps(a) if is_dec(a) else int_as_dec()
-            pb_ = dec_ps(b) if is_dec(b) else int_as_dec()
+        if is_int(other) or is_dec(other):
+            pa_ = dec_ps(a) if is_dec(a) else int_as_dec(None, a)
+            pb_ = dec_ps(b) if is_dec(b) else int_as_dec(None, b)
             return dec_common(pa_, pb_)
     if {a, b} == {DATE, TS}:
         return TS
     raise PlanError(f"{what}: cannot combine {a} and {b}; add a CAST")
+
+
+def sql_name(t: str) -> str:
+    """DuckDB's name of an engine type, for messages and ``typeof``."""
+    names = {
+        BOOL: "BOOLEAN",
+        INT8: "TINYINT",
+        INT16: "SMALLINT",
+        INT32: "INTEGER",
+        INT: "BIGINT",
+        FLOAT32: "FLOAT",
+        FLOAT: "DOUBLE",
+        STR: "VARCHAR",
+        DATE: "DATE",
+        TS: "TIMESTAMP",
+    }
+    if is_dec(t):
+        return "DECIMAL({},{})".format(*dec_ps(t))
+    return names.get(t, t.upper())
 
 
 def date_to_days(text: str) -> int:

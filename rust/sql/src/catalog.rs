@@ -265,7 +265,14 @@ pub fn stats(t: &Table) -> Result<Vec<ColumnStats>> {
         };
         let numeric = matches!(
             ty,
-            DType::Int64 | DType::Float64 | DType::Date32 | DType::Decimal(..)
+            DType::Int64
+                | DType::Int32
+                | DType::Int16
+                | DType::Int8
+                | DType::Float64
+                | DType::Float32
+                | DType::Date32
+                | DType::Decimal(..)
         );
         if let DType::Decimal(_, s) = ty {
             // statistics are in units, like the planner's constants

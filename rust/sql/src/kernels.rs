@@ -273,8 +273,10 @@ pub fn interleave(arrays: &[ArrayRef], ty: DType, picks: &[(u32, u32)]) -> Resul
     let dt = ty.physical();
     Ok(match ty {
         DType::Decimal(..) if ty.is_wide_decimal() => prim::<Decimal128Type>(arrays, picks, &dt),
-        DType::Int64 | DType::Decimal(..) => prim::<Int64Type>(arrays, picks, &dt),
-        DType::Float64 => prim::<Float64Type>(arrays, picks, &dt),
+        DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8 | DType::Decimal(..) => {
+            prim::<Int64Type>(arrays, picks, &dt)
+        }
+        DType::Float64 | DType::Float32 => prim::<Float64Type>(arrays, picks, &dt),
         DType::Date32 => prim::<Date32Type>(arrays, picks, &dt),
         DType::Timestamp => prim::<TimestampMicrosecondType>(arrays, picks, &dt),
         DType::Bool => {

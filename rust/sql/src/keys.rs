@@ -64,7 +64,8 @@ impl Keys {
 /// Whether keys of these types hash as a single i64.
 pub fn int_mode(types: &[DType]) -> bool {
     match types {
-        [DType::Int64 | DType::Date32 | DType::Timestamp] => true,
+        [DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8] => true,
+        [DType::Date32 | DType::Timestamp] => true,
         [t @ DType::Decimal(..)] => !t.is_wide_decimal(),
         _ => false,
     }
@@ -200,13 +201,15 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
                     arrow_array::types::Decimal128Type,
                 >::new(wide.into(), nulls))
             }
-            DType::Int64 | DType::Decimal(..) => Arc::new(Int64Array::new(nums.into(), nulls)),
+            DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8 | DType::Decimal(..) => {
+                Arc::new(Int64Array::new(nums.into(), nulls))
+            }
             DType::Timestamp => Arc::new(TimestampMicrosecondArray::new(nums.into(), nulls)),
             DType::Date32 => Arc::new(Date32Array::new(
                 nums.iter().map(|x| *x as i32).collect(),
                 nulls,
             )),
-            DType::Float64 => Arc::new(Float64Array::new(
+            DType::Float64 | DType::Float32 => Arc::new(Float64Array::new(
                 nums.iter().map(|x| f64::from_bits(*x as u64)).collect(),
                 nulls,
             )),

@@ -92,8 +92,10 @@ pub fn literal(value: &Scalar, lit_ty: DType, col_ty: DType) -> Option<Literal> 
     Some(match (value, lit_ty) {
         (Scalar::Null, _) => return None,
         (Scalar::Bool(b), DType::Bool) => Literal::Bool(*b),
-        (Scalar::Int(i), DType::Int64) => Literal::Int(i128::from(*i)),
-        (Scalar::Float(f), DType::Float64) => Literal::Float(*f),
+        (Scalar::Int(i), DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8) => {
+            Literal::Int(i128::from(*i))
+        }
+        (Scalar::Float(f), DType::Float64 | DType::Float32) => Literal::Float(*f),
         (Scalar::Str(s), DType::Utf8) => Literal::Str(s.clone()),
         (Scalar::Int(d), DType::Date32) => Literal::Date(i32::try_from(*d).ok()?),
         (Scalar::Int(us), DType::Timestamp) => Literal::Timestamp {

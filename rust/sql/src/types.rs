@@ -2,8 +2,11 @@
 //! unit every operator consumes and produces (a morsel of rows as Arrow columns).
 //!
 //! Every input column is normalized once, when a table is registered (see [`normalize`]): all
-//! integers become Int64, Float32 becomes Float64, every string flavour becomes Utf8,
+//! integers are held as Int64, Float32 as Float64, every string flavour becomes Utf8,
 //! timestamps become Int64 microseconds. Operators therefore only handle these few layouts.
+//! TINYINT/SMALLINT/INTEGER and REAL stay types of their own ([`DType::phys`] gives their
+//! layout): [`narrow`] checks / rounds their arithmetic results, [`to_output`] returns them in
+//! their own widths.
 //!
 //! `DECIMAL(p, s)` ([`DType::Decimal`]) is exact: a scaled integer (value * 10^s). Its layout
 //! inside the engine ([`DType::physical`]) is an `Int64Array` when p <= 18 (so comparisons, keys,
@@ -38,6 +41,15 @@ pub enum DType {
     Bool,
     Int64,
     Float64,
+    /// TINYINT, SMALLINT, INTEGER: their own types in the binder and in results, held as Int64
+    /// inside the engine ([`DType::phys`]); arithmetic on them is checked against their range.
+    Int8,
+    Int16,
+    Int32,
+    /// REAL (FLOAT): held as Float64 inside the engine, every value exactly an f32 (arithmetic
+    /// rounds each result to f32, which gives f32 arithmetic's answer: a double holds the exact
+    /// sum, difference, product or quotient of two f32s closely enough to round it correctly).
+    Float32,
     Utf8,
     Date32,
     Timestamp,
@@ -71,10 +83,47 @@ impl DType {
 
     /// The Arrow type of this type's arrays inside the engine (see the module docs).
     pub fn physical(self) -> DataType {
-        match self {
+        match self.phys() {
             DType::Decimal(p, _) if p <= MAX_I64_PRECISION => DataType::Int64,
             DType::Decimal(..) => DataType::Decimal128(38, 10),
             other => other.arrow(),
+        }
+    }
+
+    /// The type whose layout and kernels this type uses inside the engine: the narrow integers
+    /// are Int64, REAL is Float64, every other type is itself.
+    pub fn phys(self) -> DType {
+        match self {
+            DType::Int8 | DType::Int16 | DType::Int32 => DType::Int64,
+            DType::Float32 => DType::Float64,
+            other => other,
+        }
+    }
+
+    /// The range of a narrow integer type (None for BIGINT and non-integers).
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        match self {
+            DType::Int8 => Some((i64::from(i8::MIN), i64::from(i8::MAX))),
+            DType::Int16 => Some((i64::from(i16::MIN), i64::from(i16::MAX))),
+            DType::Int32 => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+            _ => None,
+        }
+    }
+
+    /// The SQL name of the type, for error messages (DuckDB's spelling).
+    pub fn sql_name(self) -> String {
+        match self {
+            DType::Bool => "BOOLEAN".into(),
+            DType::Int8 => "TINYINT".into(),
+            DType::Int16 => "SMALLINT".into(),
+            DType::Int32 => "INTEGER".into(),
+            DType::Int64 => "BIGINT".into(),
+            DType::Float32 => "FLOAT".into(),
+            DType::Float64 => "DOUBLE".into(),
+            DType::Utf8 => "VARCHAR".into(),
+            DType::Date32 => "DATE".into(),
+            DType::Timestamp => "TIMESTAMP".into(),
+            DType::Decimal(p, s) => format!("DECIMAL({p},{s})"),
         }
     }
 
@@ -84,6 +133,10 @@ impl DType {
             "bool" => DType::Bool,
             "int64" => DType::Int64,
             "float64" => DType::Float64,
+            "int8" => DType::Int8,
+            "int16" => DType::Int16,
+            "int32" => DType::Int32,
+            "float32" => DType::Float32,
             "utf8" => DType::Utf8,
             "date32" => DType::Date32,
             "timestamp" => DType::Timestamp,
@@ -114,6 +167,10 @@ impl DType {
             DType::Bool => DataType::Boolean,
             DType::Int64 => DataType::Int64,
             DType::Float64 => DataType::Float64,
+            DType::Int8 => DataType::Int8,
+            DType::Int16 => DataType::Int16,
+            DType::Int32 => DataType::Int32,
+            DType::Float32 => DataType::Float32,
             DType::Utf8 => DataType::Utf8,
             DType::Date32 => DataType::Date32,
             DType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -125,6 +182,10 @@ impl DType {
             DataType::Boolean => DType::Bool,
             DataType::Int64 => DType::Int64,
             DataType::Float64 => DType::Float64,
+            DataType::Int8 => DType::Int8,
+            DataType::Int16 => DType::Int16,
+            DataType::Int32 => DType::Int32,
+            DataType::Float32 => DType::Float32,
             DataType::Utf8 => DType::Utf8,
             DataType::Date32 => DType::Date32,
             DataType::Timestamp(TimeUnit::Microsecond, _) => DType::Timestamp,
@@ -144,6 +205,10 @@ impl DType {
             DType::Bool => "bool".into(),
             DType::Int64 => "int64".into(),
             DType::Float64 => "float64".into(),
+            DType::Int8 => "int8".into(),
+            DType::Int16 => "int16".into(),
+            DType::Int32 => "int32".into(),
+            DType::Float32 => "float32".into(),
             DType::Utf8 => "utf8".into(),
             DType::Date32 => "date32".into(),
             DType::Timestamp => "timestamp".into(),
@@ -204,10 +269,48 @@ pub fn scalar_i128(v: &Scalar) -> Result<i128> {
     }
 }
 
+/// An engine-layout array of `ty.phys()` holding values of `ty`: narrow integers are checked
+/// against their range (an error names `what`, e.g. "addition", DuckDB's wording), REAL values
+/// are rounded to f32. Other types pass through.
+pub fn narrow(a: ArrayRef, ty: DType, what: &str) -> Result<ArrayRef> {
+    if let Some((lo, hi)) = ty.int_range() {
+        let p = a.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+            Error::InvalidArgument(format!("{} value held as {}", ty.sql_name(), a.data_type()))
+        })?;
+        let nulls = p.nulls();
+        let bad = p
+            .values()
+            .iter()
+            .enumerate()
+            .find(|(i, x)| !(lo..=hi).contains(*x) && nulls.is_none_or(|n| n.is_valid(*i)));
+        if let Some((_, x)) = bad {
+            return Err(Error::InvalidArgument(format!(
+                "Overflow in {what} of {}: {x} is out of its range [{lo}, {hi}]",
+                ty.sql_name()
+            )));
+        }
+        return Ok(a);
+    }
+    if ty == DType::Float32 {
+        let p = a.as_primitive_opt::<Float64Type>().ok_or_else(|| {
+            Error::InvalidArgument(format!("FLOAT value held as {}", a.data_type()))
+        })?;
+        if p.values()
+            .iter()
+            .all(|x| f64::from(*x as f32).to_bits() == x.to_bits())
+        {
+            return Ok(a);
+        }
+        let v: Vec<f64> = p.values().iter().map(|x| f64::from(*x as f32)).collect();
+        return Ok(Arc::new(Float64Array::new(v.into(), p.nulls().cloned())));
+    }
+    Ok(a)
+}
+
 /// An all-null column of `ty` with `len` rows.
 pub fn null_array(ty: DType, len: usize) -> ArrayRef {
     let nulls = Some(NullBuffer::new_null(len));
-    match ty {
+    match ty.phys() {
         DType::Bool => Arc::new(BooleanArray::new(BooleanBuffer::new_unset(len), nulls)),
         DType::Int64 => Arc::new(Int64Array::new(vec![0; len].into(), nulls)),
         DType::Float64 => Arc::new(Float64Array::new(vec![0.0; len].into(), nulls)),
@@ -221,11 +324,24 @@ pub fn null_array(ty: DType, len: usize) -> ArrayRef {
             vec![0i128; len].into(),
             nulls,
         )),
+        DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 => null_array(ty.phys(), len),
     }
 }
 
 /// A column repeating `value` `len` times.
 pub fn scalar_array(value: &Scalar, ty: DType, len: usize) -> Result<ArrayRef> {
+    if let (Scalar::Int(v), Some((lo, hi))) = (value, ty.int_range())
+        && !(lo..=hi).contains(v)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "value {v} is out of range for {}",
+            ty.sql_name()
+        )));
+    }
+    if let (Scalar::Float(v), DType::Float32) = (value, ty) {
+        return scalar_array(&Scalar::Float(f64::from(*v as f32)), DType::Float64, len);
+    }
+    let ty = ty.phys();
     Ok(match (value, ty) {
         (Scalar::Null, _) => null_array(ty, len),
         (Scalar::Bool(b), DType::Bool) => Arc::new(BooleanArray::new(
@@ -302,6 +418,9 @@ pub fn array_from_scalars(ty: DType, values: &[Scalar]) -> Result<ArrayRef> {
         Error::InvalidArgument(format!("value {v:?} does not fit type {}", ty.name()))
     }
     Ok(match ty {
+        DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 => {
+            return narrow(array_from_scalars(ty.phys(), values)?, ty, "conversion");
+        }
         DType::Bool => {
             let mut out = Vec::with_capacity(values.len());
             for v in values {

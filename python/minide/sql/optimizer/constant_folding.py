@@ -22,6 +22,7 @@ from minide.sql.types import (
     DATE,
     EPOCH,
     FLOAT,
+    FLOATS,
     INT,
     STR,
     days_to_date,
@@ -79,7 +80,7 @@ def _fold_func(f: Func) -> BExpr | None:
         return Const(None, f.type)
     try:
         if op in _CMP and not (
-            f.args[0].type == FLOAT and any(isinstance(v, float) and math.isnan(v) for v in vals)
+            f.args[0].type in FLOATS and any(isinstance(v, float) and math.isnan(v) for v in vals)
         ):
             return Const(_CMP[op](vals[0], vals[1]), BOOL)
         if op == "not":

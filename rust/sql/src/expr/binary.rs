@@ -364,6 +364,18 @@ fn checked_i64(
 }
 
 fn arith(op: BinOp, l: &Operand, r: &Operand, ty: DType, len: usize) -> Result<ArrayRef> {
+    if ty.phys() != ty {
+        // INTEGER/SMALLINT/TINYINT/REAL: computed in the engine layout (no i64 overflow is
+        // possible from two narrow operands), then checked against the type's range / rounded.
+        let what = match op {
+            BinOp::Add => "addition",
+            BinOp::Sub => "subtraction",
+            BinOp::Mul => "multiplication",
+            BinOp::Div => "division",
+            _ => "modulo",
+        };
+        return crate::types::narrow(arith(op, l, r, ty.phys(), len)?, ty, what);
+    }
     let nulls = nulls_of(l, r);
     let lt = operand_type(l);
     let rt = operand_type(r);

@@ -13,7 +13,7 @@ use arrow_schema::DataType;
 use minide_common::{Error, Result};
 
 use super::date::{format_date, parse_date};
-use crate::types::DType;
+use crate::types::{DType, narrow};
 
 fn bad(v: &str, to: DType) -> Error {
     Error::InvalidArgument(format!("could not convert string '{v}' to {}", to.name()))
@@ -22,16 +22,39 @@ fn bad(v: &str, to: DType) -> Error {
 /// CAST from the engine type `from` (None: read it off the array's layout, which is ambiguous
 /// only for decimals) to `to`.
 pub fn cast_from(a: &ArrayRef, from: Option<DType>, to: DType) -> Result<ArrayRef> {
+    if from == Some(to) {
+        return Ok(a.clone());
+    }
+    if to.phys() != to {
+        // to a narrow integer or REAL: the cast to its engine layout, then range-checked/rounded
+        return narrow(cast_from(a, from, to.phys())?, to, "cast");
+    }
     match from {
-        Some(f) if f == to => Ok(a.clone()),
+        Some(DType::Float32) if to == DType::Utf8 => Ok(float32_strings(a)),
         Some(f @ DType::Decimal(..)) => super::decimal::cast_decimal(a, f, to),
-        Some(f) if matches!(to, DType::Decimal(..)) => super::decimal::cast_decimal(a, f, to),
+        Some(f) if matches!(to, DType::Decimal(..)) => {
+            super::decimal::cast_decimal(a, f.phys(), to)
+        }
         _ => cast(a, to),
     }
 }
 
+/// REAL values as text: the shortest digits that read back as the same f32 (`3.1`, not the
+/// double `3.0999999046325684` the engine holds).
+fn float32_strings(a: &ArrayRef) -> ArrayRef {
+    let p = a.as_primitive::<Float64Type>();
+    let out: StringArray = p
+        .iter()
+        .map(|v| v.map(|x| format_float32(x as f32)))
+        .collect();
+    Arc::new(out)
+}
+
 /// CAST between non-decimal types (see [`cast_from`] for decimals).
 pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
+    if to.phys() != to {
+        return narrow(cast(a, to.phys())?, to, "cast");
+    }
     if let DType::Decimal(..) = to {
         let from = DType::of(a.data_type())?;
         return super::decimal::cast_decimal(a, from, to);
@@ -127,8 +150,13 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
                         return None;
                     }
                     Some(match from {
-                        DType::Int64 => a.as_primitive::<Int64Type>().value(i).to_string(),
+                        DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8 => {
+                            a.as_primitive::<Int64Type>().value(i).to_string()
+                        }
                         DType::Float64 => format_float(a.as_primitive::<Float64Type>().value(i)),
+                        DType::Float32 => {
+                            format_float32(a.as_primitive::<Float64Type>().value(i) as f32)
+                        }
                         DType::Bool => a.as_boolean().value(i).to_string(),
                         DType::Date32 => {
                             format_date(i64::from(a.as_primitive::<Date32Type>().value(i)))
@@ -219,7 +247,9 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
                     Arc::new(BooleanArray::new(v.into_iter().collect(), nulls))
                 }
                 DType::Utf8 => a.clone(),
-                DType::Decimal(..) => unreachable_decimal()?,
+                DType::Decimal(..) | DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 => {
+                    unreachable_decimal()?
+                }
             }
         }
         (f, t) => {
@@ -234,8 +264,16 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
 
 fn unreachable_decimal() -> Result<ArrayRef> {
     Err(Error::InvalidArgument(
-        "internal: decimal casts go through cast_decimal".into(),
+        "internal: decimal and narrow-type casts go through cast_decimal and narrow".into(),
     ))
+}
+
+fn format_float32(f: f32) -> String {
+    if f.is_finite() && f == f.trunc() && f.abs() < 1e7 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
 }
 
 fn format_float(f: f64) -> String {

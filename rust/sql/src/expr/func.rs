@@ -58,6 +58,12 @@ fn day_numbers(a: &ArrayRef) -> Result<Vec<i64>> {
 }
 
 pub fn eval_func(name: &str, args: &[Expr], ty: DType, chunk: &Chunk) -> Result<ArrayRef> {
+    let out = eval_func_in(name, args, ty, chunk)?;
+    // a narrow integer or REAL result (abs(), coalesce(), round() ...) is checked / rounded
+    crate::types::narrow(out, ty, name)
+}
+
+fn eval_func_in(name: &str, args: &[Expr], ty: DType, chunk: &Chunk) -> Result<ArrayRef> {
     let a0 = || -> Result<ArrayRef> { eval(arg(name, args, 0)?, chunk) };
     Ok(match name {
         "extract_year" | "extract_month" | "extract_day" | "extract_quarter" | "extract_dow"
@@ -135,7 +141,7 @@ pub fn eval_func(name: &str, args: &[Expr], ty: DType, chunk: &Chunk) -> Result<
         }
         "abs" => {
             let a = a0()?;
-            match ty {
+            match ty.phys() {
                 DType::Decimal(..) if ty.is_wide_decimal() => {
                     super::decimal::map_wide(&a, |x| x.abs())?
                 }

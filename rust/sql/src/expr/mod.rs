@@ -216,7 +216,7 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
     } else {
         let ty = DType::of(a.data_type())?;
         match ty {
-            DType::Float64 => {
+            DType::Float64 | DType::Float32 => {
                 let p = a.as_primitive::<arrow_array::types::Float64Type>();
                 let vals: Vec<f64> = list
                     .iter()
@@ -228,7 +228,12 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
                     .collect();
                 BooleanBuffer::collect_bool(n, |i| vals.contains(&p.value(i)))
             }
-            DType::Int64 | DType::Date32 | DType::Timestamp => {
+            DType::Int64
+            | DType::Int32
+            | DType::Int16
+            | DType::Int8
+            | DType::Date32
+            | DType::Timestamp => {
                 let vals: hashbrown::HashSet<i64> = list
                     .iter()
                     .filter_map(|v| {

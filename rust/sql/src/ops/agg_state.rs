@@ -79,7 +79,8 @@ impl Acc {
     /// The state for `func` over an argument of type `arg` (None for COUNT(*)).
     pub fn new(func: AggFunc, arg: Option<DType>) -> Result<Acc> {
         use AggFunc::*;
-        Ok(match (func, arg) {
+        // narrow integers and REAL aggregate in their engine layout (Int64 / Float64)
+        Ok(match (func, arg.map(DType::phys)) {
             (CountStar, _) | (Count, _) => Acc::Count(Vec::new()),
             (Sum, Some(DType::Decimal(..))) => Acc::SumDec {
                 sum: Vec::new(),
@@ -387,7 +388,7 @@ impl Acc {
                 }
                 _ => {
                     // Distinct values are encoded as tag byte + 8 value bytes.
-                    let is_float = arg == Some(DType::Float64);
+                    let is_float = arg.map(DType::phys) == Some(DType::Float64);
                     let vals: Vec<Option<f64>> = sets
                         .iter()
                         .map(|s| {

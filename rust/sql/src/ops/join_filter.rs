@@ -79,7 +79,10 @@ pub fn push(
 ) -> Result<()> {
     for (pk, bk) in probe_keys.iter().zip(build_keys) {
         let Expr::Col(c) = pk else { continue };
-        if !matches!(probe.types.get(*c), Some(DType::Int64 | DType::Date32)) {
+        if !matches!(
+            probe.types.get(*c),
+            Some(DType::Int64 | DType::Int32 | DType::Date32)
+        ) {
             continue;
         }
         let Some((scan, column)) = trace(probe, *c) else {

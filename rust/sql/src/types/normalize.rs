@@ -204,6 +204,10 @@ pub fn normalized_type(dt: &DataType) -> Result<DType> {
         {
             return Ok(DType::Decimal(*p, *s as u8));
         }
+        DataType::Int8 => return Ok(DType::Int8),
+        DataType::Int16 => return Ok(DType::Int16),
+        DataType::Int32 => return Ok(DType::Int32),
+        DataType::Float32 => return Ok(DType::Float32),
         _ => {}
     }
     let empty = arrow_array::new_empty_array(dt);
@@ -220,8 +224,52 @@ pub fn has_layout(array: &ArrayRef, ty: DType) -> bool {
 }
 
 /// A result column in the Arrow type of `ty` ([`DType::arrow`]): decimals become
-/// `decimal128(p, s)`; every other layout is already the output one.
+/// `decimal128(p, s)`, narrow integers and REAL their own widths (a value out of range is an
+/// error, never a wrapped number); every other layout is already the output one.
 pub fn to_output(array: &ArrayRef, ty: DType) -> Result<ArrayRef> {
+    fn ints<T: arrow_array::ArrowPrimitiveType>(a: &ArrayRef, ty: DType) -> Result<ArrayRef>
+    where
+        T::Native: TryFrom<i64>,
+    {
+        let p = a.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{} result held as {}",
+                ty.sql_name(),
+                a.data_type()
+            ))
+        })?;
+        let nulls = p.nulls();
+        let mut v = Vec::with_capacity(p.len());
+        for (i, x) in p.values().iter().enumerate() {
+            match T::Native::try_from(*x) {
+                Ok(n) => v.push(n),
+                Err(_) if nulls.is_some_and(|n| n.is_null(i)) => v.push(T::Native::default()),
+                Err(_) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "value {x} is out of range for {}",
+                        ty.sql_name()
+                    )));
+                }
+            }
+        }
+        Ok(Arc::new(PrimitiveArray::<T>::new(v.into(), nulls.cloned())))
+    }
+    match ty {
+        DType::Int8 => return ints::<Int8Type>(array, ty),
+        DType::Int16 => return ints::<Int16Type>(array, ty),
+        DType::Int32 => return ints::<Int32Type>(array, ty),
+        DType::Float32 => {
+            let p = array.as_primitive_opt::<Float64Type>().ok_or_else(|| {
+                Error::InvalidArgument(format!("FLOAT result held as {}", array.data_type()))
+            })?;
+            let v: Vec<f32> = p.values().iter().map(|x| *x as f32).collect();
+            return Ok(Arc::new(PrimitiveArray::<Float32Type>::new(
+                v.into(),
+                p.nulls().cloned(),
+            )));
+        }
+        _ => {}
+    }
     let DType::Decimal(p, s) = ty else {
         return Ok(array.clone());
     };
