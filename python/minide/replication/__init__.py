@@ -18,13 +18,6 @@
 Every clock, object and CRDT serializes with ``to_bytes()`` / ``from_bytes()``.
 """
 
-from minide._core import ReplicationGCounter as GCounter
-from minide._core import ReplicationLWWRegister as LWWRegister
-from minide._core import ReplicationMerkleTree as MerkleTree
-from minide._core import ReplicationObject as Object
-from minide._core import ReplicationORSet as ORSet
-from minide._core import ReplicationPNCounter as PNCounter
-from minide._core import ReplicationVectorClock as VectorClock
 from minide.replication.client import Client
 from minide.replication.cluster import LocalCluster
 from minide.replication.kvstore import KvStorage
@@ -32,6 +25,15 @@ from minide.replication.region import Region
 from minide.replication.replica import GetResult, Replica, Resolver
 from minide.replication.sim import Simulator
 from minide.replication.storage import MemoryStorage, Storage
+from minide.replication.values import (
+    GCounter,
+    LWWRegister,
+    MerkleTree,
+    Object,
+    ORSet,
+    PNCounter,
+    VectorClock,
+)
 
 __all__ = [
     "Client",
