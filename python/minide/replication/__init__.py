@@ -15,7 +15,9 @@
 - :class:`Region`: a region over TCP (asyncio + uvloop, msgpack frames), :class:`Client`, and
   :class:`LocalCluster`: one process per region with a fault-injecting proxy on every link.
 
-Every clock, object and CRDT serializes with ``to_bytes()`` / ``from_bytes()``.
+Every clock, object and CRDT serializes with ``to_bytes()`` / ``from_bytes()`` and pickles. The
+value classes are Python subclasses of the Rust ones (``values.py``); every value a method
+returns is of these classes.
 """
 
 from minide.replication.client import Client
