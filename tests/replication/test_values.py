@@ -17,7 +17,7 @@ import pytest
 from minide import _core
 from minide.errors import InvalidArgumentError
 
-VALUE_CLASSES = {
+VALUE_CLASSES: dict[str, Any] = {
     "VectorClock": mr.VectorClock,
     "Object": mr.Object,
     "GCounter": mr.GCounter,
@@ -62,6 +62,10 @@ def _lww() -> mr.LWWRegister:
     return r
 
 
+def _crdt_ops(make: Callable[[], Any]) -> dict[str, Callable[[], Any]]:
+    return {"merge": lambda: make().merge(make()), "copy": lambda: make().copy()}
+
+
 def _roundtrips(name: str, make: Callable[[], Any]) -> dict[str, Callable[[], Any]]:
     """The ways every serializable value comes back: bytes (on the facade and on `_core`),
     pickle, copy, deepcopy."""
@@ -98,10 +102,10 @@ for _name, _make in [
 ]:
     _cls = VALUE_CLASSES[_name]
     RETURNS[(_name, "__new__")] = (_cls, _cls)
+    _ops = _roundtrips(_name, _make)
     if _name not in ("VectorClock", "Object"):  # the CRDTs
-        RETURNS[(_name, "merge")] = (_cls, lambda m=_make: m().merge(m()))
-        RETURNS[(_name, "copy")] = (_cls, lambda m=_make: m().copy())
-    for _how, _call in _roundtrips(_name, _make).items():
+        _ops |= _crdt_ops(_make)
+    for _how, _call in _ops.items():
         RETURNS[(_name, _how)] = (_cls, _call)
 
 
