@@ -15,16 +15,11 @@
 - :class:`Region`: a region over TCP (asyncio + uvloop, msgpack frames), :class:`Client`, and
   :class:`LocalCluster`: one process per region with a fault-injecting proxy on every link.
 
-Every clock, object and CRDT serializes with ``to_bytes()`` / ``from_bytes()``.
+Every clock, object and CRDT serializes with ``to_bytes()`` / ``from_bytes()`` and pickles. The
+value classes are Python subclasses of the Rust ones (``values.py``); every value a method
+returns is of these classes.
 """
 
-from minide._core import ReplicationGCounter as GCounter
-from minide._core import ReplicationLWWRegister as LWWRegister
-from minide._core import ReplicationMerkleTree as MerkleTree
-from minide._core import ReplicationObject as Object
-from minide._core import ReplicationORSet as ORSet
-from minide._core import ReplicationPNCounter as PNCounter
-from minide._core import ReplicationVectorClock as VectorClock
 from minide.replication.client import Client
 from minide.replication.cluster import LocalCluster
 from minide.replication.kvstore import KvStorage
@@ -32,6 +27,15 @@ from minide.replication.region import Region
 from minide.replication.replica import GetResult, Replica, Resolver
 from minide.replication.sim import Simulator
 from minide.replication.storage import MemoryStorage, Storage
+from minide.replication.values import (
+    GCounter,
+    LWWRegister,
+    MerkleTree,
+    Object,
+    ORSet,
+    PNCounter,
+    VectorClock,
+)
 
 __all__ = [
     "Client",

@@ -11,10 +11,10 @@ import itertools
 import socket
 from typing import Any
 
-from minide._core import ReplicationVectorClock as VectorClock
 from minide.errors import InvalidArgumentError, MinideIOError, NetworkError, by_name
 from minide.replication import wire
 from minide.replication.replica import GetResult, as_key
+from minide.replication.values import VectorClock
 
 
 class Client:

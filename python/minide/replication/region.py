@@ -30,11 +30,11 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from minide._convert import Duration, Sync, check_sync, to_seconds
-from minide._core import ReplicationVectorClock as VectorClock
 from minide.errors import InvalidArgumentError, MinideError
 from minide.replication import wire
 from minide.replication.kvstore import KvStorage
 from minide.replication.replica import Replica, Resolver
+from minide.replication.values import VectorClock
 
 
 def parse_peers(peers: Sequence[str] | Mapping[str, str]) -> dict[str, str]:

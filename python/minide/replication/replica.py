@@ -32,11 +32,9 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from minide._core import ReplicationMerkleTree as MerkleTree
-from minide._core import ReplicationObject as Object
-from minide._core import ReplicationVectorClock as VectorClock
 from minide.errors import InvalidArgumentError
 from minide.replication.storage import HintStore, MemoryStorage, Storage
+from minide.replication.values import MerkleTree, Object, VectorClock
 
 Resolver = Literal["siblings", "lww"] | Callable[[list[bytes]], bytes]
 Body = dict[str, Any]

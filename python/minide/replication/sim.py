@@ -29,10 +29,9 @@ from dataclasses import dataclass
 
 import msgpack
 
-from minide._core import ReplicationObject as Object
-from minide._core import ReplicationVectorClock as VectorClock
 from minide.errors import InvalidArgumentError
 from minide.replication.replica import Body, GetResult, Replica, Resolver, as_key
+from minide.replication.values import Object, VectorClock
 
 DEFAULT_NAMES = ("us", "eu", "ap", "sa", "af", "me", "oc", "an")
 

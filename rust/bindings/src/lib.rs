@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 mod columnar;
 mod common;
 mod errors;
+mod facade;
 mod kv;
 mod kv_args;
 mod replication;

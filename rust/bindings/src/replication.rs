@@ -4,6 +4,10 @@
 //! operation returns a new value); CRDTs and Merkle trees are mutable (`increment`, `add`,
 //! `insert` change them in place, `merge` returns a new value). Tiny operations run with the GIL
 //! held (releasing it would cost more than the work); decoding and whole-tree work is detached.
+//!
+//! The public classes are Python facades that subclass these (`python/minide/replication/
+//! values.py`); every value a method here creates is built with [`facade::new`], so it comes
+//! back as the facade class, not as the `_core` class (see `facade.rs`).
 
 use std::collections::BTreeMap;
 
@@ -11,10 +15,13 @@ use minide_common::Error;
 use minide_replication::{
     Dot, GCounter, LwwRegister, MerkleTree, Object, OrSet, PNCounter, VectorClock,
 };
+use pyo3::PyTraverseError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyType};
 
 use crate::errors::{detach, to_py};
+use crate::facade::{self, facade_class};
 
 /// A vector clock: actor -> count of that actor's events seen. Immutable.
 #[pyclass(
@@ -23,10 +30,12 @@ use crate::errors::{detach, to_py};
     frozen,
     eq,
     hash,
-    skip_from_py_object
+    skip_from_py_object,
+    subclass
 )]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyVectorClock(pub VectorClock);
+facade_class!(PyVectorClock, Ok(PyVectorClock(VectorClock::new())));
 
 #[pymethods]
 impl PyVectorClock {
@@ -41,14 +50,14 @@ impl PyVectorClock {
         self.0.compare(&other.0).as_str()
     }
 
-    fn merge(&self, other: &PyVectorClock) -> PyVectorClock {
-        PyVectorClock(self.0.merged(&other.0))
+    fn merge<'py>(&self, py: Python<'py>, other: &PyVectorClock) -> PyResult<Bound<'py, Self>> {
+        facade::new(py, PyVectorClock(self.0.merged(&other.0)))
     }
 
-    fn increment(&self, actor: &str) -> PyVectorClock {
+    fn increment<'py>(&self, py: Python<'py>, actor: &str) -> PyResult<Bound<'py, Self>> {
         let mut vc = self.0.clone();
         vc.increment(actor);
-        PyVectorClock(vc)
+        facade::new(py, PyVectorClock(vc))
     }
 
     fn descends(&self, other: &PyVectorClock) -> bool {
@@ -75,10 +84,12 @@ impl PyVectorClock {
         PyBytes::new(py, &self.0.to_bytes())
     }
 
-    #[staticmethod]
-    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<PyVectorClock> {
+    #[classmethod]
+    fn from_bytes<'py>(cls: &Bound<'py, PyType>, data: &[u8]) -> PyResult<Bound<'py, Self>> {
+        let py = cls.py();
         let data = data.to_vec();
-        detach(py, move || VectorClock::from_bytes(&data)).map(PyVectorClock)
+        let vc = detach(py, move || VectorClock::from_bytes(&data))?;
+        facade::new(py, PyVectorClock(vc))
     }
 
     fn __len__(&self) -> usize {
@@ -93,6 +104,11 @@ impl PyVectorClock {
     fn __str__(&self) -> String {
         self.0.to_string()
     }
+
+    /// Holds no Python object: only makes this a GC type, as its Python facade is.
+    fn __traverse__(&self, _visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        Ok(())
+    }
 }
 
 /// One key's replicated state: siblings with dots + causal context. Immutable.
@@ -102,10 +118,12 @@ impl PyVectorClock {
     frozen,
     eq,
     hash,
-    skip_from_py_object
+    skip_from_py_object,
+    subclass
 )]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyReplObject(pub Object);
+facade_class!(PyReplObject, Ok(PyReplObject(Object::new())));
 
 type SiblingTuple<'py> = (String, u64, u64, Option<Bound<'py, PyBytes>>);
 
@@ -118,22 +136,23 @@ impl PyReplObject {
 
     /// A client write at coordinator `actor`; `value=None` deletes. Returns (object, (actor, n)).
     #[pyo3(signature = (actor, context, value, ts=0))]
-    fn update(
+    fn update<'py>(
         &self,
+        py: Python<'py>,
         actor: &str,
         context: &PyVectorClock,
         value: Option<&[u8]>,
         ts: u64,
-    ) -> (PyReplObject, (String, u64)) {
+    ) -> PyResult<(Bound<'py, Self>, (String, u64))> {
         let (o, d) = self
             .0
             .update(actor, &context.0, value.map(<[u8]>::to_vec), ts);
-        (PyReplObject(o), (d.actor, d.counter))
+        Ok((facade::new(py, PyReplObject(o))?, (d.actor, d.counter)))
     }
 
     /// Merge with another replica's object, dropping only dominated siblings.
-    fn sync(&self, other: &PyReplObject) -> PyReplObject {
-        PyReplObject(self.0.sync(&other.0))
+    fn sync<'py>(&self, py: Python<'py>, other: &PyReplObject) -> PyResult<Bound<'py, Self>> {
+        facade::new(py, PyReplObject(self.0.sync(&other.0)))
     }
 
     fn descends(&self, other: &PyReplObject) -> bool {
@@ -141,8 +160,8 @@ impl PyReplObject {
     }
 
     #[getter]
-    fn context(&self) -> PyVectorClock {
-        PyVectorClock(self.0.context().clone())
+    fn context<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyVectorClock>> {
+        facade::new(py, PyVectorClock(self.0.context().clone()))
     }
 
     /// Live values in dot order (tombstones left out).
@@ -184,14 +203,21 @@ impl PyReplObject {
         PyBytes::new(py, &self.0.to_bytes())
     }
 
-    #[staticmethod]
-    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<PyReplObject> {
+    #[classmethod]
+    fn from_bytes<'py>(cls: &Bound<'py, PyType>, data: &[u8]) -> PyResult<Bound<'py, Self>> {
+        let py = cls.py();
         let data = data.to_vec();
-        detach(py, move || Object::from_bytes(&data)).map(PyReplObject)
+        let o = detach(py, move || Object::from_bytes(&data))?;
+        facade::new(py, PyReplObject(o))
     }
 
     fn __repr__(&self) -> String {
         format!("Object({})", self.0)
+    }
+
+    /// Holds no Python object: only makes this a GC type, as its Python facade is.
+    fn __traverse__(&self, _visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        Ok(())
     }
 }
 
@@ -204,22 +230,32 @@ macro_rules! crdt_methods {
             $($own)*
 
             /// A new value holding everything either side has seen (does not modify either).
-            fn merge(&self, other: &$py_ty) -> $py_ty {
-                $py_ty(self.0.merge(&other.0))
+            fn merge<'py>(&self, py: Python<'py>, other: &$py_ty) -> PyResult<Bound<'py, Self>> {
+                facade::new(py, $py_ty(self.0.merge(&other.0)))
             }
 
             fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
                 PyBytes::new(py, &self.0.to_bytes())
             }
 
-            #[staticmethod]
-            fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<$py_ty> {
+            #[classmethod]
+            fn from_bytes<'py>(
+                cls: &Bound<'py, PyType>,
+                data: &[u8],
+            ) -> PyResult<Bound<'py, Self>> {
+                let py = cls.py();
                 let data = data.to_vec();
-                detach(py, move || <$rs_ty>::from_bytes(&data)).map($py_ty)
+                let value = detach(py, move || <$rs_ty>::from_bytes(&data))?;
+                facade::new(py, $py_ty(value))
             }
 
-            fn copy(&self) -> $py_ty {
-                $py_ty(self.0.clone())
+            fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Self>> {
+                facade::new(py, $py_ty(self.0.clone()))
+            }
+
+            /// Holds no Python object: only makes this a GC type, as its Python facade is.
+            fn __traverse__(&self, _visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+                Ok(())
             }
 
             fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -233,8 +269,9 @@ macro_rules! crdt_methods {
 }
 
 /// Grow-only counter. Mutable: `increment` changes it in place.
-#[pyclass(name = "ReplicationGCounter", module = "minide._core")]
+#[pyclass(name = "ReplicationGCounter", module = "minide._core", subclass)]
 pub struct PyGCounter(GCounter);
+facade_class!(PyGCounter, Ok(PyGCounter(GCounter::new())));
 crdt_methods!(PyGCounter, GCounter, {
     #[new]
     fn new() -> Self {
@@ -269,8 +306,9 @@ crdt_methods!(PyGCounter, GCounter, {
 });
 
 /// Counter that goes up and down. Mutable.
-#[pyclass(name = "ReplicationPNCounter", module = "minide._core")]
+#[pyclass(name = "ReplicationPNCounter", module = "minide._core", subclass)]
 pub struct PyPNCounter(PNCounter);
+facade_class!(PyPNCounter, Ok(PyPNCounter(PNCounter::new())));
 crdt_methods!(PyPNCounter, PNCounter, {
     #[new]
     fn new() -> Self {
@@ -302,8 +340,9 @@ crdt_methods!(PyPNCounter, PNCounter, {
 });
 
 /// Add-wins observed-remove set of strings. Mutable.
-#[pyclass(name = "ReplicationORSet", module = "minide._core")]
+#[pyclass(name = "ReplicationORSet", module = "minide._core", subclass)]
 pub struct PyORSet(OrSet);
+facade_class!(PyORSet, Ok(PyORSet(OrSet::new())));
 crdt_methods!(PyORSet, OrSet, {
     #[new]
     fn new() -> Self {
@@ -324,8 +363,8 @@ crdt_methods!(PyORSet, OrSet, {
     }
 
     #[getter]
-    fn context(&self) -> PyVectorClock {
-        PyVectorClock(self.0.context().clone())
+    fn context<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyVectorClock>> {
+        facade::new(py, PyVectorClock(self.0.context().clone()))
     }
 
     fn __contains__(&self, element: &str) -> bool {
@@ -342,8 +381,9 @@ crdt_methods!(PyORSet, OrSet, {
 });
 
 /// Last-writer-wins register of bytes; ties broken by actor, then value. Mutable.
-#[pyclass(name = "ReplicationLWWRegister", module = "minide._core")]
+#[pyclass(name = "ReplicationLWWRegister", module = "minide._core", subclass)]
 pub struct PyLWWRegister(LwwRegister);
+facade_class!(PyLWWRegister, Ok(PyLWWRegister(LwwRegister::new())));
 crdt_methods!(PyLWWRegister, LwwRegister, {
     #[new]
     fn new() -> Self {
@@ -388,8 +428,12 @@ crdt_methods!(PyLWWRegister, LwwRegister, {
 });
 
 /// Merkle tree over key-hash ranges (16^depth segments). Mutable.
-#[pyclass(name = "ReplicationMerkleTree", module = "minide._core")]
+#[pyclass(name = "ReplicationMerkleTree", module = "minide._core", subclass)]
 pub struct PyMerkleTree(MerkleTree);
+facade_class!(
+    PyMerkleTree,
+    MerkleTree::new(1).map(PyMerkleTree).map_err(to_py)
+);
 
 #[pymethods]
 impl PyMerkleTree {
@@ -484,9 +528,38 @@ impl PyMerkleTree {
             self.0.len()
         )
     }
+
+    /// Holds no Python object: only makes this a GC type, as its Python facade is.
+    fn __traverse__(&self, _visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        Ok(())
+    }
+}
+
+/// Called once by `minide.replication.values` with its facade classes: from then on every value
+/// the methods above create is of the facade class.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)] // one per class: what the stub and the caller name
+fn replication_register_facades(
+    py: Python<'_>,
+    vector_clock: &Bound<'_, PyType>,
+    object: &Bound<'_, PyType>,
+    gcounter: &Bound<'_, PyType>,
+    pncounter: &Bound<'_, PyType>,
+    orset: &Bound<'_, PyType>,
+    lww_register: &Bound<'_, PyType>,
+    merkle_tree: &Bound<'_, PyType>,
+) -> PyResult<()> {
+    facade::register::<PyVectorClock>(py, vector_clock)?;
+    facade::register::<PyReplObject>(py, object)?;
+    facade::register::<PyGCounter>(py, gcounter)?;
+    facade::register::<PyPNCounter>(py, pncounter)?;
+    facade::register::<PyORSet>(py, orset)?;
+    facade::register::<PyLWWRegister>(py, lww_register)?;
+    facade::register::<PyMerkleTree>(py, merkle_tree)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(replication_register_facades, m)?)?;
     m.add_class::<PyVectorClock>()?;
     m.add_class::<PyReplObject>()?;
     m.add_class::<PyGCounter>()?;
