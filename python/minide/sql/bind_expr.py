@@ -36,6 +36,7 @@ from minide.sql.types import (
     INTERVAL,
     NULL,
     STR,
+    TIMESTAMPS,
     TS,
     common_type,
     date_to_days,
@@ -159,9 +160,9 @@ class ExprBinder:
             return Func("concat", (cast_to(x, STR), cast_to(y, STR)), STR)
         name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}[op]
         # Date and interval arithmetic.
-        if y.type == INTERVAL and x.type in (DATE, TS) and op in "+-":
+        if y.type == INTERVAL and x.type in (DATE, *TIMESTAMPS) and op in "+-":
             return _add_interval(x, y, -1 if op == "-" else 1)
-        if x.type == INTERVAL and y.type in (DATE, TS) and op == "+":
+        if x.type == INTERVAL and y.type in (DATE, *TIMESTAMPS) and op == "+":
             return _add_interval(y, x, 1)
         if x.type == DATE and (is_int(y.type) or y.type == NULL) and op in "+-":
             return Func(name, (x, cast_to(y, INT)), DATE)
@@ -327,15 +328,15 @@ def _add_interval(x: BExpr, iv: BExpr, sign: int) -> BExpr:
         out = Func(
             "add_months", (out, Const(sign * months, INT)), out.type if out.type == DATE else TS
         )
-        if x.type == TS:
+        if x.type in TIMESTAMPS:
             raise UnsupportedError("month intervals on timestamps")
     if days:
         if out.type == DATE:
             out = Func("add", (out, Const(sign * days, INT)), DATE)
         else:
-            out = Func("add", (out, Const(sign * days * 86_400_000_000, TS)), TS)
+            out = Func("add", (out, Const(sign * days * 86_400_000_000, out.type)), out.type)
     if micros:
-        out = Func("add", (out, Const(sign * micros, TS)), TS)
+        out = Func("add", (out, Const(sign * micros, out.type)), out.type)
     return out
 
 

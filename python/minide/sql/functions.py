@@ -15,7 +15,7 @@ from minide.sql.types import (
     INT,
     NULL,
     STR,
-    TS,
+    TIMESTAMPS,
     dec,
     dec_ps,
     is_dec,
@@ -160,7 +160,7 @@ def extract(field: str, e: BExpr) -> BExpr:
         raise PlanError(
             f"EXTRACT({field} ...) is not supported; use one of {', '.join(sorted(_EXTRACT))}"
         )
-    if e.type not in (DATE, TS):
+    if e.type not in (DATE, *TIMESTAMPS):
         raise PlanError(f"EXTRACT expects a date or timestamp, got {e.type}")
     return Func(f"extract_{field}", (e,), INT)
 

@@ -20,7 +20,7 @@ from typing import Any
 from minide.errors import DataError, ProgrammingError
 from minide.sql import ast
 from minide.sql.expr import Const
-from minide.sql.types import BOOL, DATE, EPOCH, FLOAT, INT, NULL, STR, TS
+from minide.sql.types import BOOL, DATE, EPOCH, FLOAT, INT, NULL, STR, TS, TSTZ
 
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _EPOCH_TS = dt.datetime(1970, 1, 1)
@@ -34,10 +34,11 @@ def _int(v: Any) -> Const:
 
 
 def _timestamp(v: dt.datetime) -> Const:
-    # The engine's timestamp has no zone: an aware datetime is stored as its UTC wall time,
-    # as TIMESTAMP literals with an offset are.
+    # An aware datetime is an instant: TIMESTAMP WITH TIME ZONE, held as its UTC time (as
+    # DuckDB binds it); a naive one is a TIMESTAMP.
     if v.tzinfo is not None:
         v = v.astimezone(dt.UTC).replace(tzinfo=None)
+        return Const((v - _EPOCH_TS) // dt.timedelta(microseconds=1), TSTZ)
     return Const((v - _EPOCH_TS) // dt.timedelta(microseconds=1), TS)
 
 

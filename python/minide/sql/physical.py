@@ -42,6 +42,7 @@ from minide.sql.types import (
     NULL,
     STR,
     TS,
+    TSTZ,
     dec_ps,
     is_dec,
     is_int,
@@ -59,6 +60,7 @@ _DTYPE = {
     STR: "Utf8",
     DATE: "Date32",
     TS: "Timestamp",
+    TSTZ: "TimestampTz",
     NULL: "Int64",
 }
 _BINOP = {
@@ -129,7 +131,7 @@ def scalar(value: Any, t: str) -> Any:
         return {"Int": v} if -(2**63) <= v < 2**63 else {"Str": str(v)}
     if t == BOOL:
         return {"Bool": bool(value)}
-    if is_int(t) or t in (DATE, TS):
+    if is_int(t) or t in (DATE, TS, TSTZ):
         return {"Int": int(value)}
     if t in FLOATS:
         return {"Float": float(value)}

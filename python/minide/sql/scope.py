@@ -36,7 +36,7 @@ from minide.sql.types import (
     NULL,
     NUMERIC,
     STR,
-    TS,
+    TIMESTAMPS,
     common_type,
     date_to_days,
     dec,
@@ -89,10 +89,12 @@ def cast_to(e: BExpr, t: str) -> BExpr:
                 return Const(n, t)
             if t == DATE and e.type == STR:
                 return Const(date_to_days(v), t)
-            if t == TS and e.type == STR:
+            if t in TIMESTAMPS and e.type == STR:
                 return Const(ts_to_micros(v), t)
-            if t == TS and e.type == DATE:
+            if t in TIMESTAMPS and e.type == DATE:
                 return Const(v * 86_400_000_000, t)
+            if t in TIMESTAMPS and e.type in TIMESTAMPS:  # the session zone is UTC
+                return Const(v, t)
         except ValueError:
             # Not folded: the executor's cast raises the same data error as for a column.
             pass

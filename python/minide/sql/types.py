@@ -32,6 +32,10 @@ BOOL, INT, FLOAT, STR, DATE, TS, NULL, INTERVAL = (
     "interval",
 )
 INT8, INT16, INT32, FLOAT32 = "int8", "int16", "int32", "float32"
+#: TIMESTAMP WITH TIME ZONE: an instant, held as UTC microseconds like TIMESTAMP; results are
+#: ``timestamp[us, tz=UTC]`` (the session time zone is always UTC here)
+TSTZ = "timestamptz"
+TIMESTAMPS = (TS, TSTZ)
 #: the integer types, narrowest first
 INTS = (INT8, INT16, INT32, INT)
 FLOATS = (FLOAT32, FLOAT)
@@ -69,6 +73,7 @@ _SQL_TYPES = {
     "date": DATE,
     "timestamp": TS,
     "datetime": TS,
+    "timestamptz": TSTZ,
 }
 
 
@@ -251,6 +256,7 @@ def to_arrow(t: str) -> pa.DataType:
         STR: pa.string(),
         DATE: pa.date32(),
         TS: pa.timestamp("us"),
+        TSTZ: pa.timestamp("us", tz="UTC"),
         NULL: pa.int64(),
     }[t]
 
@@ -278,6 +284,8 @@ def common_type(a: str, b: str, what: str) -> str:
             return dec_common(pa_, pb_)
     if {a, b} == {DATE, TS}:
         return TS
+    if {a, b} in ({DATE, TSTZ}, {TS, TSTZ}):
+        return TSTZ
     raise PlanError(f"{what}: cannot combine {a} and {b}; add a CAST")
 
 
@@ -294,6 +302,7 @@ def sql_name(t: str) -> str:
         STR: "VARCHAR",
         DATE: "DATE",
         TS: "TIMESTAMP",
+        TSTZ: "TIMESTAMP WITH TIME ZONE",
     }
     if is_dec(t):
         return "DECIMAL({},{})".format(*dec_ps(t))

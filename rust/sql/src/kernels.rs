@@ -278,7 +278,9 @@ pub fn interleave(arrays: &[ArrayRef], ty: DType, picks: &[(u32, u32)]) -> Resul
         }
         DType::Float64 | DType::Float32 => prim::<Float64Type>(arrays, picks, &dt),
         DType::Date32 => prim::<Date32Type>(arrays, picks, &dt),
-        DType::Timestamp => prim::<TimestampMicrosecondType>(arrays, picks, &dt),
+        DType::Timestamp | DType::TimestampTz => {
+            prim::<TimestampMicrosecondType>(arrays, picks, &dt)
+        }
         DType::Bool => {
             let srcs: Vec<&BooleanArray> = arrays.iter().map(|a| a.as_boolean()).collect();
             let v: BooleanArray = picks

@@ -65,7 +65,7 @@ impl Keys {
 pub fn int_mode(types: &[DType]) -> bool {
     match types {
         [DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8] => true,
-        [DType::Date32 | DType::Timestamp] => true,
+        [DType::Date32 | DType::Timestamp | DType::TimestampTz] => true,
         [t @ DType::Decimal(..)] => !t.is_wide_decimal(),
         _ => false,
     }
@@ -204,7 +204,9 @@ pub fn decode(keys: &[&[u8]], types: &[DType]) -> Result<Vec<ArrayRef>> {
             DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8 | DType::Decimal(..) => {
                 Arc::new(Int64Array::new(nums.into(), nulls))
             }
-            DType::Timestamp => Arc::new(TimestampMicrosecondArray::new(nums.into(), nulls)),
+            DType::Timestamp | DType::TimestampTz => {
+                Arc::new(TimestampMicrosecondArray::new(nums.into(), nulls))
+            }
             DType::Date32 => Arc::new(Date32Array::new(
                 nums.iter().map(|x| *x as i32).collect(),
                 nulls,
@@ -227,7 +229,9 @@ pub fn decode_ints(vals: &[Option<i64>], ty: DType) -> ArrayRef {
                 .map(|v| v.map(|x| x as i32))
                 .collect::<Date32Array>(),
         ),
-        DType::Timestamp => Arc::new(vals.iter().copied().collect::<TimestampMicrosecondArray>()),
+        DType::Timestamp | DType::TimestampTz => {
+            Arc::new(vals.iter().copied().collect::<TimestampMicrosecondArray>())
+        }
         _ => Arc::new(vals.iter().copied().collect::<Int64Array>()),
     }
 }

@@ -98,7 +98,7 @@ pub fn literal(value: &Scalar, lit_ty: DType, col_ty: DType) -> Option<Literal> 
         (Scalar::Float(f), DType::Float64 | DType::Float32) => Literal::Float(*f),
         (Scalar::Str(s), DType::Utf8) => Literal::Str(s.clone()),
         (Scalar::Int(d), DType::Date32) => Literal::Date(i32::try_from(*d).ok()?),
-        (Scalar::Int(us), DType::Timestamp) => Literal::Timestamp {
+        (Scalar::Int(us), DType::Timestamp | DType::TimestampTz) => Literal::Timestamp {
             value: *us,
             unit: TimeUnit::Microsecond,
         },

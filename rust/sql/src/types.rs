@@ -53,6 +53,9 @@ pub enum DType {
     Utf8,
     Date32,
     Timestamp,
+    /// TIMESTAMP WITH TIME ZONE: an instant (UTC microseconds, held like `Timestamp`), returned as
+    /// `timestamp[us, tz=UTC]`; Arrow timestamps that carry a time zone are read as this type.
+    TimestampTz,
     /// DECIMAL(precision 1..=38, scale 0..=precision).
     Decimal(u8, u8),
 }
@@ -96,6 +99,7 @@ impl DType {
         match self {
             DType::Int8 | DType::Int16 | DType::Int32 => DType::Int64,
             DType::Float32 => DType::Float64,
+            DType::TimestampTz => DType::Timestamp,
             other => other,
         }
     }
@@ -123,6 +127,7 @@ impl DType {
             DType::Utf8 => "VARCHAR".into(),
             DType::Date32 => "DATE".into(),
             DType::Timestamp => "TIMESTAMP".into(),
+            DType::TimestampTz => "TIMESTAMP WITH TIME ZONE".into(),
             DType::Decimal(p, s) => format!("DECIMAL({p},{s})"),
         }
     }
@@ -140,6 +145,7 @@ impl DType {
             "utf8" => DType::Utf8,
             "date32" => DType::Date32,
             "timestamp" => DType::Timestamp,
+            "timestamptz" => DType::TimestampTz,
             other => {
                 let inner = other
                     .strip_prefix("decimal(")
@@ -174,6 +180,7 @@ impl DType {
             DType::Utf8 => DataType::Utf8,
             DType::Date32 => DataType::Date32,
             DType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            DType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         }
     }
 
@@ -212,6 +219,7 @@ impl DType {
             DType::Utf8 => "utf8".into(),
             DType::Date32 => "date32".into(),
             DType::Timestamp => "timestamp".into(),
+            DType::TimestampTz => "timestamptz".into(),
             DType::Decimal(p, s) => format!("decimal({p},{s})"),
         }
     }
@@ -324,7 +332,9 @@ pub fn null_array(ty: DType, len: usize) -> ArrayRef {
             vec![0i128; len].into(),
             nulls,
         )),
-        DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 => null_array(ty.phys(), len),
+        DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 | DType::TimestampTz => {
+            null_array(ty.phys(), len)
+        }
     }
 }
 
@@ -418,7 +428,7 @@ pub fn array_from_scalars(ty: DType, values: &[Scalar]) -> Result<ArrayRef> {
         Error::InvalidArgument(format!("value {v:?} does not fit type {}", ty.name()))
     }
     Ok(match ty {
-        DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 => {
+        DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 | DType::TimestampTz => {
             return narrow(array_from_scalars(ty.phys(), values)?, ty, "conversion");
         }
         DType::Bool => {

@@ -31,6 +31,16 @@ pub fn cast_from(a: &ArrayRef, from: Option<DType>, to: DType) -> Result<ArrayRe
     }
     match from {
         Some(DType::Float32) if to == DType::Utf8 => Ok(float32_strings(a)),
+        Some(DType::TimestampTz) if to == DType::Utf8 => {
+            // DuckDB's text of an instant in the session's zone (UTC here): `... 12:00:00+00`
+            let s = cast(a, to)?;
+            let out: StringArray = s
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(|t| format!("{t}+00")))
+                .collect();
+            Ok(Arc::new(out))
+        }
         Some(f @ DType::Decimal(..)) => super::decimal::cast_decimal(a, f, to),
         Some(f) if matches!(to, DType::Decimal(..)) => {
             super::decimal::cast_decimal(a, f.phys(), to)
@@ -161,17 +171,25 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
                         DType::Date32 => {
                             format_date(i64::from(a.as_primitive::<Date32Type>().value(i)))
                         }
-                        DType::Timestamp => {
+                        DType::Timestamp | DType::TimestampTz => {
                             let us = a.as_primitive::<TimestampMicrosecondType>().value(i);
                             let secs = us.div_euclid(1_000_000);
                             let (d, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-                            format!(
+                            let mut t = format!(
                                 "{} {:02}:{:02}:{:02}",
                                 format_date(d),
                                 s / 3600,
                                 s / 60 % 60,
                                 s % 60
-                            )
+                            );
+                            // DuckDB's fraction: the microseconds without trailing zeros
+                            let frac = us.rem_euclid(1_000_000);
+                            if frac != 0 {
+                                let digits = format!("{frac:06}");
+                                t.push('.');
+                                t.push_str(digits.trim_end_matches('0'));
+                            }
+                            t
                         }
                         DType::Utf8 | DType::Decimal(..) => String::new(),
                     })
@@ -247,9 +265,12 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
                     Arc::new(BooleanArray::new(v.into_iter().collect(), nulls))
                 }
                 DType::Utf8 => a.clone(),
-                DType::Decimal(..) | DType::Int8 | DType::Int16 | DType::Int32 | DType::Float32 => {
-                    unreachable_decimal()?
-                }
+                DType::Decimal(..)
+                | DType::Int8
+                | DType::Int16
+                | DType::Int32
+                | DType::Float32
+                | DType::TimestampTz => unreachable_decimal()?,
             }
         }
         (f, t) => {

@@ -233,7 +233,8 @@ fn in_list(a: &ArrayRef, list: &[Scalar], negated: bool) -> Result<ArrayRef> {
             | DType::Int16
             | DType::Int8
             | DType::Date32
-            | DType::Timestamp => {
+            | DType::Timestamp
+            | DType::TimestampTz => {
                 let vals: hashbrown::HashSet<i64> = list
                     .iter()
                     .filter_map(|v| {

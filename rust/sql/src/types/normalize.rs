@@ -208,6 +208,7 @@ pub fn normalized_type(dt: &DataType) -> Result<DType> {
         DataType::Int16 => return Ok(DType::Int16),
         DataType::Int32 => return Ok(DType::Int32),
         DataType::Float32 => return Ok(DType::Float32),
+        DataType::Timestamp(_, Some(_)) => return Ok(DType::TimestampTz),
         _ => {}
     }
     let empty = arrow_array::new_empty_array(dt);
@@ -267,6 +268,17 @@ pub fn to_output(array: &ArrayRef, ty: DType) -> Result<ArrayRef> {
                 v.into(),
                 p.nulls().cloned(),
             )));
+        }
+        DType::TimestampTz => {
+            let p = array
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "TIMESTAMP WITH TIME ZONE result held as {}",
+                        array.data_type()
+                    ))
+                })?;
+            return Ok(Arc::new(p.clone().with_timezone("UTC")));
         }
         _ => {}
     }

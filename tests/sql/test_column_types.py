@@ -1,11 +1,13 @@
-"""TINYINT, SMALLINT, INTEGER and REAL keep their own types, against DuckDB.
+"""TINYINT, SMALLINT, INTEGER, REAL and TIMESTAMP WITH TIME ZONE keep their own types, against
+DuckDB.
 
 Hypothesis draws columns of every numeric width (range edges and NULLs included) and the same
 expression, cast, aggregate or set operation runs on both engines. Result Arrow types must be
 equal (one documented difference: DuckDB's SUM of integers is a HUGEINT, minide's a BIGINT),
 values equal (REAL results exactly: both engines round each operation to f32), and where DuckDB
 raises (an INTEGER addition that overflows, an out-of-range cast) minide must raise a
-``minide.errors`` error too.
+``minide.errors`` error too. Time zones: DuckDB returns instants in its session zone
+(``Etc/UTC`` here), minide in ``UTC``: the same instants, compared as such.
 """
 
 from __future__ import annotations
@@ -81,9 +83,15 @@ def _same(x: Any, y: Any) -> bool:
     return bool(x == y)
 
 
-def check(rows: list[tuple[Any, ...]], sql: str, sums: tuple[int, ...] = ()) -> None:
+def _utc(t: pa.DataType) -> pa.DataType:
+    return pa.timestamp(t.unit, tz="UTC") if pa.types.is_timestamp(t) and t.tz else t
+
+
+def check(
+    rows: list[tuple[Any, ...]], sql: str, sums: tuple[int, ...] = (), table: Any = None
+) -> None:
     """``sums``: result columns that are SUMs of integers (HUGEINT in DuckDB, BIGINT here)."""
-    t = _table(rows)
+    t = _table(rows) if table is None else table
     dk = duckdb.connect()
     dk.register("t", t)
     con = minide.connect()
@@ -97,7 +105,7 @@ def check(rows: list[tuple[Any, ...]], sql: str, sums: tuple[int, ...] = ()) -> 
     ours = con.sql(sql).to_arrow()
     for k, (fo, ft) in enumerate(zip(ours.schema, theirs.schema, strict=True)):
         want = pa.int64() if k in sums and ft.type == pa.decimal128(38, 0) else ft.type
-        assert fo.type == want, f"{sql}: column {k} is {fo.type}, DuckDB's is {ft.type}"
+        assert fo.type == _utc(want), f"{sql}: column {k} is {fo.type}, DuckDB's is {ft.type}"
     a = sorted(zip(*[c.to_pylist() for c in ours.columns], strict=True), key=repr)
     b = sorted(zip(*[c.to_pylist() for c in theirs.columns], strict=True), key=repr)
     assert len(a) == len(b), f"{sql}: {len(a)} rows, DuckDB {len(b)}"
@@ -167,6 +175,49 @@ def test_aggregates_group_by_and_joins(rows: list[Any], x: str, g: str) -> None:
         rows,
         f"SELECT {x}, min({x}) OVER (PARTITION BY {g}) w, lag({x}) OVER (ORDER BY l, b, s, i, f) p FROM t",
     )
+
+
+_US = st.integers(-(2**40), 2**52)
+TS_ROWS = st.lists(
+    st.tuples(st.one_of(st.none(), _US), st.one_of(st.none(), _US), st.integers(-5, 5)),
+    max_size=10,
+)
+
+
+def _ts_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    return pa.table(
+        {
+            "z": pa.array([r[0] for r in rows], pa.timestamp("us", tz="America/New_York")),
+            "u": pa.array([r[1] for r in rows], pa.timestamp("us")),
+            "k": pa.array([r[2] for r in rows], pa.int64()),
+        }
+    )
+
+
+@SETTINGS
+@given(TS_ROWS)
+def test_timestamps_with_time_zone_stay_instants(rows: list[Any]) -> None:
+    t = _ts_table(rows)
+    check(
+        [], "SELECT z, z + INTERVAL '90 minutes' AS h, z - INTERVAL '2 days' AS d FROM t", table=t
+    )
+    check([], "SELECT CAST(z AS VARCHAR) AS v, CAST(u AS VARCHAR) AS w FROM t", table=t)
+    check(
+        [],
+        "SELECT CAST(z AS DATE) AS d, CAST(z AS TIMESTAMP) AS n, extract(year FROM z) AS y FROM t",
+        table=t,
+    )
+    check(
+        [],
+        "SELECT z < u AS lt, coalesce(z, u) AS c, z > TIMESTAMP '2001-02-03 04:05:06' AS g FROM t",
+        table=t,
+    )
+    check(
+        [],
+        "SELECT k, min(z) AS lo, max(z) AS hi, count(DISTINCT z) AS n FROM t GROUP BY k",
+        table=t,
+    )
+    check([], "SELECT a.z FROM t a JOIN t b ON a.z = b.u", table=t)
 
 
 def test_file_columns_keep_their_types(tmp_path: Any) -> None:
