@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -204,3 +206,120 @@ def test_async_cancelled_position_query_closes_the_connection(standby: Standby, 
                 await router.close()
 
     asyncio.run(main())
+
+
+GUARD = 20.0  # a read still blocked after this is hung on the black-holed standby
+
+
+def _guarded(fn: Any) -> Any:
+    """Run ``fn`` in a thread, in the caller's context (its router session); fail (instead
+    of hanging the run) if it is still blocked."""
+    out: list[Any] = [None, None]
+    ctx = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            out[0] = ctx.run(fn)
+        except BaseException as e:
+            out[1] = e
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    th.join(GUARD)
+    if th.is_alive():
+        raise AssertionError(f"still blocked after {GUARD:g} s")
+    if out[1] is not None:
+        raise out[1]
+    return out[0]
+
+
+# acquire_timeout 1 s: the position query may take ping_timeout = 0.5 s; no check on borrow,
+# so the position query is the first round trip on the black-holed link
+BLACKHOLE_OPTS = {"min_size": 1, "max_size": 3, "acquire_timeout": "1s", "health_check": "none"}
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_black_holed_standby_position_query_ejects_it(
+    standby: Standby, table: str, driver: str
+) -> None:
+    """After a write, a read asks the standby for its position; the standby's link swallows
+    everything: the query ends within ping_timeout, the standby is ejected, the read is served
+    by the primary, the connection is closed; once the link is back the standby serves again."""
+    with FaultProxy("127.0.0.1", standby.port) as px:
+        primary = mp.Pool(PG.url(), driver=driver, **SMALL)
+        replica = mp.Pool(
+            standby.url.replace(str(standby.port), str(px.port)), driver=driver, **BLACKHOLE_OPTS
+        )
+        router = mp.Router(primary, [replica])
+
+        def read() -> tuple[bool, int, mp.Pool]:
+            with router.connection(read_only=True) as conn:
+                ((rec, n),) = rows(conn, f"SELECT pg_is_in_recovery(), count(*) FROM {table}")
+                return rec, n, conn._pool
+
+        try:
+            replica.wait()
+            with router.session():
+                with router.connection() as conn:
+                    rows(conn, f"INSERT INTO {table} VALUES (1)")
+                    conn.commit()
+                assert px.blackhole_some(10) == 1
+                t0 = time.monotonic()
+                assert _guarded(read) == (False, 1, primary)
+                assert time.monotonic() - t0 < 0.5 + 1.0
+                st = router.stats()
+                assert st["ejections"] == 1 and st["replicas"][0]["ejected_for_s"] > 0
+                assert replica.stats()["closed"]["broken"] == 1
+                assert replica.stats()["in_use"] == 0
+                standby.catch_up()
+                deadline = time.monotonic() + 8  # the ejection lasts about 1 s
+                while _guarded(read)[2] is not replica:
+                    assert time.monotonic() < deadline, "the standby never served again"
+                    time.sleep(0.1)
+        finally:
+            router.close()
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_async_black_holed_standby_position_query_ejects_it(
+    standby: Standby, table: str, driver: str
+) -> None:
+    async def main() -> None:
+        with FaultProxy("127.0.0.1", standby.port) as px:
+            primary = mp.AsyncPool(PG.url(), driver=driver, **SMALL)
+            replica = mp.AsyncPool(
+                standby.url.replace(str(standby.port), str(px.port)),
+                driver=driver,
+                **BLACKHOLE_OPTS,
+            )
+            router = mp.Router(primary, [replica])
+
+            async def read() -> tuple[Any, ...]:
+                async with router.connection(read_only=True) as conn:
+                    rec, n = await _fetch(
+                        conn, f"SELECT pg_is_in_recovery(), count(*) FROM {table}"
+                    )
+                    return rec, n, conn._pool
+
+            try:
+                await replica.wait()
+                with router.session():
+                    async with router.connection() as conn:
+                        await _fetch(conn, f"INSERT INTO {table} VALUES (1) RETURNING x")
+                        await _commit(conn)
+                    assert px.blackhole_some(10) == 1
+                    t0 = time.monotonic()
+                    assert await read() == (False, 1, primary)
+                    assert time.monotonic() - t0 < 0.5 + 1.0
+                    assert router.stats()["ejections"] == 1
+                    assert replica.stats()["closed"]["broken"] == 1
+                    assert replica.stats()["in_use"] == 0
+                    standby.catch_up()
+                    deadline = time.monotonic() + 8
+                    while (await read())[2] is not replica:
+                        assert time.monotonic() < deadline, "the standby never served again"
+                        await asyncio.sleep(0.1)
+            finally:
+                await router.close()
+
+    _guarded(lambda: asyncio.run(main()))

@@ -38,10 +38,13 @@ class _Ops:
         self.d = driver
         self.native = hasattr(driver, "aconnect")
 
-    async def connect(self, info: Any, timeout: float) -> Any:
+    async def connect(self, info: Any, timeout: float, socket_timeout: float | None) -> Any:
         if self.native:
-            return await asyncio.wait_for(self.d.aconnect(info, timeout), timeout)  # type: ignore[attr-defined]
-        return await asyncio.to_thread(self.d.connect, info, timeout)
+            return await asyncio.wait_for(
+                self.d.aconnect(info, timeout, socket_timeout),  # type: ignore[attr-defined]
+                timeout,
+            )
+        return await asyncio.to_thread(self.d.connect, info, timeout, socket_timeout)
 
     async def ping(self, raw: Any, query: str | None, timeout: float) -> None:
         if self.native:
@@ -53,12 +56,12 @@ class _Ops:
             return await self.d.areset(raw, discard, timeout)  # type: ignore[attr-defined]
         return await asyncio.to_thread(self.d.reset, raw, discard, timeout)
 
-    async def position(self, raw: Any, primary: bool) -> Any:
+    async def position(self, raw: Any, primary: bool, timeout: float) -> Any:
         if not self.d.has_position:
             return None
         if self.native:
-            return await self.d.aposition(raw, primary)  # type: ignore[attr-defined]
-        return await asyncio.to_thread(self.d.position, raw, primary)
+            return await self.d.aposition(raw, primary, timeout)  # type: ignore[attr-defined]
+        return await asyncio.to_thread(self.d.position, raw, primary, timeout)
 
     async def close(self, raw: Any) -> None:
         if self.native:
@@ -304,7 +307,9 @@ class AsyncPool(PoolBase):
         backoff = 0.05
         while True:
             try:
-                raw = await self._ops.connect(self.info, self.options.connect_timeout)
+                raw = await self._ops.connect(
+                    self.info, self.options.connect_timeout, self.options.socket_timeout
+                )
             except Exception as e:
                 self._note_connect_error(e)
                 needed = not self._closed and (
@@ -365,6 +370,7 @@ class AsyncPool(PoolBase):
                     continue
                 slot.checked = _monotonic()
                 self._deliver(slot)
+        self._watch.scan(self, now)
         self._wait_ticks = self._wait_ticks + 1 if self._waiters else 0
         spare = 1 if self._wait_ticks >= 3 and not self._opening else 0
         self._grow(spare if self._demand_locked() == 0 else 0)

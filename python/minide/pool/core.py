@@ -28,6 +28,7 @@ from typing import Any
 from minide._convert import Duration
 from minide.errors import InvalidArgumentError
 from minide.pool.drivers import Driver, get_driver
+from minide.pool.liveness import StallWatch
 from minide.pool.options import Options, make_options
 from minide.pool.slot import Slot, format_stack, where
 from minide.pool.stats import Counters, prometheus_text
@@ -63,6 +64,7 @@ class PoolBase:
         validation_query: str | None = None,
         reset_on_return: bool | str = True,
         leak_threshold: Duration | float | None = "30s",
+        socket_timeout: Duration | float | None = "30s",
         driver: str | None = None,
     ) -> None:
         self.info = url if isinstance(url, ConnInfo) else parse_url(url, driver)
@@ -79,6 +81,7 @@ class PoolBase:
             validation_query=validation_query,
             reset_on_return=reset_on_return,
             leak_threshold=leak_threshold,
+            socket_timeout=socket_timeout,
         )
         self.name = self.info.redacted()
         self._min = self.options.min_size
@@ -98,12 +101,15 @@ class PoolBase:
         self._last_error: tuple[float, BaseException] | None = None
         self._leak_log: deque[dict[str, Any]] = deque(maxlen=LEAK_HISTORY)
         self._wait_ticks = 0
+        self._watch = StallWatch()
         self.tick = self._tick_interval()
 
     # -- decisions -------------------------------------------------------------------------------
     def _tick_interval(self) -> float:
         o = self.options
-        spans = [x for x in (o.leak_threshold, o.max_idle, o.periodic_interval) if x]
+        spans = [
+            x for x in (o.leak_threshold, o.max_idle, o.periodic_interval, o.socket_timeout) if x
+        ]
         return min(0.25, max(0.02, min(spans) / 4)) if spans else 0.25
 
     def _new_slot(self, raw: Any) -> Slot:
@@ -238,7 +244,9 @@ class PoolBase:
         """A snapshot: ``size`` (open + opening), ``idle``, ``in_use``, ``opening``, ``waiting``,
         ``min_size``/``max_size``, ``acquired`` (total) and ``acquired_per_s`` (over the last
         10 s), ``wait_p50_s``/``wait_p99_s``, ``timeouts``, ``created``, ``connect_errors``,
-        ``closed`` (by reason: lifetime, idle, broken, reset, resize, leaked, cancelled, pool) and ``leaks``."""
+        ``closed`` (by reason: lifetime, idle, broken, reset, resize, leaked, cancelled, pool),
+        ``leaks`` and ``stalls`` (borrowed connections cut after ``socket_timeout`` of silence
+        from a server that was not working on their query)."""
         c = self._c
         now = time.monotonic()
         return {
@@ -258,6 +266,7 @@ class PoolBase:
             "connect_errors": c.connect_errors,
             "closed": dict(c.closed),
             "leaks": c.leaks,
+            "stalls": c.stalls,
         }
 
     def metrics_prometheus(self) -> str:
@@ -281,10 +290,12 @@ class PoolBase:
             f"{st['in_use']} in use, {st['opening']} opening, {st['waiting']} waiting",
             f"  options: max_idle={o.max_idle}, max_lifetime={o.max_lifetime}, "
             f"acquire_timeout={o.acquire_timeout}, health_check={o.health_check}, "
-            f"reset_on_return={o.reset_on_return}, leak_threshold={o.leak_threshold}",
+            f"reset_on_return={o.reset_on_return}, leak_threshold={o.leak_threshold}, "
+            f"socket_timeout={o.socket_timeout}",
             f"  acquired {st['acquired']} ({st['acquired_per_s']:.0f}/s), wait p50 "
             f"{st['wait_p50_s'] * 1e3:.3g} ms p99 {st['wait_p99_s'] * 1e3:.3g} ms, "
-            f"timeouts {st['timeouts']}, created {st['created']}, leaks {st['leaks']}",
+            f"timeouts {st['timeouts']}, created {st['created']}, leaks {st['leaks']}, "
+            f"stalls {st['stalls']}",
             "  closed: " + ", ".join(f"{k} {v}" for k, v in st["closed"].items()),
         ]
         now = time.monotonic()

@@ -11,9 +11,14 @@ A :class:`Driver` opens a raw DB-API connection and answers, for one raw connect
   state: ``DISCARD ALL`` on PostgreSQL);
 - ``backend_id(raw)``: the server's id of the session (``pg_backend_pid()``, ``CONNECTION_ID()``),
   read locally from the handshake;
-- ``position(raw, primary)``: the server's replication position, for read-your-writes routing
-  (drivers with ``has_position``; psycopg also awaits it on an asyncio connection as
-  ``aposition``, with the same query);
+- ``position(raw, primary, timeout)``: the server's replication position, for read-your-writes
+  routing (drivers with ``has_position``; psycopg also awaits it on an asyncio connection as
+  ``aposition``, with the same query), bounded like a ping;
+- ``awaiting_reply(raw)``: a local check: is a command in flight (sent, its reply not yet all
+  read)? The stall watch (``socket_timeout``, see :mod:`minide.pool.liveness`) asks it of
+  borrowed connections, from another thread;
+- ``session_busy(raw, backend, timeout)``: over ``raw``, is the server session ``backend``
+  running a command (True), idle (False) or not to be seen (None)?
 - ``is_disconnect(exc)``: whether an exception means the connection is gone (so
   :func:`minide.pool.retry` may try again on a fresh one).
 
@@ -23,125 +28,21 @@ Drivers are imported when a pool first uses them, never at ``import minide.pool`
 from __future__ import annotations
 
 import contextlib
-import heapq
 import importlib
 import math
-import os
-import socket
-import threading
-import time
 from typing import Any
 
-from minide._core import fd_ready_now
-from minide.errors import InvalidArgumentError, MinideError, NetworkError
+from minide.errors import InvalidArgumentError
+from minide.pool.liveness import (
+    WATCHDOG,
+    Watchdog,
+    keepalive_kwargs,
+    set_socket_keepalive,
+    socket_says_broken,
+)
 from minide.pool.url import ConnInfo
 
-__all__ = ["DRIVERS", "Driver", "Watchdog", "get_driver"]
-
-
-class Watchdog:
-    """One daemon thread that shuts down sockets whose deadline passed.
-
-    ``with WATCHDOG.guard(fd, seconds): blocking_call()``: if the call is still running after
-    ``seconds``, the socket behind ``fd`` is shut down (``SHUT_RDWR`` on a duplicate of the fd,
-    which acts on the shared socket), so the driver's blocked ``recv`` returns and it raises.
-    The guard then raises :class:`NetworkError` even if the driver swallowed the failure.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._heap: list[tuple[float, int, int]] = []
-        self._live: dict[int, int] = {}  # token -> fd, for guards still running
-        self._fired: set[int] = set()
-        self._next = 0
-        self._thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                while self._heap and (self._heap[0][1] not in self._live):
-                    heapq.heappop(self._heap)
-                if self._heap and self._heap[0][0] <= now:
-                    _, token, fd = heapq.heappop(self._heap)
-                    del self._live[token]
-                    self._fired.add(token)
-                    _shutdown_fd(fd)
-                    continue
-                self._cond.wait(self._heap[0][0] - now if self._heap else None)
-
-    def guard(self, fd: int | None, seconds: float) -> _Guard:
-        return _Guard(self, fd, seconds)
-
-    def _arm(self, fd: int, seconds: float) -> int:
-        with self._cond:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="minide-pool-watchdog", daemon=True
-                )
-                self._thread.start()
-            self._next += 1
-            token = self._next
-            self._live[token] = fd
-            heapq.heappush(self._heap, (time.monotonic() + seconds, token, fd))
-            self._cond.notify()
-            return token
-
-    def _disarm(self, token: int) -> bool:
-        """False if the deadline fired (the socket was shut down)."""
-        with self._cond:
-            if token in self._fired:
-                self._fired.discard(token)
-                return False
-            self._live.pop(token, None)
-            return True
-
-
-class _Guard:
-    __slots__ = ("dog", "fd", "seconds", "token")
-
-    def __init__(self, dog: Watchdog, fd: int | None, seconds: float) -> None:
-        self.dog, self.fd, self.seconds, self.token = dog, fd, seconds, 0
-
-    def __enter__(self) -> None:
-        if self.fd is not None and self.fd >= 0:
-            self.token = self.dog._arm(self.fd, self.seconds)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.token and not self.dog._disarm(self.token):
-            raise NetworkError(
-                f"no answer within {self.seconds:.3g} s: the socket was shut down (fd {self.fd})"
-            )
-
-
-def _shutdown_fd(fd: int) -> None:
-    try:
-        s = socket.socket(fileno=os.dup(fd))
-    except OSError:
-        return
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    finally:
-        s.close()
-
-
-WATCHDOG = Watchdog()
-
-
-def socket_says_broken(probe: Any) -> bool:
-    """An idle connection's socket is readable only if the server closed it or sent an error
-    (PostgreSQL's ``FATAL: terminating connection``, MariaDB's idle-timeout packet) or the
-    peer reset it: in every case the connection must not be handed out. ``probe`` is the
-    slot's socket descriptor (None: no socket, e.g. SQLite). No I/O is done, and the GIL is
-    kept (a zero-timeout ``poll``)."""
-    if probe is None:
-        return False
-    try:
-        return fd_ready_now(probe)
-    except MinideError:
-        return True
+__all__ = ["DRIVERS", "Driver", "Watchdog", "get_driver", "socket_says_broken"]
 
 
 class Driver:
@@ -154,6 +55,10 @@ class Driver:
     default_validation: str | None = "SELECT 1"
     #: whether ``position`` can answer (False: it always returns None, without a round trip)
     has_position = False
+    #: what another session reads to tell whether session ``%s`` is running a command
+    session_sql: str | None = None
+    #: the answers of ``session_sql`` that mean idle (waiting for its client)
+    idle_states: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         try:
@@ -168,7 +73,9 @@ class Driver:
         return self.module_name
 
     # -- opening and closing ------------------------------------------------------------------
-    def connect(self, info: ConnInfo, timeout: float) -> Any:
+    def connect(self, info: ConnInfo, timeout: float, socket_timeout: float | None) -> Any:
+        """Open a connection within ``timeout`` seconds; with ``socket_timeout``, TCP
+        keepalives and ``TCP_USER_TIMEOUT`` are set on it (where the URL does not set them)."""
         raise NotImplementedError
 
     def close(self, raw: Any) -> None:
@@ -187,6 +94,9 @@ class Driver:
 
     def in_transaction(self, raw: Any) -> bool:
         raise NotImplementedError
+
+    def awaiting_reply(self, raw: Any) -> bool:
+        return False
 
     def state(self, raw: Any) -> int:
         """One local look at a returned connection: 0 clean, 1 in a transaction, 2 broken."""
@@ -218,10 +128,28 @@ class Driver:
             if self.in_transaction(raw):
                 raw.rollback()
 
-    def position(self, raw: Any, primary: bool) -> Any:
+    def position(self, raw: Any, primary: bool, timeout: float) -> Any:
         """The replication position of the server behind ``raw`` (comparable with ``>=``), or
-        None when the database has none to offer. Used for read-your-writes routing."""
+        None when the database has none to offer. Used for read-your-writes routing; a server
+        that does not answer within ``timeout`` raises :class:`NetworkError` (the socket is
+        shut down: the connection is broken)."""
         return None
+
+    def session_busy(self, raw: Any, backend: int, timeout: float) -> bool | None:
+        if self.session_sql is None:
+            return None
+        with WATCHDOG.guard(self.fileno(raw), timeout):
+            cur = raw.cursor()
+            try:
+                cur.execute(self.session_sql, (backend,))
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if self.in_transaction(raw):
+                raw.rollback()
+        if row is None or row[0] is None:
+            return None
+        return str(row[0]) not in self.idle_states
 
     def is_disconnect(self, exc: BaseException) -> bool:
         return False
@@ -245,7 +173,7 @@ _PG_POSITION = (
 )
 
 
-def _pg_kwargs(info: ConnInfo, timeout: float) -> dict[str, Any]:
+def _pg_kwargs(info: ConnInfo, timeout: float, socket_timeout: float | None) -> dict[str, Any]:
     kw: dict[str, Any] = {
         "host": info.host,
         "port": info.port,
@@ -257,7 +185,9 @@ def _pg_kwargs(info: ConnInfo, timeout: float) -> dict[str, Any]:
         kw["user"] = info.user
     if info.password is not None:
         kw["password"] = info.password
-    for k, v in info.params.items():  # libpq keywords pass through as strings
+    if socket_timeout is not None:
+        kw.update(keepalive_kwargs(socket_timeout))
+    for k, v in info.params.items():  # libpq keywords pass through as strings (and win)
         kw[k] = v.lower() in ("1", "true", "yes", "on") if k == "autocommit" else v
     return kw
 
@@ -268,13 +198,16 @@ class _Postgres(Driver):
 
     family = "postgresql"
     has_position = True
+    session_sql = "SELECT state FROM pg_stat_activity WHERE pid = %s"
+    idle_states = frozenset(("idle", "idle in transaction", "idle in transaction (aborted)"))
 
-    def position(self, raw: Any, primary: bool) -> Any:
-        with raw.cursor() as cur:
-            cur.execute(_PG_POSITION)
-            (lsn,) = cur.fetchone()
-        if self.in_transaction(raw):
-            raw.rollback()
+    def position(self, raw: Any, primary: bool, timeout: float) -> Any:
+        with WATCHDOG.guard(self.fileno(raw), timeout):
+            with raw.cursor() as cur:
+                cur.execute(_PG_POSITION)
+                (lsn,) = cur.fetchone()
+            if self.in_transaction(raw):
+                raw.rollback()
         return _pg_lsn(lsn)
 
     def is_disconnect(self, exc: BaseException) -> bool:
@@ -290,14 +223,17 @@ class Psycopg(_Postgres):
     def pip_name(self) -> str:
         return "'psycopg[binary]'"
 
-    def connect(self, info: ConnInfo, timeout: float) -> Any:
-        return self.mod.connect(**_pg_kwargs(info, timeout))
+    def connect(self, info: ConnInfo, timeout: float, socket_timeout: float | None) -> Any:
+        return self.mod.connect(**_pg_kwargs(info, timeout, socket_timeout))
 
     def broken(self, raw: Any) -> bool:
         return raw.pgconn.status != 0  # CONNECTION_BAD: closed, or broken (psycopg's `closed`)
 
     def in_transaction(self, raw: Any) -> bool:
         return raw.pgconn.transaction_status != 0  # IDLE
+
+    def awaiting_reply(self, raw: Any) -> bool:
+        return raw.pgconn.transaction_status == 1  # ACTIVE: a command in progress
 
     def state(self, raw: Any) -> int:
         pg = raw.pgconn
@@ -334,28 +270,25 @@ class Psycopg(_Postgres):
                 raw.autocommit = saved
 
     # -- asyncio -------------------------------------------------------------------------------
-    async def aconnect(self, info: ConnInfo, timeout: float) -> Any:
-        return await self.mod.AsyncConnection.connect(**_pg_kwargs(info, timeout))
+    async def aconnect(self, info: ConnInfo, timeout: float, socket_timeout: float | None) -> Any:
+        return await self.mod.AsyncConnection.connect(**_pg_kwargs(info, timeout, socket_timeout))
 
+    # every awaited round trip is bounded by the watchdog, not by asyncio.wait_for: psycopg
+    # answers a cancellation with a cancel request and a wait for the query's end (up to 5 s
+    # each in psycopg 3.3), which on a link that swallows packets overruns the caller's
+    # timeout by seconds; a shut-down socket ends that wait at once
     async def aping(self, raw: Any, query: str | None, timeout: float) -> None:
-        import asyncio
-
         status = raw.pgconn.transaction_status
         if status == 3:
             return
-
-        async def go() -> None:
+        with WATCHDOG.guard(self.fileno(raw), timeout):
             cur = await raw.execute(query or "SELECT 1")
             await cur.fetchall()
             if status == 0 and self.in_transaction(raw):
                 await raw.rollback()
 
-        await asyncio.wait_for(go(), timeout)
-
     async def areset(self, raw: Any, discard: bool, timeout: float) -> None:
-        import asyncio
-
-        async def go() -> None:
+        with WATCHDOG.guard(self.fileno(raw), timeout):
             if self.in_transaction(raw):
                 await raw.rollback()
             if discard:
@@ -364,14 +297,13 @@ class Psycopg(_Postgres):
                 await raw.execute("DISCARD ALL")
                 await raw.set_autocommit(saved)
 
-        await asyncio.wait_for(go(), timeout)
-
-    async def aposition(self, raw: Any, primary: bool) -> Any:
+    async def aposition(self, raw: Any, primary: bool, timeout: float) -> Any:
         """:meth:`position` on an ``AsyncConnection``: the same query, awaited."""
-        cur = await raw.execute(_PG_POSITION)
-        (lsn,) = await cur.fetchone()
-        if self.in_transaction(raw):
-            await raw.rollback()
+        with WATCHDOG.guard(self.fileno(raw), timeout):
+            cur = await raw.execute(_PG_POSITION)
+            (lsn,) = await cur.fetchone()
+            if self.in_transaction(raw):
+                await raw.rollback()
         return _pg_lsn(lsn)
 
     async def aclose(self, raw: Any) -> None:
@@ -388,8 +320,8 @@ class Psycopg2(_Postgres):
     def pip_name(self) -> str:
         return "psycopg2-binary"
 
-    def connect(self, info: ConnInfo, timeout: float) -> Any:
-        kw = _pg_kwargs(info, timeout)
+    def connect(self, info: ConnInfo, timeout: float, socket_timeout: float | None) -> Any:
+        kw = _pg_kwargs(info, timeout, socket_timeout)
         autocommit = kw.pop("autocommit", False)  # an attribute in psycopg2, not a keyword
         raw = self.mod.connect(**kw)
         raw.autocommit = autocommit
@@ -400,6 +332,9 @@ class Psycopg2(_Postgres):
 
     def in_transaction(self, raw: Any) -> bool:
         return raw.info.transaction_status != 0
+
+    def awaiting_reply(self, raw: Any) -> bool:
+        return raw.info.transaction_status == 1  # ACTIVE (readable while the query runs)
 
     def backend_id(self, raw: Any) -> int:
         return int(raw.info.backend_pid)
@@ -430,8 +365,31 @@ class PyMySQL(Driver):
     family = "mysql"
     module_name = "pymysql"
     default_validation = None
+    session_sql = "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = %s"
+    idle_states = frozenset(("Sleep",))
 
-    def connect(self, info: ConnInfo, timeout: float) -> Any:
+    def __init__(self) -> None:
+        super().__init__()
+        base = self.mod.connections.Connection
+
+        class MySQLConnection(base):  # type: ignore[misc, valid-type]
+            """PyMySQL's connection (a subclass), noting while it waits for the server (a
+            blocking read), which PyMySQL does not tell (:meth:`PyMySQL.awaiting_reply`)."""
+
+            _minide_reading = False
+
+            def _read_bytes(self, num_bytes: int) -> bytes:
+                self._minide_reading = True
+                try:
+                    return base._read_bytes(self, num_bytes)  # type: ignore[no-any-return]
+                finally:
+                    self._minide_reading = False
+
+        MySQLConnection.__module__ = __name__
+        MySQLConnection.__qualname__ = "MySQLConnection"
+        self.connection_class = MySQLConnection
+
+    def connect(self, info: ConnInfo, timeout: float, socket_timeout: float | None) -> Any:
         kw: dict[str, Any] = {
             "host": info.host,
             "port": info.port,
@@ -445,11 +403,14 @@ class PyMySQL(Driver):
         }
         for k, v in info.params.items():  # URL query values are strings
             kw[k] = float(v) if k in _MYSQL_NUMERIC else v
-        raw = self.mod.connect(**kw)
-        # back to the URL's read timeout (default: none) for the borrowers' queries
+        raw = self.connection_class(**kw)
+        # back to the URL's read timeout (default: none) for the borrowers' queries: a
+        # read timeout would also end a query that is slow, not lost (socket_timeout does not)
         raw._read_timeout = (
             float(info.params["read_timeout"]) if "read_timeout" in info.params else None
         )
+        if socket_timeout is not None:
+            set_socket_keepalive(raw._sock, socket_timeout)
         return raw
 
     def broken(self, raw: Any) -> bool:
@@ -461,6 +422,9 @@ class PyMySQL(Driver):
 
     def in_transaction(self, raw: Any) -> bool:
         return bool(raw.server_status & 1)  # SERVER_STATUS_IN_TRANS
+
+    def awaiting_reply(self, raw: Any) -> bool:
+        return bool(getattr(raw, "_minide_reading", False))
 
     def backend_id(self, raw: Any) -> int:
         return int(raw.thread_id())
@@ -495,7 +459,7 @@ class SQLite(Driver):
     family = "sqlite"
     module_name = "sqlite3"
 
-    def connect(self, info: ConnInfo, timeout: float) -> Any:
+    def connect(self, info: ConnInfo, timeout: float, socket_timeout: float | None) -> Any:
         # sqlite3's `timeout` is how long a statement waits for another connection's lock
         # (SQLITE_BUSY), not a connect timeout (opening a file does not wait): keep sqlite3's
         # default, or `?timeout=` seconds from the URL.

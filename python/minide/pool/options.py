@@ -12,6 +12,9 @@ Every option exists to prevent one failure (docs/pool.md has the table):
 ``validation_query`` a ping that does not prove what the application needs (e.g. a writable primary)
 ``reset_on_return`` the next borrower inheriting an open transaction, locks or session settings
 ``leak_threshold``  a borrower that never returns its connection slowly starving the pool
+``socket_timeout``  a borrower's query hanging for good when the server or the path to it goes
+                    silent mid-query (a network cut, a hung proxy): the kernel's retransmission
+                    timeout is about 15 minutes, and a path that still acknowledges never ends
 ==================  =========================================================================
 """
 
@@ -45,6 +48,9 @@ class Options:
     validation_query: str | None
     reset_on_return: bool | str
     leak_threshold: float | None
+    #: how long a connection may wait for its server with nothing arriving before the pool
+    #: asks whether the server is still working on it; None: never (see :mod:`liveness`)
+    socket_timeout: float | None
 
     @property
     def connect_timeout(self) -> float:
@@ -88,6 +94,7 @@ def make_options(
     validation_query: str | None,
     reset_on_return: bool | str,
     leak_threshold: Duration | float | None,
+    socket_timeout: Duration | float | None = "30s",
 ) -> Options:
     """Check and convert the pool's keyword arguments (numbers count seconds)."""
     for what, n in (("min_size", min_size), ("max_size", max_size)):
@@ -127,4 +134,5 @@ def make_options(
         validation_query=validation_query,
         reset_on_return=reset_on_return,
         leak_threshold=_duration(leak_threshold, "leak_threshold"),
+        socket_timeout=_duration(socket_timeout, "socket_timeout"),
     )

@@ -104,7 +104,12 @@ class _RouterBorrow:
         for rep in r._candidates(self.read_only):
             try:
                 conn = rep.pool._acquire(self.timeout, 2)  # type: ignore[attr-defined]
-                if r._fresh_enough(rep, conn):
+                try:
+                    fresh = r._fresh_enough(rep, conn)
+                except Exception:
+                    rep.pool.release(conn, broken=True)  # type: ignore[attr-defined]
+                    raise
+                if fresh:
                     self._got(rep, conn)
                     return conn
                 rep.pool.release(conn)  # type: ignore[attr-defined]
@@ -118,8 +123,10 @@ class _RouterBorrow:
         assert self.conn is not None
         pool = self.replica.pool if self.replica else self.router.primary
         self._finish(e)
-        if e is None and self.replica is None and not self.read_only:
-            self.router._record_write(self.conn)
+        wrote = e is None and self.replica is None and not self.read_only
+        if wrote and not self.router._record_write(self.conn):
+            pool.release(self.conn, broken=True)  # type: ignore[attr-defined]
+            return
         if e is None:
             pool.release(self.conn)  # type: ignore[attr-defined]
         else:
@@ -154,10 +161,13 @@ class _RouterBorrow:
         self._finish(e)
         if e is None and self.replica is None and not self.read_only:
             try:
-                await self.router._arecord_write(self.conn)
+                ok = await self.router._arecord_write(self.conn)
             except BaseException:
                 await pool.release(self.conn, broken=True)  # type: ignore[attr-defined]
                 raise
+            if not ok:
+                await pool.release(self.conn, broken=True)  # type: ignore[attr-defined]
+                return
         if e is None:
             await pool.release(self.conn)  # type: ignore[attr-defined]
         else:
@@ -292,16 +302,17 @@ class Router:
             rep.position = pos
         return bool(pos >= want)
 
+    # The position queries are bounded like a ping (the pool's ping_timeout: acquire_timeout / 2,
+    # 0.2 to 5 s): a replica that does not answer in time is failing, like one whose pool
+    # cannot lend, so it is ejected (the caller's except) and the read goes elsewhere; the
+    # connection the query was cut off on is closed.
     def _fresh_enough(self, rep: _Replica, conn: PooledConnection) -> bool:
-        """Has ``rep`` replayed the session's last write? (Asks it only when one is recorded.)"""
+        """Has ``rep`` replayed the session's last write? (Asks it only when one is recorded;
+        raises if it cannot tell.)"""
         want = self._wanted(rep)
         if want is None:
             return True
-        try:
-            pos = rep.pool.driver.position(conn.raw, primary=False)
-        except Exception as e:
-            log.info("router: cannot read the position of %s: %s", rep.pool.name, e)
-            return False
+        pos = rep.pool.driver.position(conn.raw, False, rep.pool.options.ping_timeout)
         return self._reached(rep, pos, want)
 
     async def _afresh_enough(self, rep: _Replica, conn: PooledConnection) -> bool:
@@ -309,35 +320,40 @@ class Router:
         want = self._wanted(rep)
         if want is None:
             return True
-        try:
-            pos = await rep.pool._ops.position(conn.raw, False)  # type: ignore[attr-defined]
-        except Exception as e:
-            log.info("router: cannot read the position of %s: %s", rep.pool.name, e)
-            return False
+        pos = await rep.pool._ops.position(conn.raw, False, rep.pool.options.ping_timeout)  # type: ignore[attr-defined]
         return self._reached(rep, pos, want)
 
-    def _record_write(self, conn: PooledConnection) -> None:
-        """After a session's primary borrow: remember the primary's position (or STICKY)."""
+    def _record_write(self, conn: PooledConnection) -> bool:
+        """After a session's primary borrow: remember the primary's position (or STICKY).
+        False: the position query failed, so the connection should be closed."""
         if not self.read_your_writes:
-            return
-        pos = None
+            return True
+        pos, ok = None, True
         if self.primary.driver.has_position:
             try:
-                pos = self.primary.driver.position(conn.raw, primary=True)
+                pos = self.primary.driver.position(
+                    conn.raw, True, self.primary.options.ping_timeout
+                )
             except Exception as e:
-                log.info("router: cannot read the primary's position: %s", e)
+                log.info("router: cannot read the primary's position: %r", e)
+                ok = False
         self._session_state().wrote[id(self)] = _STICKY if pos is None else pos
+        return ok
 
-    async def _arecord_write(self, conn: PooledConnection) -> None:
+    async def _arecord_write(self, conn: PooledConnection) -> bool:
         """:meth:`_record_write` for asyncio pools: the position query is awaited."""
         if not self.read_your_writes:
-            return
-        pos = None
+            return True
+        pos, ok = None, True
         try:
-            pos = await self.primary._ops.position(conn.raw, True)  # type: ignore[attr-defined]
+            pos = await self.primary._ops.position(  # type: ignore[attr-defined]
+                conn.raw, True, self.primary.options.ping_timeout
+            )
         except Exception as e:
-            log.info("router: cannot read the primary's position: %s", e)
+            log.info("router: cannot read the primary's position: %r", e)
+            ok = False
         self._session_state().wrote[id(self)] = _STICKY if pos is None else pos
+        return ok
 
     def _eject(self, rep: _Replica, e: BaseException) -> None:
         now = time.monotonic()

@@ -40,6 +40,7 @@ class Counters:
         self.created = 0
         self.connect_errors = 0
         self.leaks = 0
+        self.stalls = 0
         self.gc_reclaimed = 0
         self.closed = dict.fromkeys(CLOSE_REASONS, 0)
         self.started = time.monotonic()
@@ -134,6 +135,12 @@ def prometheus_text(name: str, st: dict[str, Any], c: Counters) -> str:
         "counter",
         "Borrows held past leak_threshold or lost to the garbage collector.",
         [("", st["leaks"])],
+    )
+    metric(
+        "minide_pool_stalls_total",
+        "counter",
+        "Borrowed connections cut after socket_timeout without an answer from the server.",
+        [("", st["stalls"])],
     )
     out.append("# HELP minide_pool_wait_seconds Time borrowers waited for a connection.")
     out.append("# TYPE minide_pool_wait_seconds histogram")

@@ -77,10 +77,18 @@ class Pool(PoolBase):
 
     ``Pool(url, min_size=2, max_size=20, max_idle="5m", max_lifetime="30m",
     acquire_timeout="5s", health_check="on_borrow", validation_query=None,
-    reset_on_return=True, leak_threshold="30s", driver=None)``; durations are
-    ``timedelta``, strings like ``"250ms"`` or numbers of seconds; ``None`` disables
-    ``max_idle``, ``max_lifetime`` and ``leak_threshold``. See docs/pool.md for what each
-    option prevents.
+    reset_on_return=True, leak_threshold="30s", socket_timeout="30s", driver=None)``;
+    durations are ``timedelta``, strings like ``"250ms"`` or numbers of seconds; ``None``
+    disables ``max_idle``, ``max_lifetime``, ``leak_threshold`` and ``socket_timeout``. See
+    docs/pool.md for what each option prevents.
+
+    ``socket_timeout`` bounds a borrower's query against a server that went silent: TCP
+    keepalives and ``TCP_USER_TIMEOUT`` end a connection whose server stops acknowledging
+    (a network cut) after about that long, and a borrowed connection that waited that long
+    for a reply with nothing arriving is checked with the server over a separate connection:
+    if the server is not running its query (the request or the answer was lost), the socket
+    is shut down and the borrower gets the driver's disconnect error (the connection is then
+    closed as broken). A query that is merely slow is never cut.
 
     >>> with pool.connection() as conn:        # doctest: +SKIP
     ...     conn.execute("SELECT 1")
@@ -313,7 +321,9 @@ class Pool(PoolBase):
         backoff = 0.05
         while True:
             try:
-                raw = self.driver.connect(self.info, self.options.connect_timeout)
+                raw = self.driver.connect(
+                    self.info, self.options.connect_timeout, self.options.socket_timeout
+                )
             except Exception as e:
                 with self._lock:
                     self._note_connect_error(e)
@@ -356,6 +366,7 @@ class Pool(PoolBase):
             self._discard(slot, reason)
         if self.options.health_check == "periodic":
             self._periodic_checks(now)
+        self._watch.scan(self, now)
         with self._lock:
             self._wait_ticks = self._wait_ticks + 1 if self._waiters else 0
             n = self._demand_locked()
