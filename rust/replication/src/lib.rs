@@ -18,7 +18,7 @@ pub mod crdt;
 pub mod dvv;
 pub mod merkle;
 
-pub use clock::{Causality, Dot, VectorClock};
+pub use clock::{Actor, Causality, Dot, VectorClock};
 pub use crdt::{GCounter, LwwRegister, OrSet, PNCounter};
 pub use dvv::{Object, Sibling};
 pub use merkle::MerkleTree;
