@@ -16,11 +16,11 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::Arc;
 
 use minide_common::Result;
 use minide_common::varint::put_uvarint;
 
+use crate::actor::Actor;
 use crate::codec::{Reader, TAG_CLOCK, put_bytes};
 
 /// How two clocks relate in the happens-before partial order.
@@ -59,29 +59,16 @@ impl fmt::Display for Dot {
     }
 }
 
-/// An actor's name, shared: clones of a clock (and the results of `merge`) hold the same names.
-pub type Actor = Arc<str>;
-
 /// A version vector; absent actors count as 0 (zero entries are never stored).
 ///
 /// Stored as one vector of `(actor, count)` sorted by actor with no duplicates and no zero counts
 /// (the canonical form: equal clocks have equal vectors, so derived `Eq`, `Ord` and `Hash` are
 /// the map's). Clocks are small (one entry per region epoch), so a sorted vector beats a map:
-/// `merged` is one allocation plus reference-count bumps, and `descends` / `compare` / `merged`
-/// are one linear walk over two sorted runs.
+/// `merged` is one allocation plus reference-count bumps (an [`Actor`] shares its name), and
+/// `descends` / `compare` / `merged` are one linear walk over two sorted runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VectorClock {
     entries: Vec<(Actor, u64)>,
-}
-
-/// Actor order; names shared by both clocks (the usual case after a merge) compare by pointer.
-#[inline]
-fn cmp_actor(a: &Actor, b: &Actor) -> Ordering {
-    if Arc::ptr_eq(a, b) {
-        Ordering::Equal
-    } else {
-        a.cmp(b)
-    }
 }
 
 impl VectorClock {
@@ -176,11 +163,19 @@ impl VectorClock {
     /// Entry-wise max: the least upper bound of the two clocks.
     pub fn merged(&self, other: &VectorClock) -> VectorClock {
         let (a, b) = (&self.entries, &other.entries);
-        // Exact when both clocks know the same actors (the steady state); grows once otherwise.
-        let mut out = Vec::with_capacity(a.len().max(b.len()));
+        if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0) {
+            // The same actors (the steady state): a copy of one with the max of both counts.
+            let mut out = a.clone();
+            for (x, y) in out.iter_mut().zip(b) {
+                x.1 = x.1.max(y.1);
+            }
+            return VectorClock { entries: out };
+        }
+        // Room for the union (so no growing), at most twice what it needs.
+        let mut out = Vec::with_capacity(a.len() + b.len());
         let (mut i, mut j) = (0, 0);
         while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
-            match cmp_actor(&x.0, &y.0) {
+            match x.0.cmp(&y.0) {
                 Ordering::Less => {
                     out.push(x.clone());
                     i += 1;
@@ -220,7 +215,7 @@ impl VectorClock {
             loop {
                 let Some(x) = a.get(i) else { return false };
                 i += 1;
-                match cmp_actor(&x.0, &y.0) {
+                match x.0.cmp(&y.0) {
                     Ordering::Less => {}
                     Ordering::Equal if x.1 >= y.1 => break,
                     _ => return false,
@@ -240,7 +235,7 @@ impl VectorClock {
         let (mut ge, mut le) = (true, true);
         let (mut i, mut j) = (0, 0);
         while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
-            match cmp_actor(&x.0, &y.0) {
+            match x.0.cmp(&y.0) {
                 Ordering::Less => {
                     le = false;
                     i += 1;
@@ -362,7 +357,19 @@ mod tests {
     type Model = BTreeMap<String, u64>;
 
     fn arb_pairs() -> impl Strategy<Value = Vec<(String, u64)>> {
-        proptest::collection::vec(("[a-e]{1,2}", 0u64..5), 0..8)
+        proptest::collection::vec((arb_actor(), 0u64..5), 0..8)
+    }
+
+    fn arb_actor() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[a-e]{1,2}",
+            1 => proptest::sample::select(vec![
+                String::new(),
+                "a".repeat(32),
+                "a".repeat(33),
+                "a".repeat(33) + "b",
+            ]),
+        ]
     }
 
     fn model_set(m: &mut Model, actor: &str, n: u64) {
@@ -437,13 +444,13 @@ mod tests {
         }
 
         /// Every operation against a `BTreeMap` model (what `VectorClock` was before it became a
-        /// sorted vector), from unsorted input with duplicate actors and zero counts. `m` and `i`
-        /// share actor names with `a` and `b` (names compared by pointer), `a` and `b` do not.
+        /// sorted vector), from unsorted input with duplicate actors and zero counts. Actor names
+        /// are short and long (compared inline or not), some prefixes of others.
         #[test]
         fn matches_btreemap_model(
             p in arb_pairs(),
             q in arb_pairs(),
-            actor in "[a-e]{1,2}",
+            actor in arb_actor(),
             n in 0u64..5,
         ) {
             let (a, b) = (VectorClock::from_entries(p.clone()), VectorClock::from_entries(q.clone()));
@@ -459,9 +466,13 @@ mod tests {
             let mut mi = mm.clone();
             model_set(&mut mi, &actor, model_get(&mm, &actor) + 1);
             prop_assert_eq!(as_model(&i), mi.clone());
-            let all = [(&a, &ma), (&b, &mb), (&m, &mm), (&i, &mi)];
+            // The actors of `a` (names not shared with it), other counts.
+            let mc: Model = ma.keys().map(|k| (k.clone(), n + 1)).collect();
+            let c = VectorClock::from_entries(mc.clone());
+            let all = [(&a, &ma), (&b, &mb), (&m, &mm), (&i, &mi), (&c, &mc)];
             for (x, mx) in all {
                 for (y, my) in all {
+                    prop_assert_eq!(as_model(&x.merged(y)), model_merge(mx, my));
                     prop_assert_eq!(x.compare(y), model_compare(mx, my));
                     prop_assert_eq!(x.descends(y), model_descends(mx, my));
                     prop_assert_eq!(x.cmp(y), mx.cmp(my));
@@ -476,11 +487,11 @@ mod tests {
             let mut ms = ma.clone();
             model_set(&mut ms, &actor, n);
             prop_assert_eq!(as_model(&s), ms);
-            let mut c = a.clone();
-            let dot = c.increment(&actor);
+            let mut d = a.clone();
+            let dot = d.increment(&actor);
             prop_assert_eq!(dot.counter, model_get(&ma, &actor) + 1);
-            prop_assert!(c.covers(&dot) && !a.covers(&dot));
-            prop_assert_eq!(&c, &a.incremented(&actor));
+            prop_assert!(d.covers(&dot) && !a.covers(&dot));
+            prop_assert_eq!(&d, &a.incremented(&actor));
         }
 
         #[test]
