@@ -88,3 +88,34 @@ def test_garbage_bytes_raise_corrupt(b: bytes) -> None:
 def test_wrong_type_bytes_named() -> None:
     with pytest.raises(CorruptFileError, match="not an encoded vector clock"):
         mr.VectorClock.from_bytes(mr.GCounter().to_bytes())
+
+
+def test_bytes_format_is_fixed() -> None:
+    # Stored and sent between replicas: tag, entry count, then (name, count) in name order.
+    vc = mr.VectorClock({"b": 1, "é" * 20: 300, "a": 2})
+    long = "é".encode() * 20
+    assert vc.to_bytes() == b"\xc1\x03\x01a\x02\x01b\x01(" + long + b"\xac\x02"
+
+
+def test_dict_order_and_zero_counts_do_not_matter() -> None:
+    a = mr.VectorClock({"z": 1, "a": 2, "m": 0, "é": 3})
+    b = mr.VectorClock({"é": 3, "a": 2, "z": 1})
+    assert a == b and hash(a) == hash(b) and a.to_bytes() == b.to_bytes()
+    assert list(a.to_dict().items()) == [("a", 2), ("z", 1), ("é", 3)]
+    assert len(a) == 3 and a.get("m") == 0 and a.compare(b) == "equal"
+
+
+@pytest.mark.parametrize(
+    ("entries", "error"),
+    [
+        ([("a", 1)], TypeError),
+        ({1: 2}, TypeError),
+        ({"a": 1.5}, TypeError),
+        ({"a": -1}, OverflowError),
+        ({"a": 2**64}, OverflowError),
+        ({"\ud800": 1}, UnicodeEncodeError),
+    ],
+)
+def test_bad_entries_rejected(entries: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        mr.VectorClock(entries)  # type: ignore[arg-type]

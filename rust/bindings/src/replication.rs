@@ -13,12 +13,13 @@ use std::collections::BTreeMap;
 
 use minide_common::Error;
 use minide_replication::{
-    Dot, GCounter, LwwRegister, MerkleTree, Object, OrSet, PNCounter, VectorClock,
+    Actor, Causality, GCounter, LwwRegister, MerkleTree, Object, OrSet, PNCounter, VectorClock,
 };
 use pyo3::PyTraverseError;
 use pyo3::gc::PyVisit;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
+use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
 use crate::errors::{detach, to_py};
 use crate::facade::{self, facade_class};
@@ -41,13 +42,20 @@ facade_class!(PyVectorClock, Ok(PyVectorClock(VectorClock::new())));
 impl PyVectorClock {
     #[new]
     #[pyo3(signature = (entries=None))]
-    fn new(entries: Option<BTreeMap<String, u64>>) -> Self {
-        PyVectorClock(VectorClock::from_entries(entries.unwrap_or_default()))
+    fn new(entries: Option<ClockEntries>) -> Self {
+        PyVectorClock(entries.map(|e| e.0).unwrap_or_default())
     }
 
     /// "before" | "after" | "equal" | "concurrent": how `self` relates to `other`.
-    fn compare(&self, other: &PyVectorClock) -> &'static str {
-        self.0.compare(&other.0).as_str()
+    fn compare<'py>(&self, py: Python<'py>, other: &PyVectorClock) -> Bound<'py, PyString> {
+        // Interned: the same four str objects every call, no new string per comparison.
+        match self.0.compare(&other.0) {
+            Causality::Before => intern!(py, "before"),
+            Causality::After => intern!(py, "after"),
+            Causality::Equal => intern!(py, "equal"),
+            Causality::Concurrent => intern!(py, "concurrent"),
+        }
+        .clone()
     }
 
     fn merge<'py>(&self, py: Python<'py>, other: &PyVectorClock) -> PyResult<Bound<'py, Self>> {
@@ -55,9 +63,7 @@ impl PyVectorClock {
     }
 
     fn increment<'py>(&self, py: Python<'py>, actor: &str) -> PyResult<Bound<'py, Self>> {
-        let mut vc = self.0.clone();
-        vc.increment(actor);
-        facade::new(py, PyVectorClock(vc))
+        facade::new(py, PyVectorClock(self.0.incremented(actor)))
     }
 
     fn descends(&self, other: &PyVectorClock) -> bool {
@@ -66,18 +72,19 @@ impl PyVectorClock {
 
     /// Does this clock cover the dot `(actor, counter)`?
     fn covers(&self, actor: &str, counter: u64) -> bool {
-        self.0.covers(&Dot {
-            actor: actor.to_string(),
-            counter,
-        })
+        self.0.get(actor) >= counter
     }
 
     fn get(&self, actor: &str) -> u64 {
         self.0.get(actor)
     }
 
-    fn to_dict(&self) -> BTreeMap<String, u64> {
-        self.0.iter().map(|(a, n)| (a.to_string(), n)).collect()
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (a, n) in self.0.iter() {
+            d.set_item(a, n)?;
+        }
+        Ok(d)
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -108,6 +115,25 @@ impl PyVectorClock {
     /// Holds no Python object: only makes this a GC type, as its Python facade is.
     fn __traverse__(&self, _visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         Ok(())
+    }
+}
+
+/// A clock's entries from a `dict[str, int]`, straight into a [`VectorClock`] (no intermediate
+/// map or `String`s). The errors are those of extracting a `BTreeMap<String, u64>`: TypeError
+/// for a non-dict or a non-str key, OverflowError for a count outside 0..2**64.
+pub struct ClockEntries(VectorClock);
+
+impl<'py> FromPyObject<'_, 'py> for ClockEntries {
+    type Error = PyErr;
+
+    fn extract(ob: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        let dict = ob.cast::<PyDict>()?;
+        let mut entries: Vec<(Actor, u64)> = Vec::with_capacity(dict.len());
+        for (k, v) in dict.iter() {
+            let actor = k.cast::<PyString>()?.to_str()?;
+            entries.push((Actor::from(actor), v.extract()?));
+        }
+        Ok(ClockEntries(VectorClock::from_entries(entries)))
     }
 }
 

@@ -82,9 +82,14 @@ impl<'a> Reader<'a> {
         Ok(&self.buf[start..end])
     }
 
-    pub(crate) fn string(&mut self) -> Result<String> {
+    /// A UTF-8 string, borrowed from the input.
+    pub(crate) fn str(&mut self) -> Result<&'a str> {
         let b = self.bytes()?;
-        String::from_utf8(b.to_vec()).map_err(|_| self.err("has an actor name that is not UTF-8"))
+        std::str::from_utf8(b).map_err(|_| self.err("has an actor name that is not UTF-8"))
+    }
+
+    pub(crate) fn string(&mut self) -> Result<String> {
+        self.str().map(str::to_string)
     }
 
     /// All bytes must have been consumed: trailing garbage means a framing bug upstream.

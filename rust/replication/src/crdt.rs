@@ -31,7 +31,7 @@ impl GCounter {
 
     pub fn increment(&mut self, actor: &str, n: u64) {
         let cur = self.counts.get(actor);
-        self.counts.set(actor.to_string(), cur.saturating_add(n));
+        self.counts.set(actor, cur.saturating_add(n));
     }
 
     pub fn value(&self) -> u128 {
