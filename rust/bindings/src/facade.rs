@@ -10,7 +10,8 @@
 //! facade its own method descriptors (see [`own_methods`]).
 //!
 //! What remains per value is what any instance of a Python-defined class costs: a GC header and
-//! tracking, and CPython's `subtype_dealloc` (about +40 ns per value created, e.g. on a vector clock `merge`).
+//! tracking, and CPython's `subtype_dealloc` (about +40 ns per value created, e.g. on a vector
+//! clock `merge`).
 //!
 //! Requirements on a class with a facade, all checked by CPython at registration:
 //! - `#[pyclass(subclass)]`, not `immutable_type`;
