@@ -7,13 +7,13 @@ out-of-range cast), minide must raise a ``minide.errors`` error too."""
 from __future__ import annotations
 
 import decimal
-import math
 from typing import Any
 
 import duckdb
 import minide
 import pyarrow as pa
 import pytest
+from duck_oracle import same_value
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from minide.errors import InvalidArgumentError, MinideError
@@ -50,19 +50,6 @@ def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
     return pa.table(cols)
 
 
-def _same(x: Any, y: Any) -> bool:
-    if x is None or y is None:
-        return x is None and y is None
-    if isinstance(x, decimal.Decimal) or isinstance(y, decimal.Decimal):
-        return type(x) is type(y) and x == y
-    if isinstance(x, float) or isinstance(y, float):
-        fx, fy = float(x), float(y)
-        if math.isnan(fx) or math.isnan(fy):
-            return math.isnan(fx) and math.isnan(fy)
-        return fx == fy or abs(fx - fy) <= 1e-12 * max(abs(fx), abs(fy))
-    return bool(x == y)
-
-
 def check(rows: list[tuple[Any, ...]], sql: str, ordered: bool = False) -> None:
     t = _table(rows)
     dk = duckdb.connect()
@@ -93,7 +80,7 @@ def check(rows: list[tuple[Any, ...]], sql: str, ordered: bool = False) -> None:
         a, b = sorted(a, key=key), sorted(b, key=key)
     assert len(a) == len(b), f"{sql}: {len(a)} rows, DuckDB {len(b)}"
     for ra, rb in zip(a, b, strict=True):
-        assert all(_same(x, y) for x, y in zip(ra, rb, strict=True)), f"{sql}: {ra} != {rb}"
+        assert all(same_value(x, y) for x, y in zip(ra, rb, strict=True)), f"{sql}: {ra} != {rb}"
 
 
 ROWS = st.lists(ROW, min_size=0, max_size=12)
