@@ -72,6 +72,11 @@ def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
     )
 
 
+def _order(row: tuple[Any, ...]) -> str:
+    """A sort key for result rows in which -0.0 and 0.0 (equal in SQL) sort together."""
+    return repr(tuple(v + 0.0 if isinstance(v, float) else v for v in row))
+
+
 def _utc(t: pa.DataType) -> pa.DataType:
     return pa.timestamp(t.unit, tz="UTC") if pa.types.is_timestamp(t) and t.tz else t
 
@@ -95,13 +100,13 @@ def check(
     for k, (fo, ft) in enumerate(zip(ours.schema, theirs.schema, strict=True)):
         want = pa.int64() if k in sums and ft.type == pa.decimal128(38, 0) else ft.type
         assert fo.type == _utc(want), f"{sql}: column {k} is {fo.type}, DuckDB's is {ft.type}"
-    a = sorted(zip(*[c.to_pylist() for c in ours.columns], strict=True), key=repr)
+    a = sorted(zip(*[c.to_pylist() for c in ours.columns], strict=True), key=_order)
     # DuckDB's HUGEINT sums come back as Decimal: compared as the integers they are
     cols = [c.to_pylist() for c in theirs.columns]
     cols = [
         [None if v is None else int(v) for v in c] if k in sums else c for k, c in enumerate(cols)
     ]
-    b = sorted(zip(*cols, strict=True), key=repr)
+    b = sorted(zip(*cols, strict=True), key=_order)
     assert len(a) == len(b), f"{sql}: {len(a)} rows, DuckDB {len(b)}"
     for ra, rb in zip(a, b, strict=True):
         assert all(same_value(x, y) for x, y in zip(ra, rb, strict=True)), f"{sql}: {ra} != {rb}"
