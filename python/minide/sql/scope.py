@@ -138,13 +138,14 @@ def unify(exprs: list[BExpr], what: str) -> str:
     other integers as BIGINT, DECIMAL(19, 0)."""
     # An integer literal meets a narrow integer as that type when it fits (DuckDB types
     # literals by value: `smallint_col + 1` is a SMALLINT), as INTEGER or BIGINT when not.
-    lits = [e for e in exprs if _int_literal(e)]
+    lits: list[Const] = []
     t = NULL
     for e in exprs:
-        if not any(e is x for x in lits):
+        if isinstance(e, Const) and _int_literal(e):
+            lits.append(e)
+        else:
             t = common_type(t, e.type, what)
     for e in lits:
-        assert isinstance(e, Const)
         if is_int(t) and t != INT:
             t = t if int_fits(e.value, t) else common_type(t, int_type_of(e.value), what)
         else:

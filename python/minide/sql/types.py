@@ -1,10 +1,11 @@
 """The engine's logical types (mirrors ``rust/sql/src/types.rs``) and the binder's coercion rules.
 
-``bool int64 float64 utf8 date32 timestamp`` are column types, and so are DuckDB's narrow
-``int8 int16 int32`` (TINYINT, SMALLINT, INTEGER) and ``float32`` (REAL/FLOAT): a column keeps
-its width through the query and comes back in it; inside the executor they are held as int64 /
-float64, and arithmetic on them is checked against their range (rounded to f32 for REAL); ``null`` is the type of an untyped
-NULL literal and ``interval`` the type of an interval constant (only valid in date arithmetic).
+``bool int64 float64 utf8 date32 timestamp timestamptz`` are column types, and so are DuckDB's
+narrow ``int8 int16 int32`` (TINYINT, SMALLINT, INTEGER) and ``float32`` (REAL/FLOAT): a column
+keeps its width through the query and comes back in it; inside the executor they are held as
+int64 / float64, and arithmetic on them is checked against their range (rounded to f32 for REAL).
+``null`` is the type of an untyped NULL literal and ``interval`` the type of an interval constant
+(only valid in date arithmetic).
 ``decimal(p,s)`` is an exact decimal with precision ``p`` (1..38) and scale ``s``: the executor
 holds it as a scaled integer (i64 when p <= 18, i128 above). The result-type rules below are
 DuckDB's (see docs/sql.md, "Decimal semantics").

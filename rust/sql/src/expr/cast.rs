@@ -53,10 +53,7 @@ pub fn cast_from(a: &ArrayRef, from: Option<DType>, to: DType) -> Result<ArrayRe
 /// double `3.0999999046325684` the engine holds).
 fn float32_strings(a: &ArrayRef) -> ArrayRef {
     let p = a.as_primitive::<Float64Type>();
-    let out: StringArray = p
-        .iter()
-        .map(|v| v.map(|x| format_float32(x as f32)))
-        .collect();
+    let out: StringArray = p.iter().map(|v| v.map(|x| format_float(x, true))).collect();
     Arc::new(out)
 }
 
@@ -163,9 +160,11 @@ pub fn cast(a: &ArrayRef, to: DType) -> Result<ArrayRef> {
                         DType::Int64 | DType::Int32 | DType::Int16 | DType::Int8 => {
                             a.as_primitive::<Int64Type>().value(i).to_string()
                         }
-                        DType::Float64 => format_float(a.as_primitive::<Float64Type>().value(i)),
+                        DType::Float64 => {
+                            format_float(a.as_primitive::<Float64Type>().value(i), false)
+                        }
                         DType::Float32 => {
-                            format_float32(a.as_primitive::<Float64Type>().value(i) as f32)
+                            format_float(a.as_primitive::<Float64Type>().value(i), true)
                         }
                         DType::Bool => a.as_boolean().value(i).to_string(),
                         DType::Date32 => {
@@ -289,17 +288,14 @@ fn unreachable_decimal() -> Result<ArrayRef> {
     ))
 }
 
-fn format_float32(f: f32) -> String {
-    if f.is_finite() && f == f.trunc() && f.abs() < 1e7 {
+/// DuckDB's text of a DOUBLE, or of a REAL (`real`: the shortest digits of its f32, `3.1`):
+/// whole numbers below 10^15 (REAL: 10^7) keep one decimal (`2.0`).
+fn format_float(f: f64, real: bool) -> String {
+    let whole_below = if real { 1e7 } else { 1e15 };
+    if f.is_finite() && f == f.trunc() && f.abs() < whole_below {
         format!("{f:.1}")
-    } else {
-        f.to_string()
-    }
-}
-
-fn format_float(f: f64) -> String {
-    if f.is_finite() && f == f.trunc() && f.abs() < 1e15 {
-        format!("{f:.1}")
+    } else if real {
+        (f as f32).to_string()
     } else {
         f.to_string()
     }
