@@ -128,28 +128,26 @@ def int_constant(e: BExpr) -> int | None:
     return f.value if isinstance(f, Const) and isinstance(f.value, int) else None
 
 
-def _int_literal(e: BExpr) -> bool:
-    return isinstance(e, Const) and e.type == INT and type(e.value) is int
-
-
 def unify(exprs: list[BExpr], what: str) -> str:
     """The type a list of expressions (CASE branches, IN items, both sides of a comparison) is
     cast to. Among decimals an integer constant counts as DuckDB's INTEGER, DECIMAL(10, 0), and
     other integers as BIGINT, DECIMAL(19, 0)."""
     # An integer literal meets a narrow integer as that type when it fits (DuckDB types
     # literals by value: `smallint_col + 1` is a SMALLINT), as INTEGER or BIGINT when not.
-    lits: list[Const] = []
+    # Constant expressions count too (`-3`, `NULLIF(-3, 0)`).
+    lits: list[int] = []
     t = NULL
     for e in exprs:
-        if isinstance(e, Const) and _int_literal(e):
-            lits.append(e)
-        else:
+        v = int_constant(e) if e.type == INT else None
+        if v is None or type(v) is not int:
             t = common_type(t, e.type, what)
-    for e in lits:
+        else:
+            lits.append(v)
+    for v in lits:
         if is_int(t) and t != INT:
-            t = t if int_fits(e.value, t) else common_type(t, int_type_of(e.value), what)
+            t = t if int_fits(v, t) else common_type(t, int_type_of(v), what)
         else:
-            t = common_type(t, e.type, what)
+            t = common_type(t, INT, what)
     if not is_dec(t):
         return t
     ps: tuple[int, int] | None = None

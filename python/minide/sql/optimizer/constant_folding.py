@@ -74,7 +74,14 @@ def _fold_func(f: Func) -> BExpr | None:
         return Const(vals[0] is None, BOOL)
     if op == "is_not_null":
         return Const(vals[0] is not None, BOOL)
-    if op == "case" or op == "coalesce" or op == "is_not_distinct":
+    if op == "case":
+        # every branch constant (NULLIF(-3, 0)): the first true condition's value, else ELSE
+        n = len(args) - 1 if f.extra else len(args)
+        for i in range(0, n, 2):
+            if vals[i] is True:
+                return Const(vals[i + 1], f.type)
+        return Const(vals[-1] if f.extra else None, f.type)
+    if op == "coalesce" or op == "is_not_distinct":
         return None
     if any(v is None for v in vals):
         return Const(None, f.type)
